@@ -1,0 +1,44 @@
+// Each test file gets its own database, cloned from the migrated template that test/global-setup.ts made.
+
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated, empty database for this test file; `close()` drops it. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = process.env.HEADROOM_TEST_PG_URL;
+  const template = process.env.HEADROOM_TEST_PG_TEMPLATE;
+  if (!adminUrl || !template) {
+    throw new Error('no test PostgreSQL: run tests through `npm test` (node --test --test-global-setup=...)');
+  }
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  return {
+    url: url.toString(),
+    pool,
+    async close() {
+      await pool.end();
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export type { Clock, Timer } from './clock.ts';
+export { systemClock } from './clock.ts';
+export { FakeClock } from './fake-clock.ts';

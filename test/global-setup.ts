@@ -1,0 +1,33 @@
+// Runs once per `npm test`: one embedded PostgreSQL for the whole run, with a migrated template database
+// from which each test file clones its own database (see apps/casebook/test/support/database.ts).
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrate } from '../apps/casebook/src/db/migrate.ts';
+import { type PostgresServer, startPostgres } from '../packages/dev-servers/src/postgres.ts';
+
+let server: PostgresServer | undefined;
+let dataDir: string | undefined;
+
+export const templateDatabase = 'casebook_template';
+
+export async function globalSetup() {
+  dataDir = await mkdtemp(join(tmpdir(), 'headroom-test-pg-'));
+  server = await startPostgres({ dataDir: join(dataDir, 'pg'), ephemeral: true });
+  await server.createDatabase(templateDatabase);
+  const pool = new pg.Pool({ connectionString: server.url(templateDatabase), max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  process.env.HEADROOM_TEST_PG_URL = server.url('postgres');
+  process.env.HEADROOM_TEST_PG_TEMPLATE = templateDatabase;
+}
+
+export async function globalTeardown() {
+  await server?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}
