@@ -6,11 +6,16 @@ import pg from 'pg';
 export interface TestDatabase {
   readonly url: string;
   readonly pool: pg.Pool;
+  /** DROP DATABASE ... WITH (FORCE) while the pool is open: its connections are killed, as in an outage. */
+  drop(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A fresh, migrated, empty database for this test file; `close()` drops it. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh database for this test file, migrated and empty (or, with `migrated: false`, without even the
+ * schema); `close()` drops it.
+ */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.HEADROOM_TEST_PG_URL;
   const template = process.env.HEADROOM_TEST_PG_TEMPLATE;
   if (!adminUrl || !template) {
@@ -20,25 +25,34 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+    await admin.query(
+      `CREATE DATABASE ${name} TEMPLATE ${options.migrated === false ? 'template0' : template}`,
+    );
   } finally {
     await admin.end();
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  // A connection killed by drop() emits 'error' on the idle client; that is the point, not a crash.
+  pool.on('error', () => {});
+  const drop = async () => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  };
+  let closed: Promise<void> | undefined;
   return {
     url: url.toString(),
     pool,
-    async close() {
-      await pool.end();
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
+    drop,
+    close() {
+      closed ??= pool.end().then(drop);
+      return closed;
     },
   };
 }

@@ -1,0 +1,97 @@
+// The onRequest hook of every authenticated route: bearer secret → principal, tenant header cross-check.
+
+import type { Clock } from '@headroom/core/clock';
+import { HeadroomError } from '@headroom/core/errors';
+import type { FastifyRequest } from 'fastify';
+import type { Queryable } from '../db/database.ts';
+import type { Principal } from './principal.ts';
+import { hashSecret, secretKind } from './tokens.ts';
+
+/** Session token → principal; expired and revoked sessions find nothing. */
+export const sessionLookup = `
+  SELECT s.id AS credential_id, t.id AS tenant_id, t.slug, t.tier, u.id AS user_id, u.role
+  FROM sessions s
+  JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+  JOIN tenants t ON t.id = s.tenant_id
+  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`;
+
+/** API key → principal; revoked keys find nothing. */
+export const apiKeyLookup = `
+  SELECT k.id AS credential_id, t.id AS tenant_id, t.slug, t.tier, u.id AS user_id, u.role
+  FROM api_keys k
+  JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
+  JOIN tenants t ON t.id = k.tenant_id
+  WHERE k.key_hash = $1 AND k.revoked_at IS NULL`;
+
+interface PrincipalRow {
+  credential_id: string | number;
+  tenant_id: number;
+  slug: string;
+  tier: Principal['tier'];
+  user_id: number;
+  role: Principal['role'];
+}
+
+function unauthenticated(detail: string): HeadroomError {
+  return new HeadroomError('HR_UNAUTHENTICATED', detail, {
+    status: 401,
+    headers: { 'www-authenticate': 'Bearer realm="casebook"' },
+  });
+}
+
+/**
+ * Builds the hook that authenticates a request and sets `request.principal`.
+ *
+ * @example
+ * app.addHook('onRequest', authenticate({ db, clock }));
+ */
+export function authenticate(deps: { db: Queryable; clock: Clock }) {
+  return async function authenticateRequest(request: FastifyRequest): Promise<void> {
+    const header = request.headers.authorization;
+    const match = header ? /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header) : null;
+    if (!match) throw unauthenticated('send Authorization: Bearer <token or API key>');
+    const secret = match[1]!;
+    const kind = secretKind(secret);
+    if (!kind) throw unauthenticated('the bearer token is not a casebook token or API key');
+
+    const lookup =
+      kind === 'session'
+        ? {
+            name: 'auth-session',
+            text: sessionLookup,
+            values: [hashSecret(secret), new Date(deps.clock.now())],
+          }
+        : { name: 'auth-api-key', text: apiKeyLookup, values: [hashSecret(secret)] };
+    const row = (await deps.db.query<PrincipalRow>(lookup)).rows[0];
+    if (!row) throw unauthenticated('the token or API key is unknown, expired or revoked');
+
+    const principal: Principal = {
+      tenantId: row.tenant_id,
+      tenantSlug: row.slug,
+      tier: row.tier,
+      userId: row.user_id,
+      role: row.role,
+      via: kind,
+      credentialId: Number(row.credential_id),
+    };
+    const claimed = request.headers['x-tenant-id'];
+    if (claimed !== undefined && claimed !== principal.tenantSlug && claimed !== String(principal.tenantId)) {
+      throw new HeadroomError(
+        'HR_TENANT_MISMATCH',
+        'x-tenant-id names a tenant other than the one you belong to',
+        {
+          status: 403,
+          context: { field: 'headers.x-tenant-id' },
+        },
+      );
+    }
+    request.principal = principal;
+  };
+}
+
+/** Throws 403 unless the caller is an admin of their tenant. */
+export function requireAdmin(request: FastifyRequest): void {
+  if (request.principal.role !== 'admin') {
+    throw new HeadroomError('HR_FORBIDDEN', 'this needs the admin role', { status: 403 });
+  }
+}

@@ -1,0 +1,156 @@
+// Login, logout, who-am-I, and API keys (admin only).
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '@headroom/core/clock';
+import { HeadroomError } from '@headroom/core/errors';
+import { Type } from 'typebox';
+import type { Database } from '../db/database.ts';
+import { requireAdmin } from './authenticate.ts';
+import { verifyPassword } from './passwords.ts';
+import { hashSecret, newSecret } from './tokens.ts';
+
+export interface AuthRoutesOptions {
+  db: Database;
+  clock: Clock;
+  /** Session lifetime. @default 12 hours */
+  sessionTtlMs?: number;
+}
+
+const Email = Type.String({ format: 'email', maxLength: 254 });
+const IdParams = Type.Object(
+  { id: Type.Integer({ minimum: 1, maximum: 2147483647 }) },
+  { additionalProperties: false },
+);
+
+/** Public routes: login. */
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  const { db, clock } = options;
+  const ttl = options.sessionTtlMs ?? 12 * 60 * 60 * 1000;
+
+  app.post(
+    '/v1/auth/login',
+    {
+      schema: {
+        body: Type.Object(
+          { email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const email = request.body.email.toLowerCase();
+      const user = (
+        await db.query<{
+          id: number;
+          tenant_id: number;
+          password_hash: string | null;
+          slug: string;
+          tier: string;
+        }>(
+          `SELECT u.id, u.tenant_id, u.password_hash, t.slug, t.tier
+           FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.email = $1`,
+          [email],
+        )
+      ).rows[0];
+      if (!(await verifyPassword(request.body.password, user?.password_hash)) || !user) {
+        throw new HeadroomError('HR_INVALID_CREDENTIALS', 'email or password is wrong', { status: 401 });
+      }
+      const token = newSecret('session');
+      const now = clock.now();
+      const expiresAt = new Date(now + ttl);
+      await db.query(
+        `INSERT INTO sessions (token_hash, tenant_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+        [hashSecret(token), user.tenant_id, user.id, new Date(now), expiresAt],
+      );
+      reply.header('cache-control', 'no-store');
+      return { token, expiresAt: expiresAt.toISOString(), tenant: { slug: user.slug, tier: user.tier } };
+    },
+  );
+};
+
+/** Routes for an authenticated caller: logout, who-am-I, API keys. Register inside the authenticated scope. */
+export const accountRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (authed, { db, clock }) => {
+  authed.post('/v1/auth/logout', async (request, reply) => {
+    const { principal } = request;
+    const table = principal.via === 'session' ? 'sessions' : 'api_keys';
+    await db.query(
+      `UPDATE ${table} SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`,
+      [principal.tenantId, principal.credentialId, new Date(clock.now())],
+    );
+    return reply.code(204).send();
+  });
+
+  authed.get('/v1/me', async (request) => {
+    const { principal } = request;
+    const row = (
+      await db.query<{ id: number; email: string; name: string; role: string }>(
+        'SELECT id, email, name, role FROM users WHERE tenant_id = $1 AND id = $2',
+        [principal.tenantId, principal.userId],
+      )
+    ).rows[0];
+    return {
+      user: row,
+      tenant: { id: principal.tenantId, slug: principal.tenantSlug, tier: principal.tier },
+    };
+  });
+
+  authed.post(
+    '/v1/api-keys',
+    {
+      schema: {
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 100 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      requireAdmin(request);
+      const key = newSecret('api_key');
+      const createdAt = new Date(clock.now());
+      const row = (
+        await db.query<{ id: number }>(
+          `INSERT INTO api_keys (tenant_id, user_id, name, prefix, key_hash, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+          [
+            request.principal.tenantId,
+            request.principal.userId,
+            request.body.name,
+            key.slice(0, 8),
+            hashSecret(key),
+            createdAt,
+          ],
+        )
+      ).rows[0]!;
+      reply.code(201).header('cache-control', 'no-store');
+      return {
+        id: row.id,
+        name: request.body.name,
+        key,
+        prefix: key.slice(0, 8),
+        created_at: createdAt.toISOString(),
+      };
+    },
+  );
+
+  authed.get('/v1/api-keys', async (request) => {
+    requireAdmin(request);
+    const rows = await db.query(
+      `SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY id`,
+      [request.principal.tenantId],
+    );
+    return { data: rows.rows };
+  });
+
+  authed.delete('/v1/api-keys/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    requireAdmin(request);
+    const result = await db.query(
+      'UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2',
+      [request.principal.tenantId, request.params.id, new Date(clock.now())],
+    );
+    if (result.rowCount === 0) {
+      throw new HeadroomError('HR_NOT_FOUND', `API key ${request.params.id} not found`, { status: 404 });
+    }
+    return reply.code(204).send();
+  });
+};

@@ -1,0 +1,87 @@
+// A case's activity: its timeline of events and its comments, both newest first with keyset cursors.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '@headroom/core/clock';
+import { Type } from 'typebox';
+import type { Database } from '../db/database.ts';
+import { type Cursor, decodeCursor, page } from '../http/cursor.ts';
+import { notFound } from '../http/problems.ts';
+import { pageSize } from '../tenancy/tiers.ts';
+import { activityPageQuery, commentColumns, timelineColumns } from './queries.ts';
+import { IdParams, PageQuery } from './schemas.ts';
+
+export interface ActivityRoutesOptions {
+  db: Database;
+  clock: Clock;
+}
+
+const CommentBody = Type.Object(
+  { body: Type.String({ minLength: 1, maxLength: 10_000 }) },
+  { additionalProperties: false },
+);
+
+export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = async (
+  app,
+  { db, clock },
+) => {
+  async function list(
+    table: 'events' | 'comments',
+    columns: string[],
+    timeColumn: string,
+    request: { principal: { tenantId: number; tier: 'free' | 'pro' | 'enterprise' }; params: { id: number } },
+    query: { limit?: number; cursor?: string },
+  ) {
+    const limit = pageSize(request.principal.tier, query.limit);
+    const after: Cursor | undefined = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const values: unknown[] = [request.principal.tenantId, request.params.id, limit + 1];
+    if (after) values.push(after.at, after.id);
+    const { rows } = await db.query<
+      Record<string, unknown> & { id: number | string | null; sort_at: string }
+    >({
+      name: `${table}-page-${after ? 'c' : '_'}`,
+      text: activityPageQuery(table, columns, timeColumn, after !== undefined),
+      values,
+    });
+    if (rows.length === 0) throw notFound('case', request.params.id);
+    const found = rows.filter((row) => row.id !== null).map((row) => ({ ...row, id: Number(row.id) }));
+    return page(
+      found,
+      limit,
+      (row) => row.sort_at,
+      ({ sort_at: _, ...rest }) => rest,
+    );
+  }
+
+  app.get('/v1/cases/:id/timeline', { schema: { params: IdParams, querystring: PageQuery } }, (request) =>
+    list('events', timelineColumns, 'occurred_at', request, request.query),
+  );
+
+  app.get('/v1/cases/:id/comments', { schema: { params: IdParams, querystring: PageQuery } }, (request) =>
+    list('comments', commentColumns, 'created_at', request, request.query),
+  );
+
+  app.post(
+    '/v1/cases/:id/comments',
+    { schema: { params: IdParams, body: CommentBody } },
+    async (request, reply) => {
+      const { tenantId, userId } = request.principal;
+      const now = new Date(clock.now());
+      const { rows } = await db.query(
+        `WITH target AS (SELECT id FROM cases WHERE tenant_id = $1 AND id = $2),
+       inserted AS (
+         INSERT INTO comments (tenant_id, case_id, author_id, body, created_at)
+         SELECT $1, id, $3, $4, $5 FROM target RETURNING ${commentColumns.join(', ')}
+       ),
+       event AS (
+         INSERT INTO events (tenant_id, case_id, kind, summary, actor_id, occurred_at)
+         SELECT $1, $2, 'comment_added', left(body, 120), $3, $5 FROM inserted
+       )
+       SELECT * FROM inserted`,
+        [tenantId, request.params.id, userId, request.body.body, now],
+      );
+      const row = rows[0];
+      if (!row) throw notFound('case', request.params.id);
+      return reply.code(201).send(row);
+    },
+  );
+};

@@ -1,0 +1,159 @@
+// Case search, detail, create and update.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '@headroom/core/clock';
+import { HeadroomError } from '@headroom/core/errors';
+import type { Database } from '../db/database.ts';
+import { decodeCursor, page } from '../http/cursor.ts';
+import { ifMatchVersions, versionedEtag } from '../http/etag.ts';
+import { notFound, rethrowForeignKey } from '../http/problems.ts';
+import { pageSize } from '../tenancy/tiers.ts';
+import {
+  type CaseRow,
+  caseExists,
+  detailQueries,
+  type ExpandDepth,
+  insertCase,
+  type SearchRow,
+  searchQuery,
+  updateCase,
+} from './queries.ts';
+import { CreateCaseBody, DetailQuery, IdParams, PatchCaseBody, SearchQuery } from './schemas.ts';
+
+export interface CaseRoutesOptions {
+  db: Database;
+  clock: Clock;
+}
+
+export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, { db, clock }) => {
+  app.get('/v1/cases/search', { schema: { querystring: SearchQuery } }, async (request) => {
+    const { q, status, cursor } = request.query;
+    const limit = pageSize(request.principal.tier, request.query.limit);
+    const query = searchQuery({
+      tenantId: request.principal.tenantId,
+      q: q?.trim() ? q : undefined,
+      status,
+      after: cursor ? decodeCursor(cursor) : undefined,
+      fetch: limit + 1,
+    });
+    const { rows } = await db.query<SearchRow>(query);
+    return page(rows, limit, (row) => row.sort_at, presentSummary);
+  });
+
+  app.get(
+    '/v1/cases/:id',
+    { schema: { params: IdParams, querystring: DetailQuery } },
+    async (request, reply) => {
+      const depth = expandDepth(request.query.expand);
+      const { rows } = await db.query<CaseRow>({
+        name: `case-detail-${depth}`,
+        text: detailQueries[depth],
+        values: [request.principal.tenantId, request.params.id],
+      });
+      const row = rows[0];
+      if (!row) throw notFound('case', request.params.id);
+      const body = JSON.stringify(selectFields(presentCase(row), request.query.fields));
+      return reply
+        .header('etag', versionedEtag(row.version, body))
+        .type('application/json; charset=utf-8')
+        .send(body);
+    },
+  );
+
+  app.post('/v1/cases', { schema: { body: CreateCaseBody } }, async (request, reply) => {
+    const { title, description = '', status = 'open', priority = 'medium', owner_id = null } = request.body;
+    const { tenantId, userId } = request.principal;
+    const now = new Date(clock.now());
+    const row = await db
+      .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
+      .then((result) => result.rows[0]!, rethrowForeignKey);
+    const body = JSON.stringify(presentCase(row));
+    return reply
+      .code(201)
+      .header('location', `/v1/cases/${row.id}`)
+      .header('etag', versionedEtag(row.version, body))
+      .type('application/json; charset=utf-8')
+      .send(body);
+  });
+
+  app.patch(
+    '/v1/cases/:id',
+    { schema: { params: IdParams, body: PatchCaseBody } },
+    async (request, reply) => {
+      const { tenantId, userId } = request.principal;
+      const id = request.params.id;
+      const versions = ifMatchVersions(request.headers['if-match']);
+      const columns = Object.keys(request.body) as (keyof typeof request.body)[];
+      const values = columns.map((column) => request.body[column] ?? null);
+      const now = new Date(clock.now());
+      const result = await db
+        .query<CaseRow>(updateCase(columns), [
+          tenantId,
+          id,
+          now,
+          versions ?? null,
+          columns.join(', '),
+          ...values,
+          userId,
+        ])
+        .catch(rethrowForeignKey);
+      const row = result.rows[0];
+      if (!row) {
+        const current = (await db.query<{ version: number }>(caseExists, [tenantId, id])).rows[0];
+        if (!current) throw notFound('case', id);
+        throw new HeadroomError('HR_PRECONDITION_FAILED', `case ${id} changed since the ETag in If-Match`, {
+          status: 412,
+          context: { field: 'headers.if-match' },
+        });
+      }
+      const body = JSON.stringify(presentCase(row));
+      return reply
+        .header('etag', versionedEtag(row.version, body))
+        .type('application/json; charset=utf-8')
+        .send(body);
+    },
+  );
+};
+
+function expandDepth(expand: string | undefined): ExpandDepth {
+  if (!expand) return 0;
+  let depth: ExpandDepth = 0;
+  for (const path of expand.split(',')) depth = Math.max(depth, path.split('.').length) as ExpandDepth;
+  return depth;
+}
+
+function presentSummary(row: SearchRow) {
+  return {
+    id: row.id,
+    title: row.title,
+    status: row.status,
+    priority: row.priority,
+    owner_id: row.owner_id,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function presentCase(row: CaseRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: row.priority,
+    owner_id: row.owner_id,
+    version: row.version,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+  if (row.owner !== undefined) out.owner = row.owner;
+  return out;
+}
+
+/** Narrows a representation to the requested top-level fields; `id` always stays. */
+function selectFields(full: Record<string, unknown>, fields: string | undefined): Record<string, unknown> {
+  if (!fields) return full;
+  const wanted = new Set(fields.split(','));
+  wanted.add('id');
+  return Object.fromEntries(Object.entries(full).filter(([key]) => wanted.has(key)));
+}

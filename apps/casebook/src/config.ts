@@ -1,0 +1,37 @@
+// The only place in casebook that reads the environment.
+
+import { isAbsolute, join, resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Where the embedded PostgreSQL keeps its cluster (`<dataDir>/postgres`). */
+  dataDir: string;
+  /** An external PostgreSQL; when set, no embedded server is started. */
+  databaseUrl: string | undefined;
+  logLevel: string;
+  /** Demo dataset seeded on first start. */
+  seedProfile: string;
+  version: string;
+  commit: string;
+}
+
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
+
+/** Reads and checks the environment; a bad value throws naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a TCP port, got ${env.PORT}`);
+  const dataDir = env.DATA_DIR ?? '.data';
+  return {
+    port,
+    host: env.HOST ?? '127.0.0.1',
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(env.INIT_CWD ?? repoRoot, dataDir),
+    databaseUrl: env.DATABASE_URL || undefined,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    seedProfile: env.SEED_PROFILE ?? 'demo',
+    version: env.npm_package_version ?? '0.1.0',
+    commit: env.GIT_COMMIT ?? 'unknown',
+  };
+}

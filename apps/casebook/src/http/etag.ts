@@ -1,0 +1,31 @@
+// Strong entity tags of versioned resources, and the If-Match check of RFC 9110 §13.1.1.
+
+import { hash } from 'node:crypto';
+
+/**
+ * A strong ETag `"<version>-<digest>"`: the version lets If-Match check staleness without re-reading
+ * the representation; the digest of the exact bytes keeps the tag strong across representations
+ * (expand / fields variants of one version have different bytes, so different tags).
+ */
+export function versionedEtag(version: number, body: string): string {
+  return `"${version}-${hash('sha1', body, 'base64url').slice(0, 16)}"`;
+}
+
+/**
+ * The versions an If-Match header accepts: `null` for `*` (any current representation), else the versions
+ * of its strong tags. Weak tags never match If-Match (strong comparison); an absent header gives undefined.
+ *
+ * @example
+ * ifMatchVersions('"3-abc", W/"4-def"') // [3]
+ */
+export function ifMatchVersions(header: string | undefined): number[] | null | undefined {
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return null;
+  const versions: number[] = [];
+  for (const match of header.matchAll(/(W\/)?"([^"]*)"/g)) {
+    if (match[1]) continue;
+    const version = /^(\d{1,10})-/.exec(match[2]!);
+    if (version) versions.push(Number(version[1]));
+  }
+  return versions;
+}

@@ -1,0 +1,96 @@
+// `npm start`: PostgreSQL (embedded unless DATABASE_URL), migrations, demo data on first start, then HTTP.
+// Only this file listens and handles signals; everything else is built by buildApp.
+
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
+import pg from 'pg';
+import { pino } from 'pino';
+import { buildApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import { migrate } from './db/migrate.ts';
+import { profiles, seed } from './seed/index.ts';
+
+const startedAt = performance.now();
+const config = loadConfig();
+const logger = pino({ level: config.logLevel });
+const commit = config.commit !== 'unknown' ? config.commit : gitCommit();
+
+let embedded: PostgresServer | undefined;
+let databaseUrl = config.databaseUrl;
+if (!databaseUrl) {
+  embedded = await startPostgres({
+    dataDir: join(config.dataDir, 'postgres'),
+    onLog: (line) => logger.debug({ postgres: line }),
+  });
+  await ensureDatabase(embedded, 'casebook');
+  databaseUrl = embedded.url('casebook');
+  logger.info({ dataDir: config.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
+}
+
+const pool = new pg.Pool({ connectionString: databaseUrl, max: 20 });
+pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+const app = await buildApp({ pool, logger, version: config.version, commit });
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
+  await pool.end().catch(() => {});
+  await embedded?.stop();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+await app.listen({ port: config.port, host: config.host });
+const { applied } = await migrate(pool);
+if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+const profile = profiles[config.seedProfile as keyof typeof profiles];
+if (!profile) throw new Error(`SEED_PROFILE must be one of ${Object.keys(profiles).join(', ')}`);
+const report = await seed(pool, { ...profile, ifEmpty: true });
+if (!report.skipped) logger.info({ rows: report.rows, seconds: report.seconds }, 'demo data seeded');
+
+const address = app.server.address();
+const port = typeof address === 'object' && address ? address.port : config.port;
+const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+process.stdout.write(
+  [
+    '',
+    `casebook is ready at http://${config.host}:${port} (${seconds} s)`,
+    '',
+    'Demo logins (password: headroom-demo):',
+    '  admin@acme.test     analyst@acme.test     (acme, enterprise)',
+    '  admin@globex.test   analyst@globex.test   (globex, pro)',
+    '  admin@initech.test  analyst@initech.test  (initech, free)',
+    '',
+    `Try: curl -s http://${config.host}:${port}/v1/auth/login -H 'content-type: application/json' \\`,
+    `       -d '{"email":"analyst@acme.test","password":"headroom-demo"}'`,
+    '',
+  ].join('\n'),
+);
+
+async function ensureDatabase(server: PostgresServer, name: string) {
+  const client = new pg.Client({ connectionString: server.url('postgres') });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,59 @@
+// A casebook instance for a test file: its own database with the `test` seed profile, a fake clock,
+// and helpers to log in as the demo users.
+
+import { FakeClock } from '@headroom/core/clock';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { profiles, seed } from '../../src/seed/index.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: TestDatabase;
+  clock: FakeClock;
+  /** Logs in as a demo user (`analyst@acme.test`, say) and returns the bearer token. */
+  login(email: string): Promise<string>;
+  /** Sends a request with a bearer token. */
+  as(
+    token: string,
+    request: { method?: string; url: string; payload?: unknown; headers?: Record<string, string> },
+  ): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** The seed data's base instant; the fake clock starts a little after it. */
+export const testNow = Date.parse('2026-06-01T12:00:00Z');
+
+export async function startTestApp(options: { seeded?: boolean } = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  if (options.seeded !== false) await seed(db.pool, profiles.test);
+  const clock = new FakeClock({ now: testNow });
+  const app = await buildApp({ pool: db.pool, clock });
+  await app.ready();
+  return {
+    app,
+    db,
+    clock,
+    async login(email) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { email, password: 'headroom-demo' },
+      });
+      if (res.statusCode !== 200) throw new Error(`login as ${email} failed: ${res.statusCode} ${res.body}`);
+      return res.json().token as string;
+    },
+    as(token, request) {
+      return app.inject({
+        method: (request.method ?? 'GET') as 'GET',
+        url: request.url,
+        payload: request.payload as string,
+        headers: { authorization: `Bearer ${token}`, ...request.headers },
+      });
+    },
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}

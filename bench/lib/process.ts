@@ -1,0 +1,57 @@
+// Child processes for benches: start a server, wait for the line that says it is ready, stop it.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+
+export interface Started {
+  child: ChildProcess;
+  /** Milliseconds from spawn to the ready line. */
+  readyMs: number;
+  /** The first capture group of the ready pattern (a URL, say), if any. */
+  match: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Spawns `node <script>` (the repo's Node 24) and resolves when stdout matches `ready`. */
+export function startNode(
+  script: string,
+  options: { env?: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number; args?: string[] },
+): Promise<Started> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [script, ...(options.args ?? [])], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(
+        new Error(`${script} not ready after ${options.timeoutMs ?? 300_000} ms:\n${output.slice(-4000)}`),
+      );
+    }, options.timeoutMs ?? 300_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = options.ready.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve({ child, readyMs: performance.now() - started, match: match[1], stop });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it was ready:\n${output.slice(-4000)}`));
+    });
+  });
+}

@@ -1,0 +1,103 @@
+// Maps everything a route can throw (and every route that does not exist) to a problem+json answer.
+
+import { commonErrorCodes, isHeadroomError } from '@headroom/core/errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { fastifyErrorCodes } from './errors.ts';
+import { type Problem, problem, requestPath, sendProblem } from './problem.ts';
+import { validationDetails } from './validation.ts';
+
+/** Fastify's own client errors (Fastify 5, lib/errors.js) that deserve a more precise code than HR_BAD_REQUEST. */
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: fastifyErrorCodes.HR_MALFORMED_JSON,
+  FST_ERR_CTP_EMPTY_JSON_BODY: fastifyErrorCodes.HR_MALFORMED_JSON,
+  FST_ERR_CTP_BODY_TOO_LARGE: fastifyErrorCodes.HR_BODY_TOO_LARGE,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: fastifyErrorCodes.HR_UNSUPPORTED_MEDIA_TYPE,
+};
+
+/** Errors Fastify raises before routing (see `frameworkErrors`); their messages would echo the whole URL. */
+const routerDetails: Record<string, string> = {
+  FST_ERR_BAD_URL: 'the path contains an invalid percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is longer than the router accepts',
+};
+
+interface ErrorLike {
+  message?: unknown;
+  code?: unknown;
+  statusCode?: unknown;
+  validation?: unknown;
+  validationContext?: unknown;
+}
+
+/**
+ * The plugin's error handler: HeadroomError → its status and code, validation and other client errors →
+ * 4xx naming the input, anything else → a 500 that says nothing about the cause. 5xx are logged at error,
+ * 4xx at info.
+ *
+ * @example
+ * app.setErrorHandler(problemErrorHandler);
+ */
+export function problemErrorHandler(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const body = toProblem(error, request);
+  if (body.status >= 500) {
+    request.log.error({ err: error, code: body.code }, 'request failed');
+  } else {
+    request.log.info({ code: body.code, status: body.status, detail: body.detail }, 'request rejected');
+  }
+  if (isHeadroomError(error)) reply.headers(error.headers);
+  return sendProblem(reply, body);
+}
+
+/**
+ * The plugin's not-found handler: 404 HR_ROUTE_NOT_FOUND naming the method and path.
+ *
+ * @example
+ * app.setNotFoundHandler(routeNotFoundHandler);
+ */
+export function routeNotFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const detail = `no route for ${request.method} ${requestPath(request.url)}`;
+  return sendProblem(reply, problem(request, 404, fastifyErrorCodes.HR_ROUTE_NOT_FOUND, detail));
+}
+
+function toProblem(error: unknown, request: FastifyRequest): Problem {
+  if (isHeadroomError(error)) {
+    const status = isErrorStatus(error.status) ? error.status : 500;
+    return problem(request, status, error.code, error.message, error.context);
+  }
+  const like: ErrorLike = typeof error === 'object' && error !== null ? error : {};
+  const message = typeof like.message === 'string' ? like.message : '';
+  if (like.code === 'FST_ERR_VALIDATION' || like.validationContext !== undefined) {
+    const { field, detail, errors } = validationDetails(like.validationContext, like.validation, message);
+    return problem(request, 400, fastifyErrorCodes.HR_VALIDATION, detail, { field, errors });
+  }
+  const status = typeof like.statusCode === 'number' ? like.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code =
+      (typeof like.code === 'string' && fastifyCodes[like.code]) || fastifyErrorCodes.HR_BAD_REQUEST;
+    const detail =
+      (typeof like.code === 'string' && routerDetails[like.code]) || clientDetail(code, message, request);
+    return problem(request, status, code, detail);
+  }
+  return problem(request, 500, commonErrorCodes.HR_INTERNAL, 'the server failed to handle this request');
+}
+
+function clientDetail(code: string, message: string, request: FastifyRequest): string {
+  switch (code) {
+    case fastifyErrorCodes.HR_MALFORMED_JSON:
+      return 'the request body is empty or not valid JSON';
+    case fastifyErrorCodes.HR_BODY_TOO_LARGE:
+      return `the request body is larger than the limit of ${request.routeOptions.bodyLimit} bytes`;
+    case fastifyErrorCodes.HR_UNSUPPORTED_MEDIA_TYPE:
+      return `content-type ${String(request.headers['content-type'] ?? '(none)').slice(0, 100)} is not accepted here`;
+    default:
+      // 4xx messages are written for the client (Fastify's own, http-errors' `expose` convention).
+      return message || 'the request was rejected';
+  }
+}
+
+function isErrorStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 400 && status <= 599;
+}

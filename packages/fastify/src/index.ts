@@ -1,0 +1,11 @@
+// Public API of @headroom/fastify: the plugin, request-id server options and the problem codes.
+
+export type { FastifyErrorCode } from './errors.ts';
+export { fastifyErrorCodes } from './errors.ts';
+export type { HealthCheck, Readiness, ReadinessResult } from './health.ts';
+export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
+export { headroom } from './plugin.ts';
+export type { Problem } from './problem.ts';
+export type { RequestIdServerOptions } from './request-id.ts';
+export { requestIdOptions } from './request-id.ts';
+export type { FieldError } from './validation.ts';

@@ -1,0 +1,116 @@
+// The `headroom` Fastify plugin: wires problem+json errors, metrics, health and request-id echo into an app.
+
+import { type Clock, systemClock } from '@headroom/core/clock';
+import { commonErrorCodes, HeadroomError } from '@headroom/core/errors';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Registry } from 'prom-client';
+import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
+import { healthRoutes, type Readiness } from './health.ts';
+import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
+import { requestIdHeader } from './request-id.ts';
+
+/** Options of the {@link headroom} plugin. */
+export interface HeadroomOptions {
+  /** Service name, in `/health` and the `headroom_build_info` metric. */
+  service: string;
+  /** Release version, in `/health` and `headroom_build_info`. */
+  version: string;
+  /** Source commit, in `headroom_build_info`. @default 'unknown' */
+  commit?: string;
+  /** Checks the dependencies for `/health/ready` and `/health`. @default always ready */
+  readiness?: Readiness;
+  /** A readiness check slower than this counts as not ready. @default 2000 */
+  readinessTimeoutMs?: number;
+  /** Collect prom-client's process metrics into this instance's registry. @default true */
+  defaultMetrics?: boolean;
+  /** Where the Prometheus text is served. @default '/metrics' */
+  metricsPath?: string;
+  /** Time source of the readiness timeout. @default systemClock() */
+  clock?: Clock;
+}
+
+/** What the plugin adds to the Fastify instance as `app.headroom`. */
+export interface HeadroomDecoration {
+  /** This instance's prom-client registry; other modules register their metrics here. */
+  readonly registry: Registry;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set by the `headroom` plugin of `@headroom/fastify`. */
+    headroom: HeadroomDecoration;
+  }
+}
+
+const defaultOptions = {
+  commit: 'unknown',
+  readinessTimeoutMs: 2000,
+  defaultMetrics: true,
+  metricsPath: '/metrics',
+} as const;
+
+async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): Promise<void> {
+  validate(options);
+  const commit = options.commit ?? defaultOptions.commit;
+  const metricsPath = options.metricsPath ?? defaultOptions.metricsPath;
+  const registry = createMetricsRegistry({
+    service: options.service,
+    version: options.version,
+    commit,
+    defaultMetrics: options.defaultMetrics ?? defaultOptions.defaultMetrics,
+  });
+  app.decorate('headroom', { registry });
+
+  app.addHook('onRequest', function echoRequestId(request, reply, done) {
+    reply.header(requestIdHeader, request.id);
+    done();
+  });
+  app.addHook('onResponse', httpMetrics(registry));
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler(routeNotFoundHandler);
+
+  app.get(metricsPath, { logLevel: 'warn' }, async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+  healthRoutes(app, {
+    service: options.service,
+    version: options.version,
+    readiness: options.readiness,
+    readinessTimeoutMs: options.readinessTimeoutMs ?? defaultOptions.readinessTimeoutMs,
+    clock: options.clock ?? systemClock(),
+  });
+}
+
+function validate(options: HeadroomOptions): void {
+  const invalid = (name: string, rule: string) =>
+    new HeadroomError(commonErrorCodes.HR_INVALID_OPTION, `@headroom/fastify: option "${name}" ${rule}`, {
+      context: { option: name },
+    });
+  for (const name of ['service', 'version'] as const) {
+    if (typeof options[name] !== 'string' || options[name] === '') {
+      throw invalid(name, 'must be a non-empty string');
+    }
+  }
+  const timeout = options.readinessTimeoutMs;
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+    throw invalid('readinessTimeoutMs', 'must be a positive number of milliseconds');
+  }
+  if (options.readiness !== undefined && typeof options.readiness !== 'function') {
+    throw invalid('readiness', 'must be a function');
+  }
+  if (options.metricsPath !== undefined && !options.metricsPath.startsWith('/')) {
+    throw invalid('metricsPath', 'must start with "/"');
+  }
+}
+
+/**
+ * Problem+json errors, Prometheus metrics, health endpoints and request-id echo for a Fastify 5 app. Wrapped
+ * with fastify-plugin, so its hooks and handlers apply to the instance it is registered on.
+ *
+ * @example
+ * const app = Fastify({ logger: true, ...requestIdOptions() });
+ * await app.register(headroom, { service: 'casebook', version: '1.0.0', commit: 'abc123', readiness });
+ * new Counter({ name: 'casebook_logins_total', help: 'Logins', registers: [app.headroom.registry] });
+ */
+export const headroom = fp(headroomPlugin, { fastify: '5.x', name: '@headroom/fastify' });

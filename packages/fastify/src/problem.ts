@@ -1,0 +1,78 @@
+// RFC 9457 problem details: the one shape of every non-2xx answer the plugin writes.
+
+import { STATUS_CODES } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** Media type of a problem body (RFC 9457). */
+export const problemContentType = 'application/problem+json';
+
+/** The members every Headroom problem carries; `extra` members follow them. */
+export interface Problem {
+  /** `urn:headroom:problem:<code>`. */
+  type: string;
+  /** The HTTP reason phrase of `status`. */
+  title: string;
+  status: number;
+  /** What went wrong, in words meant for the caller. */
+  detail: string;
+  /** The stable `HR_*` code. */
+  code: string;
+  /** The request path (without the query string). */
+  instance: string;
+  request_id: string;
+  [member: string]: unknown;
+}
+
+const reserved = new Set(['type', 'title', 'status', 'detail', 'code', 'instance', 'request_id']);
+
+/**
+ * Builds a problem body for `request`; `extra` members cannot overwrite the standard ones.
+ *
+ * @example
+ * const body = problem(request, 404, 'HR_NOT_FOUND', 'case 5 not found', { id: 5 });
+ */
+export function problem(
+  request: FastifyRequest,
+  status: number,
+  code: string,
+  detail: string,
+  extra?: Record<string, unknown>,
+): Problem {
+  const body: Problem = {
+    type: `urn:headroom:problem:${code}`,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    instance: requestPath(request.url),
+    request_id: request.id,
+  };
+  if (extra) {
+    for (const key of Object.keys(extra)) {
+      if (!reserved.has(key)) body[key] = extra[key];
+    }
+  }
+  return body;
+}
+
+/**
+ * Sends `body` as `application/problem+json` with its status (Fastify appends `; charset=utf-8`, as it does
+ * to every JSON type). The body is serialised here, so a route's response schema can never strip members.
+ *
+ * @example
+ * return sendProblem(reply, problem(request, 503, 'HR_NOT_READY', 'not ready'));
+ */
+export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
+  return reply.code(body.status).type(problemContentType).send(JSON.stringify(body));
+}
+
+/**
+ * The path part of a request URL.
+ *
+ * @example
+ * requestPath('/v1/cases?limit=5'); // '/v1/cases'
+ */
+export function requestPath(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
