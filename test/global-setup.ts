@@ -1,7 +1,7 @@
 // Runs once per `npm test`: one embedded PostgreSQL for the whole run, with a migrated template database
 // from which each test file clones its own database (see apps/casebook/test/support/database.ts).
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,7 +14,19 @@ let dataDir: string | undefined;
 export const templateDatabase = 'casebook_template';
 
 export async function globalSetup() {
+  try {
+    await setup();
+  } catch (error) {
+    // node --test (24.x) swallows a failing global setup and exits 0 with no tests run: fail loudly instead.
+    console.error('test global setup failed:', error);
+    process.exit(1);
+  }
+}
+
+async function setup() {
   dataDir = await mkdtemp(join(tmpdir(), 'headroom-test-pg-'));
+  // As root, PostgreSQL runs as the "postgres" user, which must be able to traverse into the cluster dir.
+  await chmod(dataDir, 0o711);
   server = await startPostgres({ dataDir: join(dataDir, 'pg'), ephemeral: true });
   await server.createDatabase(templateDatabase);
   const pool = new pg.Pool({ connectionString: server.url(templateDatabase), max: 1 });

@@ -169,6 +169,8 @@ function traversableByOthers(dir: string): boolean {
 }
 
 async function initdb(bins: Binaries, dataDir: string, user: string, password: string, owner?: Owner) {
+  // Parents get the default mode (the postgres user must traverse them), the cluster dir stays private.
+  await mkdir(dirname(dataDir), { recursive: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (owner) {
     if (!traversableByOthers(dirname(dataDir))) {
