@@ -5,7 +5,7 @@
 //   npm run bench:http-baseline                 # full run (first run seeds 100k cases / 2M events once)
 //   BENCH_SECONDS=5 npm run bench:http-baseline # shorter load phases
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constantRate, wrk } from './lib/load.ts';
@@ -21,6 +21,7 @@ const fmt = (n: number, digits = 2) => n.toFixed(digits);
 // 1. Start-up time: empty DATA_DIR (initdb + migrations + demo seed), then the same DATA_DIR warm.
 {
   const dataDir = await mkdtemp(join(tmpdir(), 'headroom-bench-start-'));
+  await chmod(dataDir, 0o711); // as root, PostgreSQL runs as "postgres" and must traverse it
   const env = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' };
   const cold = await startNode(server, { env, ready });
   await cold.stop();
