@@ -1,0 +1,86 @@
+// `npm start` end to end: server.ts as a real process, on embedded PostgreSQL or on DATABASE_URL.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createTestDatabase } from './support/database.ts';
+
+const server = join(import.meta.dirname, '..', 'src', 'server.ts');
+
+/** Starts server.ts and resolves with its URL once it prints the ready banner. */
+async function start(
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [server], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const match = /casebook is ready at (http:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1]!);
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  return { child, url, output: () => output };
+}
+
+async function login(url: string): Promise<number> {
+  const res = await fetch(`${url}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'analyst@initech.test', password: 'headroom-demo' }),
+  });
+  return res.status;
+}
+
+test('on an empty DATA_DIR: initdb, migrations, demo data, banner with logins; SIGTERM stops PostgreSQL too', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'casebook-start-'));
+  await chmod(dataDir, 0o711);
+  try {
+    const { child, url, output } = await start({ DATA_DIR: dataDir, DATABASE_URL: '' });
+    assert.match(output(), /admin@acme\.test/);
+    assert.match(output(), /analyst@initech\.test/);
+    assert.equal(await login(url), 200);
+    assert.equal((await fetch(`${url}/health/ready`)).status, 200);
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    assert.ok(existsSync(pidFile), 'PostgreSQL runs in DATA_DIR');
+
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    assert.ok(!existsSync(pidFile), 'PostgreSQL shut down cleanly (it removes its pid file)');
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('DATABASE_URL switches to an external PostgreSQL; no embedded server is started', async () => {
+  const db = await createTestDatabase({ migrated: false });
+  const dataDir = join(tmpdir(), `casebook-unused-${process.pid}`);
+  try {
+    const { child, url } = await start({ DATABASE_URL: db.url, DATA_DIR: dataDir, SEED_PROFILE: 'test' });
+    assert.equal(await login(url), 200);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM cases');
+    assert.ok(rows[0].n > 0, 'migrated and seeded the external database');
+    assert.ok(!existsSync(dataDir), 'no embedded cluster');
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+  } finally {
+    await db.close();
+  }
+});
