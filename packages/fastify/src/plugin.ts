@@ -34,6 +34,8 @@ export interface HeadroomOptions {
 export interface HeadroomDecoration {
   /** This instance's prom-client registry; other modules register their metrics here. */
   readonly registry: Registry;
+  /** Every route registered after the plugin, as `{ method, url }` with the route template (HEAD included). */
+  readonly routes: ReadonlyArray<{ method: string; url: string }>;
 }
 
 declare module 'fastify' {
@@ -60,7 +62,11 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     commit,
     defaultMetrics: options.defaultMetrics ?? defaultOptions.defaultMetrics,
   });
-  app.decorate('headroom', { registry });
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', function recordRoute(route) {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+  app.decorate('headroom', { registry, routes });
 
   app.addHook('onRequest', function echoRequestId(request, reply, done) {
     reply.header(requestIdHeader, request.id);

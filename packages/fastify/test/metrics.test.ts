@@ -96,3 +96,18 @@ test('two apps in one process keep separate registries, none of them the global 
   assert.ok(!textB.includes('route="/v1/cases/:id"'), 'a request to a is not counted by b');
   assert.match(textB, /service="b"/);
 });
+
+test('the plugin lists the routes registered after it, by template', async () => {
+  const app = Fastify();
+  await app.register(headroom, { service: 'svc', version: '1.0.0', defaultMetrics: false });
+  app.get('/v1/things/:id', async () => ({}));
+  await app.register(async (child) => {
+    child.post('/v1/things', async () => ({}));
+  });
+  await app.ready();
+  const listed = app.headroom.routes.map((r) => `${r.method} ${r.url}`);
+  assert.ok(listed.includes('GET /v1/things/:id'));
+  assert.ok(listed.includes('POST /v1/things'));
+  assert.ok(listed.includes('GET /metrics'));
+  await app.close();
+});

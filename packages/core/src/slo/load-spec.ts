@@ -1,0 +1,146 @@
+// Loads headroom.yaml: YAML → JSON Schema check → meaning checks → a normalised Spec. Every problem is
+// reported at once, each with the path in the file and the rule it breaks.
+
+import { readFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import { LineCounter, parseDocument } from 'yaml';
+import { HeadroomError } from '../errors/index.ts';
+import { sloErrorCodes } from './errors.ts';
+import { specSchema } from './schema.ts';
+import { type Objective, type Percentile, percentiles, type Spec, type SpecProblem } from './spec.ts';
+import { parseDuration, parseRate, parseRatio } from './units.ts';
+
+interface RawObjective {
+  name: string;
+  route: string;
+  journey?: string;
+  latency?: Partial<Record<Percentile, string>>;
+  errors?: string | number;
+  availability?: string | number;
+  throughput?: string;
+}
+
+interface RawSpec {
+  service: string;
+  window?: string;
+  objectives: RawObjective[];
+}
+
+const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile<RawSpec>(
+  specSchema,
+);
+
+/**
+ * Reads and checks a spec file.
+ *
+ * @example
+ * const spec = await loadSpec('apps/casebook/headroom.yaml');
+ * spec.objectives.find((o) => o.route === '/v1/cases/search')?.latency.p95; // 120
+ */
+export async function loadSpec(path: string): Promise<Spec> {
+  return parseSpec(await readFile(path, 'utf8'), path);
+}
+
+/**
+ * Checks spec text; throws HR_SPEC_INVALID listing every problem (`context.problems`).
+ *
+ * @example
+ * parseSpec('service: x\nobjectives: [{ name: a, route: GET /a, latency: { p95: 100ms } }]');
+ */
+export function parseSpec(text: string, source = 'headroom.yaml'): Spec {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (document.errors.length > 0) {
+    fail(
+      source,
+      document.errors.map((e) => {
+        const at = lines.linePos(e.pos[0]);
+        return {
+          path: `line ${at.line}, column ${at.col}`,
+          rule: 'yaml',
+          message: e.message.split('\n')[0]!,
+        };
+      }),
+    );
+  }
+  const raw: unknown = document.toJS();
+  if (!validate(raw)) {
+    fail(
+      source,
+      (validate.errors ?? []).map((e) => ({
+        path: e.instancePath || '/',
+        rule: e.keyword,
+        message: `${e.message ?? 'is invalid'}${e.params && 'pattern' in e.params ? ` (${describe(e.schemaPath)})` : ''}`,
+      })),
+    );
+  }
+  return normalise(raw, source);
+}
+
+function normalise(raw: RawSpec, source: string): Spec {
+  const problems: SpecProblem[] = [];
+  const names = new Map<string, number>();
+  const routes = new Map<string, number>();
+  const objectives = raw.objectives.map((o, i): Objective => {
+    const [method, route] = o.route.split(' ') as [string, string];
+    const here = `/objectives/${i}`;
+    if (names.has(o.name))
+      problems.push({
+        path: `${here}/name`,
+        rule: 'unique',
+        message: `name "${o.name}" is also used by /objectives/${names.get(o.name)}`,
+      });
+    if (routes.has(o.route))
+      problems.push({
+        path: `${here}/route`,
+        rule: 'unique',
+        message: `route "${o.route}" is also used by /objectives/${routes.get(o.route)}`,
+      });
+    names.set(o.name, i);
+    routes.set(o.route, i);
+    const latency: Partial<Record<Percentile, number>> = {};
+    let previous: [Percentile, number] | undefined;
+    for (const p of percentiles) {
+      const text = o.latency?.[p];
+      if (text === undefined) continue;
+      latency[p] = parseDuration(text);
+      if (previous && latency[p] < previous[1]) {
+        problems.push({
+          path: `${here}/latency/${p}`,
+          rule: 'monotonic',
+          message: `${p} (${text}) is below ${previous[0]}`,
+        });
+      }
+      previous = [p, latency[p]];
+    }
+    return {
+      name: o.name,
+      method,
+      route,
+      ...(o.journey ? { journey: o.journey } : {}),
+      latency,
+      ...(o.errors !== undefined ? { errors: parseRatio(o.errors) } : {}),
+      ...(o.availability !== undefined ? { availability: parseRatio(o.availability) } : {}),
+      ...(o.throughput !== undefined ? { throughput: parseRate(o.throughput) } : {}),
+    };
+  });
+  if (problems.length > 0) fail(source, problems);
+  return { service: raw.service, windowMs: parseDuration(raw.window ?? '30d'), objectives };
+}
+
+function describe(schemaPath: string): string {
+  if (schemaPath.includes('latency') || schemaPath.includes('window'))
+    return 'a duration such as 250ms, 1.5s, 5m, 30d';
+  if (schemaPath.includes('throughput')) return 'a rate such as 200/s';
+  if (schemaPath.includes('route')) return 'METHOD /route/template, e.g. GET /v1/cases/:id';
+  if (schemaPath.includes('errors') || schemaPath.includes('availability'))
+    return 'a ratio such as 0.1% or 0.001';
+  return 'see the spec format in DESIGN.md';
+}
+
+function fail(source: string, problems: SpecProblem[]): never {
+  const list = problems.map((p) => `  ${p.path}: ${p.message} [${p.rule}]`).join('\n');
+  throw new HeadroomError(sloErrorCodes.HR_SPEC_INVALID, `${source} is not a valid spec:\n${list}`, {
+    context: { source, problems },
+  });
+}

@@ -1,0 +1,55 @@
+// The JSON Schema of headroom.yaml, as written by people (durations and ratios as strings).
+
+import { durationPattern, ratePattern, ratioPattern } from './units.ts';
+
+const duration = {
+  type: 'string',
+  pattern: durationPattern,
+  description: 'a duration such as 250ms, 1.5s, 5m, 30d',
+};
+const ratio = {
+  anyOf: [
+    { type: 'string', pattern: ratioPattern },
+    { type: 'number', minimum: 0, maximum: 1 },
+  ],
+  description: 'a ratio such as 0.1% or 0.001',
+};
+
+/** JSON Schema (draft-07, as Ajv 8 checks it by default) of the file. */
+export const specSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['service', 'objectives'],
+  properties: {
+    service: { type: 'string', minLength: 1, pattern: '^[a-z0-9][a-z0-9_-]*$' },
+    window: duration,
+    objectives: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'route'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]*$' },
+          route: {
+            type: 'string',
+            pattern: '^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /\\S*$',
+            description: 'METHOD /route/template, e.g. GET /v1/cases/:id',
+          },
+          journey: { type: 'string', minLength: 1 },
+          latency: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: { p50: duration, p90: duration, p95: duration, p99: duration, 'p99.9': duration },
+          },
+          errors: ratio,
+          availability: ratio,
+          throughput: { type: 'string', pattern: ratePattern, description: 'a rate such as 200/s' },
+        },
+        anyOf: [{ required: ['latency'] }, { required: ['errors'] }, { required: ['availability'] }],
+      },
+    },
+  },
+} as const;
