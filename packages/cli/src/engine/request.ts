@@ -1,0 +1,89 @@
+// One step of a flow: render it, send it, check it, capture from it.
+
+import { JSONPath } from 'jsonpath-plus';
+import type { Dispatcher } from 'undici';
+import type { Step } from '../scenario/scenario.ts';
+import { render, renderDeep, renderPath, type TemplateContext } from '../scenario/template.ts';
+
+export interface StepOutcome {
+  method: string;
+  path: string;
+  sentMs: number;
+  doneMs: number;
+  status?: number;
+  checkFailed: boolean;
+  /** Variables captured from the answer. */
+  captured: Record<string, unknown>;
+  error?: string;
+}
+
+/**
+ * Sends one rendered step through `dispatcher`; never throws (a failure is an outcome).
+ *
+ * @example
+ * const outcome = await sendStep(pool, step, context, 10_000, () => performance.now() - t0);
+ */
+export async function sendStep(
+  dispatcher: Dispatcher,
+  step: Step,
+  context: TemplateContext,
+  timeoutMs: number,
+  now: () => number,
+): Promise<StepOutcome> {
+  let path = step.path;
+  let sentMs = now();
+  try {
+    path = renderPath(step.path, context);
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(step.headers ?? {}))
+      headers[key.toLowerCase()] = String(render(value, context));
+    let body: string | undefined;
+    if (step.json !== undefined) {
+      body = JSON.stringify(renderDeep(step.json, context));
+      headers['content-type'] ??= 'application/json';
+    }
+    sentMs = now();
+    const res = await dispatcher.request({
+      method: step.method as Dispatcher.HttpMethod,
+      path,
+      headers,
+      body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const text = await res.body.text();
+    const doneMs = now();
+    const status = res.statusCode;
+    const expected = step.status ? step.status.includes(status) : status < 400;
+    const captured: Record<string, unknown> = {};
+    let checkFailed = !expected;
+    if (step.capture && expected) {
+      const json = safeJson(text);
+      for (const [name, query] of Object.entries(step.capture)) {
+        const value = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
+        if (value === undefined) checkFailed = true;
+        else captured[name] = value;
+      }
+    }
+    return { method: step.method, path, sentMs, doneMs, status, checkFailed, captured };
+  } catch (error) {
+    return {
+      method: step.method,
+      path,
+      sentMs,
+      doneMs: now(),
+      checkFailed: true,
+      captured: {},
+      error: (error as Error).message,
+    };
+  }
+}
+
+function safeJson(text: string): object | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

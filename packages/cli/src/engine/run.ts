@@ -1,0 +1,247 @@
+// Runs a scenario against its target: open model (iterations start on schedule, latency from the
+// intended start) or closed model (virtual users with think time). Results per stage and route template.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import type { ClosedStage, Flow, OpenStage, Scenario, Step } from '../scenario/scenario.ts';
+import type { TemplateContext } from '../scenario/template.ts';
+import { RouteStats } from '../stats/route-stats.ts';
+import { seededRandom } from './random.ts';
+import { sendStep } from './request.ts';
+import { routeMatcher } from './route-matcher.ts';
+import { arrivals } from './schedule.ts';
+
+export interface StageReport {
+  name: string;
+  judge: boolean;
+  durationMs: number;
+  /** Open model: iterations/s asked for (mean over a ramp) and achieved. */
+  targetRate?: number;
+  achievedRate: number;
+  iterations: number;
+  /** Iterations not started because `maxInflight` were in flight. */
+  dropped: number;
+  /** Requests sent more than 10 ms after their intended start (the generator or the pool fell behind). */
+  lateStarts: number;
+}
+
+export interface RunResult {
+  scenario: string;
+  target: string;
+  model: 'open' | 'closed';
+  startedAt: string;
+  durationMs: number;
+  /** Whether the scenario offers enough load for throughput floors to be judged. */
+  judgeThroughput: boolean;
+  stages: StageReport[];
+  cells: RouteStats[];
+  /** Generator health: a busy event loop delays sends and skews figures. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  setupErrors: string[];
+}
+
+export interface RunOptions {
+  /** Route templates to name requests by (the spec's). */
+  routes?: string[];
+  /** Sockets to the target. @default 256 */
+  connections?: number;
+  /** Called about once a second with the cells so far. */
+  onProgress?: (progress: {
+    elapsedMs: number;
+    stage: string;
+    requests: number;
+    errors: number;
+    recent: RouteStats;
+  }) => void;
+}
+
+const lateThresholdMs = 10;
+
+/**
+ * Runs `scenario` and returns its figures.
+ *
+ * @example
+ * const result = await runScenario(await loadScenario('scenarios/normal.yaml'), { routes });
+ */
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const pool = new Pool(scenario.target, { connections: options.connections ?? 256, pipelining: 1 });
+  const random = seededRandom(scenario.seed);
+  const nameRoute = routeMatcher(options.routes ?? []);
+  const cells = new Map<string, RouteStats>();
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const loopResolutionMs = 5;
+  const loop = monitorEventLoopDelay({ resolution: loopResolutionMs });
+  const startedAt = new Date().toISOString();
+  let recent = new RouteStats('', 'recent');
+  let requests = 0;
+  let errors = 0;
+
+  const stageReports: StageReport[] = scenario.stages.map((s) => ({
+    name: s.name,
+    judge: s.judge,
+    durationMs: s.durationMs,
+    ...('rate' in s
+      ? { targetRate: ((s as OpenStage).rate + ((s as OpenStage).to ?? (s as OpenStage).rate)) / 2 }
+      : {}),
+    achievedRate: 0,
+    iterations: 0,
+    dropped: 0,
+    lateStarts: 0,
+  }));
+
+  const cell = (stage: number, route: string) => {
+    const key = `${stage}\u0000${route}`;
+    let found = cells.get(key);
+    if (!found) cells.set(key, (found = new RouteStats(scenario.stages[stage]!.name, route)));
+    return found;
+  };
+
+  async function runSteps(steps: Step[], values: Record<string, unknown>, stage: number, intendedMs: number) {
+    const context: TemplateContext = { values, random };
+    let intended = intendedMs;
+    for (const step of steps) {
+      const outcome = await sendStep(pool, step, context, scenario.timeoutMs, now);
+      if (stage >= 0) {
+        const report = stageReports[stage]!;
+        if (outcome.sentMs - intended > lateThresholdMs) report.lateStarts++;
+        const sample = {
+          intendedMs: intended,
+          sentMs: outcome.sentMs,
+          doneMs: outcome.doneMs,
+          status: outcome.status,
+          checkFailed: outcome.checkFailed,
+        };
+        cell(stage, nameRoute(step.method, outcome.path, step.path)).record(sample);
+        recent.record(sample);
+        requests++;
+        if (outcome.status === undefined || outcome.status >= 500) errors++;
+      }
+      if (outcome.checkFailed) return outcome;
+      Object.assign(values, outcome.captured);
+      // The next step of an iteration is meant to start as soon as this one answered.
+      intended = outcome.doneMs;
+    }
+    return undefined;
+  }
+
+  // Setup: once, before the clock starts counting; its captures are shared by every iteration.
+  const shared: Record<string, unknown> = { vars: scenario.vars };
+  const setupErrors: string[] = [];
+  const failedSetup = await runSteps(scenario.setup, shared, -1, now());
+  if (failedSetup)
+    setupErrors.push(
+      `${failedSetup.method} ${failedSetup.path}: ${failedSetup.error ?? `status ${failedSetup.status}`}`,
+    );
+
+  const pickFlow = weightedPicker(scenario.flows, random);
+  let iteration = 0;
+  const iterationValues = () => {
+    const values: Record<string, unknown> = { ...shared, feed: {} };
+    for (const [name, rows] of Object.entries(scenario.feeds))
+      (values.feed as Record<string, unknown>)[name] = rows[iteration % rows.length];
+    iteration++;
+    return values;
+  };
+
+  const progress = setInterval(() => {
+    const elapsedMs = now();
+    const stage = currentStage(scenario.stages, elapsedMs - runStart);
+    options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
+    recent = new RouteStats('', 'recent');
+  }, 1000);
+  progress.unref();
+
+  loop.enable();
+  const runStart = now() + 20;
+  try {
+    if (setupErrors.length === 0) {
+      if (scenario.model === 'open') await runOpen(scenario, runStart);
+      else await runClosed(scenario, runStart);
+    }
+  } finally {
+    clearInterval(progress);
+    loop.disable();
+    await pool.close();
+  }
+
+  async function runOpen(s: Scenario, start: number) {
+    const inflight = new Set<Promise<unknown>>();
+    for (const arrival of arrivals(s.stages as OpenStage[])) {
+      const intended = start + arrival.at;
+      const wait = intended - now();
+      if (wait > 1) await sleep(wait);
+      const report = stageReports[arrival.stage]!;
+      if (inflight.size >= s.maxInflight) {
+        report.dropped++;
+        continue;
+      }
+      report.iterations++;
+      const run = runSteps(pickFlow().steps, iterationValues(), arrival.stage, intended);
+      inflight.add(run);
+      void run.finally(() => inflight.delete(run));
+    }
+    await Promise.all(inflight);
+  }
+
+  async function runClosed(s: Scenario, start: number) {
+    let stageStart = start;
+    for (const [index, stage] of (s.stages as ClosedStage[]).entries()) {
+      const end = stageStart + stage.durationMs;
+      const report = stageReports[index]!;
+      await Promise.all(
+        Array.from({ length: stage.vus }, async () => {
+          while (now() < end) {
+            report.iterations++;
+            await runSteps(pickFlow().steps, iterationValues(), index, now());
+            if (stage.thinkTimeMs > 0) await sleep(stage.thinkTimeMs);
+          }
+        }),
+      );
+      stageStart = end;
+    }
+  }
+
+  const durationMs = now() - runStart;
+  for (const [index, report] of stageReports.entries())
+    report.achievedRate = report.iterations / (scenario.stages[index]!.durationMs / 1000);
+  return {
+    scenario: scenario.name,
+    target: scenario.target,
+    model: scenario.model,
+    judgeThroughput: scenario.judgeThroughput,
+    startedAt,
+    durationMs,
+    stages: stageReports,
+    cells: [...cells.values()],
+    // The histogram includes the sampling timer's own interval; what is left is the delay.
+    eventLoopDelayMs: {
+      p50: Math.max(0, loop.percentile(50) / 1e6 - loopResolutionMs),
+      p99: Math.max(0, loop.percentile(99) / 1e6 - loopResolutionMs),
+      max: Math.max(0, loop.max / 1e6 - loopResolutionMs),
+    },
+    setupErrors,
+  };
+}
+
+function weightedPicker(flows: Flow[], random: () => number): () => Flow {
+  const total = flows.reduce((sum, f) => sum + f.weight, 0);
+  return () => {
+    let r = random() * total;
+    for (const flow of flows) {
+      r -= flow.weight;
+      if (r < 0) return flow;
+    }
+    return flows.at(-1)!;
+  };
+}
+
+function currentStage(stages: readonly { name: string; durationMs: number }[], elapsed: number): string {
+  let t = 0;
+  for (const stage of stages) {
+    t += stage.durationMs;
+    if (elapsed < t) return stage.name;
+  }
+  return stages.at(-1)?.name ?? '';
+}

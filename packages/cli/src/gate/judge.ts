@@ -1,0 +1,136 @@
+// The gate: each route's figures over the judged stages, against the spec's objectives.
+
+import type { Objective, Percentile, Spec } from '@headroom/core/slo';
+import type { RunResult } from '../engine/run.ts';
+import { RouteStats } from '../stats/route-stats.ts';
+
+export type Verdict = 'pass' | 'fail' | 'insufficient';
+
+export interface CheckResult {
+  /** `p95`, `errors`, `throughput`. */
+  metric: string;
+  observed: number;
+  limit: number;
+  verdict: Verdict;
+  /** Why a check could not be judged. */
+  note?: string;
+}
+
+export interface RouteVerdict {
+  route: string;
+  objective?: string;
+  samples: number;
+  checks: CheckResult[];
+  verdict: Verdict | 'unjudged';
+}
+
+export interface GateResult {
+  verdict: 'pass' | 'fail';
+  routes: RouteVerdict[];
+}
+
+/**
+ * Samples a percentile needs before it is judged: at least 10 observations beyond it, so a p99 needs 1,000
+ * samples and a p50 needs 20. Fewer, and the figure is noise; the gate says so instead of guessing.
+ */
+export function minimumSamples(p: number): number {
+  return Math.ceil(10 / (1 - p / 100));
+}
+
+const percentileValue: Record<Percentile, number> = { p50: 50, p90: 90, p95: 95, p99: 99, 'p99.9': 99.9 };
+
+/**
+ * Judges a run against a spec. A route without an objective is listed but not judged; an objective
+ * whose route got no traffic is `insufficient`. Any `fail` fails the gate.
+ *
+ * @example
+ * const gate = judge(result, spec);
+ * process.exitCode = gate.verdict === 'fail' ? 1 : 0;
+ */
+export function judge(result: RunResult, spec: Spec | undefined): GateResult {
+  const judged = new Set(result.stages.filter((s) => s.judge).map((s) => s.name));
+  const seconds = result.stages.filter((s) => s.judge).reduce((sum, s) => sum + s.durationMs, 0) / 1000;
+  const byRoute = new Map<string, RouteStats>();
+  for (const cell of result.cells) {
+    if (!judged.has(cell.stage)) continue;
+    let merged = byRoute.get(cell.route);
+    if (!merged) byRoute.set(cell.route, (merged = new RouteStats('judged', cell.route)));
+    merged.merge(cell);
+  }
+  const objectives = new Map((spec?.objectives ?? []).map((o) => [`${o.method} ${o.route}`, o]));
+  const routes: RouteVerdict[] = [];
+  for (const [route, stats] of [...byRoute].sort(([a], [b]) => a.localeCompare(b))) {
+    const objective = objectives.get(route);
+    routes.push(
+      objective
+        ? judgeRoute(route, stats, objective, result.judgeThroughput ? seconds : 0)
+        : { route, samples: stats.count, checks: [], verdict: 'unjudged' },
+    );
+  }
+  for (const [route, objective] of objectives) {
+    if (byRoute.has(route) || !result.stages.length) continue;
+    // Objectives nobody exercised are only worth a line when the scenario claims them (throughput).
+    if (objective.throughput !== undefined && result.judgeThroughput) {
+      routes.push({
+        route,
+        objective: objective.name,
+        samples: 0,
+        checks: [
+          {
+            metric: 'throughput',
+            observed: 0,
+            limit: objective.throughput,
+            verdict: 'insufficient',
+            note: 'no traffic',
+          },
+        ],
+        verdict: 'insufficient',
+      });
+    }
+  }
+  return { verdict: routes.some((r) => r.verdict === 'fail') ? 'fail' : 'pass', routes };
+}
+
+function judgeRoute(route: string, stats: RouteStats, objective: Objective, seconds: number): RouteVerdict {
+  const checks: CheckResult[] = [];
+  for (const [name, limit] of Object.entries(objective.latency) as [Percentile, number][]) {
+    const p = percentileValue[name];
+    const observed = stats.percentileMs(p);
+    const needed = minimumSamples(p);
+    checks.push(
+      stats.count < needed
+        ? {
+            metric: name,
+            observed,
+            limit,
+            verdict: 'insufficient',
+            note: `${stats.count} samples, ${needed} needed`,
+          }
+        : { metric: name, observed, limit, verdict: observed <= limit ? 'pass' : 'fail' },
+    );
+  }
+  if (objective.errors) {
+    const limit = objective.errors.value;
+    checks.push({
+      metric: 'errors',
+      observed: stats.errorShare,
+      limit,
+      verdict: stats.errorShare <= limit ? 'pass' : 'fail',
+    });
+  }
+  if (objective.throughput !== undefined && seconds > 0) {
+    const observed = stats.count / seconds;
+    checks.push({
+      metric: 'throughput',
+      observed,
+      limit: objective.throughput,
+      verdict: observed >= objective.throughput ? 'pass' : 'fail',
+    });
+  }
+  const verdict: Verdict = checks.some((c) => c.verdict === 'fail')
+    ? 'fail'
+    : checks.some((c) => c.verdict === 'insufficient')
+      ? 'insufficient'
+      : 'pass';
+  return { route, objective: objective.name, samples: stats.count, checks, verdict };
+}

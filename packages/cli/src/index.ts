@@ -1,0 +1,11 @@
+export type { RunArtifact } from './artifact.ts';
+export { toArtifact } from './artifact.ts';
+export type { RunOptions, RunResult, StageReport } from './engine/run.ts';
+export { runScenario } from './engine/run.ts';
+export { arrivalCount, arrivals } from './engine/schedule.ts';
+export type { CheckResult, GateResult, RouteVerdict, Verdict } from './gate/judge.ts';
+export { judge, minimumSamples } from './gate/judge.ts';
+export { verdictTable } from './gate/table.ts';
+export { loadScenario } from './scenario/load-scenario.ts';
+export type { ClosedStage, Flow, OpenStage, Scenario, Step } from './scenario/scenario.ts';
+export { RouteStats } from './stats/route-stats.ts';

@@ -1,0 +1,62 @@
+// A load scenario: who to hit, at what rate, and what each iteration does.
+
+/** One HTTP request of a flow; strings may hold `${...}` expressions (see template.ts). */
+export interface Step {
+  name?: string;
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+  /** Variables to take from the JSON answer: `{ token: '$.token' }` (JSONPath). */
+  capture?: Record<string, string>;
+  /** Expected status codes; another status counts as a failed check. @default any 2xx or 3xx */
+  status?: number[];
+}
+
+export interface Flow {
+  name: string;
+  /** Relative frequency among flows. @default 1 */
+  weight: number;
+  steps: Step[];
+}
+
+export interface OpenStage {
+  name: string;
+  durationMs: number;
+  /** Whether the gate judges this stage. @default true (false for warm-up) */
+  judge: boolean;
+  /** Iterations started per second (an open model: they start whether or not earlier ones finished). */
+  rate: number;
+  /** Ramp linearly to this rate by the end of the stage. */
+  to?: number;
+}
+
+export interface ClosedStage {
+  name: string;
+  durationMs: number;
+  judge: boolean;
+  /** Virtual users, each running iterations back to back with `thinkTimeMs` between them. */
+  vus: number;
+  thinkTimeMs: number;
+}
+
+export interface Scenario {
+  name: string;
+  target: string;
+  seed: number;
+  model: 'open' | 'closed';
+  stages: OpenStage[] | ClosedStage[];
+  /** Open model: iterations in flight beyond this are dropped (and counted), so the generator cannot drown. */
+  maxInflight: number;
+  timeoutMs: number;
+  vars: Record<string, unknown>;
+  /** Rows of each data feed, loaded from CSV or JSON; iteration n uses row n mod length. */
+  feeds: Record<string, Record<string, string>[]>;
+  /** Steps run once before the stages; their captures are visible to every iteration. */
+  setup: Step[];
+  flows: Flow[];
+  /** Judge the spec's throughput floors: only a scenario that offers that much load should (peak, spike). */
+  judgeThroughput: boolean;
+  /** A spec to name routes by and to judge against. */
+  spec?: string;
+}

@@ -1,0 +1,77 @@
+// JSON Schema of a scenario file as people write it.
+
+const duration = { type: 'string', pattern: '^(?:\\d+(?:\\.\\d+)?(?:us|ms|s|m|h|d))+$' };
+const rate = { type: 'string', pattern: '^\\d+(?:\\.\\d+)?/(?:s|m|h)$' };
+const step = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['method', 'path'],
+  properties: {
+    name: { type: 'string' },
+    method: { enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] },
+    path: { type: 'string', pattern: '^/' },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    json: {},
+    capture: { type: 'object', additionalProperties: { type: 'string', pattern: '^\\$' } },
+    status: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 1 },
+  },
+} as const;
+
+export const scenarioSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'stages', 'flows'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    target: { type: 'string', pattern: '^https?://' },
+    seed: { type: 'integer' },
+    model: { enum: ['open', 'closed'] },
+    stages: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'duration'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          duration,
+          rate,
+          to: rate,
+          vus: { type: 'integer', minimum: 1 },
+          thinkTime: duration,
+          judge: { type: 'boolean', description: 'false for warm-up: the gate ignores this stage' },
+        },
+      },
+    },
+    maxInflight: { type: 'integer', minimum: 1 },
+    timeout: duration,
+    vars: { type: 'object' },
+    feeds: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['file'],
+        properties: { file: { type: 'string', pattern: '\\.(csv|json)$' } },
+      },
+    },
+    setup: { type: 'array', items: step },
+    flows: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'steps'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          weight: { type: 'number', exclusiveMinimum: 0 },
+          steps: { type: 'array', minItems: 1, items: step },
+        },
+      },
+    },
+    spec: { type: 'string' },
+    judgeThroughput: { type: 'boolean' },
+  },
+} as const;
