@@ -25,9 +25,9 @@ const scenario = join(root, 'scenarios', 'golden-path.yaml');
 const load = spawn(process.execPath, [cli, 'load', scenario, '--target', url, ...process.argv.slice(2)], {
   stdio: 'inherit',
 });
-const [code] = (await new Promise((resolve) => load.once('exit', (...args) => resolve(args)))) as [
-  number | null,
-];
+const code = await new Promise<number | null>((resolve) =>
+  load.once('exit', (exitCode) => resolve(exitCode)),
+);
 server.kill('SIGTERM');
 await new Promise((resolve) => server.once('exit', resolve));
 process.exitCode = code ?? 1;
