@@ -8,6 +8,9 @@ import { render, renderDeep, renderPath, type TemplateContext } from '../scenari
 export interface StepOutcome {
   method: string;
   path: string;
+  /** When the generator issued the request (late when after its intended start: the generator fell behind). */
+  issuedMs: number;
+  /** When the request went onto a socket (later than issued when the connection pool was busy). */
   sentMs: number;
   doneMs: number;
   status?: number;
@@ -31,7 +34,8 @@ export async function sendStep(
   now: () => number,
 ): Promise<StepOutcome> {
   let path = step.path;
-  let sentMs = now();
+  const issuedMs = now();
+  let sentMs = issuedMs;
   try {
     path = renderPath(step.path, context);
     const headers: Record<string, string> = {};
@@ -42,18 +46,20 @@ export async function sendStep(
       body = JSON.stringify(renderDeep(step.json, context));
       headers['content-type'] ??= 'application/json';
     }
-    sentMs = now();
-    const res = await dispatcher.request({
-      method: step.method as Dispatcher.HttpMethod,
-      path,
-      headers,
-      body,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    const text = await res.body.text();
-    const doneMs = now();
-    const status = res.statusCode;
+    const res = await exchange(
+      dispatcher,
+      {
+        method: step.method as Dispatcher.HttpMethod,
+        path,
+        headers,
+        body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      },
+      now,
+    );
+    sentMs = res.sentMs;
+    const { text, status, doneMs } = res;
     const expected = step.status ? step.status.includes(status) : status < 400;
     const captured: Record<string, unknown> = {};
     let checkFailed = !expected;
@@ -65,11 +71,12 @@ export async function sendStep(
         else captured[name] = value;
       }
     }
-    return { method: step.method, path, sentMs, doneMs, status, checkFailed, captured };
+    return { method: step.method, path, issuedMs, sentMs, doneMs, status, checkFailed, captured };
   } catch (error) {
     return {
       method: step.method,
       path,
+      issuedMs,
       sentMs,
       doneMs: now(),
       checkFailed: true,
@@ -77,6 +84,39 @@ export async function sendStep(
       error: (error as Error).message,
     };
   }
+}
+
+/**
+ * One request through undici's dispatch API, so that `sentMs` is when the request went onto a socket (not
+ * when it joined the pool's queue): the raw latency of wrk2, measured from the actual send.
+ */
+function exchange(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+  now: () => number,
+): Promise<{ status: number; text: string; sentMs: number; doneMs: number }> {
+  return new Promise((resolve, reject) => {
+    let sentMs = now();
+    let status = 0;
+    const chunks: Buffer[] = [];
+    dispatcher.dispatch(options, {
+      onRequestStart() {
+        sentMs = now();
+      },
+      onResponseStart(_controller, statusCode) {
+        status = statusCode;
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        resolve({ status, text: Buffer.concat(chunks).toString('utf8'), sentMs, doneMs: now() });
+      },
+      onResponseError(_controller, error) {
+        reject(error);
+      },
+    });
+  });
 }
 
 function safeJson(text: string): object | undefined {
