@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The `headroom` command.
 
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadSpec, type Spec } from '@headroom/core/slo';
-import { toArtifact } from './artifact.ts';
+import { loadSpec, parseRatio, type Spec } from '@headroom/core/slo';
+import { type RunArtifact, toArtifact } from './artifact.ts';
+import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runScenario } from './engine/run.ts';
 import { judge } from './gate/judge.ts';
 import { verdictTable } from './gate/table.ts';
@@ -14,6 +15,10 @@ const help = `headroom — load, judge and compare HTTP APIs against their budge
 
 Usage:
   headroom load <scenario.yaml> [options]   run a scenario, print per-route figures, judge them
+  headroom compare --baseline A.json... --candidate B.json... [--threshold 10%]
+                                            repeated runs as the unit: bootstrap CI of p95/p99 ratios
+                                            and Mann-Whitney on per-run medians; exit 1 on a regression
+  headroom merge <shard.json>... --out FILE merge artifacts of shards of one run, exactly
 
 Options for load:
   --target URL        the server to load (overrides the scenario's target)
@@ -22,11 +27,17 @@ Options for load:
   --connections N     sockets to the target (default 256)
   -h, --help          this text
 
+Options for compare:
+  --baseline FILE     a baseline run artifact (repeat the option, ≥ 3 runs for a verdict)
+  --candidate FILE    a candidate run artifact (repeat the option)
+  --threshold RATIO   smaller changes are "no change" (default 10%)
+
 Exit codes: 0 gate passed (or nothing to judge), 1 a budget was breached, 2 bad usage or input.
 
 Examples:
   headroom load scenarios/golden-path.yaml --target http://127.0.0.1:3000 --spec apps/casebook/headroom.yaml
   headroom load scenarios/peak.yaml --out runs/peak-1.json
+  headroom compare --baseline runs/main-{1,2,3}.json --candidate runs/pr-{1,2,3}.json
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -38,6 +49,9 @@ async function main(argv: string[]): Promise<number> {
       spec: { type: 'string' },
       out: { type: 'string' },
       connections: { type: 'string' },
+      baseline: { type: 'string', multiple: true },
+      candidate: { type: 'string', multiple: true },
+      threshold: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -46,6 +60,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return command || values.help ? 0 : 2;
   }
+  if (command === 'compare')
+    return compareCommand(values.baseline ?? [], values.candidate ?? [], values.threshold);
+  if (command === 'merge') return mergeCommand(positionals.slice(1), values.out);
   if (command !== 'load' || !file) {
     process.stderr.write(`unknown command or missing scenario: ${positionals.join(' ')}\n\n${help}`);
     return 2;
@@ -89,6 +106,42 @@ async function main(argv: string[]): Promise<number> {
   if (values.out)
     await writeFile(values.out, `${JSON.stringify(toArtifact(scenario, result, spec ? gate : undefined))}\n`);
   return gate.verdict === 'fail' ? 1 : 0;
+}
+
+async function readArtifacts(files: string[]): Promise<RunArtifact[]> {
+  return Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as RunArtifact));
+}
+
+async function compareCommand(baseline: string[], candidate: string[], threshold?: string): Promise<number> {
+  if (baseline.length === 0 || candidate.length === 0) {
+    process.stderr.write('compare needs --baseline and --candidate artifacts\n');
+    return 2;
+  }
+  const rows = compareRuns(await readArtifacts(baseline), await readArtifacts(candidate), {
+    threshold: threshold ? parseRatio(threshold).value : 0.1,
+  });
+  process.stdout.write(
+    '| route | runs (base/cand) | p95 base → cand ms, ratio [95% CI] | p99 base → cand ms, ratio [95% CI] | median shift p | verdict |\n| --- | --- | --- | --- | ---: | --- |\n',
+  );
+  for (const row of rows) {
+    const cells = row.metrics.map(
+      (m) =>
+        `${m.baseline.toFixed(2)} → ${m.candidate.toFixed(2)}, ×${m.ratio.estimate.toFixed(3)} [${m.ratio.low.toFixed(3)}, ${m.ratio.high.toFixed(3)}]`,
+    );
+    process.stdout.write(
+      `| \`${row.route}\` | ${row.runs.baseline}/${row.runs.candidate} | ${cells[0] ?? '–'} | ${cells[1] ?? '–'} | ${row.metrics.length ? row.medianShiftP.toFixed(3) : '–'} | ${row.verdict}${row.note ? ` (${row.note})` : ''} |\n`,
+    );
+  }
+  return rows.some((r) => r.verdict === 'regression') ? 1 : 0;
+}
+
+async function mergeCommand(files: string[], out?: string): Promise<number> {
+  if (files.length === 0 || !out) {
+    process.stderr.write('merge needs shard artifacts and --out\n');
+    return 2;
+  }
+  await writeFile(out, `${JSON.stringify(mergeShards(await readArtifacts(files)))}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(
