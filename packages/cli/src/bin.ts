@@ -9,6 +9,9 @@ import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runScenario } from './engine/run.ts';
 import { judge } from './gate/judge.ts';
 import { verdictTable } from './gate/table.ts';
+import { htmlReport } from './report/html.ts';
+import { junitReport } from './report/junit.ts';
+import { markdownReport } from './report/markdown.ts';
 import { loadScenario } from './scenario/load-scenario.ts';
 
 const help = `headroom — load, judge and compare HTTP APIs against their budgets
@@ -19,12 +22,17 @@ Usage:
                                             repeated runs as the unit: bootstrap CI of p95/p99 ratios
                                             and Mann-Whitney on per-run medians; exit 1 on a regression
   headroom merge <shard.json>... --out FILE merge artifacts of shards of one run, exactly
+  headroom report <run.json> [--markdown F] [--junit F] [--html F]
+                                            render a saved run
 
 Options for load:
   --target URL        the server to load (overrides the scenario's target)
   --spec FILE         headroom.yaml to name routes by and judge against (overrides the scenario's spec)
   --out FILE          save the run artifact (JSON: merged HDR histograms per stage and route)
   --connections N     sockets to the target (default 256)
+  --markdown FILE     a Markdown summary for a PR comment
+  --junit FILE        JUnit XML: a test case per budget check
+  --html FILE         one self-contained HTML file with charts
   -h, --help          this text
 
 Options for compare:
@@ -52,6 +60,9 @@ async function main(argv: string[]): Promise<number> {
       baseline: { type: 'string', multiple: true },
       candidate: { type: 'string', multiple: true },
       threshold: { type: 'string' },
+      markdown: { type: 'string' },
+      junit: { type: 'string' },
+      html: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -63,6 +74,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'compare')
     return compareCommand(values.baseline ?? [], values.candidate ?? [], values.threshold);
   if (command === 'merge') return mergeCommand(positionals.slice(1), values.out);
+  if (command === 'report' && file) {
+    const [artifact] = await readArtifacts([file]);
+    await writeReports(artifact!, values);
+    return 0;
+  }
   if (command !== 'load' || !file) {
     process.stderr.write(`unknown command or missing scenario: ${positionals.join(' ')}\n\n${help}`);
     return 2;
@@ -103,9 +119,20 @@ async function main(argv: string[]): Promise<number> {
 
   const gate = judge(result, spec);
   process.stdout.write(`${verdictTable(gate)}\n`);
-  if (values.out)
-    await writeFile(values.out, `${JSON.stringify(toArtifact(scenario, result, spec ? gate : undefined))}\n`);
+  const artifact = toArtifact(scenario, result, spec ? gate : undefined);
+  if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
+  await writeReports(artifact, values);
   return gate.verdict === 'fail' ? 1 : 0;
+}
+
+async function writeReports(
+  artifact: RunArtifact,
+  files: { markdown?: string; junit?: string; html?: string },
+) {
+  if (files.markdown) await writeFile(files.markdown, markdownReport(artifact));
+  if (files.junit && artifact.gate)
+    await writeFile(files.junit, junitReport(artifact.gate, artifact.scenario.name));
+  if (files.html) await writeFile(files.html, htmlReport(artifact));
 }
 
 async function readArtifacts(files: string[]): Promise<RunArtifact[]> {

@@ -39,6 +39,7 @@ function run(scale: number, seed: number): RunArtifact {
       cells: [cell.toJSON()],
       eventLoopDelayMs: { p50: 0, p99: 0, max: 0 },
       setupErrors: [],
+      timeline: [],
     },
   };
 }

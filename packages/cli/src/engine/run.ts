@@ -26,6 +26,16 @@ export interface StageReport {
   lateStarts: number;
 }
 
+/** One second of a run, for charts: requests completed, errors, and latency percentiles (corrected). */
+export interface TimelinePoint {
+  t: number;
+  requests: number;
+  errors: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
 export interface RunResult {
   scenario: string;
   target: string;
@@ -39,6 +49,7 @@ export interface RunResult {
   /** Generator health: a busy event loop delays sends and skews figures. */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   setupErrors: string[];
+  timeline: TimelinePoint[];
 }
 
 export interface RunOptions {
@@ -146,10 +157,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     return values;
   };
 
+  const timeline: TimelinePoint[] = [];
   const progress = setInterval(() => {
     const elapsedMs = now();
     const stage = currentStage(scenario.stages, elapsedMs - runStart);
     options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
+    timeline.push({
+      t: Math.round((elapsedMs - runStart) / 1000),
+      requests: recent.count,
+      errors: (recent.status['5xx'] ?? 0) + recent.networkErrors,
+      p50: recent.count ? recent.percentileMs(50) : 0,
+      p95: recent.count ? recent.percentileMs(95) : 0,
+      p99: recent.count ? recent.percentileMs(99) : 0,
+    });
     recent = new RouteStats('', 'recent');
   }, 1000);
   progress.unref();
@@ -223,6 +243,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       max: Math.max(0, loop.max / 1e6 - loopResolutionMs),
     },
     setupErrors,
+    timeline,
   };
 }
 
