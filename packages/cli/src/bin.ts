@@ -7,8 +7,10 @@ import { loadSpec, parseRatio, type Spec } from '@headroom/core/slo';
 import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runScenario } from './engine/run.ts';
-import { judge } from './gate/judge.ts';
+import { judge, judgeFigures } from './gate/judge.ts';
 import { verdictTable } from './gate/table.ts';
+import { importAutocannon } from './import/autocannon.ts';
+import { importK6 } from './import/k6.ts';
 import { htmlReport } from './report/html.ts';
 import { junitReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
@@ -24,6 +26,8 @@ Usage:
   headroom merge <shard.json>... --out FILE merge artifacts of shards of one run, exactly
   headroom report <run.json> [--markdown F] [--junit F] [--html F]
                                             render a saved run
+  headroom check <summary.json> --from k6|autocannon --spec FILE [--route "GET /path"]
+                                            judge another tool's summary with the same gate
 
 Options for load:
   --target URL        the server to load (overrides the scenario's target)
@@ -63,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
       markdown: { type: 'string' },
       junit: { type: 'string' },
       html: { type: 'string' },
+      from: { type: 'string' },
+      route: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -74,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'compare')
     return compareCommand(values.baseline ?? [], values.candidate ?? [], values.threshold);
   if (command === 'merge') return mergeCommand(positionals.slice(1), values.out);
+  if (command === 'check' && file) return checkCommand(file, values);
   if (command === 'report' && file) {
     const [artifact] = await readArtifacts([file]);
     await writeReports(artifact!, values);
@@ -133,6 +140,22 @@ async function writeReports(
   if (files.junit && artifact.gate)
     await writeFile(files.junit, junitReport(artifact.gate, artifact.scenario.name));
   if (files.html) await writeFile(files.html, htmlReport(artifact));
+}
+
+async function checkCommand(
+  file: string,
+  options: { from?: string; spec?: string; route?: string; junit?: string },
+): Promise<number> {
+  if (!options.spec || (options.from !== 'k6' && options.from !== 'autocannon')) {
+    process.stderr.write('check needs --from k6|autocannon and --spec\n');
+    return 2;
+  }
+  const summary: unknown = JSON.parse(await readFile(file, 'utf8'));
+  const imported = options.from === 'k6' ? importK6(summary) : importAutocannon(summary, options.route);
+  const gate = judgeFigures(imported.routes, await loadSpec(options.spec), 0);
+  process.stdout.write(`${verdictTable(gate)}\n`);
+  if (options.junit) await writeFile(options.junit, junitReport(gate, file));
+  return gate.verdict === 'fail' ? 1 : 0;
 }
 
 async function readArtifacts(files: string[]): Promise<RunArtifact[]> {

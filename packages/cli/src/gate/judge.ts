@@ -24,6 +24,14 @@ export interface RouteVerdict {
   verdict: Verdict | 'unjudged';
 }
 
+/** What the gate needs of a route: a run's merged histograms, or the summary figures of an import. */
+export interface RouteFigures {
+  count: number;
+  errorShare: number;
+  /** Milliseconds, or undefined when the source does not have this percentile (an imported summary). */
+  percentileMs(p: number): number | undefined;
+}
+
 export interface GateResult {
   verdict: 'pass' | 'fail';
   routes: RouteVerdict[];
@@ -57,20 +65,35 @@ export function judge(result: RunResult, spec: Spec | undefined): GateResult {
     if (!merged) byRoute.set(cell.route, (merged = new RouteStats('judged', cell.route)));
     merged.merge(cell);
   }
+  return judgeFigures(byRoute, spec, result.judgeThroughput ? seconds : 0);
+}
+
+/**
+ * Judges per-route figures from any source (a run, an imported k6 or autocannon summary). `seconds` is the
+ * judged duration for throughput floors; 0 leaves throughput unjudged.
+ *
+ * @example
+ * judgeFigures(new Map([['GET /x', figures]]), spec, 60);
+ */
+export function judgeFigures(
+  byRoute: Map<string, RouteFigures>,
+  spec: Spec | undefined,
+  seconds: number,
+): GateResult {
   const objectives = new Map((spec?.objectives ?? []).map((o) => [`${o.method} ${o.route}`, o]));
   const routes: RouteVerdict[] = [];
   for (const [route, stats] of [...byRoute].sort(([a], [b]) => a.localeCompare(b))) {
     const objective = objectives.get(route);
     routes.push(
       objective
-        ? judgeRoute(route, stats, objective, result.judgeThroughput ? seconds : 0)
+        ? judgeRoute(route, stats, objective, seconds)
         : { route, samples: stats.count, checks: [], verdict: 'unjudged' },
     );
   }
   for (const [route, objective] of objectives) {
-    if (byRoute.has(route) || !result.stages.length) continue;
+    if (byRoute.has(route)) continue;
     // Objectives nobody exercised are only worth a line when the scenario claims them (throughput).
-    if (objective.throughput !== undefined && result.judgeThroughput) {
+    if (objective.throughput !== undefined && seconds > 0) {
       routes.push({
         route,
         objective: objective.name,
@@ -91,12 +114,22 @@ export function judge(result: RunResult, spec: Spec | undefined): GateResult {
   return { verdict: routes.some((r) => r.verdict === 'fail') ? 'fail' : 'pass', routes };
 }
 
-function judgeRoute(route: string, stats: RouteStats, objective: Objective, seconds: number): RouteVerdict {
+function judgeRoute(route: string, stats: RouteFigures, objective: Objective, seconds: number): RouteVerdict {
   const checks: CheckResult[] = [];
   for (const [name, limit] of Object.entries(objective.latency) as [Percentile, number][]) {
     const p = percentileValue[name];
     const observed = stats.percentileMs(p);
     const needed = minimumSamples(p);
+    if (observed === undefined) {
+      checks.push({
+        metric: name,
+        observed: Number.NaN,
+        limit,
+        verdict: 'insufficient',
+        note: 'not in the source',
+      });
+      continue;
+    }
     checks.push(
       stats.count < needed
         ? {

@@ -2,12 +2,14 @@
 
 import type { GateResult } from './judge.ts';
 
-const format = (metric: string, value: number) =>
-  metric === 'errors'
-    ? `${(value * 100).toFixed(2)}%`
-    : metric === 'throughput'
-      ? `${value.toFixed(1)}/s`
-      : `${value.toFixed(2)} ms`;
+const format = (metric: string, value: number): string =>
+  Number.isNaN(value)
+    ? '–'
+    : metric === 'errors'
+      ? `${(value * 100).toFixed(2)}%`
+      : metric === 'throughput'
+        ? `${value.toFixed(1)}/s`
+        : `${value.toFixed(2)} ms`;
 
 /**
  * One row per route: samples, each check as `observed / limit`, and the verdict.
