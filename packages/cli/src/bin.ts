@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadSpec, parseRatio, type Spec } from '@headroom/core/slo';
 import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
+import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
 import { judge, judgeFigures } from './gate/judge.ts';
 import { verdictTable } from './gate/table.ts';
@@ -34,6 +35,7 @@ Options for load:
   --spec FILE         headroom.yaml to name routes by and judge against (overrides the scenario's spec)
   --out FILE          save the run artifact (JSON: merged HDR histograms per stage and route)
   --connections N     sockets to the target (default 256)
+  --workers N         generator threads, for more than one core (default 1)
   --markdown FILE     a Markdown summary for a PR comment
   --junit FILE        JUnit XML: a test case per budget check
   --html FILE         one self-contained HTML file with charts
@@ -61,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       spec: { type: 'string' },
       out: { type: 'string' },
       connections: { type: 'string' },
+      workers: { type: 'string' },
       baseline: { type: 'string', multiple: true },
       candidate: { type: 'string', multiple: true },
       threshold: { type: 'string' },
@@ -95,15 +98,23 @@ async function main(argv: string[]): Promise<number> {
   const specPath = values.spec ?? scenario.spec;
   const spec: Spec | undefined = specPath ? await loadSpec(specPath) : undefined;
   const tty = process.stdout.isTTY && !process.env.CI;
-  const result = await runScenario(scenario, {
-    routes: spec?.objectives.map((o) => `${o.method} ${o.route}`),
-    connections: values.connections ? Number(values.connections) : undefined,
-    onProgress: ({ elapsedMs, stage, requests, errors, recent }) => {
-      const line = `${(elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stage.padEnd(12)} ${String(recent.count).padStart(6)} req/s  p95 ${recent.count ? recent.percentileMs(95).toFixed(1) : '-'} ms  requests ${requests}  errors ${errors}`;
-      if (tty) process.stdout.write(`\r${line}\u001b[K`);
-      else if (Math.round(elapsedMs / 1000) % 5 === 0) process.stdout.write(`${line}\n`);
-    },
-  });
+  const routes = spec?.objectives.map((o) => `${o.method} ${o.route}`);
+  const connections = values.connections ? Number(values.connections) : undefined;
+  const workers = values.workers ? Number(values.workers) : 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a whole number ≥ 1');
+  if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
+  const result =
+    workers > 1
+      ? await runParallel(scenario, file, { workers, routes, connections })
+      : await runScenario(scenario, {
+          routes,
+          connections,
+          onProgress: ({ elapsedMs, stage, requests, errors, recent }) => {
+            const line = `${(elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stage.padEnd(12)} ${String(recent.count).padStart(6)} req/s  p95 ${recent.count ? recent.percentileMs(95).toFixed(1) : '-'} ms  requests ${requests}  errors ${errors}`;
+            if (tty) process.stdout.write(`\r${line}\u001b[K`);
+            else if (Math.round(elapsedMs / 1000) % 5 === 0) process.stdout.write(`${line}\n`);
+          },
+        });
   if (tty) process.stdout.write('\n');
   if (result.setupErrors.length > 0) {
     process.stderr.write(`setup failed, nothing was run:\n  ${result.setupErrors.join('\n  ')}\n`);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseSpec } from '@headroom/core/slo';
 import Fastify from 'fastify';
+import { runParallel } from '../src/engine/parallel.ts';
 import { runScenario } from '../src/engine/run.ts';
 import { judge } from '../src/gate/judge.ts';
 import { loadScenario } from '../src/scenario/load-scenario.ts';
@@ -126,5 +127,35 @@ test('bad scenarios are rejected with the path of every problem', async () => {
   await assert.rejects(
     scenario('name: x\nstages: [{ name: s, duration: fast }]\nflows: []\n'),
     (error: Error) => /\/stages\/0\/duration/.test(error.message) && /\/flows/.test(error.message),
+  );
+});
+
+test('two generator threads share one schedule: exact total, feed rows in order, histograms merged', async () => {
+  seen.length = 0;
+  const file = join(dir, 'parallel.yaml');
+  await writeFile(
+    file,
+    `name: p
+setup:
+  - { method: POST, path: /login, json: { user: grace }, capture: { token: "$.token" } }
+feeds: { ids: { file: ids.csv } }
+stages: [{ name: s, duration: 1s, rate: 60/s }]
+flows: [{ name: f, steps: [{ method: GET, path: "/items/\${feed.ids.id}", headers: { authorization: "Bearer \${token}" } }] }]
+`,
+  );
+  const s = await loadScenario(file, { target });
+  const result = await runParallel(s, file, { workers: 2, routes: ['GET /items/:id'] });
+  assert.equal(result.stages[0]?.iterations, 60);
+  assert.equal(result.cells.length, 1);
+  assert.equal(result.cells[0]?.count, 60);
+  assert.ok(
+    seen.every((line) => line.startsWith('Bearer t-grace')),
+    'setup ran once, its token reached both threads',
+  );
+  const ids = seen.map((line) => line.split(' ').at(-1));
+  assert.deepEqual(
+    ids.filter((id) => id === '11').length,
+    20,
+    'rows cycle by global iteration across threads',
   );
 });

@@ -2,6 +2,7 @@
 // observation; the verdict needs both a bootstrap CI of the p95/p99 ratio and Mann-Whitney on per-run medians.
 
 import type { RunArtifact } from '../artifact.ts';
+import { mergeResults } from '../engine/parallel.ts';
 import { seededRandom } from '../engine/random.ts';
 import { RouteStats } from '../stats/route-stats.ts';
 import { bootstrapRatio, type Interval, mannWhitney, median } from './statistics.ts';
@@ -141,31 +142,10 @@ function combine(verdicts: ChangeVerdict[]): ChangeVerdict {
  * const whole = mergeShards([shardA, shardB]);
  */
 export function mergeShards(shards: RunArtifact[]): RunArtifact {
-  const [first, ...rest] = shards;
+  const [first] = shards;
   if (!first) throw new Error('nothing to merge');
-  const cells = new Map<string, RouteStats>();
-  for (const shard of shards) {
-    if (shard.scenario.hash !== first.scenario.hash)
-      throw new Error('shards of different scenarios cannot be merged');
-    for (const json of shard.result.cells) {
-      const key = `${json.stage}\u0000${json.route}`;
-      const cell = RouteStats.fromJSON(json);
-      const existing = cells.get(key);
-      if (existing) existing.merge(cell);
-      else cells.set(key, cell);
-    }
-  }
-  const stages = first.result.stages.map((stage, i) => {
-    const all = [first, ...rest].map((s) => s.result.stages[i]!);
-    const sum = (f: (s: typeof stage) => number) => all.reduce((acc, s) => acc + f(s), 0);
-    return {
-      ...stage,
-      iterations: sum((s) => s.iterations),
-      dropped: sum((s) => s.dropped),
-      lateStarts: sum((s) => s.lateStarts),
-      achievedRate: sum((s) => s.achievedRate),
-      targetRate: stage.targetRate === undefined ? undefined : sum((s) => s.targetRate ?? 0),
-    };
-  });
-  return { ...first, result: { ...first.result, stages, cells: [...cells.values()].map((c) => c.toJSON()) } };
+  if (shards.some((s) => s.scenario.hash !== first.scenario.hash))
+    throw new Error('shards of different scenarios cannot be merged');
+  const merged = mergeResults(shards.map((s) => s.result));
+  return { ...first, result: { ...merged, cells: merged.cells.map((c) => c.toJSON()) } };
 }

@@ -52,7 +52,20 @@ export interface RunResult {
   timeline: TimelinePoint[];
 }
 
+/** Which share of the load this process makes: arrival n belongs to shard n mod count. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
 export interface RunOptions {
+  /** Run only this shard of the arrivals (or of the virtual users): see runParallel. */
+  shard?: Shard;
+  /** When the stages start, as an absolute time (`performance.timeOrigin + performance.now()`), so that
+   * shards in several threads share one schedule. @default 20 ms from now */
+  startAt?: number;
+  /** Variables from a setup already run elsewhere (the main thread); setup is then skipped here. */
+  setupValues?: Record<string, unknown>;
   /** Route templates to name requests by (the spec's). */
   routes?: string[];
   /** Sockets to the target. @default 256 */
@@ -77,7 +90,8 @@ const lateThresholdMs = 10;
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const pool = new Pool(scenario.target, { connections: options.connections ?? 256, pipelining: 1 });
-  const random = seededRandom(scenario.seed);
+  const shard = options.shard ?? { index: 0, count: 1 };
+  const random = seededRandom(scenario.seed + shard.index);
   const nameRoute = routeMatcher(options.routes ?? []);
   const cells = new Map<string, RouteStats>();
   const t0 = performance.now();
@@ -139,21 +153,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   }
 
   // Setup: once, before the clock starts counting; its captures are shared by every iteration.
-  const shared: Record<string, unknown> = { vars: scenario.vars };
+  const shared: Record<string, unknown> = { vars: scenario.vars, ...options.setupValues };
   const setupErrors: string[] = [];
-  const failedSetup = await runSteps(scenario.setup, shared, -1, now());
+  const failedSetup = options.setupValues ? undefined : await runSteps(scenario.setup, shared, -1, now());
   if (failedSetup)
     setupErrors.push(
       `${failedSetup.method} ${failedSetup.path}: ${failedSetup.error ?? `status ${failedSetup.status}`}`,
     );
 
   const pickFlow = weightedPicker(scenario.flows, random);
-  let iteration = 0;
-  const iterationValues = () => {
+  let localIteration = 0;
+  /** Feed rows follow the global iteration number, so shards together use the rows in order. */
+  const iterationValues = (iteration = localIteration++ * shard.count + shard.index) => {
     const values: Record<string, unknown> = { ...shared, feed: {} };
     for (const [name, rows] of Object.entries(scenario.feeds))
       (values.feed as Record<string, unknown>)[name] = rows[iteration % rows.length];
-    iteration++;
     return values;
   };
 
@@ -175,7 +189,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   progress.unref();
 
   loop.enable();
-  const runStart = now() + 20;
+  const runStart = options.startAt !== undefined ? options.startAt - performance.timeOrigin - t0 : now() + 20;
   try {
     if (setupErrors.length === 0) {
       if (scenario.model === 'open') await runOpen(scenario, runStart);
@@ -189,7 +203,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   async function runOpen(s: Scenario, start: number) {
     const inflight = new Set<Promise<unknown>>();
+    let n = -1;
     for (const arrival of arrivals(s.stages as OpenStage[])) {
+      n++;
+      if (n % shard.count !== shard.index) continue;
       const intended = start + arrival.at;
       const wait = intended - now();
       if (wait > 1) await sleep(wait);
@@ -199,7 +216,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         continue;
       }
       report.iterations++;
-      const run = runSteps(pickFlow().steps, iterationValues(), arrival.stage, intended);
+      const run = runSteps(pickFlow().steps, iterationValues(n), arrival.stage, intended);
       inflight.add(run);
       void run.finally(() => inflight.delete(run));
     }
@@ -212,7 +229,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const end = stageStart + stage.durationMs;
       const report = stageReports[index]!;
       await Promise.all(
-        Array.from({ length: stage.vus }, async () => {
+        Array.from({ length: vusOf(stage.vus, shard) }, async () => {
           while (now() < end) {
             report.iterations++;
             await runSteps(pickFlow().steps, iterationValues(), index, now());
@@ -247,6 +264,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   };
 }
 
+/** This shard's share of `vus`, spreading the remainder over the first shards. */
+function vusOf(vus: number, shard: Shard): number {
+  return Math.floor(vus / shard.count) + (shard.index < vus % shard.count ? 1 : 0);
+}
+
 function weightedPicker(flows: Flow[], random: () => number): () => Flow {
   const total = flows.reduce((sum, f) => sum + f.weight, 0);
   return () => {
@@ -266,4 +288,38 @@ function currentStage(stages: readonly { name: string; durationMs: number }[], e
     if (elapsed < t) return stage.name;
   }
   return stages.at(-1)?.name ?? '';
+}
+
+/**
+ * Runs a scenario's setup steps once and returns the variables they captured (or the first failure), for
+ * runs split across threads that must share one login.
+ *
+ * @example
+ * const { values, errors } = await runSetup(scenario);
+ */
+export async function runSetup(
+  scenario: Scenario,
+): Promise<{ values: Record<string, unknown>; errors: string[] }> {
+  const pool = new Pool(scenario.target, { connections: 4 });
+  const values: Record<string, unknown> = {};
+  const context: TemplateContext = {
+    values: { vars: scenario.vars, ...values },
+    random: seededRandom(scenario.seed),
+  };
+  try {
+    for (const step of scenario.setup) {
+      const outcome = await sendStep(pool, step, context, scenario.timeoutMs, () => performance.now());
+      if (outcome.checkFailed) {
+        return {
+          values,
+          errors: [`${outcome.method} ${outcome.path}: ${outcome.error ?? `status ${outcome.status}`}`],
+        };
+      }
+      Object.assign(values, outcome.captured);
+      Object.assign(context.values, outcome.captured);
+    }
+    return { values, errors: [] };
+  } finally {
+    await pool.close();
+  }
 }

@@ -1,0 +1,129 @@
+// A run split across worker threads, for more than one core: every thread takes every n-th arrival of
+// one shared schedule (or its share of the virtual users), and their histograms merge exactly.
+
+import { Worker } from 'node:worker_threads';
+import type { Scenario } from '../scenario/scenario.ts';
+import { RouteStats, type RouteStatsJson } from '../stats/route-stats.ts';
+import { type RunOptions, type RunResult, runSetup, type TimelinePoint } from './run.ts';
+
+export interface WorkerInput {
+  scenarioFile: string;
+  target: string;
+  routes: string[];
+  connections: number;
+  shard: { index: number; count: number };
+  startAt: number;
+  setupValues: Record<string, unknown>;
+}
+
+export type WorkerOutput = Omit<RunResult, 'cells'> & { cells: RouteStatsJson[] };
+
+/**
+ * Runs `scenario` (loaded from `scenarioFile`) on `workers` threads and merges their results.
+ *
+ * @example
+ * const result = await runParallel(scenario, 'scenarios/peak.yaml', { workers: 2, routes });
+ */
+export async function runParallel(
+  scenario: Scenario,
+  scenarioFile: string,
+  options: Pick<RunOptions, 'routes' | 'connections'> & { workers: number },
+): Promise<RunResult> {
+  const setup = await runSetup(scenario);
+  if (setup.errors.length > 0) return emptyResult(scenario, setup.errors);
+  const startAt = performance.timeOrigin + performance.now() + 200; // time for the threads to start
+  const outputs = await Promise.all(
+    Array.from({ length: options.workers }, (_, index) => {
+      const input: WorkerInput = {
+        scenarioFile,
+        target: scenario.target,
+        routes: options.routes ?? [],
+        connections: Math.max(1, Math.ceil((options.connections ?? 256) / options.workers)),
+        shard: { index, count: options.workers },
+        startAt,
+        setupValues: setup.values,
+      };
+      return new Promise<WorkerOutput>((resolve, reject) => {
+        const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: input });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once(
+          'exit',
+          (code) => code !== 0 && reject(new Error(`load worker ${index} exited with ${code}`)),
+        );
+      });
+    }),
+  );
+  return mergeResults(outputs);
+}
+
+/** Adds shard results: cells exactly, counters summed, generator delay the worst of the threads. */
+export function mergeResults(outputs: WorkerOutput[]): RunResult {
+  const [first] = outputs;
+  if (!first) throw new Error('no results to merge');
+  const cells = new Map<string, RouteStats>();
+  for (const output of outputs) {
+    for (const json of output.cells) {
+      const key = `${json.stage}\u0000${json.route}`;
+      const cell = RouteStats.fromJSON(json);
+      const existing = cells.get(key);
+      if (existing) existing.merge(cell);
+      else cells.set(key, cell);
+    }
+  }
+  const stages = first.stages.map((stage, i) => {
+    const all = outputs.map((o) => o.stages[i]!);
+    const sum = (pick: (s: typeof stage) => number) => all.reduce((acc, s) => acc + pick(s), 0);
+    return {
+      ...stage,
+      iterations: sum((s) => s.iterations),
+      dropped: sum((s) => s.dropped),
+      lateStarts: sum((s) => s.lateStarts),
+      achievedRate: sum((s) => s.achievedRate),
+    };
+  });
+  const timeline = new Map<number, TimelinePoint>();
+  for (const point of outputs.flatMap((o) => o.timeline)) {
+    const at = timeline.get(point.t);
+    // Per-second percentiles of shards cannot be added; the chart shows the worst shard's.
+    if (at)
+      timeline.set(point.t, {
+        t: point.t,
+        requests: at.requests + point.requests,
+        errors: at.errors + point.errors,
+        p50: Math.max(at.p50, point.p50),
+        p95: Math.max(at.p95, point.p95),
+        p99: Math.max(at.p99, point.p99),
+      });
+    else timeline.set(point.t, { ...point });
+  }
+  const worst = (pick: (o: WorkerOutput) => number) => Math.max(...outputs.map(pick));
+  return {
+    ...first,
+    durationMs: worst((o) => o.durationMs),
+    stages,
+    cells: [...cells.values()],
+    timeline: [...timeline.values()].sort((a, b) => a.t - b.t),
+    eventLoopDelayMs: {
+      p50: worst((o) => o.eventLoopDelayMs.p50),
+      p99: worst((o) => o.eventLoopDelayMs.p99),
+      max: worst((o) => o.eventLoopDelayMs.max),
+    },
+  };
+}
+
+function emptyResult(scenario: Scenario, setupErrors: string[]): RunResult {
+  return {
+    scenario: scenario.name,
+    target: scenario.target,
+    model: scenario.model,
+    judgeThroughput: scenario.judgeThroughput,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    stages: [],
+    cells: [],
+    eventLoopDelayMs: { p50: 0, p99: 0, max: 0 },
+    setupErrors,
+    timeline: [],
+  };
+}
