@@ -52,8 +52,8 @@ export function routesOf(artifact: RunArtifact): Map<string, RouteStats> {
   const routes = new Map<string, RouteStats>();
   for (const json of artifact.result.cells) {
     if (!judged.has(json.stage)) continue;
-    let merged = routes.get(json.route);
-    if (!merged) routes.set(json.route, (merged = new RouteStats('judged', json.route)));
+    const merged = routes.get(json.route) ?? new RouteStats('judged', json.route);
+    routes.set(json.route, merged);
     merged.merge(RouteStats.fromJSON(json));
   }
   return routes;

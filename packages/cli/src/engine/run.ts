@@ -118,8 +118,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   const cell = (stage: number, route: string) => {
     const key = `${stage}\u0000${route}`;
-    let found = cells.get(key);
-    if (!found) cells.set(key, (found = new RouteStats(scenario.stages[stage]!.name, route)));
+    const found = cells.get(key) ?? new RouteStats(scenario.stages[stage]!.name, route);
+    cells.set(key, found);
     return found;
   };
 

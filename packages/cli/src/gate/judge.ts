@@ -61,8 +61,8 @@ export function judge(result: RunResult, spec: Spec | undefined): GateResult {
   const byRoute = new Map<string, RouteStats>();
   for (const cell of result.cells) {
     if (!judged.has(cell.stage)) continue;
-    let merged = byRoute.get(cell.route);
-    if (!merged) byRoute.set(cell.route, (merged = new RouteStats('judged', cell.route)));
+    const merged = byRoute.get(cell.route) ?? new RouteStats('judged', cell.route);
+    byRoute.set(cell.route, merged);
     merged.merge(cell);
   }
   return judgeFigures(byRoute, spec, result.judgeThroughput ? seconds : 0);

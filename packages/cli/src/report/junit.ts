@@ -3,7 +3,7 @@
 
 import type { GateResult } from '../gate/judge.ts';
 
-const escape = (text: string) =>
+const escapeXml = (text: string) =>
   text.replace(
     /[<>&"']/g,
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
@@ -19,17 +19,17 @@ export function junitReport(gate: GateResult, name: string): string {
       const title = `${check.metric} ${check.observed.toFixed(3)} (limit ${check.limit})`;
       const body =
         check.verdict === 'fail'
-          ? `<failure message="${escape(`${check.metric} ${check.observed.toFixed(3)} exceeds ${check.limit}`)}"/>`
+          ? `<failure message="${escapeXml(`${check.metric} ${check.observed.toFixed(3)} exceeds ${check.limit}`)}"/>`
           : check.verdict === 'insufficient'
-            ? `<skipped message="${escape(check.note ?? 'insufficient samples')}"/>`
+            ? `<skipped message="${escapeXml(check.note ?? 'insufficient samples')}"/>`
             : '';
-      return `    <testcase classname="${escape(route.route)}" name="${escape(title)}">${body}</testcase>`;
+      return `    <testcase classname="${escapeXml(route.route)}" name="${escapeXml(title)}">${body}</testcase>`;
     });
     const failures = route.checks.filter((c) => c.verdict === 'fail').length;
     const skipped = route.checks.filter((c) => c.verdict === 'insufficient').length;
-    return `  <testsuite name="${escape(route.route)}" tests="${route.checks.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
+    return `  <testsuite name="${escapeXml(route.route)}" tests="${route.checks.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
   });
   const tests = gate.routes.reduce((n, r) => n + r.checks.length, 0);
   const failures = gate.routes.reduce((n, r) => n + r.checks.filter((c) => c.verdict === 'fail').length, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${escape(name)}" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${escapeXml(name)}" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
