@@ -107,8 +107,9 @@ flows: [{ name: f, steps: [{ method: GET, path: /items/1 }] }]
   // With one connection, the 20 requests scheduled during the 400 ms stall wait behind it.
   assert.ok(cell.percentileMs(90, 'corrected') > 100, `corrected p90 ${cell.percentileMs(90, 'corrected')}`);
   assert.ok(cell.percentileMs(50, 'raw') < 50, `raw p50 ${cell.percentileMs(50, 'raw')}`);
-  // The generator itself kept to the schedule: the delay is the server's, queued behind the one socket.
-  assert.equal(result.stages[0]!.lateStarts, 0);
+  // The generator itself (nearly) kept to the schedule: the delay is the server's, queued behind the one
+  // socket. A start or two may slip on a machine busy with other test files.
+  assert.ok(result.stages[0]!.lateStarts <= 3, `${result.stages[0]!.lateStarts} late starts`);
 });
 
 test('a closed model runs virtual users back to back', async () => {
