@@ -6,9 +6,9 @@
 // before the application has drained. Here the server runs in its own process group and stops when told.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -62,10 +62,10 @@ interface Binaries {
 export async function startPostgres(options: PostgresServerOptions): Promise<PostgresServer> {
   const user = options.user ?? 'postgres';
   const password = options.password ?? 'postgres';
-  const dataDir = resolve(options.dataDir);
   const onLog = options.onLog ?? (() => {});
   const owner = process.getuid?.() === 0 ? ensureSystemUser('postgres') : undefined;
   const bins = await binariesFor(owner);
+  const dataDir = await clusterDir(resolve(options.dataDir), owner, onLog);
 
   let initialised = false;
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
@@ -168,19 +168,27 @@ function traversableByOthers(dir: string): boolean {
   }
 }
 
+/**
+ * Where the cluster really lives. Normally `dataDir` itself. As root with `dataDir` under a private directory
+ * (a clone in /root, say), the "postgres" user could not reach it: the cluster then lives under
+ * /var/lib/headroom and `dataDir` becomes a symlink to it, so DATA_DIR still names it and it persists.
+ */
+async function clusterDir(dataDir: string, owner: Owner | undefined, onLog: (line: string) => void): Promise<string> {
+  if (existsSync(dataDir)) return realpath(dataDir);
+  await mkdir(dirname(dataDir), { recursive: true });
+  if (!owner || traversableByOthers(dirname(dataDir))) return dataDir;
+  const home = join('/var/lib/headroom', `postgres-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+  await mkdir(dirname(home), { recursive: true, mode: 0o755 });
+  await symlink(home, dataDir);
+  onLog(`${dataDir} is not reachable by the postgres user; the cluster lives in ${home} (symlinked)`);
+  return home;
+}
+
 async function initdb(bins: Binaries, dataDir: string, user: string, password: string, owner?: Owner) {
   // Parents get the default mode (the postgres user must traverse them), the cluster dir stays private.
   await mkdir(dirname(dataDir), { recursive: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (owner) {
-    if (!traversableByOthers(dirname(dataDir))) {
-      throw new Error(
-        `PostgreSQL runs as the "postgres" user, which cannot reach ${dataDir}: ` +
-          'choose a DATA_DIR whose parent directories are world-traversable (chmod o+x), or run as a normal user.',
-      );
-    }
-    await chown(dataDir, owner.uid, owner.gid);
-  }
+  if (owner) await chown(dataDir, owner.uid, owner.gid);
   const pwfile = join(tmpdir(), `headroom-pgpass-${randomBytes(8).toString('hex')}`);
   await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
   if (owner) await chown(pwfile, owner.uid, owner.gid);
