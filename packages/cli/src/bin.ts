@@ -8,7 +8,7 @@ import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
-import { judge, judgeFigures } from './gate/judge.ts';
+import { breachDetector, judge, judgeFigures } from './gate/judge.ts';
 import { verdictTable } from './gate/table.ts';
 import { importAutocannon } from './import/autocannon.ts';
 import { importK6 } from './import/k6.ts';
@@ -36,6 +36,7 @@ Options for load:
   --out FILE          save the run artifact (JSON: merged HDR histograms per stage and route)
   --connections N     sockets to the target (default 256)
   --workers N         generator threads, for more than one core (default 1)
+  --abort-on-breach   stop early once a budget is sure to be breached (errors over budget, p95 over 2×)
   --markdown FILE     a Markdown summary for a PR comment
   --junit FILE        JUnit XML: a test case per budget check
   --html FILE         one self-contained HTML file with charts
@@ -64,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       connections: { type: 'string' },
       workers: { type: 'string' },
+      'abort-on-breach': { type: 'boolean', default: false },
       baseline: { type: 'string', multiple: true },
       candidate: { type: 'string', multiple: true },
       threshold: { type: 'string' },
@@ -122,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   process.stdout.write(`\n${scenario.name} against ${scenario.target} (${scenario.model} model)\n\n`);
+  if (result.aborted) process.stdout.write(`aborted early: ${result.aborted}\n\n`);
   process.stdout.write(
     '| stage | target /s | achieved /s | iterations | dropped | late starts |\n| --- | ---: | ---: | ---: | ---: | ---: |\n',
   );
@@ -140,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
   const artifact = toArtifact(scenario, result, spec ? gate : undefined);
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
   await writeReports(artifact, values);
-  return gate.verdict === 'fail' ? 1 : 0;
+  return gate.verdict === 'fail' || result.aborted ? 1 : 0;
 }
 
 async function writeReports(

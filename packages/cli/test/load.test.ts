@@ -10,7 +10,7 @@ import { parseSpec } from '@headroom/core/slo';
 import Fastify from 'fastify';
 import { runParallel } from '../src/engine/parallel.ts';
 import { runScenario } from '../src/engine/run.ts';
-import { judge } from '../src/gate/judge.ts';
+import { breachDetector, judge } from '../src/gate/judge.ts';
 import { loadScenario } from '../src/scenario/load-scenario.ts';
 
 const app = Fastify();
@@ -159,4 +159,26 @@ flows: [{ name: f, steps: [{ method: GET, path: "/items/\${feed.ids.id}", header
     20,
     'rows cycle by global iteration across threads',
   );
+});
+
+test('a breach that is already certain stops the run early', async () => {
+  const failing = Fastify();
+  failing.get('/boom', async (_request, reply) => reply.code(500).send({ error: 'boom' }));
+  const url = await failing.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const file = join(dir, 'abort.yaml');
+    await writeFile(
+      file,
+      'name: a\nstages: [{ name: s, duration: 10s, rate: 100/s }]\nflows: [{ name: f, steps: [{ method: GET, path: /boom }] }]\n',
+    );
+    const s = await loadScenario(file, { target: url });
+    const boomSpec = parseSpec('service: t\nobjectives: [{ name: boom, route: GET /boom, errors: 1% }]');
+    const started = performance.now();
+    const result = await runScenario(s, { routes: ['GET /boom'], abortWhen: breachDetector(boomSpec) });
+    assert.match(result.aborted ?? '', /GET \/boom: error share 100\.00% over 0\.01/);
+    assert.ok(performance.now() - started < 5000, 'stopped long before the 10 s schedule');
+    assert.ok(result.stages[0]!.iterations < 500);
+  } finally {
+    await failing.close();
+  }
 });

@@ -50,6 +50,8 @@ export interface RunResult {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   setupErrors: string[];
   timeline: TimelinePoint[];
+  /** Why the run stopped before its schedule ended, if it did. */
+  aborted?: string;
 }
 
 /** Which share of the load this process makes: arrival n belongs to shard n mod count. */
@@ -70,6 +72,8 @@ export interface RunOptions {
   routes?: string[];
   /** Sockets to the target. @default 256 */
   connections?: number;
+  /** Checked about once a second with the cells so far; a reason stops the run early (no new iterations). */
+  abortWhen?: (cells: readonly RouteStats[]) => string | undefined;
   /** Called about once a second with the cells so far. */
   onProgress?: (progress: {
     elapsedMs: number;
@@ -172,7 +176,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   };
 
   const timeline: TimelinePoint[] = [];
+  let aborted: string | undefined;
   const progress = setInterval(() => {
+    aborted ??= options.abortWhen?.([...cells.values()]);
     const elapsedMs = now();
     const stage = currentStage(scenario.stages, elapsedMs - runStart);
     options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
@@ -206,6 +212,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     let n = -1;
     for (const arrival of arrivals(s.stages as OpenStage[])) {
       n++;
+      if (aborted) break;
       if (n % shard.count !== shard.index) continue;
       const intended = start + arrival.at;
       const wait = intended - now();
@@ -230,7 +237,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const report = stageReports[index]!;
       await Promise.all(
         Array.from({ length: vusOf(stage.vus, shard) }, async () => {
-          while (now() < end) {
+          while (now() < end && !aborted) {
             report.iterations++;
             await runSteps(pickFlow().steps, iterationValues(), index, now());
             if (stage.thinkTimeMs > 0) await sleep(stage.thinkTimeMs);
@@ -261,6 +268,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     },
     setupErrors,
     timeline,
+    ...(aborted ? { aborted } : {}),
   };
 }
 

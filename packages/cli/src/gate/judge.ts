@@ -167,3 +167,34 @@ function judgeRoute(route: string, stats: RouteFigures, objective: Objective, se
       : 'pass';
   return { route, objective: objective.name, samples: stats.count, checks, verdict };
 }
+
+/**
+ * An early-abort rule from the spec: stop when a route's error share is over its budget (after 100 samples)
+ * or its p95 is over twice its budget (after 200 samples): the run can only end in a breach, so stop paying.
+ *
+ * @example
+ * runScenario(scenario, { abortWhen: breachDetector(spec) });
+ */
+export function breachDetector(spec: Spec): (cells: readonly RouteStats[]) => string | undefined {
+  const objectives = new Map(spec.objectives.map((o) => [`${o.method} ${o.route}`, o]));
+  return (cells) => {
+    const byRoute = new Map<string, RouteStats>();
+    for (const cell of cells) {
+      const merged = byRoute.get(cell.route) ?? new RouteStats('all', cell.route);
+      byRoute.set(cell.route, merged);
+      merged.merge(cell);
+    }
+    for (const [route, stats] of byRoute) {
+      const objective = objectives.get(route);
+      if (!objective) continue;
+      if (objective.errors && stats.count >= 100 && stats.errorShare > objective.errors.value) {
+        return `${route}: error share ${(stats.errorShare * 100).toFixed(2)}% over ${objective.errors.decimal}`;
+      }
+      const p95 = objective.latency.p95;
+      if (p95 !== undefined && stats.count >= minimumSamples(95) && stats.percentileMs(95) > 2 * p95) {
+        return `${route}: p95 ${stats.percentileMs(95).toFixed(1)} ms over twice its budget of ${p95} ms`;
+      }
+    }
+    return undefined;
+  };
+}
