@@ -111,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
       : await runScenario(scenario, {
           routes,
           connections,
+          ...(values['abort-on-breach'] && spec ? { abortWhen: breachDetector(spec) } : {}),
           onProgress: ({ elapsedMs, stage, requests, errors, recent }) => {
             const line = `${(elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stage.padEnd(12)} ${String(recent.count).padStart(6)} req/s  p95 ${recent.count ? recent.percentileMs(95).toFixed(1) : '-'} ms  requests ${requests}  errors ${errors}`;
             if (tty) process.stdout.write(`\r${line}\u001b[K`);

@@ -173,11 +173,18 @@ function traversableByOthers(dir: string): boolean {
  * (a clone in /root, say), the "postgres" user could not reach it: the cluster then lives under
  * /var/lib/headroom and `dataDir` becomes a symlink to it, so DATA_DIR still names it and it persists.
  */
-async function clusterDir(dataDir: string, owner: Owner | undefined, onLog: (line: string) => void): Promise<string> {
+async function clusterDir(
+  dataDir: string,
+  owner: Owner | undefined,
+  onLog: (line: string) => void,
+): Promise<string> {
   if (existsSync(dataDir)) return realpath(dataDir);
   await mkdir(dirname(dataDir), { recursive: true });
   if (!owner || traversableByOthers(dirname(dataDir))) return dataDir;
-  const home = join('/var/lib/headroom', `postgres-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+  const home = join(
+    '/var/lib/headroom',
+    `postgres-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
+  );
   await mkdir(dirname(home), { recursive: true, mode: 0o755 });
   await symlink(home, dataDir);
   onLog(`${dataDir} is not reachable by the postgres user; the cluster lives in ${home} (symlinked)`);
