@@ -182,3 +182,13 @@ test('a breach that is already certain stops the run early', async () => {
     await failing.close();
   }
 });
+
+test('every casebook scenario loads (extends golden-path.yaml)', async () => {
+  const folder = join(import.meta.dirname, '..', '..', '..', 'apps', 'casebook', 'scenarios');
+  for (const name of ['golden-path', 'warm-up', 'normal', 'peak', 'sustained', 'spike', 'soak']) {
+    const s = await loadScenario(join(folder, `${name}.yaml`));
+    assert.equal(s.name, name);
+    assert.equal(s.flows.length, 2, `${name} inherits the flows`);
+    assert.ok(s.spec?.endsWith('headroom.yaml'));
+  }
+});

@@ -48,7 +48,7 @@ const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false 
  * const scenario = await loadScenario('scenarios/golden-path.yaml', { target: 'http://127.0.0.1:3000' });
  */
 export async function loadScenario(path: string, overrides: { target?: string } = {}): Promise<Scenario> {
-  const raw: unknown = parseYaml(await readFile(path, 'utf8'));
+  const raw = await readRaw(resolve(path));
   if (!validate(raw)) {
     const problems = (validate.errors ?? []).map(
       (e) => `  ${e.instancePath || '/'}: ${e.message} [${e.keyword}]`,
@@ -88,6 +88,24 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     judgeThroughput: raw.judgeThroughput ?? false,
     ...(raw.spec ? { spec: resolve(base, raw.spec) } : {}),
   };
+}
+
+/**
+ * Reads a scenario's YAML, following `extends: other.yaml` (relative to the file): the base's keys, then this
+ * file's keys on top (shallow), so load profiles can share one set of flows.
+ */
+async function readRaw(file: string, seen = new Set<string>()): Promise<unknown> {
+  if (seen.has(file))
+    throw new HeadroomError(cliErrorCodes.HR_SCENARIO_INVALID, `${file}: extends itself in a cycle`);
+  seen.add(file);
+  const raw: unknown = parseYaml(await readFile(file, 'utf8'));
+  if (!raw || typeof raw !== 'object' || !('extends' in raw)) return raw;
+  const { extends: base, ...own } = raw as { extends: unknown };
+  if (typeof base !== 'string')
+    throw new HeadroomError(cliErrorCodes.HR_SCENARIO_INVALID, `${file}: "extends" must be a file name`);
+  const parent = (await readRaw(resolve(dirname(file), base), seen)) as Record<string, unknown>;
+  // Paths in the base (feeds, spec) stay relative to the base's folder: the same folder here, by convention.
+  return { ...parent, ...own };
 }
 
 function toStage(stage: RawStage, model: 'open' | 'closed', where: string): OpenStage | ClosedStage {
