@@ -192,3 +192,20 @@ test('every casebook scenario loads (extends golden-path.yaml)', async () => {
     assert.ok(s.spec?.endsWith('headroom.yaml'));
   }
 });
+
+test('body expectations count as failed checks when the answer disagrees', async () => {
+  const s = await scenario(`
+name: expect
+stages: [{ name: s, duration: 500ms, rate: 20/s }]
+flows:
+  - name: f
+    steps:
+      - { method: GET, path: /items/5, expect: { "$.id": 5, "$.next": exists } }
+      - { method: GET, path: /items/6, expect: { "$.id": 5 } }
+`);
+  const result = await runScenario(s, { routes: ['GET /items/:id'] });
+  const cell = result.cells.find((c) => c.route === 'GET /items/:id')!;
+  // Each iteration: the first step passes, the second fails its check (and ends the iteration).
+  assert.equal(cell.count, 20);
+  assert.equal(cell.failedChecks, 10);
+});

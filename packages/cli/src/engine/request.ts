@@ -63,8 +63,13 @@ export async function sendStep(
     const expected = step.status ? step.status.includes(status) : status < 400;
     const captured: Record<string, unknown> = {};
     let checkFailed = !expected;
+    const json = (step.capture || step.expect) && expected ? safeJson(text) : undefined;
+    for (const [query, want] of Object.entries(step.expect ?? {})) {
+      const found = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
+      const ok = want === 'exists' ? found !== undefined : JSON.stringify(found) === JSON.stringify(want);
+      if (!ok) checkFailed = true;
+    }
     if (step.capture && expected) {
-      const json = safeJson(text);
       for (const [name, query] of Object.entries(step.capture)) {
         const value = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
         if (value === undefined) checkFailed = true;

@@ -11,6 +11,8 @@ export interface Step {
   capture?: Record<string, string>;
   /** Expected status codes; another status counts as a failed check. @default any 2xx or 3xx */
   status?: number[];
+  /** Checks on the JSON answer: JSONPath → the value expected there, or `exists`. */
+  expect?: Record<string, unknown>;
 }
 
 export interface Flow {

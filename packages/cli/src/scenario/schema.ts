@@ -14,6 +14,7 @@ const step = {
     json: {},
     capture: { type: 'object', additionalProperties: { type: 'string', pattern: '^\\$' } },
     status: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 1 },
+    expect: { type: 'object', propertyNames: { pattern: '^\\$' } },
   },
 } as const;
 
