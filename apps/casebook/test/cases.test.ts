@@ -254,3 +254,47 @@ describe('create and update', () => {
     assert.equal(missing.json().field, 'body.title');
   });
 });
+
+describe('HTTP caching', () => {
+  test('detail answers 304 to its own ETag, with validators and no body; private and Vary', async () => {
+    const { id } = await aCaseOf('acme');
+    const first = await t.as(acme, { url: `/v1/cases/${id}` });
+    assert.equal(first.headers['cache-control'], 'private, no-cache');
+    assert.equal(first.headers.vary, 'x-tenant-id, authorization');
+    const again = await t.as(acme, {
+      url: `/v1/cases/${id}`,
+      headers: { 'if-none-match': String(first.headers.etag) },
+    });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.body, '');
+    assert.equal(again.headers.etag, first.headers.etag);
+  });
+
+  test('a write changes the ETag, so the old one no longer gets a 304', async () => {
+    const { id } = await aCaseOf('acme');
+    const before = String((await t.as(acme, { url: `/v1/cases/${id}` })).headers.etag);
+    await t.as(acme, { method: 'PATCH', url: `/v1/cases/${id}`, payload: { priority: 'critical' } });
+    const after = await t.as(acme, { url: `/v1/cases/${id}`, headers: { 'if-none-match': before } });
+    assert.equal(after.statusCode, 200);
+    assert.equal(after.json().priority, 'critical');
+  });
+
+  test('replaying another tenant’s ETag reveals nothing: 404, not 304', async () => {
+    const { id } = await aCaseOf('globex');
+    const theirs = await t.as(globex, { url: `/v1/cases/${id}` });
+    assert.equal(theirs.statusCode, 200);
+    const replay = await t.as(acme, {
+      url: `/v1/cases/${id}`,
+      headers: { 'if-none-match': String(theirs.headers.etag) },
+    });
+    assert.equal(replay.statusCode, 404);
+    const star = await t.as(acme, { url: `/v1/cases/${id}`, headers: { 'if-none-match': '*' } });
+    assert.equal(star.statusCode, 404, 'If-None-Match: * must not confirm that another tenant’s case exists');
+    const searchEtag = String((await t.as(globex, { url: '/v1/cases/search?q=fraud' })).headers.etag);
+    const searchReplay = await t.as(acme, {
+      url: '/v1/cases/search?q=fraud',
+      headers: { 'if-none-match': searchEtag },
+    });
+    assert.equal(searchReplay.statusCode, 200, 'acme’s search has other bytes, so another tag');
+  });
+});

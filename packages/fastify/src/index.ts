@@ -1,8 +1,12 @@
 // Public API of @headroom/fastify: the plugin, request-id server options and the problem codes.
 
+export type { EntityTag } from './entity-tags.ts';
+export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';
 export { fastifyErrorCodes } from './errors.ts';
 export type { HealthCheck, Readiness, ReadinessResult } from './health.ts';
+export type { HttpCacheOptions } from './http-cache.ts';
+export { bytesEtag, cacheControl } from './http-cache.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
 export { headroom } from './plugin.ts';
 export type { Problem } from './problem.ts';

@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health.ts';
+import { cacheControl, type HttpCacheOptions, httpCacheOnSend } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
 import { requestIdHeader } from './request-id.ts';
 
@@ -39,6 +40,10 @@ export interface HeadroomDecoration {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** HTTP caching of this route's 200 answers to GET/HEAD (see http-cache.ts). */
+    httpCache?: HttpCacheOptions;
+  }
   interface FastifyInstance {
     /** Set by the `headroom` plugin of `@headroom/fastify`. */
     headroom: HeadroomDecoration;
@@ -65,7 +70,11 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   const routes: { method: string; url: string }[] = [];
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    // Bad caching options fail at start-up, not on the first request.
+    const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
+    if (httpCache) cacheControl(httpCache);
   });
+  app.addHook('onSend', httpCacheOnSend);
   app.decorate('headroom', { registry, routes });
 
   app.addHook('onRequest', function echoRequestId(request, reply, done) {

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Clock } from '@headroom/core/clock';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { tenantData } from '../http/cache-policy.ts';
 import { type Cursor, decodeCursor, page } from '../http/cursor.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
@@ -52,12 +53,16 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
     );
   }
 
-  app.get('/v1/cases/:id/timeline', { schema: { params: IdParams, querystring: PageQuery } }, (request) =>
-    list('events', timelineColumns, 'occurred_at', request, request.query),
+  app.get(
+    '/v1/cases/:id/timeline',
+    { schema: { params: IdParams, querystring: PageQuery }, config: { httpCache: tenantData } },
+    (request) => list('events', timelineColumns, 'occurred_at', request, request.query),
   );
 
-  app.get('/v1/cases/:id/comments', { schema: { params: IdParams, querystring: PageQuery } }, (request) =>
-    list('comments', commentColumns, 'created_at', request, request.query),
+  app.get(
+    '/v1/cases/:id/comments',
+    { schema: { params: IdParams, querystring: PageQuery }, config: { httpCache: tenantData } },
+    (request) => list('comments', commentColumns, 'created_at', request, request.query),
   );
 
   app.post(

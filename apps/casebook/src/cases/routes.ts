@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import type { Database } from '../db/database.ts';
+import { tenantData } from '../http/cache-policy.ts';
 import { decodeCursor, page } from '../http/cursor.ts';
 import { ifMatchVersions, versionedEtag } from '../http/etag.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
@@ -26,23 +27,27 @@ export interface CaseRoutesOptions {
 }
 
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, { db, clock }) => {
-  app.get('/v1/cases/search', { schema: { querystring: SearchQuery } }, async (request) => {
-    const { q, status, cursor } = request.query;
-    const limit = pageSize(request.principal.tier, request.query.limit);
-    const query = searchQuery({
-      tenantId: request.principal.tenantId,
-      q: q?.trim() ? q : undefined,
-      status,
-      after: cursor ? decodeCursor(cursor) : undefined,
-      fetch: limit + 1,
-    });
-    const { rows } = await db.query<SearchRow>(query);
-    return page(rows, limit, (row) => row.sort_at, presentSummary);
-  });
+  app.get(
+    '/v1/cases/search',
+    { schema: { querystring: SearchQuery }, config: { httpCache: tenantData } },
+    async (request) => {
+      const { q, status, cursor } = request.query;
+      const limit = pageSize(request.principal.tier, request.query.limit);
+      const query = searchQuery({
+        tenantId: request.principal.tenantId,
+        q: q?.trim() ? q : undefined,
+        status,
+        after: cursor ? decodeCursor(cursor) : undefined,
+        fetch: limit + 1,
+      });
+      const { rows } = await db.query<SearchRow>(query);
+      return page(rows, limit, (row) => row.sort_at, presentSummary);
+    },
+  );
 
   app.get(
     '/v1/cases/:id',
-    { schema: { params: IdParams, querystring: DetailQuery } },
+    { schema: { params: IdParams, querystring: DetailQuery }, config: { httpCache: tenantData } },
     async (request, reply) => {
       const depth = expandDepth(request.query.expand);
       const { rows } = await db.query<CaseRow>({

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Clock } from '@headroom/core/clock';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { tenantData } from '../http/cache-policy.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 
 export interface EntityRoutesOptions {
@@ -54,17 +55,21 @@ export const entityRoutes: FastifyPluginAsyncTypebox<EntityRoutesOptions> = asyn
     return reply.code(201).header('location', `/v1/entities/${row.id}`).send(row);
   });
 
-  app.get('/v1/entities/:id', { schema: { params: IdParams } }, async (request) => {
-    const row = (
-      await db.query({
-        name: 'entity-detail',
-        text: `SELECT ${entityColumns} FROM entities WHERE tenant_id = $1 AND id = $2`,
-        values: [request.principal.tenantId, request.params.id],
-      })
-    ).rows[0];
-    if (!row) throw notFound('entity', request.params.id);
-    return row;
-  });
+  app.get(
+    '/v1/entities/:id',
+    { schema: { params: IdParams }, config: { httpCache: tenantData } },
+    async (request) => {
+      const row = (
+        await db.query({
+          name: 'entity-detail',
+          text: `SELECT ${entityColumns} FROM entities WHERE tenant_id = $1 AND id = $2`,
+          values: [request.principal.tenantId, request.params.id],
+        })
+      ).rows[0];
+      if (!row) throw notFound('entity', request.params.id);
+      return row;
+    },
+  );
 
   // Linking is idempotent: linking a linked entity again answers 200 with the existing link.
   app.post(

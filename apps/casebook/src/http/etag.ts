@@ -1,6 +1,7 @@
 // Strong entity tags of versioned resources, and the If-Match check of RFC 9110 §13.1.1.
 
 import { hash } from 'node:crypto';
+import { parseEntityTags } from '@headroom/fastify';
 
 /**
  * A strong ETag `"<version>-<digest>"`: the version lets If-Match check staleness without re-reading
@@ -20,11 +21,11 @@ export function versionedEtag(version: number, body: string): string {
  */
 export function ifMatchVersions(header: string | undefined): number[] | null | undefined {
   if (header === undefined) return undefined;
-  if (header.trim() === '*') return null;
+  const tags = parseEntityTags(header);
+  if (tags === '*') return null;
   const versions: number[] = [];
-  for (const match of header.matchAll(/(W\/)?"([^"]*)"/g)) {
-    if (match[1]) continue;
-    const version = /^(\d{1,10})-/.exec(match[2]!);
+  for (const tag of tags) {
+    const version = tag.weak ? null : /^(\d{1,10})-/.exec(tag.opaque);
     if (version) versions.push(Number(version[1]));
   }
   return versions;

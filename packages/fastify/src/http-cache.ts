@@ -1,0 +1,85 @@
+// HTTP caching for a route: Cache-Control and Vary from the route's options, a strong ETag from the bytes
+// (unless the route already set one, e.g. from a cache entry that stored it), and 304 for If-None-Match.
+
+import { hash } from 'node:crypto';
+import { HeadroomError } from '@headroom/core/errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { noneMatch } from './entity-tags.ts';
+
+/** Per-route HTTP caching, set as `config: { httpCache: {...} }` on a route. */
+export interface HttpCacheOptions {
+  /** `private` for anything that depends on who asks (a tenant's data); `public` only for the same bytes to all. */
+  scope: 'private' | 'public';
+  /** Seconds a cache may serve without revalidating. @default 0 (revalidate every time, with the ETag) */
+  maxAge?: number;
+  /** Seconds for shared caches (public only). */
+  sMaxAge?: number;
+  staleWhileRevalidate?: number;
+  staleIfError?: number;
+  /** Request headers the answer depends on. `authorization` is always added to private answers. */
+  vary?: string[];
+  /** True when the answer depends on the tenant: then `public` is refused, at start-up. */
+  tenantScoped?: boolean;
+}
+
+/**
+ * The Cache-Control value of a route; a tenant-scoped answer is never `public`.
+ *
+ * @example
+ * cacheControl({ scope: 'private', maxAge: 0 }) // 'private, no-cache'
+ */
+export function cacheControl(options: HttpCacheOptions): string {
+  if (options.scope === 'public' && options.tenantScoped) {
+    throw new HeadroomError('HR_INVALID_OPTION', 'httpCache: a tenant-scoped answer cannot be public', {
+      context: { option: 'httpCache.scope' },
+    });
+  }
+  const parts: string[] = [options.scope];
+  const maxAge = options.maxAge ?? 0;
+  parts.push(maxAge === 0 ? 'no-cache' : `max-age=${maxAge}`);
+  if (options.scope === 'public' && options.sMaxAge !== undefined) parts.push(`s-maxage=${options.sMaxAge}`);
+  if (options.staleWhileRevalidate !== undefined)
+    parts.push(`stale-while-revalidate=${options.staleWhileRevalidate}`);
+  if (options.staleIfError !== undefined) parts.push(`stale-if-error=${options.staleIfError}`);
+  return parts.join(', ');
+}
+
+/** A strong ETag of exact bytes (SHA-1, base64url, 22 characters). */
+export function bytesEtag(payload: string | Buffer): string {
+  return `"${hash('sha1', payload, 'base64url').slice(0, 22)}"`;
+}
+
+/**
+ * The onSend hook of routes with `config.httpCache`: headers on 2xx GET/HEAD answers, and the 304.
+ *
+ * @example
+ * app.addHook('onSend', httpCacheOnSend);
+ */
+export function httpCacheOnSend(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error: Error | null, payload?: unknown) => void,
+): void {
+  const options = (request.routeOptions.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
+  const method = request.method;
+  if (!options || (method !== 'GET' && method !== 'HEAD') || reply.statusCode !== 200)
+    return done(null, payload);
+  reply.header('cache-control', cacheControl(options));
+  const vary = new Set((options.vary ?? []).map((h) => h.toLowerCase()));
+  if (options.scope === 'private') vary.add('authorization');
+  if (vary.size > 0) reply.header('vary', [...vary].join(', '));
+  let etag = reply.getHeader('etag') as string | undefined;
+  if (etag === undefined && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
+    etag = bytesEtag(payload);
+    reply.header('etag', etag);
+  }
+  if (noneMatch(request.headers['if-none-match'], etag)) {
+    // 304: the validators and caching headers of a 200, no body (RFC 9110 §15.4.5).
+    reply.code(304);
+    reply.removeHeader('content-type');
+    reply.removeHeader('content-length');
+    return done(null, '');
+  }
+  done(null, payload);
+}

@@ -1,0 +1,108 @@
+// HTTP caching of routes with config.httpCache: headers, generated strong ETags, 304s that follow RFC 9110.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import { headroom } from '../src/index.ts';
+
+async function app() {
+  const instance = Fastify();
+  await instance.register(headroom, { service: 'svc', version: '1.0.0', defaultMetrics: false });
+  instance.get(
+    '/tenant-data',
+    { config: { httpCache: { scope: 'private', tenantScoped: true, vary: ['x-tenant-id'] } } },
+    async () => ({ n: 1 }),
+  );
+  instance.get('/with-etag', { config: { httpCache: { scope: 'private' } } }, async (_request, reply) =>
+    reply.header('etag', '"7-abc"').send({ n: 7 }),
+  );
+  instance.get(
+    '/public',
+    {
+      config: {
+        httpCache: { scope: 'public', maxAge: 60, sMaxAge: 300, staleWhileRevalidate: 30, staleIfError: 600 },
+      },
+    },
+    async () => ({ p: 1 }),
+  );
+  instance.post('/tenant-data', { config: { httpCache: { scope: 'private' } } }, async () => ({ n: 1 }));
+  instance.get('/plain', async () => ({ plain: true }));
+  await instance.ready();
+  return instance;
+}
+
+test('a private route gets Cache-Control, Vary with authorization, and a strong ETag of its bytes', async () => {
+  const a = await app();
+  const res = await a.inject({ url: '/tenant-data' });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['cache-control'], 'private, no-cache');
+  assert.equal(res.headers.vary, 'x-tenant-id, authorization');
+  assert.match(String(res.headers.etag), /^"[A-Za-z0-9_-]{22}"$/);
+  assert.equal(
+    (await a.inject({ url: '/tenant-data' })).headers.etag,
+    res.headers.etag,
+    'same bytes, same tag',
+  );
+  assert.equal(
+    (await a.inject({ url: '/plain' })).headers.etag,
+    undefined,
+    'routes without httpCache are untouched',
+  );
+  await a.close();
+});
+
+test('If-None-Match that matches (exactly, in a list, weakly, or *) → 304 with validators and no body', async () => {
+  const a = await app();
+  const etag = String((await a.inject({ url: '/tenant-data' })).headers.etag);
+  for (const header of [etag, `"nope", ${etag}`, `W/${etag}`, '*']) {
+    const res = await a.inject({ url: '/tenant-data', headers: { 'if-none-match': header } });
+    assert.equal(res.statusCode, 304, header);
+    assert.equal(res.body, '');
+    assert.equal(res.headers.etag, etag);
+    assert.equal(res.headers['cache-control'], 'private, no-cache');
+    assert.equal(res.headers.vary, 'x-tenant-id, authorization');
+    assert.equal(res.headers['content-type'], undefined);
+  }
+  assert.equal(
+    (await a.inject({ url: '/tenant-data', headers: { 'if-none-match': '"other"' } })).statusCode,
+    200,
+  );
+  await a.close();
+});
+
+test('a route’s own ETag (e.g. stored with a cache entry) is kept, not re-hashed', async () => {
+  const a = await app();
+  const res = await a.inject({ url: '/with-etag' });
+  assert.equal(res.headers.etag, '"7-abc"');
+  assert.equal(
+    (await a.inject({ url: '/with-etag', headers: { 'if-none-match': '"7-abc"' } })).statusCode,
+    304,
+  );
+  await a.close();
+});
+
+test('only GET and HEAD are answered 304', async () => {
+  const a = await app();
+  const etag = String((await a.inject({ url: '/tenant-data' })).headers.etag);
+  const post = await a.inject({ method: 'POST', url: '/tenant-data', headers: { 'if-none-match': etag } });
+  assert.equal(post.statusCode, 200);
+  assert.equal(post.headers['cache-control'], undefined);
+  const head = await a.inject({ method: 'HEAD', url: '/tenant-data', headers: { 'if-none-match': etag } });
+  assert.equal(head.statusCode, 304);
+  await a.close();
+});
+
+test('public routes carry shared-cache directives; a tenant-scoped public route is refused at start-up', async () => {
+  const a = await app();
+  assert.equal(
+    (await a.inject({ url: '/public' })).headers['cache-control'],
+    'public, max-age=60, s-maxage=300, stale-while-revalidate=30, stale-if-error=600',
+  );
+  await a.close();
+  const bad = Fastify();
+  await bad.register(headroom, { service: 'svc', version: '1.0.0', defaultMetrics: false });
+  assert.throws(
+    () => bad.get('/x', { config: { httpCache: { scope: 'public', tenantScoped: true } } }, async () => ({})),
+    /tenant-scoped answer cannot be public/,
+  );
+});
