@@ -79,7 +79,8 @@ export function httpCacheOnSend(
     reply.code(304);
     reply.removeHeader('content-type');
     reply.removeHeader('content-length');
-    return done(null, '');
+    done(null, '');
+    return;
   }
   done(null, payload);
 }
