@@ -63,8 +63,10 @@ export function httpCacheOnSend(
 ): void {
   const options = (request.routeOptions.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
   const method = request.method;
-  if (!options || (method !== 'GET' && method !== 'HEAD') || reply.statusCode !== 200)
-    return done(null, payload);
+  if (!options || (method !== 'GET' && method !== 'HEAD') || reply.statusCode !== 200) {
+    done(null, payload);
+    return;
+  }
   reply.header('cache-control', cacheControl(options));
   const vary = new Set((options.vary ?? []).map((h) => h.toLowerCase()));
   if (options.scope === 'private') vary.add('authorization');
