@@ -9,6 +9,7 @@ import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
 import { breachDetector, judge, judgeFigures } from './gate/judge.ts';
+import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
 import { importAutocannon } from './import/autocannon.ts';
 import { importK6 } from './import/k6.ts';
@@ -139,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     `\ngenerator event-loop delay: p50 ${loop.p50.toFixed(1)} ms, p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(1)} ms${loop.p99 > 20 ? '  ⚠ saturated: figures include generator delay' : ''}\n\n`,
   );
 
+  process.stdout.write(`${stageTable(result)}\n\n`);
   const gate = judge(result, spec);
   process.stdout.write(`${verdictTable(gate)}\n`);
   const artifact = toArtifact(scenario, result, spec ? gate : undefined);
