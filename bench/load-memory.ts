@@ -22,17 +22,17 @@ try {
     file,
     `name: memory\nstages: [{ name: s, duration: ${minutes}m, rate: ${rate}/s }]\nflows: [{ name: f, steps: [{ method: GET, path: "/page?n=\${int(1, 1000000)}" }] }]\n`,
   );
-  const samples: { t: number; heap: number; rss: number }[] = [];
+  const samples: { t: number; heap: number; rss: number; external: number }[] = [];
   const result = await runScenario(await loadScenario(file, { target: server.match! }), {
     routes: ['GET /page'],
     onProgress: ({ elapsedMs }) => {
       (globalThis as { gc?: () => void }).gc?.();
       const m = process.memoryUsage();
-      samples.push({ t: elapsedMs / 1000, heap: m.heapUsed, rss: m.rss });
+      samples.push({ t: elapsedMs / 1000, heap: m.heapUsed, rss: m.rss, external: m.external });
     },
   });
   const window = (from: number, to: number) => samples.filter((s) => s.t >= from && s.t < to);
-  const mean = (list: typeof samples, key: 'heap' | 'rss') =>
+  const mean = (list: typeof samples, key: 'heap' | 'rss' | 'external') =>
     list.reduce((a, s) => a + s[key], 0) / Math.max(1, list.length) / 2 ** 20;
   const first = window(60, 120);
   const last = window(minutes * 60 - 60, minutes * 60 + 5);

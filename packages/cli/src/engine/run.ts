@@ -103,7 +103,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const loopResolutionMs = 5;
   const loop = monitorEventLoopDelay({ resolution: loopResolutionMs });
   const startedAt = new Date().toISOString();
-  let recent = new RouteStats('', 'recent');
+  const recent = new RouteStats('', 'recent');
   let requests = 0;
   let errors = 0;
 
@@ -190,7 +190,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       p95: recent.count ? recent.percentileMs(95) : 0,
       p99: recent.count ? recent.percentileMs(99) : 0,
     });
-    recent = new RouteStats('', 'recent');
+    recent.reset();
   }, 1000);
   progress.unref();
 

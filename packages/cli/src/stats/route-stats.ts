@@ -78,6 +78,17 @@ export class RouteStats {
     return this.count === 0 ? 0 : ((this.status['5xx'] ?? 0) + this.networkErrors) / this.count;
   }
 
+  /** Empties the cell for reuse (the per-second window of live progress), keeping its histograms' memory. */
+  reset(): void {
+    this.corrected.reset();
+    this.raw.reset();
+    for (const key of Object.keys(this.status)) delete this.status[key];
+    this.networkErrors = 0;
+    this.failedChecks = 0;
+    this.firstAt = Number.POSITIVE_INFINITY;
+    this.lastAt = 0;
+  }
+
   /** Adds another cell's figures into this one, exactly. */
   merge(other: RouteStats): void {
     this.corrected.add(other.corrected);
