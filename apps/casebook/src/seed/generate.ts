@@ -1,362 +1,182 @@
-// Builds a deterministic multi-tenant dataset with COPY: the same options give the same rows everywhere.
+// Builds a deterministic multi-tenant dataset with COPY: the same options give the same rows on every machine.
 
 import type pg from 'pg';
 import { hashPassword } from '../auth/passwords.ts';
-import { copyRows } from './copy.ts';
+import { copyLines, deferIndexes, resetIdentities } from './copy.ts';
 import { profiles } from './profiles.ts';
 import { Random } from './random.ts';
-import * as words from './vocabulary.ts';
+import { lines, planDataset } from './rows.ts';
 
 export interface SeedOptions {
   /** Tenants; the first three are always acme (enterprise), globex (pro), initech (free). @default 3 */
   tenants?: number;
-  /** Users per tenant, the two demo logins included. @default 20 */
+  /** Users per tenant, the two demo logins (admin@, analyst@) included; at least 2. @default 20 */
   usersPerTenant?: number;
-  /** Cases across all tenants. @default 20_000 */
+  /** Cases across all tenants; acme gets half, globex 30%, initech 20% (further tenants less). @default 20_000 */
   cases?: number;
   /** Timeline events across all cases. @default 200_000 */
   events?: number;
+  /** Comments across all cases. @default 60_000 */
   comments?: number;
+  /** Entities (people, organisations, accounts, devices, addresses, IPs). @default 5_000 */
   entities?: number;
-  /** Case ↔ entity links. */
+  /** Case ↔ entity links; fewer when a tenant runs out of distinct pairs. @default 40_000 */
   links?: number;
-  /** Seed of the random source. @default 1 */
+  /** Seed of the random source (0 to 2^32 - 1): the same options and seed give the same rows. @default 1 */
   seed?: number;
-  /** Return `{ skipped: true }` instead of throwing when the database already has tenants. */
+  /** Return `{ skipped: true }` instead of throwing when the database already has tenants. @default false */
   ifEmpty?: boolean;
+  /** Called after each table is loaded. */
   onProgress?: (table: string, rows: number) => void;
 }
 
 export interface SeedReport {
+  /** True when `ifEmpty` was set and the database already had tenants: nothing was written. */
   skipped: boolean;
+  /** Rows written per table. */
   rows: Record<string, number>;
+  /** Wall time, index builds and ANALYZE included. */
   seconds: number;
   rowsPerSecond: number;
 }
 
-/** The instant the dataset ends at; everything happened in the year before it. */
-export const seedBaseTime = Date.parse('2026-06-01T00:00:00Z');
-const year = 365 * 24 * 60 * 60 * 1000;
-const demoTenants = [
-  { slug: 'acme', name: 'Acme Corporation', tier: 'enterprise', weight: 5 },
-  { slug: 'globex', name: 'Globex', tier: 'pro', weight: 3 },
-  { slug: 'initech', name: 'Initech', tier: 'free', weight: 2 },
-] as const;
-const tiers = ['free', 'pro', 'enterprise'] as const;
+/**
+ * The password of every demo login (admin@ and analyst@ of each tenant); other seeded users cannot log in.
+ *
+ * @example
+ * await login({ email: 'analyst@acme.test', password: demoPassword });
+ */
+export const demoPassword = 'headroom-demo';
+/** Tables the generator fills, in load order (parents first). */
+const tables = [
+  'tenants',
+  'orgs',
+  'teams',
+  'users',
+  'cases',
+  'entities',
+  'case_entities',
+  'events',
+  'comments',
+];
+/** Emptied too: they refer to users, so TRUNCATE must name them (they are empty when tenants is). */
+const alsoEmptied = ['sessions', 'api_keys'];
+/** Any constant; keeps two processes (say, two instances starting at once) from seeding together. */
+const lockKey = 0x7365_6564;
 
 /**
- * Seeds casebook's tables in one transaction, then ANALYZEs them.
+ * Seeds casebook's tables in one transaction: refuses (or, with `ifEmpty`, skips) a database that already has
+ * tenants; otherwise COPYs every table with ids assigned here, rebuilds indexes and foreign keys, ANALYZEs
+ * and moves the identity sequences past the seeded ids.
  *
  * @example
  * const report = await seed(pool, { ...profiles.demo, ifEmpty: true });
+ * console.log(report.rows.events, report.rowsPerSecond);
  */
 export async function seed(pool: pg.Pool, options: SeedOptions = {}): Promise<SeedReport> {
-  const o = { ...profiles.demo, seed: 1, ...options };
+  const o = resolve(options);
   const started = performance.now();
+  const written: Record<string, number> = {};
   const client = await pool.connect();
-  const rows: Record<string, number> = {};
-  const count = (table: string, n: number) => {
-    rows[table] = n;
-    o.onProgress?.(table, n);
+  // A connection lost mid-seed (the server stopping, say) fails the pending query; the 'error' event the
+  // client also emits must not crash the process, and the broken client must not go back to the pool.
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
   };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(7364101)');
-    const existing = (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants')).rows[0]!.n;
-    if (existing > 0) {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [lockKey]);
+    const hasTenants = async () => (await client.query('SELECT 1 FROM tenants LIMIT 1')).rows.length > 0;
+    // Only an empty database is locked (SHARE blocks inserts until we commit), so a restart against a live
+    // database takes no table lock; the second look sees anything committed before the lock.
+    if (!(await hasTenants())) await client.query('LOCK TABLE tenants IN SHARE MODE');
+    if (await hasTenants()) {
       await client.query('ROLLBACK');
-      if (o.ifEmpty) return { skipped: true, rows, seconds: 0, rowsPerSecond: 0 };
-      throw new Error('the database already has tenants: seed an empty database (or use --reset)');
+      if (o.ifEmpty) return { skipped: true, rows: {}, seconds: 0, rowsPerSecond: 0 };
+      throw new Error('the database already has tenants: seed an empty database (the CLI has --reset)');
     }
-    // Bulk load without per-row foreign-key triggers when allowed (the generator keeps every reference
-    // inside its tenant; the seed test checks it). Needs superuser, as pg_dump's --disable-triggers does.
-    const superuser = (
-      await client.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')
-    ).rows[0]?.s;
-    if (superuser) await client.query('SET LOCAL session_replication_role = replica');
-
-    const random = new Random(o.seed);
-    const passwordHash = await hashPassword('headroom-demo');
-    const tenants = Array.from({ length: o.tenants }, (_, i) =>
-      i < demoTenants.length
-        ? demoTenants[i]!
-        : { slug: `tenant-${i + 1}`, name: `Tenant ${i + 1}`, tier: tiers[i % 3]!, weight: 1 },
-    );
-    count(
-      'tenants',
-      await copyRows(
-        client,
-        'tenants',
-        ['id', 'slug', 'name', 'tier', 'created_at'],
-        tenants.map((t, i) => [i + 1, t.slug, t.name, t.tier, new Date(seedBaseTime - year)]),
-      ),
-    );
-
-    // Orgs → teams → users, small enough to hold in memory.
-    const orgs: [number, number, string][] = [];
-    const teams: [number, number, number, string][] = [];
-    const users: [number, number, number, string, string, string, string | null, Date][] = [];
-    const usersOf: [number, number][] = []; // [first id, last id] per tenant
-    tenants.forEach((tenant, t) => {
-      const tenantId = t + 1;
-      const teamIds: number[] = [];
-      for (const orgName of words.orgNames.slice(0, 2 + (t % 2))) {
-        const orgId = orgs.length + 1;
-        orgs.push([orgId, tenantId, orgName]);
-        for (let k = 0; k < 3; k++) {
-          const teamId = teams.length + 1;
-          teams.push([teamId, tenantId, orgId, words.teamNames[(teamId + k) % words.teamNames.length]!]);
-          teamIds.push(teamId);
-        }
-      }
-      const first = users.length + 1;
-      for (let u = 0; u < o.usersPerTenant; u++) {
-        const id = users.length + 1;
-        const person = `${random.pick(words.firstNames)} ${random.pick(words.lastNames)}`;
-        const login = u === 0 ? 'admin' : u === 1 ? 'analyst' : null;
-        const email = login ? `${login}@${tenant.slug}.test` : `user${id}@${tenant.slug}.test`;
-        users.push([
-          id,
-          tenantId,
-          teamIds[u % teamIds.length]!,
-          email,
-          person,
-          u === 0 ? 'admin' : 'analyst',
-          login ? passwordHash : null,
-          new Date(seedBaseTime - year),
-        ]);
-      }
-      usersOf.push([first, users.length]);
-    });
-    count('orgs', await copyRows(client, 'orgs', ['id', 'tenant_id', 'name'], orgs));
-    count('teams', await copyRows(client, 'teams', ['id', 'tenant_id', 'org_id', 'name'], teams));
-    count(
-      'users',
-      await copyRows(
-        client,
-        'users',
-        ['id', 'tenant_id', 'team_id', 'email', 'name', 'role', 'password_hash', 'created_at'],
-        users,
-      ),
-    );
-
-    // Cases: split across tenants by weight; remembered compactly for the rows that refer to them.
-    const totalWeight = tenants.reduce((sum, t) => sum + t.weight, 0);
-    const caseTenant = new Int32Array(o.cases);
-    const caseCreated = new Float64Array(o.cases);
-    let next = 0;
-    tenants.forEach((tenant, t) => {
-      const share =
-        t === tenants.length - 1 ? o.cases - next : Math.round((o.cases * tenant.weight) / totalWeight);
-      caseTenant.fill(t + 1, next, next + share);
-      next += share;
-    });
-    const actor = (tenantId: number) => {
-      const [first, last] = usersOf[tenantId - 1]!;
-      return random.int(first, last);
+    // Truncating in this transaction lets COPY load frozen rows (see CopyOptions.freeze).
+    await client.query(`TRUNCATE ${[...tables, ...alsoEmptied].join(', ')}`);
+    const deferred = await deferIndexes(client, tables);
+    const hashing = hashPassword(demoPassword); // once for all demo logins: scrypt is slow on purpose
+    const plan = planDataset(o);
+    const passwordHash = await hashing;
+    const load = async (table: string, columns: string, rows: Iterable<string>) => {
+      const n = await copyLines(client, table, columns.split(', '), rows, { freeze: true });
+      written[table] = n;
+      o.onProgress?.(table, n);
     };
-    count(
+    const stream = (n: number) => new Random(o.seed, n);
+    await load('tenants', 'id, slug, name, tier, created_at', lines.tenants(plan));
+    await load('orgs', 'id, tenant_id, name', lines.orgs(plan));
+    await load('teams', 'id, tenant_id, org_id, name', lines.teams(plan));
+    await load(
+      'users',
+      'id, tenant_id, team_id, email, name, role, password_hash, created_at',
+      lines.users(plan, stream(1), passwordHash),
+    );
+    await load(
       'cases',
-      await copyRows(
-        client,
-        'cases',
-        [
-          'id',
-          'tenant_id',
-          'title',
-          'description',
-          'status',
-          'priority',
-          'owner_id',
-          'version',
-          'created_at',
-          'updated_at',
-        ],
-        generateCases(random, caseTenant, caseCreated, actor),
-      ),
+      'id, tenant_id, title, description, status, priority, owner_id, version, created_at, updated_at',
+      lines.cases(plan, stream(2)),
     );
-
-    // Entities per tenant in proportion to its cases; links pick an entity of the case's tenant.
-    const entityTenant = new Int32Array(o.entities);
-    for (let e = 0; e < o.entities; e++)
-      entityTenant[e] = caseTenant[Math.floor((e * o.cases) / o.entities)]!;
-    const entitiesOf = ranges(entityTenant, o.tenants);
-    count(
+    await load(
       'entities',
-      await copyRows(
-        client,
-        'entities',
-        ['id', 'tenant_id', 'kind', 'name', 'attributes', 'created_at'],
-        generateEntities(random, entityTenant),
-      ),
+      'id, tenant_id, kind, name, attributes, created_at',
+      lines.entities(plan, stream(3)),
     );
-    count(
+    await load(
       'case_entities',
-      await copyRows(
-        client,
-        'case_entities',
-        ['tenant_id', 'case_id', 'entity_id', 'role', 'created_at'],
-        generateLinks(random, o.links, caseTenant, caseCreated, entitiesOf),
-      ),
+      'tenant_id, case_id, entity_id, role, created_at',
+      lines.links(plan, stream(4), o.links),
     );
-
-    const activity = (n: number) => (hot: boolean) =>
-      hot ? random.int(0, Math.max(0, Math.floor(n / 20) - 1)) : random.int(0, n - 1);
-    const pickCase = activity(o.cases);
-    count(
+    await load(
       'events',
-      await copyRows(
-        client,
-        'events',
-        ['id', 'tenant_id', 'case_id', 'kind', 'summary', 'actor_id', 'occurred_at'],
-        generateActivity(o.events, random, pickCase, caseCreated, (c, id) => {
-          const [kind, summary] = random.pick(words.eventKinds);
-          return [id, caseTenant[c]!, c + 1, kind, summary, actor(caseTenant[c]!)];
-        }),
-      ),
+      'id, tenant_id, case_id, kind, summary, actor_id, occurred_at',
+      lines.events(plan, stream(5), o.events),
     );
-    count(
+    await load(
       'comments',
-      await copyRows(
-        client,
-        'comments',
-        ['id', 'tenant_id', 'case_id', 'author_id', 'body', 'created_at'],
-        generateActivity(o.comments, random, pickCase, caseCreated, (c, id) => [
-          id,
-          caseTenant[c]!,
-          c + 1,
-          actor(caseTenant[c]!),
-          random.pick(words.commentBodies),
-        ]),
-      ),
+      'id, tenant_id, case_id, author_id, body, created_at',
+      lines.comments(plan, stream(6), o.comments),
     );
-
-    for (const table of ['tenants', 'orgs', 'teams', 'users', 'cases', 'entities', 'events', 'comments']) {
-      await client.query(
-        `SELECT setval(pg_get_serial_sequence('${table}', 'id'), greatest((SELECT max(id) FROM ${table}), 1))`,
-      );
-    }
+    await deferred.restore();
+    await resetIdentities(
+      client,
+      tables.filter((t) => t !== 'case_entities'),
+    );
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
-  await pool.query('ANALYZE');
   const seconds = (performance.now() - started) / 1000;
-  const total = Object.values(rows).reduce((a, b) => a + b, 0);
-  return { skipped: false, rows, seconds, rowsPerSecond: total / seconds };
+  const total = Object.values(written).reduce((a, b) => a + b, 0);
+  return { skipped: false, rows: written, seconds, rowsPerSecond: total / seconds };
 }
 
-function* generateCases(
-  random: Random,
-  caseTenant: Int32Array,
-  caseCreated: Float64Array,
-  owner: (tenantId: number) => number,
-) {
-  for (let c = 0; c < caseTenant.length; c++) {
-    const tenantId = caseTenant[c]!;
-    const created = seedBaseTime - random.int(1, year / 1000) * 1000;
-    caseCreated[c] = created;
-    const title = `${random.pick(words.titleSubjects)} ${random.pick(words.titleContexts)} ${random.pick(words.places)}`;
-    const description = [
-      random.pick(words.descriptionSentences),
-      random.pick(words.descriptionSentences),
-    ].join(' ');
-    const status = random.weighted([
-      ['open', 4],
-      ['investigating', 3],
-      ['escalated', 1],
-      ['closed', 4],
-    ] as const);
-    const priority = random.weighted([
-      ['low', 3],
-      ['medium', 4],
-      ['high', 2],
-      ['critical', 1],
-    ] as const);
-    const updated = Math.min(seedBaseTime, created + random.int(0, 30 * 86_400) * 1000);
-    yield [
-      c + 1,
-      tenantId,
-      title,
-      description,
-      status,
-      priority,
-      random.chance(0.05) ? null : owner(tenantId),
-      1,
-      new Date(created),
-      new Date(updated),
-    ];
+type Resolved = Required<Omit<SeedOptions, 'onProgress'>> & Pick<SeedOptions, 'onProgress'>;
+
+/** Defaults from the demo profile; a bad count throws naming the option. */
+function resolve(options: SeedOptions): Resolved {
+  const o: Resolved = { ...profiles.demo, seed: 1, ifEmpty: false, ...options };
+  const counts = ['tenants', 'usersPerTenant', 'cases', 'events', 'comments', 'entities', 'links'] as const;
+  for (const name of counts) {
+    if (!Number.isSafeInteger(o[name]) || o[name] < 0) {
+      throw new Error(`seed option ${name} must be a whole number, got ${o[name]}`);
+    }
   }
-}
-
-function* generateEntities(random: Random, entityTenant: Int32Array) {
-  for (let e = 0; e < entityTenant.length; e++) {
-    const kind = random.pick(words.entityKinds);
-    const name =
-      kind === 'ip'
-        ? `198.51.${random.int(0, 255)}.${random.int(1, 254)}`
-        : kind === 'account'
-          ? `GB${random.int(10, 99)} WOOD ${random.int(100000, 999999)} ${random.int(10000000, 99999999)}`
-          : kind === 'person'
-            ? `${random.pick(words.firstNames)} ${random.pick(words.lastNames)}`
-            : `${random.pick(words.places)} ${kind}`;
-    yield [
-      e + 1,
-      entityTenant[e]!,
-      kind,
-      name,
-      JSON.stringify({ risk: random.int(1, 100) }),
-      new Date(seedBaseTime - random.int(1, year / 1000) * 1000),
-    ];
-  }
-}
-
-/** [first, last] entity id (1-based) of each tenant; entity ids are contiguous per tenant. */
-function ranges(owners: Int32Array, tenants: number): [number, number][] {
-  const out: [number, number][] = Array.from({ length: tenants }, () => [0, -1]);
-  owners.forEach((tenantId, i) => {
-    const range = out[tenantId - 1]!;
-    if (range[0] === 0) range[0] = i + 1;
-    range[1] = i + 1;
-  });
-  return out;
-}
-
-function* generateLinks(
-  random: Random,
-  count: number,
-  caseTenant: Int32Array,
-  caseCreated: Float64Array,
-  entitiesOf: [number, number][],
-) {
-  const seen = new Set<number>();
-  for (let attempts = 0; seen.size < count && attempts < count * 3; attempts++) {
-    const c = random.int(0, caseTenant.length - 1);
-    const [first, last] = entitiesOf[caseTenant[c]! - 1]!;
-    if (last < first) continue;
-    const entity = random.int(first, last);
-    const key = c * 4_294_967_296 + entity;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    yield [caseTenant[c]!, c + 1, entity, random.pick(words.linkRoles), new Date(caseCreated[c]!)];
-  }
-}
-
-/** Events or comments: half land on a hot 5% of cases, all after their case was opened. */
-function* generateActivity(
-  count: number,
-  random: Random,
-  pickCase: (hot: boolean) => number,
-  caseCreated: Float64Array,
-  row: (c: number, id: number) => (string | number | null)[],
-) {
-  for (let i = 0; i < count; i++) {
-    const c = pickCase(random.chance(0.5));
-    const created = caseCreated[c]!;
-    const at = created + random.int(0, Math.floor((seedBaseTime - created) / 1000)) * 1000;
-    yield [...row(c, i + 1), new Date(at)];
-  }
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffff_ffff)
+    throw new Error(`seed option seed must be an integer from 0 to 4294967295, got ${o.seed}`);
+  if (o.tenants < 1) throw new Error('seed option tenants must be at least 1');
+  if (o.usersPerTenant < 2)
+    throw new Error('seed option usersPerTenant must be at least 2 (the demo logins)');
+  if (o.cases === 0 && o.events + o.comments + o.links > 0)
+    throw new Error('seed option cases must be at least 1 when there are events, comments or links');
+  return o;
 }

@@ -1,2 +1,5 @@
-export { type SeedOptions, type SeedReport, seed, seedBaseTime } from './generate.ts';
-export { type ProfileName, profiles } from './profiles.ts';
+// The dataset generator's public surface: `seed`, its options and report, and the named profiles.
+
+export { demoPassword, type SeedOptions, type SeedReport, seed } from './generate.ts';
+export { isProfileName, type Profile, type ProfileName, profiles } from './profiles.ts';
+export { seedBaseTime } from './rows.ts';

@@ -1,10 +1,19 @@
-// Named dataset sizes: the demo that `npm start` seeds, the bench profile, and a tiny one for tests.
+// Named dataset sizes: the demo that `npm start` seeds, the bench profile the numbers are measured on, and a
+// tiny one for tests. Other tables scale with cases: 3 comments, 2 entity links and a quarter entity each.
 
 import type { SeedOptions } from './generate.ts';
 
-type Profile = Required<Omit<SeedOptions, 'seed' | 'ifEmpty' | 'onProgress'>>;
+/** Every count of a dataset; `seed` and the callbacks stay with the caller. */
+export type Profile = Required<Omit<SeedOptions, 'seed' | 'ifEmpty' | 'onProgress'>>;
 
-/** demo: what a newcomer sees; bench: what the numbers are measured on; test: fast enough for every test file. */
+/**
+ * The named profiles. `demo` is what a newcomer sees on `npm start`; `bench` is what load tests and the
+ * query-plan numbers run on; `test` is small enough for every test file to seed its own database.
+ *
+ * @example
+ * await seed(pool, { ...profiles.bench, seed: 7 });
+ * // or from the shell: npm run seed -- --profile bench
+ */
 export const profiles = {
   demo: {
     tenants: 3,
@@ -29,10 +38,20 @@ export const profiles = {
     usersPerTenant: 8,
     cases: 300,
     events: 3_000,
-    comments: 600,
+    comments: 900,
     entities: 120,
-    links: 500,
+    links: 600,
   },
 } as const satisfies Record<string, Profile>;
 
 export type ProfileName = keyof typeof profiles;
+
+/**
+ * True when `name` is one of the profiles, for checking a name that came from a flag or the environment.
+ *
+ * @example
+ * if (!isProfileName(flag)) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
+ */
+export function isProfileName(name: string): name is ProfileName {
+  return Object.hasOwn(profiles, name);
+}
