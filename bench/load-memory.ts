@@ -43,6 +43,13 @@ try {
   console.log(
     `heap used: minute 2 ${mean(first, 'heap').toFixed(1)} MiB → last minute ${mean(last, 'heap').toFixed(1)} MiB (${((mean(last, 'heap') / mean(first, 'heap') - 1) * 100).toFixed(1)}%)`,
   );
+  console.log('minute | heap MiB | rss MiB | external MiB');
+  for (let m = 1; m <= minutes; m++) {
+    const w = window((m - 1) * 60, m * 60);
+    console.log(
+      `${String(m).padStart(6)} | ${mean(w, 'heap').toFixed(1).padStart(8)} | ${mean(w, 'rss').toFixed(1).padStart(7)} | ${mean(w, 'external').toFixed(1).padStart(12)}`,
+    );
+  }
   console.log(
     `rss:       minute 2 ${mean(first, 'rss').toFixed(1)} MiB → last minute ${mean(last, 'rss').toFixed(1)} MiB (${((mean(last, 'rss') / mean(first, 'rss') - 1) * 100).toFixed(1)}%)`,
   );

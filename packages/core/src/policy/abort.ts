@@ -1,0 +1,75 @@
+// AbortSignal plumbing shared by the policies: following a parent signal, and waiting on the clock.
+
+import type { Clock, Timer } from '../clock/index.ts';
+import { abortedError } from './errors.ts';
+
+/**
+ * Aborts `controller` when `parent` aborts, with the parent's reason. An EventListenerObject rather than a
+ * closure, so following a signal costs one small object; call `unfollow()` in `finally`.
+ *
+ * @example
+ * const link = new SignalLink(parent, controller);
+ * try { return await work(controller.signal); } finally { link.unfollow(); }
+ */
+export class SignalLink {
+  readonly #parent: AbortSignal;
+  readonly #controller: AbortController;
+
+  constructor(parent: AbortSignal, controller: AbortController) {
+    this.#parent = parent;
+    this.#controller = controller;
+    if (parent.aborted) controller.abort(parent.reason);
+    else parent.addEventListener('abort', this);
+  }
+
+  handleEvent(): void {
+    this.#controller.abort(this.#parent.reason);
+  }
+
+  unfollow(): void {
+    this.#parent.removeEventListener('abort', this);
+  }
+}
+
+class Sleep {
+  readonly promise: Promise<void>;
+  readonly #signal: AbortSignal | undefined;
+  #resolve!: () => void;
+  #reject!: (error: unknown) => void;
+  #timer: Timer | undefined;
+
+  constructor(clock: Clock, ms: number, signal: AbortSignal | undefined) {
+    this.#signal = signal;
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    if (signal?.aborted) {
+      this.#reject(abortedError(signal));
+      return;
+    }
+    this.#timer = clock.setTimeout(() => this.#wake(), ms);
+    signal?.addEventListener('abort', this);
+  }
+
+  handleEvent(): void {
+    this.#timer?.cancel();
+    this.#signal?.removeEventListener('abort', this);
+    if (this.#signal) this.#reject(abortedError(this.#signal));
+  }
+
+  #wake(): void {
+    this.#signal?.removeEventListener('abort', this);
+    this.#resolve();
+  }
+}
+
+/**
+ * Resolves after `ms` on `clock`; rejects at once (timer cancelled) when `signal` aborts.
+ *
+ * @example
+ * await sleep(clock, 250, signal); // a retry's backoff that a client disconnect cuts short
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Sleep(clock, ms, signal).promise;
+}

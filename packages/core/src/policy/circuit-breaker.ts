@@ -1,0 +1,432 @@
+// circuitBreaker: stops calling a dependency that fails or is slow, probes it after a delay, and closes
+// again once the probes pass. State changes are lazy (decided when a call arrives), so no timer runs.
+
+import { type Clock, systemClock } from '../clock/index.ts';
+import { HeadroomError } from '../errors/index.ts';
+import { abortedError, isAbortedError, policyErrorCodes } from './errors.ts';
+import { Emitter, type Subscribe } from './events.ts';
+import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from './options.ts';
+import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
+import { type OutcomeWindow, outcomeWindow, type SlidingWindowOptions } from './sliding-window.ts';
+
+/** Where a breaker stands. `isolated` is open by an operator's hand and stays so until released. */
+export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** The wait before the first probe after opening, growing each time the probes fail. */
+export interface HalfOpenBackoff {
+  /** Milliseconds after the first opening. */
+  initial: number;
+  /** Upper bound of the wait. @default initial * 32 */
+  max?: number;
+  /** Factor applied each time the probes fail and the breaker opens again. @default 2 */
+  multiplier?: number;
+}
+
+/** Options of `circuitBreaker`. */
+export interface CircuitBreakerOptions {
+  /** Name shown in events, snapshots, admin lists and metrics. @default 'breaker' */
+  name?: string;
+  /** Which calls are judged. @default { type: 'count', size: 100 } */
+  window?: SlidingWindowOptions;
+  /** Share of failed calls (0–1] in the window at or above which the breaker opens. @default 0.5 */
+  failureRateThreshold?: number;
+  /** A successful call that took at least this many ms counts as slow. @default Infinity (off) */
+  slowCallDurationThreshold?: number;
+  /** Share of slow calls (0–1] at or above which the breaker opens. @default 1 */
+  slowCallRateThreshold?: number;
+  /** Calls the window must hold before any rate is judged. @default 10 */
+  minimumCalls?: number;
+  /** Milliseconds open before probing, or a backoff that grows each time probing fails. @default 30_000 */
+  halfOpenAfter?: number | HalfOpenBackoff;
+  /** Calls let through while half-open; the breaker closes when their rates pass. @default 1 */
+  halfOpenProbes?: number;
+  /** Which errors count as failures. @default every error except the caller's own abort */
+  isFailure?: (error: unknown) => boolean;
+  /** A snapshot from `toJSON()` to start from (after a restart, say). */
+  restore?: CircuitSnapshot;
+  /** Time source. @default systemClock() */
+  clock?: Clock;
+}
+
+/** A state change, as `onStateChange` listeners receive it. */
+export interface CircuitStateChange {
+  breaker: string;
+  from: CircuitState;
+  to: CircuitState;
+  /** Why: the threshold crossed, the probes' verdict, or an operator action. */
+  reason:
+    | 'failure-rate'
+    | 'slow-call-rate'
+    | 'probe-failed'
+    | 'probes-passed'
+    | 'delay-elapsed'
+    | 'isolate'
+    | 'reset';
+}
+
+/** A call the breaker refused. */
+export interface CircuitRejection {
+  breaker: string;
+  state: CircuitState;
+}
+
+/** What `toJSON()` returns and `restore` accepts: enough to carry a breaker across a restart. */
+export interface CircuitSnapshot {
+  name: string;
+  state: CircuitState;
+  /** Wall-clock ms when the breaker last opened (open, half-open, isolated). */
+  openedAt?: number;
+  /** How many times in a row probing has failed; sets the next half-open delay. */
+  reopenings: number;
+  window: { calls: number; failures: number; slowCalls: number };
+}
+
+/** Figures for an admin page. */
+export interface CircuitStats extends CircuitSnapshot {
+  failureRate: number;
+  slowCallRate: number;
+  /** Wall-clock ms when the next probe may run, while open. */
+  probeAt?: number;
+  /** Probes running or done in the current half-open period. */
+  probes: number;
+}
+
+const defaultOptions = {
+  name: 'breaker',
+  window: { type: 'count', size: 100 } as SlidingWindowOptions,
+  failureRateThreshold: 0.5,
+  slowCallDurationThreshold: Number.POSITIVE_INFINITY,
+  slowCallRateThreshold: 1,
+  minimumCalls: 10,
+  halfOpenAfter: 30_000 as number | HalfOpenBackoff,
+  halfOpenProbes: 1,
+  isFailure: (error: unknown) => !isAbortedError(error),
+};
+
+/**
+ * The circuit breaker policy; create it with `circuitBreaker(options)`.
+ *
+ * @example
+ * const breaker = circuitBreaker({ name: 'enrichment', failureRateThreshold: 0.5, halfOpenAfter: 5_000 });
+ * breaker.onStateChange((e) => log.warn(e, 'breaker moved'));
+ * const body = await breaker.execute(() => upstream.get('/suggestions'));
+ */
+export class CircuitBreakerPolicy extends PolicyBase {
+  readonly name: string;
+  readonly #clock: Clock;
+  readonly #window: OutcomeWindow;
+  readonly #failureRate: number;
+  readonly #slowMs: number;
+  readonly #slowRate: number;
+  readonly #minimumCalls: number;
+  readonly #backoff: Required<HalfOpenBackoff>;
+  readonly #probeLimit: number;
+  readonly #isFailure: (error: unknown) => boolean;
+  readonly #changed = new Emitter<CircuitStateChange>();
+  readonly #rejected = new Emitter<CircuitRejection>();
+
+  #state: CircuitState = 'closed';
+  // Monotonic ms of the last opening, and its wall-clock twin for snapshots.
+  #openedAt = 0;
+  #openedAtWall: number | undefined;
+  #reopenings = 0;
+  #isolations = 0;
+  // Half-open bookkeeping: probes let through, and their outcomes.
+  #probes = 0;
+  #probeCalls = 0;
+  #probeFailures = 0;
+  #probeSlow = 0;
+
+  /** Subscribes to state changes (for logs, metrics, alerts). */
+  readonly onStateChange: Subscribe<CircuitStateChange> = this.#changed.subscribe;
+  /** Subscribes to calls refused while open, half-open with every probe taken, or isolated. */
+  readonly onReject: Subscribe<CircuitRejection> = this.#rejected.subscribe;
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    super();
+    const o = withDefaults(defaultOptions, options);
+    this.name = o.name;
+    this.#clock = checkClock('circuitBreaker', o.clock ?? systemClock());
+    this.#window = outcomeWindow(checkWindow(o.window));
+    this.#failureRate = checkNumber('circuitBreaker', 'failureRateThreshold', o.failureRateThreshold, {
+      min: 0,
+      above: true,
+      max: 1,
+    });
+    this.#slowMs = checkNumber('circuitBreaker', 'slowCallDurationThreshold', o.slowCallDurationThreshold, {
+      infinite: true,
+    });
+    this.#slowRate = checkNumber('circuitBreaker', 'slowCallRateThreshold', o.slowCallRateThreshold, {
+      min: 0,
+      above: true,
+      max: 1,
+    });
+    this.#minimumCalls = checkNumber('circuitBreaker', 'minimumCalls', o.minimumCalls, {
+      min: 1,
+      integer: true,
+    });
+    this.#probeLimit = checkNumber('circuitBreaker', 'halfOpenProbes', o.halfOpenProbes, {
+      min: 1,
+      integer: true,
+    });
+    this.#isFailure = checkFunction('circuitBreaker', 'isFailure', o.isFailure);
+    const backoff = typeof o.halfOpenAfter === 'number' ? { initial: o.halfOpenAfter } : o.halfOpenAfter;
+    const initial = checkNumber('circuitBreaker', 'halfOpenAfter', backoff?.initial, { min: 0 });
+    this.#backoff = {
+      initial,
+      max: checkNumber('circuitBreaker', 'halfOpenAfter.max', backoff.max ?? initial * 32, { min: initial }),
+      multiplier: checkNumber('circuitBreaker', 'halfOpenAfter.multiplier', backoff.multiplier ?? 2, {
+        min: 1,
+      }),
+    };
+    if (o.restore) this.#restore(o.restore);
+  }
+
+  /** The current state; an open breaker whose delay has passed reads as half-open. */
+  get state(): CircuitState {
+    this.#advance();
+    return this.#state;
+  }
+
+  async [runStep]<T>(
+    fn: PolicyTask<T>,
+    signal: AbortSignal | undefined,
+    key: string | undefined,
+    attempt: number,
+    chain: readonly Step[],
+    depth: number,
+  ): Promise<T> {
+    if (signal?.aborted) throw abortedError(signal);
+    const probe = this.#admit();
+    const started = this.#clock.monotonic();
+    try {
+      const value = await next(fn, signal, key, attempt, chain, depth);
+      this.#record(probe, false, this.#clock.monotonic() - started >= this.#slowMs);
+      return value;
+    } catch (error) {
+      if (this.#isFailure(error)) this.#record(probe, true, false);
+      else if (probe) this.#probes--; // an ignored outcome gives the probe slot back
+      throw error;
+    }
+  }
+
+  /**
+   * Holds the breaker open (state `isolated`) until every handle returned is disposed or `reset()` runs.
+   *
+   * @example
+   * const handle = breaker.isolate(); // maintenance window on the upstream
+   * handle.dispose();                 // back to closed
+   */
+  isolate(): { dispose(): void; [Symbol.dispose](): void } {
+    this.#isolations++;
+    if (this.#state !== 'isolated') {
+      const from = this.#state;
+      this.#openedAt = this.#clock.monotonic();
+      this.#openedAtWall = this.#clock.now();
+      this.#move(from, 'isolated', 'isolate');
+    }
+    let released = false;
+    const dispose = () => {
+      if (released) return;
+      released = true;
+      this.#isolations--;
+      if (this.#isolations === 0 && this.#state === 'isolated') this.reset();
+    };
+    return { dispose, [Symbol.dispose]: dispose };
+  }
+
+  /**
+   * Closes the breaker and forgets its window, whatever the state (also releases every isolation).
+   *
+   * @example
+   * breaker.reset(); // the operator knows the upstream is back
+   */
+  reset(): void {
+    const from = this.#state;
+    this.#isolations = 0;
+    this.#reopenings = 0;
+    this.#window.reset();
+    this.#openedAtWall = undefined;
+    this.#clearProbes();
+    if (from !== 'closed') this.#move(from, 'closed', 'reset');
+  }
+
+  /** The figures an admin page shows: state, window totals and rates, when the next probe may run. */
+  stats(): CircuitStats {
+    const snapshot = this.toJSON();
+    const { calls, failures, slowCalls } = snapshot.window;
+    const probeAt =
+      this.#state === 'open'
+        ? this.#clock.now() + Math.max(0, this.#probeAt() - this.#clock.monotonic())
+        : undefined;
+    return {
+      ...snapshot,
+      failureRate: calls === 0 ? 0 : failures / calls,
+      slowCallRate: calls === 0 ? 0 : slowCalls / calls,
+      probes: this.#probes,
+      ...(probeAt === undefined ? {} : { probeAt }),
+    };
+  }
+
+  /** A snapshot to persist and hand back through the `restore` option. */
+  toJSON(): CircuitSnapshot {
+    this.#advance();
+    this.#window.roll(this.#clock.monotonic());
+    return {
+      name: this.name,
+      state: this.#state,
+      reopenings: this.#reopenings,
+      window: {
+        calls: this.#window.calls,
+        failures: this.#window.failures,
+        slowCalls: this.#window.slowCalls,
+      },
+      ...(this.#openedAtWall === undefined ? {} : { openedAt: this.#openedAtWall }),
+    };
+  }
+
+  // Decides whether a call may run; true when it runs as a half-open probe.
+  #admit(): boolean {
+    this.#advance();
+    switch (this.#state) {
+      case 'closed':
+        return false;
+      case 'half-open':
+        if (this.#probes < this.#probeLimit) {
+          this.#probes++;
+          return true;
+        }
+        break;
+      default:
+        break;
+    }
+    if (this.#rejected.active) this.#rejected.emit({ breaker: this.name, state: this.#state });
+    const isolated = this.#state === 'isolated';
+    throw new HeadroomError(
+      isolated ? policyErrorCodes.HR_CIRCUIT_ISOLATED : policyErrorCodes.HR_CIRCUIT_OPEN,
+      isolated ? `circuit "${this.name}" is isolated` : `circuit "${this.name}" is ${this.#state}`,
+      { status: 503, context: { breaker: this.name, state: this.#state } },
+    );
+  }
+
+  #record(probe: boolean, failed: boolean, slow: boolean): void {
+    const now = this.#clock.monotonic();
+    if (probe) {
+      if (this.#state !== 'half-open') return; // reset or isolated meanwhile: the probe's verdict is moot
+      this.#probeCalls++;
+      if (failed) this.#probeFailures++;
+      if (slow) this.#probeSlow++;
+      const failedShare = this.#probeFailures / this.#probeLimit;
+      const slowShare = this.#probeSlow / this.#probeLimit;
+      // Open as soon as the probes cannot pass any more; close once all are in and they passed.
+      if (failedShare >= this.#failureRate || slowShare >= this.#slowRate) {
+        this.#reopenings++;
+        this.#open(now, 'probe-failed');
+      } else if (this.#probeCalls === this.#probeLimit) {
+        this.#reopenings = 0;
+        this.#window.reset();
+        this.#clearProbes();
+        this.#openedAtWall = undefined;
+        this.#move('half-open', 'closed', 'probes-passed');
+      }
+      return;
+    }
+    if (this.#state !== 'closed') return; // a call admitted before the breaker opened
+    this.#window.record(now, failed, slow);
+    const calls = this.#window.calls;
+    if (calls < this.#minimumCalls) return;
+    if (this.#window.failures / calls >= this.#failureRate) this.#open(now, 'failure-rate');
+    else if (this.#window.slowCalls / calls >= this.#slowRate) this.#open(now, 'slow-call-rate');
+  }
+
+  #open(now: number, reason: CircuitStateChange['reason']): void {
+    const from = this.#state;
+    this.#openedAt = now;
+    this.#openedAtWall = this.#clock.now();
+    this.#clearProbes();
+    this.#move(from, 'open', reason);
+  }
+
+  // Open → half-open once the delay has passed; decided when someone looks.
+  #advance(): void {
+    if (this.#state !== 'open' || this.#clock.monotonic() < this.#probeAt()) return;
+    this.#clearProbes();
+    this.#move('open', 'half-open', 'delay-elapsed');
+  }
+
+  #probeAt(): number {
+    const { initial, max, multiplier } = this.#backoff;
+    return this.#openedAt + Math.min(max, initial * multiplier ** this.#reopenings);
+  }
+
+  #clearProbes(): void {
+    this.#probes = this.#probeCalls = this.#probeFailures = this.#probeSlow = 0;
+  }
+
+  #move(from: CircuitState, to: CircuitState, reason: CircuitStateChange['reason']): void {
+    this.#state = to;
+    if (to === 'closed') this.#window.reset();
+    if (this.#changed.active) this.#changed.emit({ breaker: this.name, from, to, reason });
+  }
+
+  #restore(snapshot: CircuitSnapshot): void {
+    const now = this.#clock.monotonic();
+    this.#reopenings = snapshot.reopenings;
+    const { calls, failures, slowCalls } = snapshot.window;
+    if (snapshot.state === 'closed') {
+      this.#window.restore(now, calls, failures, slowCalls);
+      return;
+    }
+    // Time spent open before the snapshot counts towards the delay; a restored half-open probes afresh.
+    const openedFor =
+      snapshot.openedAt === undefined ? 0 : Math.max(0, this.#clock.now() - snapshot.openedAt);
+    this.#openedAt = now - openedFor;
+    this.#openedAtWall = snapshot.openedAt ?? this.#clock.now();
+    if (snapshot.state === 'isolated') {
+      this.#isolations = 1;
+      this.#state = 'isolated';
+    } else {
+      this.#state = 'open';
+      if (snapshot.state === 'half-open') this.#openedAt = now - this.#probeAt() + this.#openedAt;
+    }
+  }
+}
+
+function checkWindow(window: SlidingWindowOptions): SlidingWindowOptions {
+  if (window?.type === 'count') {
+    checkNumber('circuitBreaker', 'window.size', window.size, { min: 1, integer: true });
+    return window;
+  }
+  if (window?.type === 'time') {
+    checkNumber('circuitBreaker', 'window.duration', window.duration, { min: 0, above: true });
+    checkNumber('circuitBreaker', 'window.buckets', window.buckets ?? 10, { min: 1, integer: true });
+    return window;
+  }
+  throw invalidOption(
+    'circuitBreaker',
+    'window',
+    "{ type: 'count', size } or { type: 'time', duration }",
+    window,
+  );
+}
+
+/**
+ * Opens when the failure rate or the slow-call rate of the window reaches its threshold (after
+ * `minimumCalls`), refuses calls with HR_CIRCUIT_OPEN (`isBrokenCircuitError`) while open, lets
+ * `halfOpenProbes` calls through after `halfOpenAfter` (growing by backoff each time the probes fail),
+ * and closes when they pass. `isolate()` and `reset()` are the operator's levers; `toJSON()` and the
+ * `restore` option carry the state across a restart.
+ *
+ * @example
+ * const breaker = circuitBreaker({
+ *   name: 'enrichment',
+ *   window: { type: 'time', duration: 10_000 },
+ *   slowCallDurationThreshold: 200,
+ *   slowCallRateThreshold: 0.5,
+ *   halfOpenAfter: { initial: 1_000, max: 30_000 },
+ *   halfOpenProbes: 3,
+ * });
+ */
+export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
+  return new CircuitBreakerPolicy(options);
+}

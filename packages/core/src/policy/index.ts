@@ -1,0 +1,36 @@
+export { sleep } from './abort.ts';
+export type { BulkheadOptions, BulkheadRejection, BulkheadRejectReason, BulkheadStats } from './bulkhead.ts';
+export { BulkheadPolicy, bulkhead } from './bulkhead.ts';
+export type {
+  CircuitBreakerOptions,
+  CircuitRejection,
+  CircuitSnapshot,
+  CircuitState,
+  CircuitStateChange,
+  CircuitStats,
+  HalfOpenBackoff,
+} from './circuit-breaker.ts';
+export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
+export {
+  abortedError,
+  isAbortedError,
+  isBrokenCircuitError,
+  isBulkheadRejectedError,
+  isIsolatedCircuitError,
+  isTimeoutError,
+  policyErrorCodes,
+} from './errors.ts';
+export type { Disposable, Subscribe } from './events.ts';
+export type { FallbackEvent, FallbackOptions } from './fallback.ts';
+export { FallbackPolicy, fallback } from './fallback.ts';
+export type { AdaptiveDelay, HedgeEvent, HedgeOptions } from './hedge.ts';
+export { HedgePolicy, hedge } from './hedge.ts';
+export type { ExecuteOptions, Policy, PolicyContext, PolicyTask } from './policy.ts';
+export type { Jitter, RetryBudgetEvent, RetryEvent, RetryOptions } from './retry.ts';
+export { RetryPolicy, retry } from './retry.ts';
+export type { RetryBudgetOptions } from './retry-budget.ts';
+export { RetryBudget, retryBudget } from './retry-budget.ts';
+export type { SlidingWindowOptions } from './sliding-window.ts';
+export type { TimeoutEvent, TimeoutOptions } from './timeout.ts';
+export { TimeoutPolicy, timeout } from './timeout.ts';
+export { WrappedPolicy, wrap } from './wrap.ts';
