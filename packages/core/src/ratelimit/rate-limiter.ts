@@ -1,0 +1,338 @@
+// The limiter: resolves a policy, asks the store within a bounded time, and when the store fails or is slow
+// decides locally from an insurance memory store, skipping the store for a cooldown (a small circuit).
+
+import { type Clock, systemClock } from '../clock/index.ts';
+import { HeadroomError } from '../errors/index.ts';
+import { abortedError } from '../policy/errors.ts';
+import { Emitter, type Subscribe } from '../policy/events.ts';
+import { checkClock, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
+import { aborted, DeadlineQueue, timedOut } from './deadline-queue.ts';
+import { rateLimitErrorCodes } from './errors.ts';
+import type { GcraParams, StoreDecision } from './gcra.ts';
+import { MemoryRateLimitStore } from './memory-store.ts';
+import { isRateLimitKey, type RateLimitKey } from './rate-limit-key.ts';
+import {
+  gcraParams,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type ResolvedRateLimitPolicy,
+  rateLimitPolicy,
+} from './rate-limit-policy.ts';
+import type { RateLimitStore } from './store.ts';
+
+/** Options of `createRateLimiter`. */
+export interface RateLimiterOptions {
+  /** Policies `check` can name (`check(key, 'pro')`); a policy object can also be passed to `check` directly. */
+  policies?: readonly RateLimitPolicy[];
+  /** Where buckets live; a Redis store shares them across instances. @default a new memory store */
+  store?: RateLimitStore;
+  /** Time source for GCRA, the store timeout and the cooldown. @default systemClock() */
+  clock?: Clock;
+  /** Milliseconds to wait for the store before deciding locally. @default 50 */
+  storeTimeoutMs?: number;
+  /** Milliseconds to skip the store after it failed or was slow; then one call probes it. @default 1000 */
+  cooldownMs?: number;
+  /**
+   * Instances sharing the store: while it is down, each instance enforces limit and burst divided by this
+   * (rounded up), so together they stay near the shared quota. @default 1
+   */
+  insuranceDivisor?: number;
+  /** Keys the insurance memory store holds at most. @default 100_000 */
+  insuranceMaxKeys?: number;
+}
+
+/** Options of one `check`. */
+export interface CheckOptions {
+  /** Cells this request consumes (0 reads the bucket without consuming). @default 1 */
+  cost?: number;
+  /** Aborting rejects the check with HR_ABORTED. */
+  signal?: AbortSignal;
+}
+
+/** Which store made a decision. */
+export type DecisionSource = 'store' | 'insurance';
+
+/** Emitted for every decision. */
+export interface RateLimitDecisionEvent {
+  key: RateLimitKey;
+  decision: RateLimitDecision;
+  source: DecisionSource;
+}
+
+/** Emitted when the store failed or timed out; `error.cause` holds the store's own error. */
+export interface RateLimitStoreErrorEvent {
+  key: RateLimitKey;
+  error: HeadroomError;
+}
+
+/** Emitted for every decision made by the insurance store, with the reason the store was not used. */
+export interface RateLimitFallbackEvent {
+  key: RateLimitKey;
+  reason: 'error' | 'timeout' | 'circuit-open';
+}
+
+/** Emitted when the store answers again after failing; `downMs` is the time since its first failure. */
+export interface RateLimitRecoverEvent {
+  downMs: number;
+}
+
+/** Counters since the limiter was created. */
+export interface RateLimiterStats {
+  decisions: number;
+  storeDecisions: number;
+  fallbackDecisions: number;
+  storeErrors: number;
+  storeTimeouts: number;
+  /** 'open' while the store is being skipped or probed. */
+  circuit: 'closed' | 'open';
+}
+
+const defaultOptions = {
+  storeTimeoutMs: 50,
+  cooldownMs: 1000,
+  insuranceDivisor: 1,
+  insuranceMaxKeys: 100_000,
+} satisfies Partial<RateLimiterOptions>;
+
+interface Resolved {
+  readonly policy: ResolvedRateLimitPolicy;
+  readonly params: GcraParams;
+  readonly insurance: GcraParams;
+  /** Appended to the caller's key: checks of different policies on one key never share a bucket. */
+  readonly suffix: string;
+}
+
+/**
+ * A rate limiter over a store, with a local insurance store; create it with `createRateLimiter`.
+ *
+ * @example
+ * const limiter = createRateLimiter({ store: redisRateLimitStore(redis), policies: byTier.policies });
+ * const decision = await limiter.check(rateLimitKey({ tenant: 'acme' }, 'search'), 'pro');
+ */
+export class RateLimiter {
+  readonly #store: RateLimitStore;
+  readonly #local: MemoryRateLimitStore | undefined;
+  readonly #insurance: MemoryRateLimitStore;
+  readonly #clock: Clock;
+  readonly #deadlines: DeadlineQueue;
+  readonly #timeoutMs: number;
+  readonly #cooldownMs: number;
+  readonly #divisor: number;
+  readonly #named = new Map<string, Resolved>();
+  readonly #byObject = new WeakMap<RateLimitPolicy, Resolved>();
+  readonly #decided = new Emitter<RateLimitDecisionEvent>();
+  readonly #storeFailed = new Emitter<RateLimitStoreErrorEvent>();
+  readonly #fellBack = new Emitter<RateLimitFallbackEvent>();
+  readonly #recovered = new Emitter<RateLimitRecoverEvent>();
+  readonly #stats = {
+    decisions: 0,
+    storeDecisions: 0,
+    fallbackDecisions: 0,
+    storeErrors: 0,
+    storeTimeouts: 0,
+  };
+  /** Monotonic time until which the store is skipped; -Infinity while the circuit is closed. */
+  #openUntil = Number.NEGATIVE_INFINITY;
+  #downSince = 0;
+  #probing = false;
+
+  /** Subscribes to every decision. */
+  readonly onDecision: Subscribe<RateLimitDecisionEvent> = this.#decided.subscribe;
+  /** Subscribes to store failures and timeouts. */
+  readonly onStoreError: Subscribe<RateLimitStoreErrorEvent> = this.#storeFailed.subscribe;
+  /** Subscribes to decisions made by the insurance store. */
+  readonly onFallback: Subscribe<RateLimitFallbackEvent> = this.#fellBack.subscribe;
+  /** Subscribes to the store answering again after a failure. */
+  readonly onRecover: Subscribe<RateLimitRecoverEvent> = this.#recovered.subscribe;
+
+  constructor(options: RateLimiterOptions = {}) {
+    const o = withDefaults(defaultOptions, options);
+    this.#clock = checkClock('rateLimiter', o.clock ?? systemClock());
+    this.#timeoutMs = checkNumber('rateLimiter', 'storeTimeoutMs', o.storeTimeoutMs, { min: 1 });
+    this.#cooldownMs = checkNumber('rateLimiter', 'cooldownMs', o.cooldownMs, { min: 0 });
+    this.#divisor = checkNumber('rateLimiter', 'insuranceDivisor', o.insuranceDivisor, { min: 1 });
+    this.#insurance = new MemoryRateLimitStore({ maxKeys: o.insuranceMaxKeys });
+    const store = o.store ?? new MemoryRateLimitStore();
+    if (typeof store?.decide !== 'function')
+      throw invalidOption('rateLimiter', 'store', 'a RateLimitStore', store);
+    this.#store = store;
+    // A memory store cannot fail or hang: decide with it directly, with no deadline and no insurance.
+    this.#local = store instanceof MemoryRateLimitStore ? store : undefined;
+    this.#deadlines = new DeadlineQueue(this.#clock, this.#timeoutMs);
+    for (const policy of o.policies ?? []) {
+      const resolved = this.#prepare(policy);
+      if (this.#named.has(resolved.policy.name)) {
+        throw invalidOption('rateLimiter', 'policies', 'policies with distinct names', resolved.policy.name);
+      }
+      this.#named.set(resolved.policy.name, resolved);
+    }
+  }
+
+  /** Counters since creation, and whether the store is being skipped. */
+  get stats(): RateLimiterStats {
+    return { ...this.#stats, circuit: this.#openUntil === Number.NEGATIVE_INFINITY ? 'closed' : 'open' };
+  }
+
+  /**
+   * Decides one request on `key` under `policy` (a name from `options.policies`, or a policy). Store failures
+   * never reach the caller: the insurance store decides instead. Rejects only for a programming error (an
+   * unknown policy, a bad cost, a raw string key) or when `signal` aborts.
+   *
+   * @example
+   * const decision = await limiter.check(rateLimitKey({ client: ip }, 'login'), 'login', { cost: 1 });
+   * if (!decision.allowed) throw rateLimitedError(decision);
+   */
+  async check(
+    key: RateLimitKey,
+    policy: string | RateLimitPolicy,
+    options?: CheckOptions,
+  ): Promise<RateLimitDecision> {
+    const resolved = this.#resolve(policy);
+    const cost = options?.cost ?? 1;
+    if (cost !== 1 && !(cost >= 0 && cost <= resolved.policy.burst)) {
+      throw invalidOption(
+        'rateLimiter.check',
+        'cost',
+        `a number from 0 to the burst (${resolved.policy.burst})`,
+        cost,
+      );
+    }
+    if (!isRateLimitKey(key))
+      throw invalidOption('rateLimiter.check', 'key', 'a key built by rateLimitKey', key);
+    const signal = options?.signal;
+    if (signal?.aborted) throw abortedError(signal);
+    const storeKey = key + resolved.suffix;
+
+    if (this.#local) {
+      return this.#finish(
+        key,
+        resolved,
+        this.#local.decideSync(storeKey, resolved.params, this.#clock.now(), cost),
+        'store',
+      );
+    }
+
+    let reason: RateLimitFallbackEvent['reason'] = 'circuit-open';
+    const closed = this.#openUntil === Number.NEGATIVE_INFINITY;
+    if (closed || (!this.#probing && this.#clock.monotonic() >= this.#openUntil)) {
+      if (!closed) this.#probing = true;
+      let outcome: StoreDecision | typeof timedOut | typeof aborted | HeadroomError;
+      try {
+        outcome = await this.#deadlines.race(
+          this.#store.decide(storeKey, resolved.params, this.#clock.now(), cost),
+          signal,
+        );
+      } catch (error) {
+        outcome = new HeadroomError(
+          rateLimitErrorCodes.HR_RATE_LIMIT_STORE_FAILED,
+          'the rate-limit store failed',
+          {
+            status: 503,
+            cause: error,
+          },
+        );
+      } finally {
+        if (!closed) this.#probing = false;
+      }
+      if (outcome === aborted) throw abortedError(signal!);
+      if (outcome !== timedOut && !(outcome instanceof HeadroomError)) {
+        if (this.#openUntil !== Number.NEGATIVE_INFINITY) this.#close();
+        this.#stats.storeDecisions++;
+        return this.#finish(key, resolved, outcome, 'store');
+      }
+      reason = outcome === timedOut ? 'timeout' : 'error';
+      this.#fail(key, outcome === timedOut ? this.#timeoutError() : outcome);
+    }
+
+    const local = this.#insurance.decideSync(storeKey, resolved.insurance, this.#clock.now(), cost);
+    this.#stats.fallbackDecisions++;
+    if (this.#fellBack.active) this.#fellBack.emit({ key, reason });
+    return this.#finish(key, resolved, local, 'insurance');
+  }
+
+  #finish(
+    key: RateLimitKey,
+    resolved: Resolved,
+    d: StoreDecision,
+    source: DecisionSource,
+  ): RateLimitDecision {
+    this.#stats.decisions++;
+    const decision: RateLimitDecision = {
+      allowed: d.allowed,
+      policy: resolved.policy,
+      limit: resolved.policy.limit,
+      remaining: d.remaining,
+      resetMs: d.resetMs,
+      retryAfterMs: d.retryAfterMs,
+    };
+    if (this.#decided.active) this.#decided.emit({ key, decision, source });
+    return decision;
+  }
+
+  #fail(key: RateLimitKey, error: HeadroomError): void {
+    if (error.code === rateLimitErrorCodes.HR_RATE_LIMIT_STORE_TIMEOUT) this.#stats.storeTimeouts++;
+    else this.#stats.storeErrors++;
+    const now = this.#clock.monotonic();
+    if (this.#openUntil === Number.NEGATIVE_INFINITY) this.#downSince = now;
+    this.#openUntil = now + this.#cooldownMs;
+    if (this.#storeFailed.active) this.#storeFailed.emit({ key, error });
+  }
+
+  #close(): void {
+    this.#openUntil = Number.NEGATIVE_INFINITY;
+    if (this.#recovered.active) this.#recovered.emit({ downMs: this.#clock.monotonic() - this.#downSince });
+  }
+
+  #timeoutError(): HeadroomError {
+    return new HeadroomError(
+      rateLimitErrorCodes.HR_RATE_LIMIT_STORE_TIMEOUT,
+      `the rate-limit store did not answer within ${this.#timeoutMs} ms`,
+      { status: 503, context: { timeoutMs: this.#timeoutMs } },
+    );
+  }
+
+  #resolve(policy: string | RateLimitPolicy): Resolved {
+    if (typeof policy === 'string') {
+      const named = this.#named.get(policy);
+      if (named) return named;
+      throw new HeadroomError(
+        rateLimitErrorCodes.HR_RATE_LIMIT_UNKNOWN_POLICY,
+        `no rate-limit policy named ${JSON.stringify(policy)}; known: ${[...this.#named.keys()].join(', ') || 'none'}`,
+        { context: { policy } },
+      );
+    }
+    let resolved = this.#byObject.get(policy);
+    if (!resolved) {
+      resolved = this.#prepare(policy);
+      this.#byObject.set(policy, resolved);
+    }
+    return resolved;
+  }
+
+  #prepare(policy: RateLimitPolicy): Resolved {
+    const resolved = rateLimitPolicy(policy);
+    return {
+      policy: resolved,
+      params: gcraParams(resolved),
+      insurance: gcraParams(resolved, this.#divisor),
+      suffix: `/p=${encodeURIComponent(resolved.name)}`,
+    };
+  }
+}
+
+/**
+ * Creates a rate limiter. Give it a Redis store to share limits across instances; it falls back to local
+ * decisions by itself when Redis fails or is slow, and returns to Redis when it answers again.
+ *
+ * @example
+ * const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 100 });
+ * const limiter = createRateLimiter({
+ *   store: redisRateLimitStore(redis),
+ *   policies: [{ name: 'pro', limit: 600, window: 60_000 }],
+ *   insuranceDivisor: 4, // four instances
+ * });
+ * const decision = await limiter.check(rateLimitKey({ tenant: 'acme' }, 'search'), 'pro');
+ */
+export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
+  return new RateLimiter(options);
+}
