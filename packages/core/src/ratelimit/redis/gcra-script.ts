@@ -1,0 +1,55 @@
+// The GCRA Lua script: the same arithmetic as ../gcra.ts, in the same order, so Redis and memory agree
+// to the last cell. One key (Cluster-safe), one round trip, TAT kept with a PX expiry.
+
+/**
+ * KEYS[1] the bucket; ARGV: emission interval (ms), burst, cost, now (ms since the epoch), and '1' to use the
+ * server's TIME instead of ARGV[4]. Returns { allowed (0|1), remaining, resetMs, retryAfterMs }.
+ *
+ * @example
+ * redis.defineCommand('headroomGcra', { numberOfKeys: 1, lua: gcraScript });
+ */
+export const gcraScript = `
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now
+if ARGV[5] == '1' then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+else
+  now = tonumber(ARGV[4])
+end
+local eps = 0.01
+local tolerance = burst * interval
+
+local function cells(ms)
+  local n = math.floor((ms + eps) / interval)
+  if n < 0 then return 0 end
+  if n > burst then return burst end
+  return n
+end
+local function ceilms(ms)
+  local n = math.ceil(ms - eps)
+  if n < 0 then return 0 end
+  return n
+end
+
+local tat = now
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local s = tonumber(stored)
+  if s > now then tat = s end
+end
+local newtat = tat + cost * interval
+local allowat = newtat - tolerance
+if allowat - now > eps then
+  return { 0, cells(tolerance - (tat - now)), ceilms(tat - now), ceilms(allowat - now) }
+end
+local reset = ceilms(newtat - now)
+if cost > 0 then
+  local ttl = reset
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[1], string.format('%.17g', newtat), 'PX', string.format('%d', ttl))
+end
+return { 1, cells(tolerance - (newtat - now)), reset, 0 }
+`;

@@ -1,0 +1,205 @@
+// The rate limiter against a real redis-server: the store contract, limits shared by two instances, and the
+// insurance fallback when Redis dies, comes back, or hangs.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import { startRedis } from '@headroom/dev-servers/redis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { FakeClock } from '../src/clock/index.ts';
+import {
+  createRateLimiter,
+  type DecisionSource,
+  type RateLimitFallbackEvent,
+  rateLimitKey,
+} from '../src/ratelimit/index.ts';
+import { RedisRateLimitStore } from '../src/ratelimit/redis/index.ts';
+import { rateLimitStoreContract } from '../src/ratelimit/store-contract.ts';
+
+const server = await startRedis();
+const chaos = await startRedis(); // killed, restarted and paused by the tests below
+const clients: Redis[] = [];
+after(async () => {
+  for (const client of clients) client.disconnect();
+  await Promise.all([server.stop(), chaos.stop()]);
+});
+
+// The options the redis store recommends: fail fast instead of queueing while Redis is away.
+const recommended: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  commandTimeout: 500,
+  retryStrategy: () => 20,
+};
+
+async function connect(url: string): Promise<Redis> {
+  const client = new Redis(url, { ...recommended, lazyConnect: true });
+  client.on('error', () => {}); // connection errors surface as failed commands; the limiter counts them
+  clients.push(client);
+  await client.connect();
+  return client;
+}
+
+const shared = await connect(server.url);
+rateLimitStoreContract('redis store', () => new RedisRateLimitStore(shared));
+
+test('one key per decision, holding the TAT with a PX expiry; works again after SCRIPT FLUSH', async () => {
+  const store = new RedisRateLimitStore(shared, { prefix: 'ttl:' });
+  const key = `k/${randomUUID()}`;
+  const now = Date.now();
+  const d = await store.decide(key, { emissionIntervalMs: 1000, burst: 10 }, now, 3);
+  assert.equal(d.resetMs, 3000);
+  assert.deepEqual(await shared.keys(`ttl:${key}*`), [`ttl:${key}`]);
+  const pttl = await shared.pttl(`ttl:${key}`);
+  assert.ok(pttl > 2900 && pttl <= 3000, `pttl ${pttl}`);
+  assert.equal(Number(await shared.get(`ttl:${key}`)), now + 3000);
+  await shared.script('FLUSH');
+  assert.equal((await store.decide(key, { emissionIntervalMs: 1000, burst: 10 }, now, 0)).remaining, 7);
+});
+
+test("time: 'server' decides on Redis TIME", async () => {
+  const store = new RedisRateLimitStore(shared, { time: 'server' });
+  const key = `k/${randomUUID()}`;
+  const params = { emissionIntervalMs: 60_000, burst: 3 };
+  for (let i = 0; i < 3; i++) assert.equal((await store.decide(key, params, 0, 1)).allowed, true);
+  const limited = await store.decide(key, params, 0, 1);
+  assert.equal(limited.allowed, false);
+  assert.ok(limited.retryAfterMs > 59_000 && limited.retryAfterMs <= 60_000);
+});
+
+test('two limiter instances on one Redis share the limit', async () => {
+  const clock = new FakeClock();
+  const policies = [{ name: 'pro', limit: 600, window: 60_000, burst: 10 }];
+  const [a, b] = await Promise.all([connect(server.url), connect(server.url)]);
+  const one = createRateLimiter({ clock, store: new RedisRateLimitStore(a), policies });
+  const two = createRateLimiter({ clock, store: new RedisRateLimitStore(b), policies });
+  const key = rateLimitKey({ tenant: `shared-${randomUUID()}` }, 'search');
+  let allowed = 0;
+  for (let i = 0; i < 15; i++) {
+    if ((await one.check(key, 'pro')).allowed) allowed++;
+    if ((await two.check(key, 'pro')).allowed) allowed++;
+  }
+  assert.equal(allowed, 10, 'exactly one burst between them');
+  clock.advance(100);
+  const results = await Promise.all([one.check(key, 'pro'), two.check(key, 'pro')]);
+  assert.equal(results.filter((d) => d.allowed).length, 1, 'one refilled cell, granted once');
+  assert.equal(one.stats.fallbackDecisions + two.stats.fallbackDecisions, 0);
+});
+
+/** Runs `workers` loops of checks until stopped; counts what a caller would see. */
+function hammer(limiter: ReturnType<typeof createRateLimiter>, workers: number) {
+  const seen = {
+    decisions: 0,
+    throws: 0,
+    bySource: { store: 0, insurance: 0 } as Record<DecisionSource, number>,
+  };
+  let running = true;
+  limiter.onDecision((e) => {
+    seen.bySource[e.source]++;
+  });
+  const loops = Array.from({ length: workers }, async (_, w) => {
+    let i = 0;
+    while (running) {
+      const key = rateLimitKey({ tenant: `t${w}-${i++ % 500}` }, 'search');
+      try {
+        await limiter.check(key, 'pro');
+        seen.decisions++;
+      } catch {
+        seen.throws++;
+      }
+      // Let I/O (the reconnection) progress even when every decision is local and synchronous.
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+  return {
+    seen,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('redis-server killed while deciding: no throws, local decisions counted; restarted: Redis decides again', async () => {
+  const client = await connect(chaos.url);
+  const limiter = createRateLimiter({
+    store: new RedisRateLimitStore(client),
+    policies: [{ name: 'pro', limit: 6000, window: 60_000 }],
+    cooldownMs: 100,
+    insuranceDivisor: 2,
+  });
+  const reasons = new Set<RateLimitFallbackEvent['reason']>();
+  let recovered = 0;
+  limiter.onFallback((e) => reasons.add(e.reason));
+  limiter.onRecover(() => recovered++);
+  const run = hammer(limiter, 16);
+  try {
+    await until(() => run.seen.bySource.store > 200, 5000, 'Redis decisions');
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    await chaos.kill();
+    await closed;
+    const atKill = run.seen.decisions;
+    await until(() => run.seen.decisions > atKill + 1000, 5000, 'decisions while Redis is down');
+    assert.equal(limiter.stats.circuit, 'open');
+    assert.ok(limiter.stats.fallbackDecisions > 1000);
+    assert.ok(reasons.has('error') && reasons.has('circuit-open'), [...reasons].join());
+
+    const storeBefore = limiter.stats.storeDecisions;
+    await chaos.start();
+    await until(
+      () => limiter.stats.storeDecisions > storeBefore + 100,
+      10_000,
+      'Redis decisions after restart',
+    );
+    assert.ok(recovered >= 1, 'onRecover fired');
+    assert.equal(limiter.stats.circuit, 'closed');
+  } finally {
+    await run.stop();
+  }
+  assert.equal(run.seen.throws, 0);
+  assert.equal(limiter.stats.decisions, run.seen.decisions);
+});
+
+test('a hung Redis (CLIENT PAUSE): each decision within the store timeout, from insurance; then back to Redis', async () => {
+  if (!chaos.running) await chaos.start();
+  const client = await connect(chaos.url);
+  const admin = await connect(chaos.url);
+  const limiter = createRateLimiter({
+    store: new RedisRateLimitStore(client),
+    policies: [{ name: 'pro', limit: 600, window: 60_000 }],
+    storeTimeoutMs: 50,
+    cooldownMs: 100,
+  });
+  const sources: DecisionSource[] = [];
+  limiter.onDecision((e) => sources.push(e.source));
+  const key = rateLimitKey({ tenant: `hung-${randomUUID()}` }, 'search');
+  await limiter.check(key, 'pro');
+  assert.deepEqual(sources, ['store']);
+
+  await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
+  const started = performance.now();
+  const decision = await limiter.check(key, 'pro');
+  const took = performance.now() - started;
+  assert.equal(decision.allowed, true);
+  assert.ok(took < 50 + 40, `decided in ${took.toFixed(1)} ms`);
+  assert.equal(limiter.stats.storeTimeouts, 1);
+  assert.equal(sources.at(-1), 'insurance');
+  const fast = performance.now();
+  await limiter.check(key, 'pro');
+  assert.ok(performance.now() - fast < 10, 'while the circuit is open the store is not even asked');
+
+  for (const deadline = performance.now() + 5000; performance.now() < deadline; ) {
+    await limiter.check(key, 'pro');
+    if (sources.at(-1) === 'store') break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(sources.at(-1), 'store', 'Redis decides again once the pause ends');
+});
