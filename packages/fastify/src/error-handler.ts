@@ -42,8 +42,13 @@ export function problemErrorHandler(
   reply: FastifyReply,
 ): FastifyReply {
   const body = toProblem(error, request);
-  if (body.status >= 500) {
+  // A planned 5xx (overload, open breaker, not ready) is the system working as designed: no stack trace,
+  // and no error-level flood during a spike.
+  const planned = isHeadroomError(error) && body.status !== 500;
+  if (body.status >= 500 && !planned) {
     request.log.error({ err: error, code: body.code }, 'request failed');
+  } else if (body.status >= 500) {
+    request.log.warn({ code: body.code, status: body.status, detail: body.detail }, 'request shed');
   } else {
     request.log.info({ code: body.code, status: body.status, detail: body.detail }, 'request rejected');
   }

@@ -14,6 +14,7 @@ export const fastifyErrorCodes = {
   HR_BAD_REQUEST: 'HR_BAD_REQUEST',
   HR_ROUTE_NOT_FOUND: 'HR_ROUTE_NOT_FOUND',
   HR_NOT_READY: 'HR_NOT_READY',
+  HR_OVERLOADED: 'HR_OVERLOADED',
 } as const;
 
 /** One of the codes in {@link fastifyErrorCodes}. */

@@ -1,5 +1,6 @@
 // Public API of @headroom/fastify: the plugin, request-id server options and the problem codes.
 
+export type { AdminOptions } from './admin.ts';
 export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';
@@ -10,6 +11,13 @@ export { bytesEtag, cacheControl } from './http-cache.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
 export { headroom } from './plugin.ts';
 export type { Problem } from './problem.ts';
+export type {
+  Protection,
+  RateLimitCheck,
+  RouteConcurrency,
+  RouteRateLimit,
+  TrackedBreaker,
+} from './protection.ts';
 export type { RequestIdServerOptions } from './request-id.ts';
 export { requestIdOptions } from './request-id.ts';
 export type { FieldError } from './validation.ts';

@@ -5,10 +5,18 @@ import { commonErrorCodes, HeadroomError } from '@headroom/core/errors';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
+import { type AdminOptions, adminRoutes } from './admin.ts';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import { cacheControl, type HttpCacheOptions, httpCacheOnSend } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
+import {
+  createProtection,
+  type Protection,
+  protectRoute,
+  type RouteConcurrency,
+  type RouteRateLimit,
+} from './protection.ts';
 import { requestIdHeader } from './request-id.ts';
 
 /** Options of the {@link headroom} plugin. */
@@ -29,6 +37,8 @@ export interface HeadroomOptions {
   metricsPath?: string;
   /** Time source of the readiness timeout. @default systemClock() */
   clock?: Clock;
+  /** Serve the admin API (breakers, bulkheads) behind this authorization hook. @default no admin API */
+  admin?: AdminOptions;
 }
 
 /** What the plugin adds to the Fastify instance as `app.headroom`. */
@@ -37,12 +47,18 @@ export interface HeadroomDecoration {
   readonly registry: Registry;
   /** Every route registered after the plugin, as `{ method, url }` with the route template (HEAD included). */
   readonly routes: ReadonlyArray<{ method: string; url: string }>;
+  /** Breakers, bulkheads, retries, hedges and rate limiters the app registered, for metrics, health and admin. */
+  readonly protection: Protection;
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** HTTP caching of this route's 200 answers to GET/HEAD (see http-cache.ts). */
     httpCache?: HttpCacheOptions;
+    /** Rate limits of this route: 429 + RateLimit headers when a bucket is empty. */
+    rateLimit?: RouteRateLimit;
+    /** Concurrency limit of this route's handler: 503 HR_OVERLOADED + Retry-After when full. */
+    concurrency?: RouteConcurrency;
   }
   interface FastifyInstance {
     /** Set by the `headroom` plugin of `@headroom/fastify`. */
@@ -68,14 +84,16 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     defaultMetrics: options.defaultMetrics ?? defaultOptions.defaultMetrics,
   });
   const routes: { method: string; url: string }[] = [];
+  const protection = createProtection(registry);
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    protectRoute(route, protection);
     // Bad caching options fail at start-up, not on the first request.
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
     if (httpCache) cacheControl(httpCache);
   });
   app.addHook('onSend', httpCacheOnSend);
-  app.decorate('headroom', { registry, routes });
+  app.decorate('headroom', { registry, routes, protection });
 
   app.addHook('onRequest', function echoRequestId(request, reply, done) {
     reply.header(requestIdHeader, request.id);
@@ -88,13 +106,33 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   app.get(metricsPath, { logLevel: 'warn' }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
+  if (options.admin) await adminRoutes(app, protection, options.admin);
   healthRoutes(app, {
     service: options.service,
     version: options.version,
-    readiness: options.readiness,
+    readiness: withBreakers(options.readiness, protection),
     readinessTimeoutMs: options.readinessTimeoutMs ?? defaultOptions.readinessTimeoutMs,
     clock: options.clock ?? systemClock(),
   });
+}
+
+// Breakers join the health checks: an open critical breaker fails readiness; an optional one only warns.
+function withBreakers(readiness: Readiness | undefined, protection: Protection): Readiness {
+  return async function readinessWithBreakers(signal) {
+    const result = readiness ? await readiness(signal) : { ready: true };
+    const checks = { ...result.checks };
+    let ready = result.ready;
+    for (const [name, { breaker, critical }] of protection.breakers) {
+      const state = breaker.state;
+      const healthy = state === 'closed';
+      if (!healthy && critical) ready = false;
+      checks[`breaker:${name}`] = {
+        status: healthy ? 'pass' : critical ? 'fail' : 'warn',
+        ...(healthy ? {} : { output: `circuit ${state}` }),
+      };
+    }
+    return { ready, checks };
+  };
 }
 
 function validate(options: HeadroomOptions): void {

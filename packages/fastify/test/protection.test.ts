@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeClock } from '@headroom/core/clock';
+import { HeadroomError } from '@headroom/core/errors';
+import { bulkhead, circuitBreaker, retry } from '@headroom/core/policy';
+import { createRateLimiter, rateLimitKey } from '@headroom/core/ratelimit';
+import Fastify from 'fastify';
+import { headroom } from '../src/index.ts';
+
+async function app(options: { admin?: boolean } = {}) {
+  const instance = Fastify();
+  await instance.register(headroom, {
+    service: 'test',
+    version: '1.0.0',
+    defaultMetrics: false,
+    ...(options.admin
+      ? {
+          admin: {
+            authorize: (request) => {
+              if (request.headers.authorization !== 'Bearer admin') {
+                throw new HeadroomError('HR_FORBIDDEN', 'admin scope required', { status: 403 });
+              }
+            },
+          },
+        }
+      : {}),
+  });
+  return instance;
+}
+
+test('a rate-limited route answers 429 problem+json naming the policy, with RateLimit headers and Retry-After', async () => {
+  const clock = new FakeClock();
+  const limiter = createRateLimiter({ clock, policies: [{ name: 'free', limit: 2, window: 60_000 }] });
+  const server = await app();
+  server.get(
+    '/search',
+    {
+      config: {
+        rateLimit: {
+          limiter,
+          checks: (request) => [
+            { key: rateLimitKey({ tenant: String(request.headers['x-tenant']) }, 'search'), policy: 'free' },
+          ],
+        },
+      },
+    },
+    async () => ({ ok: true }),
+  );
+  const get = (tenant: string) =>
+    server.inject({ method: 'GET', url: '/search', headers: { 'x-tenant': tenant } });
+  const first = await get('acme');
+  assert.equal(first.statusCode, 200);
+  assert.equal(first.headers['ratelimit-policy'], '"free";q=2;w=60');
+  assert.match(String(first.headers.ratelimit), /^"free";r=1;t=\d+$/);
+  assert.equal((await get('acme')).statusCode, 200);
+  const limited = await get('acme');
+  assert.equal(limited.statusCode, 429);
+  assert.match(String(limited.headers['content-type']), /^application\/problem\+json/);
+  const body = limited.json();
+  assert.equal(body.code, 'HR_RATE_LIMITED');
+  assert.equal(body.policy, 'free');
+  assert.equal(limited.headers['retry-after'], '30');
+  assert.match(String(limited.headers.ratelimit), /^"free";r=0;t=30$/);
+  assert.equal((await get('globex')).statusCode, 200, 'another tenant has its own bucket');
+  clock.advance(30_000);
+  assert.equal((await get('acme')).statusCode, 200, 'allowed again after Retry-After');
+
+  const metrics = (await server.inject('/metrics')).body;
+  assert.match(
+    metrics,
+    /headroom_ratelimit_decisions_total\{policy="free",result="limited",source="store"\} 1/,
+  );
+  assert.match(
+    metrics,
+    /headroom_ratelimit_decisions_total\{policy="free",result="allowed",source="store"\} 4/,
+  );
+});
+
+test('a full concurrency limit answers 503 HR_OVERLOADED with Retry-After at once, and frees the slot after', async () => {
+  const limiter = bulkhead({ name: 'reports', maxConcurrent: 1, maxQueue: 0 });
+  const server = await app();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  server.get('/report', { config: { concurrency: { limiter, retryAfter: 2 } } }, async () => {
+    await gate;
+    return { done: true };
+  });
+  const running = server.inject('/report');
+  while (limiter.inflight === 0) await new Promise((r) => setImmediate(r));
+  const started = performance.now();
+  const shed = await server.inject('/report');
+  const ms = performance.now() - started;
+  assert.equal(shed.statusCode, 503);
+  assert.equal(shed.json().code, 'HR_OVERLOADED');
+  assert.equal(shed.headers['retry-after'], '2');
+  assert.ok(ms < 50, `the overload answer took ${ms.toFixed(1)} ms`);
+  release();
+  assert.equal((await running).statusCode, 200);
+  assert.equal(limiter.inflight, 0);
+  assert.equal((await server.inject('/report')).statusCode, 200);
+  const metrics = (await server.inject('/metrics')).body;
+  assert.match(metrics, /headroom_concurrency_rejected_total\{limiter="reports",reason="full"\} 1/);
+  assert.match(metrics, /headroom_concurrency_inflight\{limiter="reports"\} 0/);
+});
+
+test('breakers show in /metrics and /health; only a critical open breaker makes the instance unready', async () => {
+  const clock = new FakeClock();
+  const server = await app();
+  const optional = server.headroom.protection.breaker(
+    circuitBreaker({ name: 'enrichment', minimumCalls: 1, clock }),
+  );
+  const critical = server.headroom.protection.breaker(
+    circuitBreaker({ name: 'ledger', minimumCalls: 1, clock }),
+    {
+      critical: true,
+    },
+  );
+  server.headroom.protection.retry('enrichment', retry({ maxAttempts: 2, initialDelay: 0, clock }));
+  await optional.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+  assert.equal(optional.state, 'open');
+
+  const ready = await server.inject('/health/ready');
+  assert.equal(ready.statusCode, 200, 'an optional upstream being open keeps the instance ready');
+  const health = (await server.inject('/health')).json();
+  assert.deepEqual(health.checks['breaker:enrichment'], { status: 'warn', output: 'circuit open' });
+  assert.deepEqual(health.checks['breaker:ledger'], { status: 'pass' });
+
+  await critical.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+  assert.equal((await server.inject('/health/ready')).statusCode, 503);
+
+  const metrics = (await server.inject('/metrics')).body;
+  assert.match(metrics, /headroom_breaker_state\{breaker="enrichment"\} 2/);
+  assert.match(
+    metrics,
+    /headroom_breaker_transitions_total\{breaker="enrichment",from="closed",to="open"\} 1/,
+  );
+  assert.throws(
+    () => server.headroom.protection.breaker(circuitBreaker({ name: 'ledger' })),
+    /already registered/,
+  );
+});
+
+test('the admin API lists, isolates, releases and resets breakers, and only for the admin scope', async () => {
+  const clock = new FakeClock();
+  const closedServer = await app();
+  assert.equal(
+    (await closedServer.inject('/admin/breakers')).statusCode,
+    404,
+    'no admin API unless asked for',
+  );
+
+  const server = await app({ admin: true });
+  const breaker = server.headroom.protection.breaker(circuitBreaker({ name: 'enrichment', clock }));
+  const admin = { authorization: 'Bearer admin' };
+  assert.equal(
+    (await server.inject({ url: '/admin/breakers', headers: { authorization: 'Bearer analyst' } }))
+      .statusCode,
+    403,
+  );
+
+  const listed = (await server.inject({ url: '/admin/breakers', headers: admin })).json();
+  assert.equal(listed.data[0].name, 'enrichment');
+  assert.equal(listed.data[0].state, 'closed');
+  assert.equal(listed.data[0].critical, false);
+
+  const isolated = await server.inject({
+    method: 'POST',
+    url: '/admin/breakers/enrichment/isolate',
+    headers: admin,
+  });
+  assert.equal(isolated.json().state, 'isolated');
+  assert.equal(breaker.state, 'isolated');
+  await server.inject({ method: 'DELETE', url: '/admin/breakers/enrichment/isolate', headers: admin });
+  assert.equal(breaker.state, 'closed');
+
+  breaker.isolate();
+  const reset = await server.inject({
+    method: 'POST',
+    url: '/admin/breakers/enrichment/reset',
+    headers: admin,
+  });
+  assert.equal(reset.json().state, 'closed');
+  const missing = await server.inject({ method: 'POST', url: '/admin/breakers/nope/reset', headers: admin });
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().code, 'HR_NOT_FOUND');
+});
