@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeClock } from '../clock/index.ts';
+import { isHeadroomError } from '../errors/index.ts';
+import { createCache } from './cache.ts';
+import { cacheKey, GLOBAL } from './cache-key.ts';
+import { bytesEtag } from './entry.ts';
+import { isCacheLoadTimeoutError } from './errors.ts';
+import { memoryBus } from './memory-bus.ts';
+import { memoryStore } from './memory-store.ts';
+import type { CacheStore } from './store.ts';
+
+const acme = { tenant: 'acme' };
+const beta = { tenant: 'beta' };
+
+function counter<T>(make: (n: number) => T | Promise<T>) {
+  const loader = Object.assign(
+    async () => {
+      loader.calls++;
+      return make(loader.calls);
+    },
+    { calls: 0 },
+  );
+  return loader;
+}
+
+test('1,000 concurrent misses in one process make exactly one loader call', async () => {
+  const cache = createCache({ clock: new FakeClock() });
+  const key = cacheKey(acme, 'case', 1);
+  const { promise: gate, resolve } = Promise.withResolvers<void>();
+  const load = counter(async () => {
+    await gate;
+    return { id: 1 };
+  });
+  const all = Array.from({ length: 1_000 }, () => cache.getOrSet(key, load));
+  resolve();
+  const values = await Promise.all(all);
+  assert.equal(load.calls, 1);
+  assert.ok(values.every((v) => v === values[0]));
+  assert.equal(cache.stats().loads.joined, 999);
+});
+
+test('two instances sharing an L2 and a bus: 2 × 500 concurrent misses make one load in total', async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  const bus = memoryBus();
+  const a = createCache({ clock, l2, bus, instanceId: 'a' });
+  const b = createCache({ clock, l2, bus, instanceId: 'b' });
+  const key = cacheKey(acme, 'case', 7);
+  const load = counter(async () => ({ id: 7 }));
+  const all = [];
+  for (let i = 0; i < 500; i++) all.push(a.getOrSet(key, load), b.getOrSet(key, load));
+  const values = await Promise.all(all);
+  assert.equal(load.calls, 1);
+  assert.ok(values.every((v) => v.id === 7));
+  assert.equal(
+    a.stats().loads.waitedRemote + b.stats().loads.waitedRemote,
+    1,
+    'the loser waited for the bus',
+  );
+});
+
+test('stale-while-revalidate: a hot key serves stale at once and refreshes exactly once per expiry', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock, ttl: 1_000, staleWhileRevalidate: 10_000 });
+  const key = cacheKey(acme, 'hot');
+  const { promise: gate, resolve } = Promise.withResolvers<void>();
+  let gated = false;
+  const load = counter(async (n) => {
+    if (gated) await gate;
+    return n;
+  });
+  assert.equal(await cache.getOrSet(key, load), 1);
+  gated = true;
+  clock.advance(1_000);
+  const during = await Promise.all(Array.from({ length: 500 }, () => cache.getOrSet(key, load)));
+  assert.ok(
+    during.every((v) => v === 1),
+    'everyone got the stale value without waiting',
+  );
+  assert.equal(load.calls, 2, 'one refresh, whatever the request rate');
+  resolve();
+  await cache.whenIdle();
+  assert.equal(await cache.getOrSet(key, load), 2);
+  gated = false;
+  for (let expiry = 3; expiry <= 5; expiry++) {
+    clock.advance(1_000);
+    await Promise.all(Array.from({ length: 200 }, () => cache.getOrSet(key, load)));
+    await cache.whenIdle();
+    assert.equal(load.calls, expiry);
+    assert.equal(await cache.getOrSet(key, load), expiry);
+  }
+  assert.equal(cache.stats().loads.refreshes, 4);
+});
+
+test('grace: a failing loader serves the stale value, backs off, then is tried again; past grace it fails', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock, ttl: 1_000, grace: 60_000, graceBackoff: 5_000 });
+  const key = cacheKey(acme, 'flaky');
+  let failing = false;
+  const load = counter((n) => {
+    if (failing) throw new Error('db down');
+    return `v${n}`;
+  });
+  assert.equal(await cache.getOrSet(key, load), 'v1');
+  failing = true;
+  clock.advance(1_000);
+  assert.equal(await cache.getOrSet(key, load), 'v1', 'stale if error');
+  assert.equal(load.calls, 2);
+  for (let i = 0; i < 10; i++) assert.equal(await cache.getOrSet(key, load), 'v1');
+  clock.advance(4_999);
+  assert.equal(await cache.getOrSet(key, load), 'v1');
+  assert.equal(load.calls, 2, 'no call while backing off');
+  clock.advance(1);
+  assert.equal(await cache.getOrSet(key, load), 'v1');
+  assert.equal(load.calls, 3, 'tried again after the backoff');
+  failing = false;
+  clock.advance(5_000);
+  assert.equal(await cache.getOrSet(key, load), 'v4', 'recovered');
+  failing = true;
+  clock.advance(61_000);
+  await assert.rejects(cache.getOrSet(key, load), /db down/, 'past grace the error reaches the caller');
+  assert.ok(cache.stats().loads.graceServed >= 12);
+});
+
+test('negative caching: "not found" is cached for negativeTtl only, and never without it', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock, ttl: 60_000, negativeTtl: 2_000 });
+  const key = cacheKey(acme, 'case', 404);
+  const load = counter(() => undefined);
+  assert.equal(await cache.getOrSet(key, load), undefined);
+  assert.equal(await cache.getOrSet(key, load), undefined);
+  assert.equal(load.calls, 1);
+  const entry = await cache.getOrSetEntry(key, load);
+  assert.equal(entry.notFound, true);
+  clock.advance(2_000);
+  await cache.getOrSet(key, load);
+  assert.equal(load.calls, 2);
+
+  const plain = createCache({ clock });
+  const nulls = counter(() => null);
+  await plain.getOrSet(key, nulls);
+  await plain.getOrSet(key, nulls);
+  assert.equal(nulls.calls, 2, 'without negativeTtl a not-found is not cached');
+});
+
+test('soft timeout: a caller holding a stale value gets it, and the load lands in the background', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock, ttl: 1_000, grace: 60_000 });
+  const key = cacheKey(acme, 'slow');
+  const { promise: gate, resolve } = Promise.withResolvers<void>();
+  let slow = false;
+  const load = counter(async (n) => {
+    if (slow) await gate;
+    return n;
+  });
+  await cache.getOrSet(key, load);
+  slow = true;
+  clock.advance(1_000);
+  const call = cache.getOrSet(key, load, { timeout: 200 });
+  await clock.tick(200);
+  assert.equal(await call, 1, 'stale after the soft timeout');
+  resolve();
+  await cache.whenIdle();
+  assert.equal(await cache.getOrSet(key, load), 2, 'the load finished and was stored');
+});
+
+test('hard timeout: the loader is aborted and the caller gets HR_CACHE_LOAD_TIMEOUT (or the stale value in grace)', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock, ttl: 1_000, hardTimeout: 300 });
+  const key = cacheKey(acme, 'hang');
+  let seen: AbortSignal | undefined;
+  const hang = ({ signal }: { signal: AbortSignal }) => {
+    seen = signal;
+    return new Promise<never>(() => {});
+  };
+  const call = cache.getOrSet(key, hang).catch((e: unknown) => e);
+  await clock.tick(300);
+  const error = await call;
+  assert.ok(isCacheLoadTimeoutError(error) && isHeadroomError(error));
+  assert.equal(error.status, 504);
+  assert.equal(seen?.aborted, true, 'the loader was told to stop');
+  assert.equal(cache.stats().loads.timeouts, 1);
+
+  const graceful = createCache({ clock, ttl: 1_000, grace: 10_000, hardTimeout: 300 });
+  await graceful.getOrSet(key, () => 'old');
+  clock.advance(1_000);
+  const staleCall = graceful.getOrSet(key, hang);
+  await clock.tick(300);
+  assert.equal(await staleCall, 'old');
+});
+
+test('L1 is bounded by entries and by bytes', async () => {
+  const clock = new FakeClock();
+  const byCount = createCache({ clock, maxEntries: 100 });
+  for (let i = 0; i < 250; i++) await byCount.getOrSet(cacheKey(acme, i), () => i);
+  assert.equal(byCount.stats().l1.entries, 100);
+  assert.equal(byCount.stats().l1.evictions, 150);
+  const byBytes = createCache({ clock, maxBytes: 50_000 });
+  for (let i = 0; i < 100; i++) await byBytes.getOrSet(cacheKey(acme, i), () => 'x'.repeat(1_000));
+  const { bytes, entries } = byBytes.stats().l1;
+  assert.ok(bytes <= 50_000 && entries < 50 && entries > 30, `${entries} entries, ${bytes} bytes`);
+});
+
+test('tenants cannot reach each other: keys, escaping, tags', async () => {
+  assert.notEqual(cacheKey({ tenant: 'a:b' }, 'c'), cacheKey({ tenant: 'a' }, 'b:c'));
+  assert.notEqual(cacheKey({ tenant: 'a' }, 'b%3Ac'), cacheKey({ tenant: 'a' }, 'b:c'));
+  assert.notEqual(cacheKey(GLOBAL, 'x'), cacheKey({ tenant: 'g' }, 'x'));
+  assert.throws(() => cacheKey({ tenant: '' }, 'x'), { code: 'HR_CACHE_INVALID_KEY' });
+  assert.throws(() => cacheKey({} as { tenant: string }, 'x'), { code: 'HR_CACHE_INVALID_KEY' });
+  assert.throws(() => cacheKey(acme), { code: 'HR_CACHE_INVALID_KEY' });
+
+  const clock = new FakeClock();
+  const cache = createCache({ clock });
+  const a = await cache.getOrSet(cacheKey(acme, 'case', 1), () => 'acme secret', { tags: ['case:1'] });
+  const b = await cache.getOrSet(cacheKey(beta, 'case', 1), () => 'beta data', { tags: ['case:1'] });
+  assert.deepEqual([a, b], ['acme secret', 'beta data']);
+  await cache.invalidateTags(acme, ['case:1']);
+  const reloads = counter(() => 'reloaded');
+  assert.equal(
+    await cache.getOrSet(cacheKey(beta, 'case', 1), reloads),
+    'beta data',
+    "beta's case:1 untouched",
+  );
+  assert.equal(await cache.getOrSet(cacheKey(acme, 'case', 1), reloads), 'reloaded');
+  assert.equal(reloads.calls, 1);
+  await cache.invalidateTags(GLOBAL, ['case:1']);
+  assert.equal(
+    await cache.getOrSet(cacheKey(beta, 'case', 1), reloads),
+    'beta data',
+    'global tags are their own',
+  );
+});
+
+test('a writer reads its own invalidation; another instance hears it over the bus', async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  const bus = memoryBus();
+  const a = createCache({ clock, l2, bus, instanceId: 'a' });
+  const b = createCache({ clock, l2, bus, instanceId: 'b' });
+  const key = cacheKey(acme, 'case', 3, 'comments');
+  let version = 1;
+  const load = () => `comments v${version}`;
+  assert.equal(await a.getOrSet(key, load, { tags: ['case:3'] }), 'comments v1');
+  await a.whenIdle();
+  assert.equal(await b.getOrSet(key, load, { tags: ['case:3'] }), 'comments v1');
+  version = 2;
+  const done = a.invalidateTags(acme, ['case:3']);
+  assert.equal(a.peek(key), undefined, "A's L1 refuses the entry before the promise even resolves");
+  await done;
+  assert.equal(await a.getOrSet(key, load, { tags: ['case:3'] }), 'comments v2');
+  await clock.tick(0);
+  assert.equal(b.peek(key), undefined, "B's L1 heard the invalidation");
+  assert.equal(await b.getOrSet(key, load, { tags: ['case:3'] }), 'comments v2');
+  assert.equal(b.stats().bus.received >= 1, true);
+});
+
+test('a load that overlaps an invalidation of its tag is returned but not cached', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock });
+  const key = cacheKey(acme, 'case', 9);
+  const { promise: gate, resolve } = Promise.withResolvers<void>();
+  const first = cache.getOrSet(key, async () => (await gate, 'before edit'), { tags: ['case:9'] });
+  await clock.tick(0);
+  await cache.invalidateTags(acme, ['case:9']);
+  resolve();
+  assert.equal(await first, 'before edit');
+  assert.equal(await cache.getOrSet(key, () => 'after edit', { tags: ['case:9'] }), 'after edit');
+  assert.equal(cache.stats().loads.outdated, 1);
+});
+
+test('entries carry their bytes and strong ETag, computed once; a hit hands back the same entry', async () => {
+  const cache = createCache({ clock: new FakeClock() });
+  const key = cacheKey(acme, 'case', 5);
+  const first = await cache.getOrSetEntry(key, () => ({ id: 5, title: 'Fraud' }));
+  assert.equal(first.bytes.toString(), '{"id":5,"title":"Fraud"}');
+  assert.equal(first.etag, bytesEtag(first.bytes));
+  assert.match(first.etag, /^"[A-Za-z0-9_-]{22}"$/);
+  assert.equal(await cache.getOrSetEntry(key, () => ({ id: 0 })), first);
+});
+
+test('jitter shortens each ttl by the injected random share', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock, ttl: 1_000, jitter: 0.2, random: () => 0.5 });
+  const entry = await cache.getOrSetEntry(cacheKey(acme, 'j'), () => 1);
+  assert.equal(entry.freshUntil - entry.createdAt, 900);
+});
+
+test('bad options throw HR_INVALID_OPTION naming the option', () => {
+  for (const [options, option] of [
+    [{ ttl: -1 }, 'ttl'],
+    [{ jitter: 2 }, 'jitter'],
+    [{ maxEntries: 0 }, 'maxEntries'],
+    [{ name: 'a b' }, 'name'],
+    [{ l2Breaker: {} }, 'l2Breaker'],
+  ] as const) {
+    assert.throws(
+      () => createCache(options as never),
+      (e: unknown) => isHeadroomError(e) && e.code === 'HR_INVALID_OPTION' && e.context.option === option,
+    );
+  }
+});
+
+test('fail-open: an L2 that throws never reaches the caller; the breaker opens and errors are counted', async () => {
+  const clock = new FakeClock();
+  const broken: CacheStore = new Proxy(memoryStore({ clock }), {
+    get(target, prop) {
+      if (prop === 'name') return 'broken';
+      return typeof (target as never)[prop] === 'function'
+        ? () => Promise.reject(new Error('ECONNREFUSED'))
+        : (target as never)[prop];
+    },
+  });
+  const cache = createCache({ clock, l2: broken, bus: memoryBus() });
+  let errors = 0;
+  cache.onError(() => errors++);
+  for (let i = 0; i < 50; i++) assert.equal(await cache.getOrSet(cacheKey(acme, i), () => i), i);
+  await cache.whenIdle();
+  const { l2 } = cache.stats();
+  assert.ok(l2.errors >= 5, `errors ${l2.errors}`);
+  assert.ok(l2.rejected > 0, 'the breaker opened and refused calls');
+  assert.equal(l2.breaker, 'open');
+  assert.equal(errors, l2.errors + l2.rejected);
+});
+
+test('a bus that reconnects makes the instance drop its L1 (it may have missed invalidations)', async () => {
+  const clock = new FakeClock();
+  const bus = memoryBus();
+  const cache = createCache({ clock, l2: memoryStore({ clock }), bus });
+  const key = cacheKey(acme, 'r');
+  await cache.getOrSet(key, () => 1);
+  assert.equal(cache.peek(key), 1);
+  bus.setHealthy(false);
+  bus.setHealthy(true);
+  assert.equal(cache.peek(key), undefined);
+  assert.equal(cache.stats().bus.reconnects, 1);
+});
