@@ -10,9 +10,10 @@ const params = { emissionIntervalMs: 100, burst: 10 };
 
 test('keys whose bucket is full again are swept as new writes arrive', () => {
   const store = new MemoryRateLimitStore({ maxKeys: 1_000_000 });
-  // One key per millisecond, each expiring 100 ms after its write: the map holds about 100 keys, not 10 000.
+  // One key per millisecond, each expiring 100 ms after its write: the store holds about 100 keys, not 10 000
+  // (plus what one sweep, every 8th insert, may leave).
   for (let i = 0; i < 10_000; i++) store.decideSync(`k${i}`, params, t0 + i, 1);
-  assert.ok(store.size <= 102, `size ${store.size}`);
+  assert.ok(store.size <= 100 + 8 + 16, `size ${store.size}`);
 });
 
 test('past maxKeys the least recently written key is evicted', () => {

@@ -60,12 +60,14 @@ export function rateLimitKey(scope: RateLimitScope, name: string): RateLimitKey 
 }
 
 /**
- * True when `value` has the shape `rateLimitKey` builds; the limiter uses it to refuse raw strings from
- * untyped callers.
+ * True when `value` looks like a key `rateLimitKey` built (a scope tag first, a name last); a cheap guard the
+ * limiter uses on every check to refuse raw strings from untyped callers.
  *
  * @example
  * isRateLimitKey('t=acme/n=search'); // true
  */
 export function isRateLimitKey(value: unknown): value is RateLimitKey {
-  return typeof value === 'string' && /^(?:[tac]=[^/=]+\/)+n=[^/=]+$/.test(value);
+  if (typeof value !== 'string' || value.charCodeAt(1) !== 61 /* = */) return false;
+  const tag = value.charCodeAt(0);
+  return (tag === 116 /* t */ || tag === 97 /* a */ || tag === 99) /* c */ && value.includes('/n=');
 }

@@ -182,36 +182,39 @@ export class RateLimiter {
    * const decision = await limiter.check(rateLimitKey({ client: ip }, 'login'), 'login', { cost: 1 });
    * if (!decision.allowed) throw rateLimitedError(decision);
    */
-  async check(
+  check(
     key: RateLimitKey,
     policy: string | RateLimitPolicy,
     options?: CheckOptions,
   ): Promise<RateLimitDecision> {
-    const resolved = this.#resolve(policy);
-    const cost = options?.cost ?? 1;
-    if (cost !== 1 && !(cost >= 0 && cost <= resolved.policy.burst)) {
-      throw invalidOption(
-        'rateLimiter.check',
-        'cost',
-        `a number from 0 to the burst (${resolved.policy.burst})`,
-        cost,
-      );
+    let resolved: Resolved;
+    let cost: number;
+    try {
+      resolved = this.#resolve(policy);
+      cost = options?.cost ?? 1;
+      if (cost !== 1 && !(cost >= 0 && cost <= resolved.policy.burst)) {
+        const rule = `a number from 0 to the burst (${resolved.policy.burst})`;
+        throw invalidOption('rateLimiter.check', 'cost', rule, cost);
+      }
+      if (!isRateLimitKey(key))
+        throw invalidOption('rateLimiter.check', 'key', 'a key built by rateLimitKey', key);
+      if (options?.signal?.aborted) throw abortedError(options.signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (!isRateLimitKey(key))
-      throw invalidOption('rateLimiter.check', 'key', 'a key built by rateLimitKey', key);
-    const signal = options?.signal;
-    if (signal?.aborted) throw abortedError(signal);
-    const storeKey = key + resolved.suffix;
-
     if (this.#local) {
-      return this.#finish(
-        key,
-        resolved,
-        this.#local.decideSync(storeKey, resolved.params, this.#clock.now(), cost),
-        'store',
-      );
+      const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, this.#clock.now(), cost);
+      return Promise.resolve(this.#finish(key, resolved, local, 'store'));
     }
+    return this.#checkStore(key, resolved, cost, options?.signal);
+  }
 
+  async #checkStore(
+    key: RateLimitKey,
+    resolved: Resolved,
+    cost: number,
+    signal: AbortSignal | undefined,
+  ): Promise<RateLimitDecision> {
     let reason: RateLimitFallbackEvent['reason'] = 'circuit-open';
     const closed = this.#openUntil === Number.NEGATIVE_INFINITY;
     if (closed || (!this.#probing && this.#clock.monotonic() >= this.#openUntil)) {
@@ -219,7 +222,7 @@ export class RateLimiter {
       let outcome: StoreDecision | typeof timedOut | typeof aborted | HeadroomError;
       try {
         outcome = await this.#deadlines.race(
-          this.#store.decide(storeKey, resolved.params, this.#clock.now(), cost),
+          this.#store.decide(key + resolved.suffix, resolved.params, this.#clock.now(), cost),
           signal,
         );
       } catch (error) {
@@ -244,7 +247,13 @@ export class RateLimiter {
       this.#fail(key, outcome === timedOut ? this.#timeoutError() : outcome);
     }
 
-    const local = this.#insurance.decideSync(storeKey, resolved.insurance, this.#clock.now(), cost);
+    const local = this.#insurance.decideScoped(
+      resolved.suffix,
+      key,
+      resolved.insurance,
+      this.#clock.now(),
+      cost,
+    );
     this.#stats.fallbackDecisions++;
     if (this.#fellBack.active) this.#fellBack.emit({ key, reason });
     return this.#finish(key, resolved, local, 'insurance');

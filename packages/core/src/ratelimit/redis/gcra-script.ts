@@ -2,22 +2,23 @@
 // to the last cell. One key (Cluster-safe), one round trip, TAT kept with a PX expiry.
 
 /**
- * KEYS[1] the bucket; ARGV: emission interval (ms), burst, cost, now (ms since the epoch), and '1' to use the
- * server's TIME instead of ARGV[4]. Returns { allowed (0|1), remaining, resetMs, retryAfterMs }.
+ * KEYS[1] the bucket; ARGV[1] 'interval burst cost' (ms, cells, cells: one argument, so a policy's part is
+ * serialized once), ARGV[2] now (ms since the epoch) or 'T' to use the server's TIME. Returns
+ * { remaining, resetMs, retryAfterMs }; the request was allowed exactly when retryAfterMs is 0 (a limited
+ * request always waits at least 1 ms).
  *
  * @example
  * redis.defineCommand('headroomGcra', { numberOfKeys: 1, lua: gcraScript });
  */
 export const gcraScript = `
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local now
-if ARGV[5] == '1' then
+local i, b, c = string.match(ARGV[1], '^(%S+) (%S+) (%S+)$')
+local interval = tonumber(i)
+local burst = tonumber(b)
+local cost = tonumber(c)
+local now = tonumber(ARGV[2])
+if not now then
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-else
-  now = tonumber(ARGV[4])
 end
 local eps = 0.01
 local tolerance = burst * interval
@@ -43,7 +44,7 @@ end
 local newtat = tat + cost * interval
 local allowat = newtat - tolerance
 if allowat - now > eps then
-  return { 0, cells(tolerance - (tat - now)), ceilms(tat - now), ceilms(allowat - now) }
+  return { cells(tolerance - (tat - now)), ceilms(tat - now), ceilms(allowat - now) }
 end
 local reset = ceilms(newtat - now)
 if cost > 0 then
@@ -51,5 +52,5 @@ if cost > 0 then
   if ttl < 1 then ttl = 1 end
   redis.call('SET', KEYS[1], string.format('%.17g', newtat), 'PX', string.format('%d', ttl))
 end
-return { 1, cells(tolerance - (newtat - now)), reset, 0 }
+return { cells(tolerance - (newtat - now)), reset, 0 }
 `;

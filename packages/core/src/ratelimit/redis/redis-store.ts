@@ -29,17 +29,10 @@ const defaultOptions: Required<RedisRateLimitStoreOptions> = { prefix: 'hr:rl:',
 // The command the store defines on the client; a name unlikely to clash with the caller's own scripts.
 const command = 'headroomGcra';
 
-type GcraReply = [allowed: number, remaining: number, resetMs: number, retryAfterMs: number];
+type GcraReply = [remaining: number, resetMs: number, retryAfterMs: number];
 
 interface GcraCommander {
-  headroomGcra(
-    key: string,
-    interval: number,
-    burst: number,
-    cost: number,
-    now: number,
-    serverTime: '0' | '1',
-  ): Promise<GcraReply>;
+  headroomGcra(key: string, params: string, now: number | 'T'): Promise<GcraReply>;
 }
 
 /**
@@ -51,26 +44,30 @@ interface GcraCommander {
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #client: GcraCommander;
   readonly #prefix: string;
-  readonly #serverTime: '0' | '1';
+  readonly #serverTime: boolean;
+  // 'interval burst 1' per params object: most requests cost 1, so their argument is built once per policy.
+  readonly #unitCost = new WeakMap<GcraParams, string>();
 
   constructor(client: Redis | Cluster, options: RedisRateLimitStoreOptions = {}) {
     const o = withDefaults(defaultOptions, options);
     client.defineCommand(command, { numberOfKeys: 1, lua: gcraScript });
     this.#client = client as unknown as GcraCommander;
     this.#prefix = o.prefix;
-    this.#serverTime = o.time === 'server' ? '1' : '0';
+    this.#serverTime = o.time === 'server';
   }
 
   async decide(key: string, params: GcraParams, now: number, cost: number): Promise<StoreDecision> {
-    const [allowed, remaining, resetMs, retryAfterMs] = await this.#client.headroomGcra(
+    let packed = cost === 1 ? this.#unitCost.get(params) : undefined;
+    if (packed === undefined) {
+      packed = `${params.emissionIntervalMs} ${params.burst} ${cost}`;
+      if (cost === 1) this.#unitCost.set(params, packed);
+    }
+    const [remaining, resetMs, retryAfterMs] = await this.#client.headroomGcra(
       this.#prefix + key,
-      params.emissionIntervalMs,
-      params.burst,
-      cost,
-      now,
-      this.#serverTime,
+      packed,
+      this.#serverTime ? 'T' : now,
     );
-    return { allowed: allowed === 1, remaining, resetMs, retryAfterMs };
+    return { allowed: retryAfterMs === 0, remaining, resetMs, retryAfterMs };
   }
 }
 
