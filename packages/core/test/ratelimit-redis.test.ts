@@ -189,7 +189,8 @@ test('a hung Redis (CLIENT PAUSE): each decision within the store timeout, from 
   const decision = await limiter.check(key, 'pro');
   const took = performance.now() - started;
   assert.equal(decision.allowed, true);
-  assert.ok(took < 50 + 40, `decided in ${took.toFixed(1)} ms`);
+  // Waited for the 50 ms store timeout, then decided locally at once (slack for a busy test machine).
+  assert.ok(took >= 49 && took < 50 + 100, `decided in ${took.toFixed(1)} ms`);
   assert.equal(limiter.stats.storeTimeouts, 1);
   assert.equal(sources.at(-1), 'insurance');
   const fast = performance.now();
