@@ -260,7 +260,11 @@ test('a load that overlaps an invalidation of its tag is returned but not cached
   const cache = createCache({ clock });
   const key = cacheKey(acme, 'case', 9);
   const { promise: gate, resolve } = Promise.withResolvers<void>();
-  const first = cache.getOrSet(key, async () => (await gate, 'before edit'), { tags: ['case:9'] });
+  const slowLoad = async () => {
+    await gate;
+    return 'before edit';
+  };
+  const first = cache.getOrSet(key, slowLoad, { tags: ['case:9'] });
   await clock.tick(0);
   await cache.invalidateTags(acme, ['case:9']);
   resolve();
