@@ -13,7 +13,7 @@ import { createRedisClients, redisBus, redisStore } from '../src/cache/redis/ind
 import { cacheStoreContract } from '../src/cache/store-contract.ts';
 
 const redis = await startRedis();
-const opened: { quit(): Promise<void> }[] = [];
+const opened: { quit(): Promise<unknown> }[] = [];
 after(async () => {
   for (const c of opened) await c.quit();
   await redis.stop();
