@@ -1,7 +1,9 @@
 // The one place where casebook is wired: buildApp(deps) creates nothing global and opens no ports.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock } from '@headroom/core/clock';
+import { HeadroomError } from '@headroom/core/errors';
 import { headroom, requestIdOptions } from '@headroom/fastify';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
@@ -12,6 +14,10 @@ import { caseRoutes } from './cases/routes.ts';
 import { database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { entityRoutes } from './entities/routes.ts';
+import { casebookErrorCodes } from './errors.ts';
+import { createLimits, type Limits } from './protection/limits.ts';
+import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
+import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -25,6 +31,14 @@ export interface AppDeps {
   commit?: string;
   /** Largest request body in bytes. @default 65536 */
   bodyLimit?: number;
+  /** Rate and concurrency limits. @default createLimits({ clock }): per-process buckets */
+  limits?: Limits;
+  /** The application cache. @default an in-process cache */
+  cache?: Cache;
+  /** The upstream enrichment service of the suggestions route. @default none: suggestions answer `partial` */
+  enrichment?: EnrichmentClient;
+  /** Timings of the suggestions policies (drills shorten them). */
+  suggestions?: Partial<SuggestionsTuning>;
 }
 
 /**
@@ -48,12 +62,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...requestIdOptions(),
   };
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+  const limits = deps.limits ?? createLimits({ clock });
+  const cache = deps.cache ?? createCache({ name: 'casebook', clock });
+  const authenticated = authenticate({ db, clock });
 
   let migrated = false;
   await app.register(headroom, {
     service: 'casebook',
     version: deps.version ?? '0.0.0-dev',
     commit: deps.commit ?? 'unknown',
+    clock,
+    admin: {
+      async authorize(request) {
+        await authenticated(request);
+        if (request.principal.role !== 'admin') {
+          throw new HeadroomError(
+            casebookErrorCodes.HR_FORBIDDEN,
+            'the admin API needs an admin of the tenant',
+            {
+              status: 403,
+            },
+          );
+        }
+      },
+    },
     async readiness() {
       try {
         migrated ||= await isMigrated(deps.pool);
@@ -67,13 +99,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  await app.register(authRoutes, { db, clock });
+  const protection = app.headroom.protection;
+  await app.register(async (open) => {
+    open.addHook(
+      'preValidation',
+      protection.rateLimitHook({ limiter: limits.limiter, checks: limits.loginChecks }),
+    );
+    await open.register(authRoutes, { db, clock });
+  });
   await app.register(async (api) => {
-    api.addHook('onRequest', authenticate({ db, clock }));
+    api.addHook('onRequest', authenticated);
+    api.addHook(
+      'preValidation',
+      protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
+    );
     await api.register(accountRoutes, { db, clock });
-    await api.register(caseRoutes, { db, clock });
+    await api.register(caseRoutes, { db, clock, searchLimiter: limits.search });
     await api.register(activityRoutes, { db, clock });
     await api.register(entityRoutes, { db, clock });
+    await api.register(suggestionsRoutes, {
+      db,
+      clock,
+      cache,
+      enrichment: deps.enrichment ?? unreachableEnrichment,
+      ...(deps.suggestions ? { tuning: deps.suggestions } : {}),
+    });
+  });
+  app.addHook('onClose', async () => {
+    await cache.close();
   });
   return app;
 }

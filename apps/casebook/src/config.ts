@@ -14,6 +14,14 @@ export interface Config {
   seedProfile: string;
   version: string;
   commit: string;
+  /** Redis for shared rate limits and cache (scaled mode); unset = in-process stores. */
+  redisUrl: string | undefined;
+  /** The enrichment upstream of suggestions; unset = start the simulator in-process. */
+  enrichmentUrl: string | undefined;
+  /** Port of the in-process enrichment simulator (0 = any free port). */
+  enrichmentSimPort: number;
+  /** Casebook instances sharing Redis: each enforces its share of a quota while Redis is down. */
+  instances: number;
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -33,5 +41,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedProfile: env.SEED_PROFILE ?? 'demo',
     version: env.npm_package_version ?? '0.1.0',
     commit: env.GIT_COMMIT ?? 'unknown',
+    redisUrl: env.REDIS_URL || undefined,
+    enrichmentUrl: env.ENRICHMENT_URL || undefined,
+    enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
+    instances: integer(env, 'INSTANCES', 1, 1),
   };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
+  return value;
 }

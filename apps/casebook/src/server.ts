@@ -3,13 +3,19 @@
 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { systemClock } from '@headroom/core/clock';
+import { redisRateLimitStore } from '@headroom/core/ratelimit/redis';
 import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
+import { createSimulator } from '@headroom/enrichment-sim';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { migrate } from './db/migrate.ts';
+import { createLimits } from './protection/limits.ts';
 import { profiles, seed } from './seed/index.ts';
+import { enrichmentClient } from './suggestions/enrichment-client.ts';
 
 const startedAt = performance.now();
 const config = loadConfig();
@@ -30,7 +36,24 @@ if (!databaseUrl) {
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 20 });
 pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
-const app = await buildApp({ pool, logger, version: config.version, commit });
+// No upstream configured: run the enrichment simulator in this process, on its own port.
+const simulator = config.enrichmentUrl ? undefined : createSimulator();
+const enrichmentUrl =
+  config.enrichmentUrl ?? (await simulator!.listen({ port: config.enrichmentSimPort, host: '127.0.0.1' }));
+const enrichment = enrichmentClient(enrichmentUrl);
+
+// Scaled mode: bounded command timeouts and no offline queue, so a dead Redis costs milliseconds, not hangs.
+const redis = config.redisUrl
+  ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 100 })
+  : undefined;
+redis?.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+const clock = systemClock();
+const limits = createLimits({
+  clock,
+  instances: config.instances,
+  ...(redis ? { store: redisRateLimitStore(redis) } : {}),
+});
+const app = await buildApp({ pool, logger, version: config.version, commit, clock, limits, enrichment });
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -39,6 +62,9 @@ async function shutdown(signal: string) {
   logger.info({ signal }, 'shutting down');
   await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
   await pool.end().catch(() => {});
+  await enrichment.close().catch(() => {});
+  await simulator?.close();
+  redis?.disconnect();
   await embedded?.stop();
   logger.info('stopped');
   process.exit(0);
@@ -62,6 +88,8 @@ process.stdout.write(
   [
     '',
     `casebook is ready at http://${config.host}:${port} (${seconds} s)`,
+    `  enrichment upstream: ${enrichmentUrl}${simulator ? ' (simulator; PUT /_control to make it slow or fail)' : ''}`,
+    `  stores: ${redis ? `Redis at ${config.redisUrl}` : 'in-process (set REDIS_URL to share them)'}`,
     '',
     'Demo logins (password: headroom-demo):',
     '  admin@acme.test     analyst@acme.test     (acme, enterprise)',

@@ -72,6 +72,11 @@ export interface Protection {
   hedge(name: string, policy: HedgePolicy): HedgePolicy;
   /** Counts the decisions of a rate limiter (done for every limiter a route uses). Returns it. */
   rateLimiter(limiter: RateLimiter): RateLimiter;
+  /**
+   * The preValidation hook that enforces `config` on every route of a scope (what `config.rateLimit` does
+   * for one route): `scope.addHook('preValidation', protection.rateLimitHook({ limiter, checks }))`.
+   */
+  rateLimitHook(config: RouteRateLimit): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   readonly breakers: ReadonlyMap<string, TrackedBreaker>;
   readonly bulkheads: ReadonlyMap<string, BulkheadPolicy>;
 }
@@ -148,9 +153,10 @@ export function createProtection(registry: Registry): Protection {
     named.add(`${kind}:${name}`);
   };
 
-  return {
+  const protection: Protection = {
     breakers,
     bulkheads,
+    rateLimitHook: (config) => rateLimitHook(config, protection),
     breaker(breaker, options = {}) {
       claim('breaker', breaker.name);
       breakers.set(breaker.name, { breaker, critical: options.critical ?? false });
@@ -187,6 +193,7 @@ export function createProtection(registry: Registry): Protection {
       return limiter;
     },
   };
+  return protection;
 }
 
 /**

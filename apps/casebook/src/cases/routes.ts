@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
+import type { BulkheadPolicy } from '@headroom/core/policy';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import { decodeCursor, page } from '../http/cursor.ts';
@@ -24,12 +25,28 @@ import { CreateCaseBody, DetailQuery, IdParams, PatchCaseBody, SearchQuery } fro
 export interface CaseRoutesOptions {
   db: Database;
   clock: Clock;
+  /** Fair concurrency limit of search, keyed by tenant. @default none */
+  searchLimiter?: BulkheadPolicy;
 }
 
-export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, { db, clock }) => {
+export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, options) => {
+  const { db, clock } = options;
   app.get(
     '/v1/cases/search',
-    { schema: { querystring: SearchQuery }, config: { httpCache: tenantData } },
+    {
+      schema: { querystring: SearchQuery },
+      config: {
+        httpCache: tenantData,
+        ...(options.searchLimiter
+          ? {
+              concurrency: {
+                limiter: options.searchLimiter,
+                key: (request) => String(request.principal.tenantId),
+              },
+            }
+          : {}),
+      },
+    },
     async (request) => {
       const { q, status, cursor } = request.query;
       const limit = pageSize(request.principal.tier, request.query.limit);

@@ -2,8 +2,10 @@
 // and helpers to log in as the demo users.
 
 import { FakeClock } from '@headroom/core/clock';
+import type { RateLimitStore } from '@headroom/core/ratelimit';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/app.ts';
+import { type AppDeps, buildApp } from '../../src/app.ts';
+import { createLimits } from '../../src/protection/limits.ts';
 import { profiles, seed } from '../../src/seed/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -24,11 +26,32 @@ export interface TestApp {
 /** The seed data's base instant; the fake clock starts a little after it. */
 export const testNow = Date.parse('2026-06-01T12:00:00Z');
 
-export async function startTestApp(options: { seeded?: boolean } = {}): Promise<TestApp> {
+/**
+ * Starts casebook on its own database. Quotas are raised 1000× (the fake clock never refills a bucket)
+ * unless `realLimits` is set; `deps` override the defaults.
+ */
+export async function startTestApp(
+  options: {
+    seeded?: boolean;
+    realLimits?: boolean;
+    /** Where the rate-limit buckets live (a Redis store, say). @default in-process */
+    rateLimitStore?: RateLimitStore;
+    deps?: Partial<AppDeps>;
+  } = {},
+): Promise<TestApp> {
   const db = await createTestDatabase();
   if (options.seeded !== false) await seed(db.pool, profiles.test);
   const clock = new FakeClock({ now: testNow });
-  const app = await buildApp({ pool: db.pool, clock });
+  const app = await buildApp({
+    pool: db.pool,
+    clock,
+    limits: createLimits({
+      clock,
+      scale: options.realLimits ? 1 : 1000,
+      ...(options.rateLimitStore ? { store: options.rateLimitStore } : {}),
+    }),
+    ...options.deps,
+  });
   await app.ready();
   return {
     app,

@@ -1,0 +1,110 @@
+// What each tenant tier may use, and the policies that enforce it: GCRA rate limits per tenant (by tier)
+// and per client address and account on login, and a fair concurrency limit on search.
+
+import type { Clock } from '@headroom/core/clock';
+import { type BulkheadPolicy, bulkhead } from '@headroom/core/policy';
+import {
+  createRateLimiter,
+  type RateLimiter,
+  type RateLimitPolicy,
+  type RateLimitStore,
+  rateLimitKey,
+  tierPolicies,
+} from '@headroom/core/ratelimit';
+import type { RateLimitCheck } from '@headroom/fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Tier } from '../tenancy/tiers.ts';
+
+/** Sustained rate and burst of every authenticated request, per tenant, by tier. */
+export const tierQuotas: Readonly<Record<Tier, RateLimitPolicy>> = {
+  free: { name: 'free', limit: 600, window: 60_000, burst: 20 },
+  pro: { name: 'pro', limit: 3_000, window: 60_000, burst: 100 },
+  enterprise: { name: 'enterprise', limit: 30_000, window: 60_000, burst: 500 },
+};
+
+/** Login: per client address, and per account, so spreading a credential-stuffing run over IPs still slows it. */
+export const loginQuotas = {
+  client: { name: 'login-client', limit: 20, window: 60_000, burst: 10 },
+  account: { name: 'login-account', limit: 5, window: 60_000, burst: 5 },
+} as const satisfies Record<string, RateLimitPolicy>;
+
+const scaled = (policy: RateLimitPolicy, by: number): RateLimitPolicy => ({
+  ...policy,
+  limit: Math.ceil(policy.limit * by),
+  burst: Math.ceil((policy.burst ?? policy.limit) * by),
+});
+
+export interface LimitsOptions {
+  clock: Clock;
+  /** A shared store (Redis) for limits that hold across instances. @default in-process */
+  store?: RateLimitStore;
+  /** Instances sharing the store, so each enforces its share while the store is down. @default 1 */
+  instances?: number;
+  /** Multiplies every quota (rate and burst): tests that are not about limits raise them out of the way. @default 1 */
+  scale?: number;
+}
+
+/** The policies casebook's routes use. */
+export interface Limits {
+  limiter: RateLimiter;
+  /** Rate-limit checks of an authenticated request: the tenant's bucket under its tier's policy. */
+  tenantChecks: (request: FastifyRequest) => RateLimitCheck[];
+  /** Rate-limit checks of a login: the client's and the account's buckets. */
+  loginChecks: (request: FastifyRequest) => RateLimitCheck[];
+  /** Fair concurrency limit on search, keyed by tenant. */
+  search: BulkheadPolicy;
+}
+
+/**
+ * Builds casebook's limits.
+ *
+ * @example
+ * const limits = createLimits({ clock, store: redisRateLimitStore(redis), instances: 2 });
+ */
+export function createLimits(options: LimitsOptions): Limits {
+  const scale = options.scale ?? 1;
+  const tiers = tierPolicies<Tier>(
+    {
+      free: scaled(tierQuotas.free, scale),
+      pro: scaled(tierQuotas.pro, scale),
+      enterprise: scaled(tierQuotas.enterprise, scale),
+    },
+    { fallback: 'free' },
+  );
+  const limiter = createRateLimiter({
+    clock: options.clock,
+    ...(options.store ? { store: options.store } : {}),
+    policies: [...tiers.policies, scaled(loginQuotas.client, scale), scaled(loginQuotas.account, scale)],
+    insuranceDivisor: options.instances ?? 1,
+  });
+  return {
+    limiter,
+    tenantChecks: (request) => [
+      {
+        key: rateLimitKey({ tenant: String(request.principal.tenantId) }, 'api'),
+        policy: tiers(request.principal.tier),
+      },
+    ],
+    loginChecks(request) {
+      const checks: RateLimitCheck[] = [
+        { key: rateLimitKey({ client: request.ip }, 'login'), policy: loginQuotas.client.name },
+      ];
+      const email = (request.body as { email?: unknown } | undefined)?.email;
+      if (typeof email === 'string' && email.length > 0 && email.length <= 320) {
+        checks.push({
+          key: rateLimitKey({ account: email.toLowerCase() }, 'login'),
+          policy: loginQuotas.account.name,
+        });
+      }
+      return checks;
+    },
+    search: bulkhead({
+      name: 'search',
+      maxConcurrent: 16,
+      maxQueue: 64,
+      queueTimeout: 250,
+      maxPerKey: 12,
+      clock: options.clock,
+    }),
+  };
+}

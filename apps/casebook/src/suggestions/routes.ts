@@ -1,0 +1,136 @@
+// GET /v1/cases/:id/suggestions: what the upstream enrichment service suggests for a case, through
+// timeout + retry (with a budget) + circuit breaker + cache (fresh, then stale on failure) + fallback.
+// An upstream that is slow, failing or cut off never turns into an error for the caller: the answer is
+// fresh, stale (`stale: true`), or degraded (`partial: true`, no suggestions).
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Cache, cacheKey } from '@headroom/core/cache';
+import type { Clock } from '@headroom/core/clock';
+import {
+  type CircuitBreakerPolicy,
+  circuitBreaker,
+  fallback,
+  retry,
+  retryBudget,
+  timeout,
+  wrap,
+} from '@headroom/core/policy';
+import { Type } from 'typebox';
+import type { Database } from '../db/database.ts';
+import { notFound } from '../http/problems.ts';
+import type { EnrichmentClient, Suggestion } from './enrichment-client.ts';
+
+export interface SuggestionsRoutesOptions {
+  db: Database;
+  clock: Clock;
+  enrichment: EnrichmentClient;
+  cache: Cache;
+  /** Policy timings; tests and drills shorten them. */
+  tuning?: Partial<SuggestionsTuning>;
+}
+
+/** The timings of the suggestions policies. */
+export interface SuggestionsTuning {
+  /** Per upstream attempt. */
+  attemptTimeoutMs: number;
+  /** For the whole call, retries included. */
+  totalTimeoutMs: number;
+  /** A call slower than this counts as slow for the breaker. */
+  slowCallMs: number;
+  /** Breaker's open time before the first probe (doubling while probes fail, up to 30 s). */
+  halfOpenAfterMs: number;
+  /** How long an answer is fresh, and how long it may still be served when the upstream fails. */
+  freshMs: number;
+  staleMs: number;
+}
+
+export const defaultTuning: SuggestionsTuning = {
+  attemptTimeoutMs: 120,
+  totalTimeoutMs: 280,
+  slowCallMs: 80,
+  halfOpenAfterMs: 2_000,
+  freshMs: 60_000,
+  staleMs: 60 * 60_000,
+};
+
+/** The breaker's name in metrics, /health and the admin API. */
+export const enrichmentBreakerName = 'enrichment';
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1 }) });
+
+interface Answer {
+  case_id: number;
+  data: Suggestion[];
+  /** Served from cache after the upstream failed. */
+  stale: boolean;
+  /** The upstream could not be reached and nothing was cached: no suggestions, try later. */
+  partial: boolean;
+}
+
+export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const { db, clock, enrichment, cache } = options;
+  const tuning = { ...defaultTuning, ...options.tuning };
+  const breaker: CircuitBreakerPolicy = app.headroom.protection.breaker(
+    circuitBreaker({
+      name: enrichmentBreakerName,
+      window: { type: 'time', duration: 10_000, buckets: 10 },
+      minimumCalls: 10,
+      failureRateThreshold: 0.5,
+      slowCallDurationThreshold: tuning.slowCallMs,
+      slowCallRateThreshold: 0.5,
+      halfOpenAfter: { initial: tuning.halfOpenAfterMs, max: 30_000 },
+      halfOpenProbes: 3,
+      clock,
+    }),
+  );
+  const retries = app.headroom.protection.retry(
+    enrichmentBreakerName,
+    retry({
+      maxAttempts: 2,
+      initialDelay: 20,
+      maxDelay: 100,
+      budget: retryBudget({ ratio: 0.1, clock }),
+      clock,
+    }),
+  );
+  const upstream = wrap(
+    timeout({ duration: tuning.totalTimeoutMs, clock }),
+    retries,
+    breaker,
+    timeout({ duration: tuning.attemptTimeoutMs, clock }),
+  );
+  const degraded = fallback({ to: () => undefined });
+
+  app.get('/v1/cases/:id/suggestions', { schema: { params: IdParams } }, async (request): Promise<Answer> => {
+    const { tenantId, tenantSlug } = request.principal;
+    const caseId = request.params.id;
+    const { rowCount } = await db.query({
+      name: 'case-exists',
+      text: 'SELECT 1 FROM cases WHERE tenant_id = $1 AND id = $2',
+      values: [tenantId, caseId],
+    });
+    if (rowCount === 0) throw notFound('case', caseId);
+
+    const key = cacheKey({ tenant: String(tenantId) }, 'suggestions', caseId);
+    const entry = await degraded.execute(() =>
+      cache.getOrSetEntry<Suggestion[]>(
+        key,
+        ({ signal }) =>
+          upstream.execute(({ signal }) => enrichment.suggestions(tenantSlug, caseId, signal), signal),
+        {
+          ttl: tuning.freshMs,
+          grace: tuning.staleMs,
+          graceBackoff: tuning.halfOpenAfterMs,
+          tags: [`case:${caseId}`],
+        },
+      ),
+    );
+    if (entry === undefined) return { case_id: caseId, data: [], stale: false, partial: true };
+    // Past its fresh time, the answer is one the cache kept for grace while the upstream failed.
+    const stale = clock.now() - entry.createdAt >= tuning.freshMs;
+    return { case_id: caseId, data: entry.value, stale, partial: false };
+  });
+};
