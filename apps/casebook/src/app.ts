@@ -15,6 +15,7 @@ import { database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrorCodes } from './errors.ts';
+import { tenantScope } from './http/cached-reads.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
 import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
@@ -79,12 +80,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           throw new HeadroomError(
             casebookErrorCodes.HR_FORBIDDEN,
             'the admin API needs an admin of the tenant',
-            {
-              status: 403,
-            },
+            { status: 403 },
           );
         }
       },
+      cacheScope: (request) => tenantScope(request.principal.tenantId),
     },
     async readiness() {
       try {
@@ -100,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const protection = app.headroom.protection;
+  app.headroom.caches.add(cache);
   await app.register(async (open) => {
     open.addHook(
       'preValidation',
@@ -114,9 +115,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
     );
     await api.register(accountRoutes, { db, clock });
-    await api.register(caseRoutes, { db, clock, searchLimiter: limits.search });
-    await api.register(activityRoutes, { db, clock });
-    await api.register(entityRoutes, { db, clock });
+    await api.register(caseRoutes, { db, clock, cache, searchLimiter: limits.search });
+    await api.register(activityRoutes, { db, clock, cache });
+    await api.register(entityRoutes, { db, clock, cache });
     await api.register(suggestionsRoutes, {
       db,
       clock,

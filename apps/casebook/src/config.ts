@@ -22,6 +22,8 @@ export interface Config {
   enrichmentSimPort: number;
   /** Casebook instances sharing Redis: each enforces its share of a quota while Redis is down. */
   instances: number;
+  /** Multiplies every tenant and login quota (benches that measure throughput raise them). */
+  quotaScale: number;
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -45,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     enrichmentUrl: env.ENRICHMENT_URL || undefined,
     enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
     instances: integer(env, 'INSTANCES', 1, 1),
+    quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),
   };
 }
 

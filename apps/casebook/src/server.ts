@@ -3,11 +3,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { createCache } from '@headroom/core/cache';
+import { createRedisClients, redisBus, redisStore } from '@headroom/core/cache/redis';
 import { systemClock } from '@headroom/core/clock';
 import { redisRateLimitStore } from '@headroom/core/ratelimit/redis';
 import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
 import { createSimulator } from '@headroom/enrichment-sim';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
@@ -43,17 +44,44 @@ const enrichmentUrl =
 const enrichment = enrichmentClient(enrichmentUrl);
 
 // Scaled mode: bounded command timeouts and no offline queue, so a dead Redis costs milliseconds, not hangs.
+let redisErrors = 0;
 const redis = config.redisUrl
-  ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 100 })
+  ? createRedisClients(config.redisUrl, {
+      onError: (error) => {
+        if (redisErrors++ % 100 === 0) logger.warn({ err: error.message }, 'redis connection error');
+      },
+    })
   : undefined;
-redis?.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+await redis
+  ?.ready()
+  .catch((error) => logger.warn({ err: error.message }, 'redis not reachable yet; using local stores'));
 const clock = systemClock();
 const limits = createLimits({
   clock,
   instances: config.instances,
-  ...(redis ? { store: redisRateLimitStore(redis) } : {}),
+  scale: config.quotaScale,
+  ...(redis ? { store: redisRateLimitStore(redis.client) } : {}),
 });
-const app = await buildApp({ pool, logger, version: config.version, commit, clock, limits, enrichment });
+const cache = createCache({
+  name: 'casebook',
+  clock,
+  ...(redis
+    ? {
+        l2: redisStore({ client: redis.client }),
+        bus: redisBus({ client: redis.client, subscriber: redis.subscriber }),
+      }
+    : {}),
+});
+const app = await buildApp({
+  pool,
+  logger,
+  version: config.version,
+  commit,
+  clock,
+  limits,
+  cache,
+  enrichment,
+});
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -64,7 +92,7 @@ async function shutdown(signal: string) {
   await pool.end().catch(() => {});
   await enrichment.close().catch(() => {});
   await simulator?.close();
-  redis?.disconnect();
+  await redis?.quit().catch(() => {});
   await embedded?.stop();
   logger.info('stopped');
   process.exit(0);

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createCache } from '@headroom/core/cache';
 import { FakeClock } from '@headroom/core/clock';
 import type pg from 'pg';
 import { buildApp } from '../src/app.ts';
@@ -46,8 +47,10 @@ function recording(pool: pg.Pool): pg.Pool {
   });
 }
 
-test('detail at expand depth 0, 1, 2 and 3: one statement for auth, one for the case', async () => {
-  const app = await buildApp({ pool: recording(db.pool), clock: new FakeClock({ now: testNow }) });
+test('detail at expand depth 0, 1, 2 and 3: one statement for auth, one for the case; a cache hit only auth', async () => {
+  const clock = new FakeClock({ now: testNow });
+  const cache = createCache({ name: 'statements', clock });
+  const app = await buildApp({ pool: recording(db.pool), clock, cache });
   try {
     const login = await app.inject({
       method: 'POST',
@@ -59,14 +62,19 @@ test('detail at expand depth 0, 1, 2 and 3: one statement for auth, one for the 
       "SELECT c.id FROM cases c JOIN tenants t ON t.id = c.tenant_id WHERE t.slug = 'acme' AND c.owner_id IS NOT NULL LIMIT 1",
     );
     for (const expand of ['', 'owner', 'owner.team', 'owner.team.org', 'owner,owner.team,owner.team.org']) {
+      const get = () =>
+        app.inject({
+          url: `/v1/cases/${rows[0].id}${expand ? `?expand=${expand}` : ''}`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+      cache.clearLocal();
       statements.length = 0;
-      const res = await app.inject({
-        url: `/v1/cases/${rows[0].id}${expand ? `?expand=${expand}` : ''}`,
-        headers: { authorization: `Bearer ${token}` },
-      });
-      assert.equal(res.statusCode, 200);
+      assert.equal((await get()).statusCode, 200);
       assert.equal(statements.length, 2, `expand=${expand}: ${statements.join('\n---\n')}`);
       assert.match(statements[1]!, /FROM cases c/);
+      statements.length = 0;
+      assert.equal((await get()).statusCode, 200);
+      assert.equal(statements.length, 1, `expand=${expand}, cached: only the auth lookup`);
     }
   } finally {
     await app.close();

@@ -1,8 +1,10 @@
 // The admin API of protection: list circuit breakers and bulkheads, reset, isolate and release breakers.
 // Registered only when the app says who may use it (`admin.authorize`); there is no open admin API.
 
+import type { CacheScope } from '@headroom/core/cache';
 import { HeadroomError } from '@headroom/core/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CacheRegistry } from './cache-metrics.ts';
 import type { Protection } from './protection.ts';
 
 /** The `admin` option of the plugin. */
@@ -11,7 +13,26 @@ export interface AdminOptions {
   authorize: (request: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
   /** Where the admin routes live. @default '/admin' */
   prefix?: string;
+  /**
+   * The cache scope an admin may invalidate: their own tenant's. Without it, cache invalidation is not
+   * offered (stats still are).
+   */
+  cacheScope?: (request: FastifyRequest) => CacheScope;
 }
+
+const invalidateBody = {
+  type: 'object',
+  properties: {
+    tags: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: { type: 'string', minLength: 1, maxLength: 200 },
+    },
+  },
+  required: ['tags'],
+  additionalProperties: false,
+} as const;
 
 const nameParams = {
   type: 'object',
@@ -21,12 +42,18 @@ const nameParams = {
 
 /**
  * Registers `GET <prefix>/breakers`, `POST <prefix>/breakers/:name/reset`, `POST <prefix>/breakers/:name/isolate`,
- * `DELETE <prefix>/breakers/:name/isolate` and `GET <prefix>/bulkheads`, behind `authorize`.
+ * `DELETE <prefix>/breakers/:name/isolate`, `GET <prefix>/bulkheads`, `GET <prefix>/caches` and (with
+ * `cacheScope`) `POST <prefix>/caches/:name/invalidate {tags}`, behind `authorize`.
  *
  * @example
- * await adminRoutes(app, protection, { authorize: requireAdmin });
+ * await adminRoutes(app, protection, caches, { authorize: requireAdmin });
  */
-export async function adminRoutes(app: FastifyInstance, protection: Protection, options: AdminOptions) {
+export async function adminRoutes(
+  app: FastifyInstance,
+  protection: Protection,
+  caches: CacheRegistry,
+  options: AdminOptions,
+) {
   const isolations = new Map<string, { dispose(): void }>();
   const find = (name: string) => {
     const tracked = protection.breakers.get(name);
@@ -72,6 +99,28 @@ export async function adminRoutes(app: FastifyInstance, protection: Protection, 
       admin.get('/bulkheads', async () => ({
         data: [...protection.bulkheads.values()].map((b) => b.stats()),
       }));
+      admin.get('/caches', async () => ({ data: [...caches.caches.values()].map((c) => c.stats()) }));
+      const { cacheScope } = options;
+      if (cacheScope) {
+        admin.post(
+          '/caches/:name/invalidate',
+          { schema: { params: nameParams, body: invalidateBody } },
+          async (request) => {
+            const { name } = request.params as { name: string };
+            const { tags } = request.body as { tags: string[] };
+            const cache = caches.caches.get(name);
+            if (!cache) {
+              throw new HeadroomError('HR_NOT_FOUND', `no cache named "${name}"`, {
+                status: 404,
+                context: { cache: name },
+              });
+            }
+            // Scoped to the admin's own tenant: another tenant's entries cannot be named from here.
+            await cache.invalidateTags(cacheScope(request), tags);
+            return { cache: name, invalidated: tags };
+          },
+        );
+      }
     },
     { prefix: options.prefix ?? '/admin' },
   );

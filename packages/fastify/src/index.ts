@@ -1,6 +1,7 @@
 // Public API of @headroom/fastify: the plugin, request-id server options and the problem codes.
 
 export type { AdminOptions } from './admin.ts';
+export type { CacheRegistry } from './cache-metrics.ts';
 export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';

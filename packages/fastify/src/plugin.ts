@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
+import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import { cacheControl, type HttpCacheOptions, httpCacheOnSend } from './http-cache.ts';
@@ -49,6 +50,8 @@ export interface HeadroomDecoration {
   readonly routes: ReadonlyArray<{ method: string; url: string }>;
   /** Breakers, bulkheads, retries, hedges and rate limiters the app registered, for metrics, health and admin. */
   readonly protection: Protection;
+  /** The app's caches, for metrics and the admin API: `app.headroom.caches.add(cache)`. */
+  readonly caches: CacheRegistry;
 }
 
 declare module 'fastify' {
@@ -85,6 +88,7 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   });
   const routes: { method: string; url: string }[] = [];
   const protection = createProtection(registry);
+  const caches = createCacheRegistry(registry);
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
     protectRoute(route, protection);
@@ -93,7 +97,7 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     if (httpCache) cacheControl(httpCache);
   });
   app.addHook('onSend', httpCacheOnSend);
-  app.decorate('headroom', { registry, routes, protection });
+  app.decorate('headroom', { registry, routes, protection, caches });
 
   app.addHook('onRequest', function echoRequestId(request, reply, done) {
     reply.header(requestIdHeader, request.id);
@@ -106,7 +110,7 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   app.get(metricsPath, { logLevel: 'warn' }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
-  if (options.admin) await adminRoutes(app, protection, options.admin);
+  if (options.admin) await adminRoutes(app, protection, caches, options.admin);
   healthRoutes(app, {
     service: options.service,
     version: options.version,

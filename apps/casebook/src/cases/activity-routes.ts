@@ -1,10 +1,13 @@
 // A case's activity: its timeline of events and its comments, both newest first with keyset cursors.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Cache, cacheKey } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
+import { caseTag, invalidateCase, readCaching, sendEntry, tenantScope } from '../http/cached-reads.ts';
 import { type Cursor, decodeCursor, page } from '../http/cursor.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
@@ -14,6 +17,8 @@ import { IdParams, PageQuery } from './schemas.ts';
 export interface ActivityRoutesOptions {
   db: Database;
   clock: Clock;
+  /** First pages are cached under the case's tag; a comment invalidates it. */
+  cache: Cache;
 }
 
 const CommentBody = Type.Object(
@@ -23,7 +28,7 @@ const CommentBody = Type.Object(
 
 export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = async (
   app,
-  { db, clock },
+  { db, clock, cache },
 ) => {
   async function list(
     table: 'events' | 'comments',
@@ -53,16 +58,38 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
     );
   }
 
+  // First pages (the ones people look at) are cached under the case's tag; later pages go to PostgreSQL.
+  async function firstPageCached(
+    table: 'events' | 'comments',
+    columns: string[],
+    timeColumn: string,
+    request: Parameters<typeof list>[3],
+    query: Parameters<typeof list>[4],
+    reply: FastifyReply,
+  ) {
+    if (query.cursor) return list(table, columns, timeColumn, request, query);
+    const { tenantId, tier } = request.principal;
+    const id = request.params.id;
+    const key = cacheKey(tenantScope(tenantId), 'case', id, table, pageSize(tier, query.limit));
+    const entry = await cache.getOrSetEntry(key, () => list(table, columns, timeColumn, request, query), {
+      ...readCaching,
+      tags: [caseTag(id)],
+    });
+    return sendEntry(reply, entry);
+  }
+
   app.get(
     '/v1/cases/:id/timeline',
     { schema: { params: IdParams, querystring: PageQuery }, config: { httpCache: tenantData } },
-    (request) => list('events', timelineColumns, 'occurred_at', request, request.query),
+    (request, reply) =>
+      firstPageCached('events', timelineColumns, 'occurred_at', request, request.query, reply),
   );
 
   app.get(
     '/v1/cases/:id/comments',
     { schema: { params: IdParams, querystring: PageQuery }, config: { httpCache: tenantData } },
-    (request) => list('comments', commentColumns, 'created_at', request, request.query),
+    (request, reply) =>
+      firstPageCached('comments', commentColumns, 'created_at', request, request.query, reply),
   );
 
   app.post(
@@ -86,6 +113,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
       );
       const row = rows[0];
       if (!row) throw notFound('case', request.params.id);
+      await invalidateCase(cache, tenantId, request.params.id, { search: false });
       return reply.code(201).send(row);
     },
   );

@@ -1,13 +1,22 @@
 // Case search, detail, create and update.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Cache, cacheKey } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import type { BulkheadPolicy } from '@headroom/core/policy';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
+import {
+  caseTag,
+  invalidateCase,
+  readCaching,
+  searchTag,
+  sendEntry,
+  tenantScope,
+} from '../http/cached-reads.ts';
 import { decodeCursor, page } from '../http/cursor.ts';
-import { ifMatchVersions, versionedEtag } from '../http/etag.ts';
+import { ifMatchVersions, versionedEtag, versionedEtagOf } from '../http/etag.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import {
@@ -25,12 +34,14 @@ import { CreateCaseBody, DetailQuery, IdParams, PatchCaseBody, SearchQuery } fro
 export interface CaseRoutesOptions {
   db: Database;
   clock: Clock;
+  /** Reads are cached here; writes invalidate by tag. */
+  cache: Cache;
   /** Fair concurrency limit of search, keyed by tenant. @default none */
   searchLimiter?: BulkheadPolicy;
 }
 
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, options) => {
-  const { db, clock } = options;
+  const { db, clock, cache } = options;
   app.get(
     '/v1/cases/search',
     {
@@ -47,18 +58,24 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           : {}),
       },
     },
-    async (request) => {
-      const { q, status, cursor } = request.query;
-      const limit = pageSize(request.principal.tier, request.query.limit);
-      const query = searchQuery({
-        tenantId: request.principal.tenantId,
-        q: q?.trim() ? q : undefined,
-        status,
-        after: cursor ? decodeCursor(cursor) : undefined,
-        fetch: limit + 1,
-      });
-      const { rows } = await db.query<SearchRow>(query);
-      return page(rows, limit, (row) => row.sort_at, presentSummary);
+    async (request, reply) => {
+      const { tenantId, tier } = request.principal;
+      const { status, cursor } = request.query;
+      const q = request.query.q?.trim() ? request.query.q : undefined;
+      const limit = pageSize(tier, request.query.limit);
+      const after = cursor ? decodeCursor(cursor) : undefined; // a bad cursor is a 400 before any cache lookup
+      const key = cacheKey(tenantScope(tenantId), 'search', q ?? '', status ?? '', limit, cursor ?? '');
+      const entry = await cache.getOrSetEntry(
+        key,
+        async () => {
+          const { rows } = await db.query<SearchRow>(
+            searchQuery({ tenantId, q, status, after, fetch: limit + 1 }),
+          );
+          return page(rows, limit, (row) => row.sort_at, presentSummary);
+        },
+        { ...readCaching, tags: [searchTag] },
+      );
+      return sendEntry(reply, entry);
     },
   );
 
@@ -66,17 +83,29 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id',
     { schema: { params: IdParams, querystring: DetailQuery }, config: { httpCache: tenantData } },
     async (request, reply) => {
+      const { tenantId } = request.principal;
+      const id = request.params.id;
       const depth = expandDepth(request.query.expand);
-      const { rows } = await db.query<CaseRow>({
-        name: `case-detail-${depth}`,
-        text: detailQueries[depth],
-        values: [request.principal.tenantId, request.params.id],
-      });
-      const row = rows[0];
-      if (!row) throw notFound('case', request.params.id);
-      const body = JSON.stringify(selectFields(presentCase(row), request.query.fields));
+      // One entry per case and depth; `fields` is applied to it, so every selection shares the entry.
+      const entry = await cache.getOrSetEntry(
+        cacheKey(tenantScope(tenantId), 'case', id, depth),
+        async () => {
+          const { rows } = await db.query<CaseRow>({
+            name: `case-detail-${depth}`,
+            text: detailQueries[depth],
+            values: [tenantId, id],
+          });
+          return rows[0] ? presentCase(rows[0]) : undefined;
+        },
+        { ...readCaching, negativeTtl: 5_000, tags: [caseTag(id)] },
+      );
+      const representation = entry.value;
+      if (entry.notFound || representation === undefined) throw notFound('case', id);
+      const version = representation.version as number;
+      if (!request.query.fields) return sendEntry(reply, entry, versionedEtagOf(version, entry.etag));
+      const body = JSON.stringify(selectFields(representation, request.query.fields));
       return reply
-        .header('etag', versionedEtag(row.version, body))
+        .header('etag', versionedEtag(version, body))
         .type('application/json; charset=utf-8')
         .send(body);
     },
@@ -89,6 +118,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     const row = await db
       .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
       .then((result) => result.rows[0]!, rethrowForeignKey);
+    await invalidateCase(cache, tenantId, row.id, { search: true });
     const body = JSON.stringify(presentCase(row));
     return reply
       .code(201)
@@ -128,6 +158,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           context: { field: 'headers.if-match' },
         });
       }
+      await invalidateCase(cache, tenantId, id, { search: true });
       const body = JSON.stringify(presentCase(row));
       return reply
         .header('etag', versionedEtag(row.version, body))

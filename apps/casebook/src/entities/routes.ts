@@ -1,15 +1,19 @@
 // Entities (people, accounts, devices...) and their links to cases.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Cache } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
+import { invalidateCase } from '../http/cached-reads.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 
 export interface EntityRoutesOptions {
   db: Database;
   clock: Clock;
+  /** A new link adds a timeline event: the case's cached pages are invalidated. */
+  cache: Cache;
 }
 
 const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
@@ -42,7 +46,10 @@ const LinkBody = Type.Object(
 
 const entityColumns = 'id, kind, name, attributes, created_at';
 
-export const entityRoutes: FastifyPluginAsyncTypebox<EntityRoutesOptions> = async (app, { db, clock }) => {
+export const entityRoutes: FastifyPluginAsyncTypebox<EntityRoutesOptions> = async (
+  app,
+  { db, clock, cache },
+) => {
   app.post('/v1/entities', { schema: { body: CreateEntityBody } }, async (request, reply) => {
     const { kind, name, attributes = {} } = request.body;
     const row = (
@@ -103,6 +110,7 @@ export const entityRoutes: FastifyPluginAsyncTypebox<EntityRoutesOptions> = asyn
         .catch(rethrowForeignKey);
       const row = result.rows[0]!;
       if (!row.case_found) throw notFound('case', request.params.id);
+      if (row.inserted) await invalidateCase(cache, tenantId, request.params.id, { search: false });
       return reply.code(row.inserted ? 201 : 200).send({
         case_id: request.params.id,
         entity_id: entityId,

@@ -13,6 +13,17 @@ export function versionedEtag(version: number, body: string): string {
 }
 
 /**
+ * The same tag as `versionedEtag(version, bytes)`, from the strong ETag the cache computed for those bytes
+ * (`"<sha1 base64url>"`): a cache hit builds its tag without hashing anything again.
+ *
+ * @example
+ * versionedEtagOf(3, entry.etag) === versionedEtag(3, entry.bytes.toString()) // true
+ */
+export function versionedEtagOf(version: number, bytesEtag: string): string {
+  return `"${version}-${bytesEtag.slice(1, 17)}"`;
+}
+
+/**
  * The versions an If-Match header accepts: `null` for `*` (any current representation), else the versions
  * of its strong tags. Weak tags never match If-Match (strong comparison); an absent header gives undefined.
  *

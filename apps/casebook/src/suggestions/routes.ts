@@ -124,7 +124,6 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
           ttl: tuning.freshMs,
           grace: tuning.staleMs,
           graceBackoff: tuning.halfOpenAfterMs,
-          tags: [`case:${caseId}`],
         },
       ),
     );

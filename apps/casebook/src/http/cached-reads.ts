@@ -1,0 +1,56 @@
+// Casebook's application cache: how long reads stay fresh, the tags that writes invalidate, and sending a
+// cached entry's bytes and strong ETag as they are (a hit serializes and hashes nothing).
+
+import type { Cache, CachedEntry, CacheScope, GetOrSetOptions } from '@headroom/core/cache';
+import type { FastifyReply } from 'fastify';
+
+/**
+ * Freshness of cached reads. Writes invalidate by tag at once (a writer reads its own write), so the TTL
+ * only bounds what another writer of the same data outside casebook could leave stale; SWR keeps hot keys
+ * answered while one refresh runs; grace answers from cache while PostgreSQL fails.
+ */
+export const readCaching: GetOrSetOptions = {
+  ttl: 60_000,
+  jitter: 0.1,
+  staleWhileRevalidate: 60_000,
+  grace: 5 * 60_000,
+  graceBackoff: 2_000,
+};
+
+/** Every search page of a tenant: any case write may change any of them. */
+export const searchTag = 'cases';
+
+/** Everything about one case: detail, timeline and comments first pages. */
+export const caseTag = (id: number | string): string => `case:${id}`;
+
+/** The tenant's cache scope; the tenant comes only from the authenticated principal. */
+export const tenantScope = (tenantId: number): CacheScope => ({ tenant: String(tenantId) });
+
+/**
+ * Invalidates what a write to case `id` changes: its own entries, and the tenant's search pages when the
+ * write can move a case in or out of a page (create, update).
+ *
+ * @example
+ * await invalidateCase(cache, tenantId, id, { search: true });
+ */
+export function invalidateCase(
+  cache: Cache,
+  tenantId: number,
+  id: number | string,
+  options: { search: boolean },
+): Promise<void> {
+  return cache.invalidateTags(
+    tenantScope(tenantId),
+    options.search ? [caseTag(id), searchTag] : [caseTag(id)],
+  );
+}
+
+/**
+ * Sends a cached JSON entry: its bytes, and its strong ETag unless `etag` names another.
+ *
+ * @example
+ * return sendEntry(reply, await cache.getOrSetEntry(key, load, readCaching));
+ */
+export function sendEntry(reply: FastifyReply, entry: CachedEntry<unknown>, etag = entry.etag): FastifyReply {
+  return reply.header('etag', etag).type('application/json; charset=utf-8').send(entry.bytes);
+}

@@ -1,0 +1,91 @@
+// The app's caches, as metrics and admin see them: `app.headroom.caches.add(cache)` subscribes to the
+// cache's events (the cache itself knows nothing of Prometheus).
+
+import type { Cache } from '@headroom/core/cache';
+import { HeadroomError } from '@headroom/core/errors';
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/**
+ * What `app.headroom.caches` offers.
+ *
+ * @example
+ * const cases = app.headroom.caches.add(createCache({ name: 'cases', l2, bus }));
+ */
+export interface CacheRegistry {
+  /** Tracks a cache: request, load and bus-lag metrics, admin stats and invalidation. Returns it. */
+  add(cache: Cache): Cache;
+  readonly caches: ReadonlyMap<string, Cache>;
+}
+
+/**
+ * Registers the cache metrics in `registry`: `headroom_cache_requests_total{cache,tier,result}`,
+ * `headroom_cache_loads_total{cache,kind,outcome}`, `headroom_cache_load_duration_seconds{cache}`,
+ * `headroom_cache_bus_lag_seconds{cache}` and `headroom_cache_errors_total{cache,operation}`.
+ *
+ * @example
+ * const caches = createCacheRegistry(registry);
+ */
+export function createCacheRegistry(registry: Registry): CacheRegistry {
+  const caches = new Map<string, Cache>();
+  const requests = new Counter({
+    name: 'headroom_cache_requests_total',
+    help: 'Cache lookups by tier (l1, l2) and result (hit, miss, stale, error).',
+    labelNames: ['cache', 'tier', 'result'] as const,
+    registers: [registry],
+  });
+  const loads = new Counter({
+    name: 'headroom_cache_loads_total',
+    help: 'Loader calls by kind (load, refresh) and outcome (ok, error, timeout).',
+    labelNames: ['cache', 'kind', 'outcome'] as const,
+    registers: [registry],
+  });
+  const loadSeconds = new Histogram({
+    name: 'headroom_cache_load_duration_seconds',
+    help: 'Time a loader took.',
+    labelNames: ['cache'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const busLag = new Histogram({
+    name: 'headroom_cache_bus_lag_seconds',
+    help: 'From an invalidation published by another instance to this instance hearing it.',
+    labelNames: ['cache'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'headroom_cache_errors_total',
+    help: 'L2 and bus failures the cache absorbed (the caller got L1 or the loader instead).',
+    labelNames: ['cache', 'operation'] as const,
+    registers: [registry],
+  });
+  return {
+    caches,
+    add(cache) {
+      if (caches.has(cache.name)) {
+        throw new HeadroomError('HR_INVALID_OPTION', `a cache named "${cache.name}" is already registered`, {
+          context: { option: 'name', value: cache.name },
+        });
+      }
+      caches.set(cache.name, cache);
+      // A hit is the hot path: label children are looked up once per (tier, result), not hashed per hit.
+      const children = new Map<string, ReturnType<typeof requests.labels>>();
+      cache.onRequest((e) => {
+        const id = `${e.tier}:${e.result}`;
+        let child = children.get(id);
+        if (child === undefined) {
+          child = requests.labels(e.cache, e.tier, e.result);
+          children.set(id, child);
+        }
+        child.inc();
+      });
+      cache.onLoad((e) => {
+        loads.inc({ cache: e.cache, kind: e.refresh ? 'refresh' : 'load', outcome: e.outcome });
+        loadSeconds.observe({ cache: e.cache }, e.durationMs / 1000);
+      });
+      cache.onBusMessage((e) => busLag.observe({ cache: e.cache }, Math.max(0, e.lagMs) / 1000));
+      cache.onError((e) => errors.inc({ cache: e.cache, operation: e.operation }));
+      return cache;
+    },
+  };
+}
