@@ -1,7 +1,6 @@
 // `npm start` end to end: server.ts as a real process, on embedded PostgreSQL or on DATABASE_URL.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -9,33 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestDatabase } from './support/database.ts';
+import { startServerProcess } from './support/server-process.ts';
 
-const server = join(import.meta.dirname, '..', 'src', 'server.ts');
-
-/** Starts server.ts and resolves with its URL once it prints the ready banner. */
-async function start(
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [server], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = () => {
-      const match = /casebook is ready at (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-  return { child, url, output: () => output };
+async function start(env: NodeJS.ProcessEnv) {
+  return startServerProcess(env);
 }
 
 async function login(url: string): Promise<number> {
