@@ -65,7 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
   const limits = deps.limits ?? createLimits({ clock });
   const cache = deps.cache ?? createCache({ name: 'casebook', clock });
-  const authenticated = authenticate({ db, clock });
+  const authenticated = authenticate({ db, clock, cache });
 
   let migrated = false;
   await app.register(headroom, {
@@ -114,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'preValidation',
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
     );
-    await api.register(accountRoutes, { db, clock });
+    await api.register(accountRoutes, { db, clock, cache });
     await api.register(caseRoutes, { db, clock, cache, searchLimiter: limits.search });
     await api.register(activityRoutes, { db, clock, cache });
     await api.register(entityRoutes, { db, clock, cache });

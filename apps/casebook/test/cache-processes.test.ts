@@ -36,6 +36,8 @@ before(async () => {
     "SELECT c.id FROM cases c JOIN tenants t ON t.id = c.tenant_id WHERE t.slug = 'acme' ORDER BY c.id LIMIT 50",
   );
   caseIds = rows.map((r) => r.id);
+  // Authenticate once on each process, so the loads counted below are the case's alone.
+  await Promise.all([get(a, '/v1/me'), get(b, '/v1/me')]);
 });
 after(async () => {
   await Promise.all([a?.stop(), b?.stop()]);

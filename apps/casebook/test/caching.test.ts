@@ -19,6 +19,7 @@ before(async () => {
     "SELECT c.id FROM cases c JOIN tenants t ON t.id = c.tenant_id WHERE t.slug = 'acme' ORDER BY c.id LIMIT 1",
   );
   caseId = rows[0]!.id;
+  await t.as(acme, { url: '/v1/me' }); // the principal's own cache load happens here, not in the tests
 });
 after(() => t.close());
 

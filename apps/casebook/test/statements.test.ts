@@ -47,7 +47,7 @@ function recording(pool: pg.Pool): pg.Pool {
   });
 }
 
-test('detail at expand depth 0, 1, 2 and 3: one statement for auth, one for the case; a cache hit only auth', async () => {
+test('detail at expand depth 0, 1, 2 and 3: one statement for auth, one for the case; a cache hit none', async () => {
   const clock = new FakeClock({ now: testNow });
   const cache = createCache({ name: 'statements', clock });
   const app = await buildApp({ pool: recording(db.pool), clock, cache });
@@ -74,7 +74,11 @@ test('detail at expand depth 0, 1, 2 and 3: one statement for auth, one for the 
       assert.match(statements[1]!, /FROM cases c/);
       statements.length = 0;
       assert.equal((await get()).statusCode, 200);
-      assert.equal(statements.length, 1, `expand=${expand}, cached: only the auth lookup`);
+      assert.equal(
+        statements.length,
+        0,
+        `expand=${expand}, cached: the principal and the case both come from the cache`,
+      );
     }
   } finally {
     await app.close();

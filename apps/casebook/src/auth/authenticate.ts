@@ -1,5 +1,6 @@
 // The onRequest hook of every authenticated route: bearer secret → principal, tenant header cross-check.
 
+import { type Cache, cacheKey, GLOBAL } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import type { FastifyRequest } from 'fastify';
@@ -9,7 +10,7 @@ import { hashSecret, secretKind } from './tokens.ts';
 
 /** Session token → principal; expired and revoked sessions find nothing. */
 export const sessionLookup = `
-  SELECT s.id AS credential_id, t.id AS tenant_id, t.slug, t.tier, u.id AS user_id, u.role
+  SELECT s.id AS credential_id, t.id AS tenant_id, t.slug, t.tier, u.id AS user_id, u.role, s.expires_at
   FROM sessions s
   JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
   JOIN tenants t ON t.id = s.tenant_id
@@ -17,7 +18,7 @@ export const sessionLookup = `
 
 /** API key → principal; revoked keys find nothing. */
 export const apiKeyLookup = `
-  SELECT k.id AS credential_id, t.id AS tenant_id, t.slug, t.tier, u.id AS user_id, u.role
+  SELECT k.id AS credential_id, t.id AS tenant_id, t.slug, t.tier, u.id AS user_id, u.role, NULL AS expires_at
   FROM api_keys k
   JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
   JOIN tenants t ON t.id = k.tenant_id
@@ -30,6 +31,7 @@ interface PrincipalRow {
   tier: Principal['tier'];
   user_id: number;
   role: Principal['role'];
+  expires_at: Date | null;
 }
 
 function unauthenticated(detail: string): HeadroomError {
@@ -39,13 +41,32 @@ function unauthenticated(detail: string): HeadroomError {
   });
 }
 
+interface CachedPrincipal {
+  principal: Principal;
+  /** Epoch ms after which a session is no longer valid; null for API keys. */
+  expiresAt: number | null;
+}
+
+const credentialKey = (hash: Buffer) => cacheKey(GLOBAL, 'principal', hash.toString('base64url'));
+const credentialTag = (hash: Buffer) => `credential:${hash.toString('base64url')}`;
+
+/**
+ * Forgets a revoked credential on every instance (the cached principal of its secret's hash).
+ *
+ * @example
+ * await forgetCredential(cache, tokenHash);
+ */
+export function forgetCredential(cache: Cache, secretHash: Buffer): Promise<void> {
+  return cache.invalidateTags(GLOBAL, [credentialTag(secretHash)]);
+}
+
 /**
  * Builds the hook that authenticates a request and sets `request.principal`.
  *
  * @example
  * app.addHook('onRequest', authenticate({ db, clock }));
  */
-export function authenticate(deps: { db: Queryable; clock: Clock }) {
+export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache }) {
   return async function authenticateRequest(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization;
     const match = header ? /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header) : null;
@@ -54,26 +75,36 @@ export function authenticate(deps: { db: Queryable; clock: Clock }) {
     const kind = secretKind(secret);
     if (!kind) throw unauthenticated('the bearer token is not a casebook token or API key');
 
-    const lookup =
-      kind === 'session'
-        ? {
-            name: 'auth-session',
-            text: sessionLookup,
-            values: [hashSecret(secret), new Date(deps.clock.now())],
-          }
-        : { name: 'auth-api-key', text: apiKeyLookup, values: [hashSecret(secret)] };
-    const row = (await deps.db.query<PrincipalRow>(lookup)).rows[0];
-    if (!row) throw unauthenticated('the token or API key is unknown, expired or revoked');
-
-    const principal: Principal = {
-      tenantId: row.tenant_id,
-      tenantSlug: row.slug,
-      tier: row.tier,
-      userId: row.user_id,
-      role: row.role,
-      via: kind,
-      credentialId: Number(row.credential_id),
+    const hashed = hashSecret(secret);
+    const load = async (): Promise<CachedPrincipal | undefined> => {
+      const lookup =
+        kind === 'session'
+          ? { name: 'auth-session', text: sessionLookup, values: [hashed, new Date(deps.clock.now())] }
+          : { name: 'auth-api-key', text: apiKeyLookup, values: [hashed] };
+      const row = (await deps.db.query<PrincipalRow>(lookup)).rows[0];
+      if (!row) return undefined;
+      return {
+        principal: {
+          tenantId: row.tenant_id,
+          tenantSlug: row.slug,
+          tier: row.tier,
+          userId: row.user_id,
+          role: row.role,
+          via: kind,
+          credentialId: Number(row.credential_id),
+        },
+        expiresAt: row.expires_at === null ? null : new Date(row.expires_at).getTime(),
+      };
     };
+    // Cached by the secret's hash (the tenant is what the lookup finds out, so the scope is global);
+    // revocation invalidates the entry's tag on every instance, and expiry is checked on every request.
+    const found = deps.cache
+      ? await deps.cache.getOrSet(credentialKey(hashed), load, { ttl: 30_000, tags: [credentialTag(hashed)] })
+      : await load();
+    if (!found || (found.expiresAt !== null && found.expiresAt <= deps.clock.now())) {
+      throw unauthenticated('the token or API key is unknown, expired or revoked');
+    }
+    const { principal } = found;
     const claimed = request.headers['x-tenant-id'];
     if (claimed !== undefined && claimed !== principal.tenantSlug && claimed !== String(principal.tenantId)) {
       throw new HeadroomError(

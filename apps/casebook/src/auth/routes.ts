@@ -1,11 +1,12 @@
 // Login, logout, who-am-I, and API keys (admin only).
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Cache } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
-import { requireAdmin } from './authenticate.ts';
+import { forgetCredential, requireAdmin } from './authenticate.ts';
 import { verifyPassword } from './passwords.ts';
 import { hashSecret, newSecret } from './tokens.ts';
 
@@ -14,6 +15,8 @@ export interface AuthRoutesOptions {
   clock: Clock;
   /** Session lifetime. @default 12 hours */
   sessionTtlMs?: number;
+  /** Where authenticated principals are cached; revocations forget them there. */
+  cache?: Cache;
 }
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
@@ -69,14 +72,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
 };
 
 /** Routes for an authenticated caller: logout, who-am-I, API keys. Register inside the authenticated scope. */
-export const accountRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (authed, { db, clock }) => {
+export const accountRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (authed, options) => {
+  const { db, clock, cache } = options;
   authed.post('/v1/auth/logout', async (request, reply) => {
     const { principal } = request;
-    const table = principal.via === 'session' ? 'sessions' : 'api_keys';
-    await db.query(
-      `UPDATE ${table} SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`,
+    const [table, hashColumn] =
+      principal.via === 'session' ? ['sessions', 'token_hash'] : ['api_keys', 'key_hash'];
+    const revoked = await db.query<{ hash: Buffer }>(
+      `UPDATE ${table} SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING ${hashColumn} AS hash`,
       [principal.tenantId, principal.credentialId, new Date(clock.now())],
     );
+    for (const row of revoked.rows) if (cache) await forgetCredential(cache, row.hash);
     return reply.code(204).send();
   });
 
@@ -144,13 +150,14 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async
 
   authed.delete('/v1/api-keys/:id', { schema: { params: IdParams } }, async (request, reply) => {
     requireAdmin(request);
-    const result = await db.query(
-      'UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2',
+    const result = await db.query<{ hash: Buffer }>(
+      'UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND id = $2 RETURNING key_hash AS hash',
       [request.principal.tenantId, request.params.id, new Date(clock.now())],
     );
     if (result.rowCount === 0) {
       throw new HeadroomError('HR_NOT_FOUND', `API key ${request.params.id} not found`, { status: 404 });
     }
+    for (const row of result.rows) if (cache) await forgetCredential(cache, row.hash);
     return reply.code(204).send();
   });
 };
