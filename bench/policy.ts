@@ -7,13 +7,13 @@
 // much as what is measured); the p50 and p99 are over batches. Overhead = per-call time − a bare call.
 
 import {
+  CountBreaker,
   bulkhead as cBulkhead,
   circuitBreaker as cCircuitBreaker,
-  CountBreaker,
-  handleAll,
   retry as cRetry,
   timeout as cTimeout,
   wrap as cWrap,
+  handleAll,
   TimeoutStrategy,
 } from 'cockatiel';
 import { bulkhead, circuitBreaker, retry, timeout, wrap } from '../packages/core/src/policy/index.ts';
