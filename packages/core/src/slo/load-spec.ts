@@ -35,7 +35,7 @@ const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false 
  *
  * @example
  * const spec = await loadSpec('apps/casebook/headroom.yaml');
- * spec.objectives.find((o) => o.route === '/v1/cases/search')?.latency.p95; // 120
+ * spec.objectives.find((o) => o.route === 'GET /v1/cases/search')?.latency.p95; // 60 (ms)
  */
 export async function loadSpec(path: string): Promise<Spec> {
   return parseSpec(await readFile(path, 'utf8'), path);
