@@ -39,7 +39,14 @@ const benchData = process.env.BENCH_DATA_DIR ?? join(root, '.data', 'bench');
 await mkdir(benchData, { recursive: true });
 console.log(`starting casebook on the bench profile in ${benchData} (the first run seeds it)...`);
 const casebook = await startNode(server, {
-  env: { DATA_DIR: benchData, PORT: '0', LOG_LEVEL: 'warn', SEED_PROFILE: 'bench', QUOTA_SCALE: '1000' },
+  env: {
+    DATA_DIR: benchData,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    SEED_PROFILE: 'bench',
+    QUOTA_SCALE: '1000',
+    READ_CACHE: 'off',
+  },
   ready,
   timeoutMs: 900_000,
 });

@@ -36,6 +36,8 @@ export interface AppDeps {
   limits?: Limits;
   /** The application cache. @default an in-process cache */
   cache?: Cache;
+  /** Cache reads (search, detail, first pages, principals). Off only for uncached baselines. @default true */
+  readCache?: boolean;
   /** The upstream enrichment service of the suggestions route. @default none: suggestions answer `partial` */
   enrichment?: EnrichmentClient;
   /** Timings of the suggestions policies (drills shorten them). */
@@ -65,7 +67,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
   const limits = deps.limits ?? createLimits({ clock });
   const cache = deps.cache ?? createCache({ name: 'casebook', clock });
-  const authenticated = authenticate({ db, clock, cache });
+  const reads = deps.readCache === false ? undefined : cache;
+  const authenticated = authenticate({ db, clock, ...(reads ? { cache: reads } : {}) });
 
   let migrated = false;
   await app.register(headroom, {
@@ -114,10 +117,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'preValidation',
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
     );
-    await api.register(accountRoutes, { db, clock, cache });
-    await api.register(caseRoutes, { db, clock, cache, searchLimiter: limits.search });
-    await api.register(activityRoutes, { db, clock, cache });
-    await api.register(entityRoutes, { db, clock, cache });
+    await api.register(accountRoutes, { db, clock, ...(reads ? { cache: reads } : {}) });
+    await api.register(caseRoutes, { db, clock, cache: reads, searchLimiter: limits.search });
+    await api.register(activityRoutes, { db, clock, cache: reads });
+    await api.register(entityRoutes, { db, clock, cache: reads });
     await api.register(suggestionsRoutes, {
       db,
       clock,

@@ -24,6 +24,8 @@ export interface Config {
   instances: number;
   /** Multiplies every tenant and login quota (benches that measure throughput raise them). */
   quotaScale: number;
+  /** `READ_CACHE=off`: reads go to PostgreSQL every time (for uncached baselines). */
+  readCache: boolean;
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -48,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),
+    readCache: env.READ_CACHE !== 'off',
   };
 }
 

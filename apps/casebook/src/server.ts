@@ -81,6 +81,7 @@ const app = await buildApp({
   limits,
   cache,
   enrichment,
+  readCache: config.readCache,
 });
 
 let stopping = false;

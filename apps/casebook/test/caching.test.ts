@@ -146,3 +146,19 @@ test('admins invalidate their own tenant’s tags only; analysts cannot use the 
   assert.match(metrics, /headroom_cache_requests_total\{cache="casebook",tier="l1",result="hit"\} \d+/);
   assert.match(metrics, /headroom_cache_loads_total\{cache="casebook",kind="load",outcome="ok"\} \d+/);
 });
+
+test('with reads uncached (READ_CACHE=off, for baselines) every read goes to PostgreSQL and answers the same', async () => {
+  const uncached = await startTestApp({ deps: { readCache: false } });
+  try {
+    const token = await uncached.login('analyst@acme.test');
+    const first = await uncached.as(token, { url: `/v1/cases/${caseId}` });
+    const second = await uncached.as(token, { url: `/v1/cases/${caseId}` });
+    assert.equal(first.statusCode, 200);
+    assert.equal(second.headers.etag, first.headers.etag, 'the same strong ETag, computed each time');
+    const admin = await uncached.login('admin@acme.test');
+    const caches = (await uncached.as(admin, { url: '/admin/caches' })).json().data;
+    assert.equal(caches[0].loads.total, 0, 'nothing went through the cache');
+  } finally {
+    await uncached.close();
+  }
+});

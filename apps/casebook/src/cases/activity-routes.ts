@@ -7,7 +7,14 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
-import { caseTag, invalidateCase, readCaching, sendEntry, tenantScope } from '../http/cached-reads.ts';
+import {
+  caseTag,
+  invalidateCase,
+  readCaching,
+  readEntry,
+  sendEntry,
+  tenantScope,
+} from '../http/cached-reads.ts';
 import { type Cursor, decodeCursor, page } from '../http/cursor.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
@@ -18,7 +25,7 @@ export interface ActivityRoutesOptions {
   db: Database;
   clock: Clock;
   /** First pages are cached under the case's tag; a comment invalidates it. */
-  cache: Cache;
+  cache: Cache | undefined;
 }
 
 const CommentBody = Type.Object(
@@ -71,7 +78,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
     const { tenantId, tier } = request.principal;
     const id = request.params.id;
     const key = cacheKey(tenantScope(tenantId), 'case', id, table, pageSize(tier, query.limit));
-    const entry = await cache.getOrSetEntry(key, () => list(table, columns, timeColumn, request, query), {
+    const entry = await readEntry(cache, key, () => list(table, columns, timeColumn, request, query), {
       ...readCaching,
       tags: [caseTag(id)],
     });

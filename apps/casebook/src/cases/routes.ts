@@ -11,6 +11,7 @@ import {
   caseTag,
   invalidateCase,
   readCaching,
+  readEntry,
   searchTag,
   sendEntry,
   tenantScope,
@@ -35,7 +36,7 @@ export interface CaseRoutesOptions {
   db: Database;
   clock: Clock;
   /** Reads are cached here; writes invalidate by tag. */
-  cache: Cache;
+  cache: Cache | undefined;
   /** Fair concurrency limit of search, keyed by tenant. @default none */
   searchLimiter?: BulkheadPolicy;
 }
@@ -65,7 +66,8 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const limit = pageSize(tier, request.query.limit);
       const after = cursor ? decodeCursor(cursor) : undefined; // a bad cursor is a 400 before any cache lookup
       const key = cacheKey(tenantScope(tenantId), 'search', q ?? '', status ?? '', limit, cursor ?? '');
-      const entry = await cache.getOrSetEntry(
+      const entry = await readEntry(
+        cache,
         key,
         async () => {
           const { rows } = await db.query<SearchRow>(
@@ -87,7 +89,8 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const id = request.params.id;
       const depth = expandDepth(request.query.expand);
       // One entry per case and depth; `fields` is applied to it, so every selection shares the entry.
-      const entry = await cache.getOrSetEntry(
+      const entry = await readEntry(
+        cache,
         cacheKey(tenantScope(tenantId), 'case', id, depth),
         async () => {
           const { rows } = await db.query<CaseRow>({

@@ -13,7 +13,7 @@ export interface EntityRoutesOptions {
   db: Database;
   clock: Clock;
   /** A new link adds a timeline event: the case's cached pages are invalidated. */
-  cache: Cache;
+  cache: Cache | undefined;
 }
 
 const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });

@@ -1,7 +1,14 @@
 // Casebook's application cache: how long reads stay fresh, the tags that writes invalidate, and sending a
 // cached entry's bytes and strong ETag as they are (a hit serializes and hashes nothing).
 
-import type { Cache, CachedEntry, CacheScope, GetOrSetOptions } from '@headroom/core/cache';
+import {
+  bytesEtag,
+  type Cache,
+  type CachedEntry,
+  type CacheKey,
+  type CacheScope,
+  type GetOrSetOptions,
+} from '@headroom/core/cache';
 import type { FastifyReply } from 'fastify';
 
 /**
@@ -34,11 +41,12 @@ export const tenantScope = (tenantId: number): CacheScope => ({ tenant: String(t
  * await invalidateCase(cache, tenantId, id, { search: true });
  */
 export function invalidateCase(
-  cache: Cache,
+  cache: Cache | undefined,
   tenantId: number,
   id: number | string,
   options: { search: boolean },
 ): Promise<void> {
+  if (!cache) return Promise.resolve();
   return cache.invalidateTags(
     tenantScope(tenantId),
     options.search ? [caseTag(id), searchTag] : [caseTag(id)],
@@ -53,4 +61,30 @@ export function invalidateCase(
  */
 export function sendEntry(reply: FastifyReply, entry: CachedEntry<unknown>, etag = entry.etag): FastifyReply {
   return reply.header('etag', etag).type('application/json; charset=utf-8').send(entry.bytes);
+}
+
+/**
+ * A read through the cache, or straight from `load` when reads are not cached (`READ_CACHE=off`, for
+ * baselines): either way an entry with the JSON bytes and their strong ETag.
+ *
+ * @example
+ * const entry = await readEntry(cache, key, () => loadPage(), { ...readCaching, tags: [searchTag] });
+ */
+export async function readEntry<T>(
+  cache: Cache | undefined,
+  key: CacheKey,
+  load: () => Promise<T>,
+  options: GetOrSetOptions,
+): Promise<CachedEntry<T>> {
+  if (cache) return cache.getOrSetEntry<T>(key, load, options);
+  const value = await load();
+  const bytes = Buffer.from(value === undefined ? '' : JSON.stringify(value));
+  return {
+    value: value as T,
+    bytes,
+    etag: bytesEtag(bytes),
+    createdAt: 0,
+    freshUntil: 0,
+    notFound: value === undefined,
+  };
 }
