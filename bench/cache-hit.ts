@@ -19,6 +19,7 @@ const casebook = await startNode(join(root, 'apps/casebook/src/server.ts'), {
   timeoutMs: 300_000,
 });
 let bare: Awaited<ReturnType<typeof startNode>> | undefined;
+let plugin: Awaited<ReturnType<typeof startNode>> | undefined;
 try {
   const origin = casebook.match!;
   const login = await fetch(`${origin}/v1/auth/login`, {
@@ -37,6 +38,11 @@ try {
     env: { BYTES_FILE: bytesFile },
     ready: /listening on (http:\/\/\S+)/,
   });
+  // The same bytes through bare Fastify + the headroom plugin: how much of the gap is the plugin's.
+  plugin = await startNode(join(import.meta.dirname, 'servers/plugin-bytes.ts'), {
+    env: { BYTES_FILE: bytesFile },
+    ready: /listening on (http:\/\/\S+)/,
+  });
   console.log(`search page: ${bytes.length} bytes, ETag ${first.headers.get('etag')}`);
 
   // Warm both, then alternate, so drift on a shared 2-core machine does not favour one side.
@@ -45,13 +51,16 @@ try {
   const rounds = 2;
   const peer: ReturnType<typeof wrk>[] = [];
   const ours: ReturnType<typeof wrk>[] = [];
+  const withPlugin: ReturnType<typeof wrk>[] = [];
   for (let i = 0; i < rounds; i++) {
     peer.push(wrk(`${bare.match}/page`, { seconds }));
+    withPlugin.push(wrk(`${plugin.match}/page`, { seconds }));
     ours.push(wrk(`${origin}${path}`, { seconds, headers }));
   }
   const best = (runs: ReturnType<typeof wrk>[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const p = best(peer);
   const o = best(ours);
+  const w = best(withPlugin);
   const metrics = await (await fetch(`${origin}/metrics`)).text();
   const hits = /headroom_cache_requests_total\{cache="casebook",tier="l1",result="hit"\} (\d+)/.exec(
     metrics,
@@ -64,12 +73,16 @@ try {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(`| bare Fastify, same bytes | ${Math.round(p.rps)} | ${p.p50Ms} | ${p.p99Ms} | ${p.errors} |`);
   console.log(
+    `| bare Fastify + headroom plugin, same bytes | ${Math.round(w.rps)} | ${w.p50Ms} | ${w.p99Ms} | ${w.errors} |`,
+  );
+  console.log(
     `| casebook search, cache hit | ${Math.round(o.rps)} | ${o.p50Ms} | ${o.p99Ms} | ${o.errors} |`,
   );
   console.log(`casebook cache hits ${hits}, loads ${loads}`);
   console.log(`cache-hit search ÷ bare Fastify = ${(o.rps / p.rps).toFixed(2)} (goal ≥ 0.60, aim 0.80)`);
 } finally {
   await bare?.stop();
+  await plugin?.stop();
   await casebook.stop();
   await rm(dataDir, { recursive: true, force: true });
 }

@@ -66,16 +66,28 @@ export function httpMetrics(registry: Registry): HttpMetricsHook {
     labelNames,
     registers: [registry],
   });
+  // The series of a (method, route, code): looked up once, so a request does not hash a label set. The set is
+  // bounded: routes are templates (or `__unmatched__`), methods and codes are few.
+  const series = new Map<
+    string,
+    { duration: ReturnType<typeof duration.labels>; total: ReturnType<typeof total.labels> }
+  >();
   // Callback style: an async hook would allocate a promise per request for nothing.
   return function observeHttpRequest(request, reply, done) {
-    // One label object per request, shared by both metrics; prom-client keeps the first one it sees.
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? unmatchedRoute,
-      code: reply.statusCode,
-    };
-    duration.observe(labels, reply.elapsedTime / 1000);
-    total.inc(labels);
+    const method = request.method;
+    const route = request.routeOptions.url ?? unmatchedRoute;
+    const code = reply.statusCode;
+    const id = `${method} ${code} ${route}`;
+    let s = series.get(id);
+    if (s === undefined) {
+      s = {
+        duration: duration.labels(method, route, String(code)),
+        total: total.labels(method, route, String(code)),
+      };
+      series.set(id, s);
+    }
+    s.duration.observe(reply.elapsedTime / 1000);
+    s.total.inc();
     done();
   };
 }

@@ -249,24 +249,41 @@ function clientGone(request: FastifyRequest): AbortSignal {
 
 function rateLimitHook(config: RouteRateLimit, protection: Protection) {
   protection.rateLimiter(config.limiter);
+  // The RateLimit-Policy value depends only on the policy objects: built once per policy (or pair), not per request.
+  const policyHeaders = new WeakMap<object, string>();
+  const policyHeader = (decisions: readonly RateLimitDecision[]) => {
+    if (decisions.length !== 1) return rateLimitPolicyHeader(decisions.map((d) => d.policy));
+    const policy = decisions[0]!.policy;
+    let value = policyHeaders.get(policy);
+    if (value === undefined) {
+      value = rateLimitPolicyHeader(policy);
+      policyHeaders.set(policy, value);
+    }
+    return value;
+  };
   return async function checkRateLimits(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const checks = config.checks(request);
     if (!checks || checks.length === 0) return;
-    const decisions: RateLimitDecision[] = await Promise.all(
-      checks.map((c) =>
-        config.limiter.check(c.key, c.policy, c.cost === undefined ? undefined : { cost: c.cost }),
-      ),
-    );
-    const denied = decisions.filter((d) => !d.allowed);
-    if (denied.length > 0) {
+    const decisions: RateLimitDecision[] =
+      checks.length === 1
+        ? [await decide(config.limiter, checks[0]!)]
+        : await Promise.all(checks.map((c) => decide(config.limiter, c)));
+    let worst: RateLimitDecision | undefined;
+    for (const d of decisions) {
       // The violated policy that frees up last decides Retry-After; every policy still shows in the headers.
-      const worst = denied.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+      if (!d.allowed && (worst === undefined || d.retryAfterMs > worst.retryAfterMs)) worst = d;
+    }
+    if (worst !== undefined) {
       const error = rateLimitedError(worst);
-      error.headers['ratelimit-policy'] = rateLimitPolicyHeader(decisions.map((d) => d.policy));
+      error.headers['ratelimit-policy'] = policyHeader(decisions);
       error.headers.ratelimit = rateLimitHeader(decisions);
       throw error;
     }
-    reply.header('ratelimit-policy', rateLimitPolicyHeader(decisions.map((d) => d.policy)));
+    reply.header('ratelimit-policy', policyHeader(decisions));
     reply.header('ratelimit', rateLimitHeader(decisions));
   };
+}
+
+function decide(limiter: RateLimiter, check: RateLimitCheck): Promise<RateLimitDecision> {
+  return limiter.check(check.key, check.policy, check.cost === undefined ? undefined : { cost: check.cost });
 }
