@@ -1,6 +1,7 @@
 export { sleep } from './abort.ts';
 export type { BulkheadOptions, BulkheadRejection, BulkheadRejectReason, BulkheadStats } from './bulkhead.ts';
 export { BulkheadPolicy, bulkhead } from './bulkhead.ts';
+export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
 export type {
   CircuitBreakerOptions,
   CircuitRejection,
@@ -9,8 +10,7 @@ export type {
   CircuitStateChange,
   CircuitStats,
   HalfOpenBackoff,
-} from './circuit-breaker.ts';
-export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
+} from './circuit-breaker-options.ts';
 export {
   abortedError,
   isAbortedError,
