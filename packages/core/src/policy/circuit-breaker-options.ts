@@ -1,5 +1,6 @@
 // The options, events and snapshots of `circuitBreaker`, with their defaults and checks.
 
+import type { Clock } from '../clock/index.ts';
 import { isAbortedError } from './errors.ts';
 import { checkNumber, invalidOption } from './options.ts';
 import type { SlidingWindowOptions } from './sliding-window.ts';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../clock/index.ts';
 import { isHeadroomError } from '../errors/index.ts';
-import { type CircuitStateChange, circuitBreaker } from './circuit-breaker.ts';
+import { circuitBreaker } from './circuit-breaker.ts';
+import type { CircuitStateChange } from './circuit-breaker-options.ts';
 import { isBrokenCircuitError, isIsolatedCircuitError } from './errors.ts';
 
 const ok = () => 'ok';
