@@ -78,7 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     admin: {
       async authorize(request) {
-        await authenticated(request);
+        await authenticated.check(request);
         if (request.principal.role !== 'admin') {
           throw new HeadroomError(
             casebookErrorCodes.HR_FORBIDDEN,

@@ -4,6 +4,7 @@
 import type { Cache } from '@headroom/core/cache';
 import { HeadroomError } from '@headroom/core/errors';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { CounterFamily, type CounterSeries } from './metric-series.ts';
 
 /**
  * What `app.headroom.caches` offers.
@@ -27,7 +28,7 @@ export interface CacheRegistry {
  */
 export function createCacheRegistry(registry: Registry): CacheRegistry {
   const caches = new Map<string, Cache>();
-  const requests = new Counter({
+  const requests = new CounterFamily({
     name: 'headroom_cache_requests_total',
     help: 'Cache lookups by tier (l1, l2) and result (hit, miss, stale, error).',
     labelNames: ['cache', 'tier', 'result'] as const,
@@ -69,7 +70,7 @@ export function createCacheRegistry(registry: Registry): CacheRegistry {
       }
       caches.set(cache.name, cache);
       // A hit is the hot path: label children are looked up once per (tier, result), not hashed per hit.
-      const children = new Map<string, ReturnType<typeof requests.labels>>();
+      const children = new Map<string, CounterSeries>();
       cache.onRequest((e) => {
         const id = `${e.tier}:${e.result}`;
         let child = children.get(id);

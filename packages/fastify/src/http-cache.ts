@@ -49,40 +49,47 @@ export function bytesEtag(payload: string | Buffer): string {
   return `"${hash('sha1', payload, 'base64url').slice(0, 22)}"`;
 }
 
-/**
- * The onSend hook of routes with `config.httpCache`: headers on 2xx GET/HEAD answers, and the 304.
- *
- * @example
- * app.addHook('onSend', httpCacheOnSend);
- */
-export function httpCacheOnSend(
+/** An onSend hook, callback style. */
+export type OnSendHook = (
   request: FastifyRequest,
   reply: FastifyReply,
   payload: unknown,
   done: (error: Error | null, payload?: unknown) => void,
-): void {
-  const options = (request.routeOptions.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
-  const method = request.method;
-  if (!options || (method !== 'GET' && method !== 'HEAD') || reply.statusCode !== 200) {
+) => void;
+
+/**
+ * The onSend hook of one route's `config.httpCache`: headers on 2xx GET/HEAD answers, and the 304. Its header
+ * values are built here, once per route; bad options throw here, at start-up.
+ *
+ * @example
+ * route.onSend = [httpCacheHook({ scope: 'private', tenantScoped: true }), ...others];
+ */
+export function httpCacheHook(options: HttpCacheOptions): OnSendHook {
+  const control = cacheControl(options);
+  const names = new Set((options.vary ?? []).map((h) => h.toLowerCase()));
+  if (options.scope === 'private') names.add('authorization');
+  const vary = names.size > 0 ? [...names].join(', ') : undefined;
+  return function httpCacheOnSend(request, reply, payload, done) {
+    const method = request.method;
+    if ((method !== 'GET' && method !== 'HEAD') || reply.statusCode !== 200) {
+      done(null, payload);
+      return;
+    }
+    reply.header('cache-control', control);
+    if (vary !== undefined) reply.header('vary', vary);
+    let etag = reply.getHeader('etag') as string | undefined;
+    if (etag === undefined && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
+      etag = bytesEtag(payload);
+      reply.header('etag', etag);
+    }
+    if (noneMatch(request.headers['if-none-match'], etag)) {
+      // 304: the validators and caching headers of a 200, no body (RFC 9110 §15.4.5).
+      reply.code(304);
+      reply.removeHeader('content-type');
+      reply.removeHeader('content-length');
+      done(null, '');
+      return;
+    }
     done(null, payload);
-    return;
-  }
-  reply.header('cache-control', cacheControl(options));
-  const vary = new Set((options.vary ?? []).map((h) => h.toLowerCase()));
-  if (options.scope === 'private') vary.add('authorization');
-  if (vary.size > 0) reply.header('vary', [...vary].join(', '));
-  let etag = reply.getHeader('etag') as string | undefined;
-  if (etag === undefined && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-    etag = bytesEtag(payload);
-    reply.header('etag', etag);
-  }
-  if (noneMatch(request.headers['if-none-match'], etag)) {
-    // 304: the validators and caching headers of a 200, no body (RFC 9110 §15.4.5).
-    reply.code(304);
-    reply.removeHeader('content-type');
-    reply.removeHeader('content-length');
-    done(null, '');
-    return;
-  }
-  done(null, payload);
+  };
 }

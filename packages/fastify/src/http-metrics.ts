@@ -1,7 +1,8 @@
 // Prometheus metrics of one plugin instance: its own registry, RED metrics per route template, build info.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { CounterFamily, type CounterSeries, HistogramFamily, type HistogramSeries } from './metric-series.ts';
 
 /** The `route` label of requests that matched no route, so random paths cannot grow the label set. */
 export const unmatchedRoute = '__unmatched__';
@@ -53,25 +54,22 @@ export type HttpMetricsHook = (request: FastifyRequest, reply: FastifyReply, don
  */
 export function httpMetrics(registry: Registry): HttpMetricsHook {
   const labelNames = ['method', 'route', 'code'] as const;
-  const duration = new Histogram({
+  const duration = new HistogramFamily({
     name: 'http_request_duration_seconds',
     help: 'Time from request received to response sent, by route template.',
     labelNames,
-    buckets: [...httpDurationBuckets],
+    buckets: httpDurationBuckets,
     registers: [registry],
   });
-  const total = new Counter({
+  const total = new CounterFamily({
     name: 'http_requests_total',
     help: 'Responses sent, by route template and status code.',
     labelNames,
     registers: [registry],
   });
-  // The series of a (method, route, code): looked up once, so a request does not hash a label set. The set is
-  // bounded: routes are templates (or `__unmatched__`), methods and codes are few.
-  const series = new Map<
-    string,
-    { duration: ReturnType<typeof duration.labels>; total: ReturnType<typeof total.labels> }
-  >();
+  // The series of a (method, route, code), looked up once. The set is bounded: routes are templates (or
+  // `__unmatched__`), methods and codes are few.
+  const series = new Map<string, { duration: HistogramSeries; total: CounterSeries }>();
   // Callback style: an async hook would allocate a promise per request for nothing.
   return function observeHttpRequest(request, reply, done) {
     const method = request.method;
@@ -80,10 +78,7 @@ export function httpMetrics(registry: Registry): HttpMetricsHook {
     const id = `${method} ${code} ${route}`;
     let s = series.get(id);
     if (s === undefined) {
-      s = {
-        duration: duration.labels(method, route, String(code)),
-        total: total.labels(method, route, String(code)),
-      };
+      s = { duration: duration.labels(method, route, code), total: total.labels(method, route, code) };
       series.set(id, s);
     }
     s.duration.observe(reply.elapsedTime / 1000);

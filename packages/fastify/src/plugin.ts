@@ -9,7 +9,7 @@ import { type AdminOptions, adminRoutes } from './admin.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health.ts';
-import { cacheControl, type HttpCacheOptions, httpCacheOnSend } from './http-cache.ts';
+import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
 import {
   createProtection,
@@ -92,11 +92,10 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
     protectRoute(route, protection);
-    // Bad caching options fail at start-up, not on the first request.
+    // Only routes that cache pay for the hook; bad caching options fail here, at start-up.
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
-    if (httpCache) cacheControl(httpCache);
+    if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];
   });
-  app.addHook('onSend', httpCacheOnSend);
   app.decorate('headroom', { registry, routes, protection, caches });
 
   app.addHook('onRequest', function echoRequestId(request, reply, done) {

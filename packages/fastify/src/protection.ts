@@ -4,6 +4,7 @@
 
 import { HeadroomError } from '@headroom/core/errors';
 import {
+  type BulkheadPermit,
   type BulkheadPolicy,
   type CircuitBreakerPolicy,
   type HedgePolicy,
@@ -22,6 +23,7 @@ import {
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { fastifyErrorCodes } from './errors.ts';
+import { CounterFamily, type CounterSeries } from './metric-series.ts';
 
 /** One rate-limit check of a request: which bucket, under which policy. */
 export interface RateLimitCheck {
@@ -76,10 +78,17 @@ export interface Protection {
    * The preValidation hook that enforces `config` on every route of a scope (what `config.rateLimit` does
    * for one route): `scope.addHook('preValidation', protection.rateLimitHook({ limiter, checks }))`.
    */
-  rateLimitHook(config: RouteRateLimit): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  rateLimitHook(config: RouteRateLimit): RateLimitHook;
   readonly breakers: ReadonlyMap<string, TrackedBreaker>;
   readonly bulkheads: ReadonlyMap<string, BulkheadPolicy>;
 }
+
+/** A rate-limit hook, callback style (a decision made in this process needs no promise). */
+export type RateLimitHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: (error?: Error) => void,
+) => void;
 
 const stateValue = { closed: 0, 'half-open': 1, open: 2, isolated: 2 } as const;
 
@@ -137,7 +146,7 @@ export function createProtection(registry: Registry): Protection {
     labelNames: ['policy'] as const,
     registers: [registry],
   });
-  const decisions = new Counter({
+  const decisions = new CounterFamily({
     name: 'headroom_ratelimit_decisions_total',
     help: 'Rate-limit decisions by policy and result (allowed, limited) and source (store, insurance).',
     labelNames: ['policy', 'result', 'source'] as const,
@@ -183,13 +192,19 @@ export function createProtection(registry: Registry): Protection {
     rateLimiter(limiter) {
       if (limiters.has(limiter)) return limiter;
       limiters.add(limiter);
-      limiter.onDecision((e) =>
-        decisions.inc({
-          policy: e.decision.policy.name,
-          result: e.decision.allowed ? 'allowed' : 'limited',
-          source: e.source,
-        }),
-      );
+      // Every request decides at least once: the series is looked up by identity, not by label hashing.
+      const series = new Map<string, CounterSeries>();
+      limiter.onDecision((e) => {
+        const policy = e.decision.policy.name;
+        const result = e.decision.allowed ? 'allowed' : 'limited';
+        const id = `${policy} ${result} ${e.source}`;
+        let s = series.get(id);
+        if (s === undefined) {
+          s = decisions.labels(policy, result, e.source);
+          series.set(id, s);
+        }
+        s.inc();
+      });
       return limiter;
     },
   };
@@ -212,27 +227,54 @@ export function protectRoute(route: RouteOptions, protection: Protection): void 
     const { limiter, key, retryAfter = 1 } = config.concurrency;
     if (!protection.bulkheads.has(limiter.name)) protection.bulkhead(limiter);
     const handler = route.handler;
-    route.handler = async function limitedHandler(this: unknown, request, reply) {
+    const overloaded = (error: unknown) =>
+      new HeadroomError(fastifyErrorCodes.HR_OVERLOADED, `${limiter.name} is at capacity; retry shortly`, {
+        status: 503,
+        cause: error,
+        headers: { 'retry-after': String(retryAfter) },
+        context: { limiter: limiter.name },
+      });
+    // The slot is held until the handler settles: the handler cannot be stopped half-way, so a client that
+    // leaves frees nothing early. Waiting is what a client that leaves gives up (`clientGone`).
+    const queued = async (self: unknown, request: FastifyRequest, reply: FastifyReply, slot?: string) => {
+      let permit: BulkheadPermit;
       try {
-        return await limiter.execute(() => handler.call(this as never, request, reply), {
-          signal: clientGone(request),
-          key: key?.(request),
-        });
+        permit = await limiter.acquire(slot, clientGone(request));
       } catch (error) {
-        if (!isBulkheadRejectedError(error)) throw error;
-        throw new HeadroomError(
-          fastifyErrorCodes.HR_OVERLOADED,
-          `${limiter.name} is at capacity; retry shortly`,
-          {
-            status: 503,
-            cause: error,
-            headers: { 'retry-after': String(retryAfter) },
-            context: { limiter: limiter.name },
-          },
-        );
+        throw isBulkheadRejectedError(error) ? overloaded(error) : error;
       }
+      return holding(permit, handler, self, request, reply);
+    };
+    route.handler = function limitedHandler(this: unknown, request, reply) {
+      const slot = key?.(request);
+      // A free slot is taken at once, with no promise, signal or listener for the limiter itself.
+      const permit = limiter.tryAcquire(slot);
+      if (permit) return holding(permit, handler, this, request, reply);
+      return queued(this, request, reply, slot);
     };
   }
+}
+
+// Runs `handler` holding `permit`, and releases it when the handler returns, throws or settles.
+function holding(
+  permit: BulkheadPermit,
+  handler: RouteOptions['handler'],
+  self: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): unknown {
+  let result: unknown;
+  try {
+    result = handler.call(self as never, request, reply);
+  } catch (error) {
+    permit.release();
+    throw error;
+  }
+  if (!(result instanceof Promise)) {
+    permit.release();
+    return result;
+  }
+  return result.finally(() => permit.release());
 }
 
 // An AbortSignal that aborts when the client closes the connection before the answer.
@@ -247,7 +289,7 @@ function clientGone(request: FastifyRequest): AbortSignal {
   return controller.signal;
 }
 
-function rateLimitHook(config: RouteRateLimit, protection: Protection) {
+function rateLimitHook(config: RouteRateLimit, protection: Protection): RateLimitHook {
   protection.rateLimiter(config.limiter);
   // The RateLimit-Policy value depends only on the policy objects: built once per policy (or pair), not per request.
   const policyHeaders = new WeakMap<object, string>();
@@ -261,13 +303,7 @@ function rateLimitHook(config: RouteRateLimit, protection: Protection) {
     }
     return value;
   };
-  return async function checkRateLimits(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const checks = config.checks(request);
-    if (!checks || checks.length === 0) return;
-    const decisions: RateLimitDecision[] =
-      checks.length === 1
-        ? [await decide(config.limiter, checks[0]!)]
-        : await Promise.all(checks.map((c) => decide(config.limiter, c)));
+  const apply = (reply: FastifyReply, decisions: readonly RateLimitDecision[]): void => {
     let worst: RateLimitDecision | undefined;
     for (const d of decisions) {
       // The violated policy that frees up last decides Retry-After; every policy still shows in the headers.
@@ -282,8 +318,42 @@ function rateLimitHook(config: RouteRateLimit, protection: Protection) {
     reply.header('ratelimit-policy', policyHeader(decisions));
     reply.header('ratelimit', rateLimitHeader(decisions));
   };
+  // Callback style: with a store in this process a single check decides at once, and makes no promise.
+  return function checkRateLimits(request, reply, done): void {
+    let decisions: Promise<RateLimitDecision[]>;
+    try {
+      const checks = config.checks(request);
+      if (!checks || checks.length === 0) {
+        done();
+        return;
+      }
+      if (checks.length === 1) {
+        const check = checks[0]!;
+        const now = config.limiter.checkSync(check.key, check.policy, costOf(check));
+        if (now !== undefined) {
+          apply(reply, [now]);
+          done();
+          return;
+        }
+      }
+      decisions = Promise.all(checks.map((c) => config.limiter.check(c.key, c.policy, costOf(c))));
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    decisions.then(
+      (all) => {
+        try {
+          apply(reply, all);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
+      },
+      (error: Error) => done(error),
+    );
+  };
 }
 
-function decide(limiter: RateLimiter, check: RateLimitCheck): Promise<RateLimitDecision> {
-  return limiter.check(check.key, check.policy, check.cost === undefined ? undefined : { cost: check.cost });
-}
+const costOf = (check: RateLimitCheck) => (check.cost === undefined ? undefined : { cost: check.cost });

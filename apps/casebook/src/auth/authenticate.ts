@@ -1,12 +1,13 @@
 // The onRequest hook of every authenticated route: bearer secret → principal, tenant header cross-check.
 
+import { hash } from 'node:crypto';
 import { type Cache, cacheKey, GLOBAL } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/database.ts';
 import type { Principal } from './principal.ts';
-import { hashSecret, secretKind } from './tokens.ts';
+import { type SecretKind, secretKind } from './tokens.ts';
 
 /** Session token → principal; expired and revoked sessions find nothing. */
 export const sessionLookup = `
@@ -47,8 +48,9 @@ interface CachedPrincipal {
   expiresAt: number | null;
 }
 
-const credentialKey = (hash: Buffer) => cacheKey(GLOBAL, 'principal', hash.toString('base64url'));
-const credentialTag = (hash: Buffer) => `credential:${hash.toString('base64url')}`;
+// Keyed by the secret's SHA-256 (base64url), never by the secret itself.
+const credentialKey = (id: string) => cacheKey(GLOBAL, 'principal', id);
+const credentialTag = (id: string) => `credential:${id}`;
 
 /**
  * Forgets a revoked credential on every instance (the cached principal of its secret's hash).
@@ -57,7 +59,14 @@ const credentialTag = (hash: Buffer) => `credential:${hash.toString('base64url')
  * await forgetCredential(cache, tokenHash);
  */
 export function forgetCredential(cache: Cache, secretHash: Buffer): Promise<void> {
-  return cache.invalidateTags(GLOBAL, [credentialTag(secretHash)]);
+  return cache.invalidateTags(GLOBAL, [credentialTag(secretHash.toString('base64url'))]);
+}
+
+/** The authenticate hook; callback style, so a request whose principal is cached makes no promise. */
+export interface AuthenticateHook {
+  (request: FastifyRequest, reply: unknown, done: (error?: Error) => void): void;
+  /** The same check as a promise, for code that awaits it (the admin API's authorize). */
+  check(request: FastifyRequest): Promise<void>;
 }
 
 /**
@@ -66,42 +75,54 @@ export function forgetCredential(cache: Cache, secretHash: Buffer): Promise<void
  * @example
  * app.addHook('onRequest', authenticate({ db, clock }));
  */
-export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache }) {
-  return async function authenticateRequest(request: FastifyRequest): Promise<void> {
+export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache }): AuthenticateHook {
+  const { db, clock, cache } = deps;
+
+  async function load(kind: SecretKind, id: string): Promise<CachedPrincipal | undefined> {
+    const hashed = Buffer.from(id, 'base64url');
+    const lookup =
+      kind === 'session'
+        ? { name: 'auth-session', text: sessionLookup, values: [hashed, new Date(clock.now())] }
+        : { name: 'auth-api-key', text: apiKeyLookup, values: [hashed] };
+    const row = (await db.query<PrincipalRow>(lookup)).rows[0];
+    if (!row) return undefined;
+    return {
+      principal: {
+        tenantId: row.tenant_id,
+        tenantSlug: row.slug,
+        tier: row.tier,
+        userId: row.user_id,
+        role: row.role,
+        via: kind,
+        credentialId: Number(row.credential_id),
+      },
+      expiresAt: row.expires_at === null ? null : new Date(row.expires_at).getTime(),
+    };
+  }
+
+  // The principal of `request`'s bearer secret: a CachedPrincipal when known now (from L1), else a promise.
+  function lookup(
+    request: FastifyRequest,
+  ): CachedPrincipal | undefined | Promise<CachedPrincipal | undefined> {
     const header = request.headers.authorization;
     const match = header ? /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header) : null;
     if (!match) throw unauthenticated('send Authorization: Bearer <token or API key>');
     const secret = match[1]!;
     const kind = secretKind(secret);
     if (!kind) throw unauthenticated('the bearer token is not a casebook token or API key');
-
-    const hashed = hashSecret(secret);
-    const load = async (): Promise<CachedPrincipal | undefined> => {
-      const lookup =
-        kind === 'session'
-          ? { name: 'auth-session', text: sessionLookup, values: [hashed, new Date(deps.clock.now())] }
-          : { name: 'auth-api-key', text: apiKeyLookup, values: [hashed] };
-      const row = (await deps.db.query<PrincipalRow>(lookup)).rows[0];
-      if (!row) return undefined;
-      return {
-        principal: {
-          tenantId: row.tenant_id,
-          tenantSlug: row.slug,
-          tier: row.tier,
-          userId: row.user_id,
-          role: row.role,
-          via: kind,
-          credentialId: Number(row.credential_id),
-        },
-        expiresAt: row.expires_at === null ? null : new Date(row.expires_at).getTime(),
-      };
-    };
+    const id = hash('sha256', secret, 'base64url');
+    if (!cache) return load(kind, id);
     // Cached by the secret's hash (the tenant is what the lookup finds out, so the scope is global);
     // revocation invalidates the entry's tag on every instance, and expiry is checked on every request.
-    const found = deps.cache
-      ? await deps.cache.getOrSet(credentialKey(hashed), load, { ttl: 30_000, tags: [credentialTag(hashed)] })
-      : await load();
-    if (!found || (found.expiresAt !== null && found.expiresAt <= deps.clock.now())) {
+    const key = credentialKey(id);
+    return (
+      cache.peek<CachedPrincipal>(key) ??
+      cache.getOrSet(key, () => load(kind, id), { ttl: 30_000, tags: [credentialTag(id)] })
+    );
+  }
+
+  function admit(request: FastifyRequest, found: CachedPrincipal | undefined): void {
+    if (!found || (found.expiresAt !== null && found.expiresAt <= clock.now())) {
       throw unauthenticated('the token or API key is unknown, expired or revoked');
     }
     const { principal } = found;
@@ -117,7 +138,36 @@ export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache 
       );
     }
     request.principal = principal;
-  };
+  }
+
+  const hook = function authenticateRequest(request, _reply, done) {
+    let found: ReturnType<typeof lookup>;
+    try {
+      found = lookup(request);
+      if (!(found instanceof Promise)) {
+        admit(request, found);
+        done();
+        return;
+      }
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    found.then(
+      (value) => {
+        try {
+          admit(request, value);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
+      },
+      (error: Error) => done(error),
+    );
+  } as AuthenticateHook;
+  hook.check = async (request) => admit(request, await lookup(request));
+  return hook;
 }
 
 /** Throws 403 unless the caller is an admin of their tenant. */

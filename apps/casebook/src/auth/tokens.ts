@@ -1,7 +1,7 @@
 // Bearer secrets: session tokens from login and long-lived API keys. Both are 256-bit random strings of
 // which only a SHA-256 is stored: a leaked table holds nothing that authenticates.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export type SecretKind = 'session' | 'api_key';
 
@@ -21,5 +21,5 @@ export function secretKind(secret: string): SecretKind | undefined {
 
 /** The stored form of a secret. High-entropy secrets need a fast hash, not a password hash. */
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return hash('sha256', secret, 'buffer');
 }

@@ -132,3 +132,38 @@ test('maxPerKey caps the slots one tenant holds even when the others are idle', 
   await release('A0');
   assert.deepEqual(log, ['A0', 'A1', 'B0', 'A2']);
 });
+
+test('permits: tryAcquire takes a free slot or answers undefined; acquire queues fairly; release is once only', async () => {
+  const clock = new FakeClock();
+  const pool = bulkhead({ maxConcurrent: 2, maxQueue: 2, queueTimeout: 100, maxPerKey: 1, clock });
+  const a = pool.tryAcquire('a');
+  assert.ok(a);
+  assert.equal(pool.tryAcquire('a'), undefined, 'maxPerKey holds for permits too');
+  const b = pool.tryAcquire('b');
+  assert.ok(b);
+  assert.equal(pool.tryAcquire('c'), undefined);
+  assert.equal(pool.inflight, 2);
+
+  const waiting = pool.acquire('c');
+  const timingOut = pool.acquire('d');
+  assert.equal(pool.queued, 2);
+  await assert.rejects(
+    pool.acquire('e'),
+    (e) => isBulkheadRejectedError(e) && codeOf(e) === 'HR_BULKHEAD_FULL',
+  );
+  a.release();
+  a.release();
+  const c = await waiting;
+  assert.equal(pool.inflight, 2, 'the second release of a did nothing');
+  clock.tick(100);
+  await assert.rejects(timingOut, (e) => codeOf(e) === 'HR_BULKHEAD_QUEUE_TIMEOUT');
+
+  const controller = new AbortController();
+  const aborted = pool.acquire('f', controller.signal);
+  controller.abort();
+  await assert.rejects(aborted, isAbortedError);
+  assert.equal(pool.queued, 0);
+  b.release();
+  c.release();
+  assert.deepEqual([pool.inflight, pool.queued], [0, 0]);
+});

@@ -73,6 +73,25 @@ class Waiter {
   }
 }
 
+/** A slot held outside `execute` (see `tryAcquire` / `acquire`); give it back with `release()`. */
+export class BulkheadPermit {
+  readonly #release: (slot: string) => void;
+  readonly #slot: string;
+  #held = true;
+
+  constructor(release: (slot: string) => void, slot: string) {
+    this.#release = release;
+    this.#slot = slot;
+  }
+
+  /** Frees the slot; calls after the first do nothing. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#release(this.#slot);
+  }
+}
+
 /**
  * The bulkhead policy; create it with `bulkhead(options)`.
  *
@@ -93,6 +112,7 @@ export class BulkheadPolicy extends PolicyBase {
   readonly #running = new Map<string, number>();
   // Waiting calls per key; Map order is the round-robin order (a served key moves to the back).
   readonly #queues = new Map<string, Waiter[]>();
+  readonly #releaseSlot = (slot: string) => this.#release(slot);
 
   /** Subscribes to refused calls, with the reason. */
   readonly onReject: Subscribe<BulkheadRejection> = this.#rejected.subscribe;
@@ -120,6 +140,37 @@ export class BulkheadPolicy extends PolicyBase {
   /** Calls waiting for a slot now. */
   get queued(): number {
     return this.#queued;
+  }
+
+  /**
+   * A slot for `key` now, when `execute` would run at once, else undefined (no waiting, nothing refused or
+   * counted). For work that is not a function call, such as a framework's handler: `release()` the permit
+   * when the work ends, whatever the outcome.
+   *
+   * @example
+   * const permit = search.tryAcquire(tenant) ?? (await search.acquire(tenant, signal));
+   * try { return await handle(request); } finally { permit.release(); }
+   */
+  tryAcquire(key?: string): BulkheadPermit | undefined {
+    const slot = key ?? NO_KEY;
+    if (!this.#canRun(slot)) return undefined;
+    this.#take(slot);
+    return new BulkheadPermit(this.#releaseSlot, slot);
+  }
+
+  /**
+   * A slot for `key`, waiting as `execute` does: in the fair queue, up to the queue timeout; rejects with
+   * HR_BULKHEAD_FULL or HR_BULKHEAD_QUEUE_TIMEOUT, or HR_ABORTED when `signal` aborts while waiting.
+   *
+   * @example
+   * const permit = await exports.acquire(tenant, request.signal);
+   */
+  async acquire(key?: string, signal?: AbortSignal): Promise<BulkheadPermit> {
+    if (signal?.aborted) throw abortedError(signal);
+    const slot = key ?? NO_KEY;
+    if (this.#canRun(slot)) this.#take(slot);
+    else await this.#wait(slot, key, signal); // resolves holding a slot
+    return new BulkheadPermit(this.#releaseSlot, slot);
   }
 
   stats(): BulkheadStats {

@@ -1,6 +1,6 @@
 export { sleep } from './abort.ts';
 export type { BulkheadOptions, BulkheadRejection, BulkheadRejectReason, BulkheadStats } from './bulkhead.ts';
-export { BulkheadPolicy, bulkhead } from './bulkhead.ts';
+export { BulkheadPermit, BulkheadPolicy, bulkhead } from './bulkhead.ts';
 export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
 export type {
   CircuitBreakerOptions,

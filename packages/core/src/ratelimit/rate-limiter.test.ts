@@ -80,6 +80,26 @@ test('unknown policies and raw string keys are refused', async () => {
   assert.throws(() => createRateLimiter({ storeTimeoutMs: 0 }), /storeTimeoutMs/);
 });
 
+test('checkSync decides at once on a memory store, shares its buckets with check, and defers to check on a remote store', async () => {
+  const clock = new FakeClock();
+  const limiter = createRateLimiter({ clock, policies: [pro] });
+  const seen: boolean[] = [];
+  limiter.onDecision((e) => seen.push(e.decision.allowed));
+  for (let i = 0; i < 5; i++) assert.equal(limiter.checkSync(key, 'pro')?.allowed, true);
+  for (let i = 0; i < 5; i++) assert.equal((await limiter.check(key, 'pro')).allowed, true);
+  const limited = limiter.checkSync(key, 'pro');
+  assert.equal(limited?.allowed, false);
+  assert.equal(limited?.retryAfterMs, 100);
+  assert.equal(seen.length, 11, 'every sync decision is an event, as with check');
+  assert.throws(() => limiter.checkSync(key, 'enterprise'), { code: 'HR_RATE_LIMIT_UNKNOWN_POLICY' });
+  assert.throws(() => limiter.checkSync('acme:search' as RateLimitKey, 'pro'), { code: 'HR_INVALID_OPTION' });
+  assert.throws(() => limiter.checkSync(key, 'pro', { cost: 11 }), { code: 'HR_INVALID_OPTION' });
+
+  const remote = createRateLimiter({ clock, store: new ScriptedStore(), policies: [pro] });
+  assert.equal(remote.checkSync(key, 'pro'), undefined);
+  assert.equal((await remote.check(key, 'pro')).allowed, true);
+});
+
 test('two tenants never share a bucket, whatever their ids contain; nor do two policies on one key', async () => {
   const limiter = createRateLimiter({ clock: new FakeClock(), policies: [pro, { ...pro, name: 'other' }] });
   const a = rateLimitKey({ tenant: 'a:b' }, 'search');

@@ -191,14 +191,7 @@ export class RateLimiter {
     let cost: number;
     try {
       resolved = this.#resolve(policy);
-      cost = options?.cost ?? 1;
-      if (cost !== 1 && !(cost >= 0 && cost <= resolved.policy.burst)) {
-        const rule = `a number from 0 to the burst (${resolved.policy.burst})`;
-        throw invalidOption('rateLimiter.check', 'cost', rule, cost);
-      }
-      if (!isRateLimitKey(key))
-        throw invalidOption('rateLimiter.check', 'key', 'a key built by rateLimitKey', key);
-      if (options?.signal?.aborted) throw abortedError(options.signal);
+      cost = this.#validate(key, resolved, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -207,6 +200,38 @@ export class RateLimiter {
       return Promise.resolve(this.#finish(key, resolved, local, 'store'));
     }
     return this.#checkStore(key, resolved, cost, options?.signal);
+  }
+
+  /**
+   * `check` without a promise when the store is in this process (a memory store): the decision, or undefined
+   * when it needs a remote store (then call `check`). Throws for the programming errors `check` rejects for.
+   *
+   * @example
+   * const decision = limiter.checkSync(key, 'pro') ?? (await limiter.check(key, 'pro'));
+   */
+  checkSync(
+    key: RateLimitKey,
+    policy: string | RateLimitPolicy,
+    options?: Omit<CheckOptions, 'signal'>,
+  ): RateLimitDecision | undefined {
+    if (!this.#local) return undefined;
+    const resolved = this.#resolve(policy);
+    const cost = this.#validate(key, resolved, options);
+    const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, this.#clock.now(), cost);
+    return this.#finish(key, resolved, local, 'store');
+  }
+
+  // The cost of a check, after the checks every caller must pass.
+  #validate(key: RateLimitKey, resolved: Resolved, options: CheckOptions | undefined): number {
+    const cost = options?.cost ?? 1;
+    if (cost !== 1 && !(cost >= 0 && cost <= resolved.policy.burst)) {
+      const rule = `a number from 0 to the burst (${resolved.policy.burst})`;
+      throw invalidOption('rateLimiter.check', 'cost', rule, cost);
+    }
+    if (!isRateLimitKey(key))
+      throw invalidOption('rateLimiter.check', 'key', 'a key built by rateLimitKey', key);
+    if (options?.signal?.aborted) throw abortedError(options.signal);
+    return cost;
   }
 
   async #checkStore(
