@@ -15,7 +15,7 @@ import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { createLimits } from './protection/limits.ts';
-import { profiles, seed } from './seed/index.ts';
+import { profiles, seedInWorker } from './seed/index.ts';
 import { enrichmentClient } from './suggestions/enrichment-client.ts';
 
 const startedAt = performance.now();
@@ -107,7 +107,7 @@ if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
 const profile = profiles[config.seedProfile as keyof typeof profiles];
 if (!profile) throw new Error(`SEED_PROFILE must be one of ${Object.keys(profiles).join(', ')}`);
-const report = await seed(pool, { ...profile, ifEmpty: true });
+const report = await seedInWorker(databaseUrl, { ...profile, ifEmpty: true });
 if (!report.skipped) logger.info({ rows: report.rows, seconds: report.seconds }, 'demo data seeded');
 
 const address = app.server.address();
