@@ -113,8 +113,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(async (api) => {
     api.addHook('onRequest', authenticated);
+    // Right after authentication, before any body is read: a limited caller costs no parsing.
     api.addHook(
-      'preValidation',
+      'onRequest',
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
     );
     await api.register(accountRoutes, { db, clock, ...(reads ? { cache: reads } : {}) });

@@ -274,7 +274,16 @@ function holding(
     permit.release();
     return result;
   }
-  return result.finally(() => permit.release());
+  return result.then(
+    (value) => {
+      permit.release();
+      return value;
+    },
+    (error: unknown) => {
+      permit.release();
+      throw error;
+    },
+  );
 }
 
 // An AbortSignal that aborts when the client closes the connection before the answer.

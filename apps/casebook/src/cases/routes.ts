@@ -1,7 +1,7 @@
 // Case search, detail, create and update.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Cache, cacheKey } from '@headroom/core/cache';
+import { type Cache, cacheKey, type GetOrSetOptions } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import type { BulkheadPolicy } from '@headroom/core/policy';
@@ -41,6 +41,9 @@ export interface CaseRoutesOptions {
   searchLimiter?: BulkheadPolicy;
 }
 
+// Built once: a search makes no options object.
+const searchCaching: GetOrSetOptions = { ...readCaching, tags: [searchTag] };
+
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, options) => {
   const { db, clock, cache } = options;
   app.get(
@@ -53,31 +56,32 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           ? {
               concurrency: {
                 limiter: options.searchLimiter,
-                key: (request) => String(request.principal.tenantId),
+                key: (request) => request.principal.tenantSlug,
               },
             }
           : {}),
       },
     },
-    async (request, reply) => {
+    // Not async: a page in L1 is answered with no promise at all (an async handler costs ~1.5 µs a request).
+    (request, reply) => {
       const { tenantId, tier } = request.principal;
       const { status, cursor } = request.query;
       const q = request.query.q?.trim() ? request.query.q : undefined;
       const limit = pageSize(tier, request.query.limit);
       const after = cursor ? decodeCursor(cursor) : undefined; // a bad cursor is a 400 before any cache lookup
       const key = cacheKey(tenantScope(tenantId), 'search', q ?? '', status ?? '', limit, cursor ?? '');
-      const entry = await readEntry(
-        cache,
-        key,
-        async () => {
-          const { rows } = await db.query<SearchRow>(
-            searchQuery({ tenantId, q, status, after, fetch: limit + 1 }),
-          );
-          return page(rows, limit, (row) => row.sort_at, presentSummary);
-        },
-        { ...readCaching, tags: [searchTag] },
-      );
-      return sendEntry(reply, entry);
+      const hit = cache?.peekEntry(key);
+      if (hit) {
+        sendEntry(reply, hit);
+        return;
+      }
+      const load = async () => {
+        const { rows } = await db.query<SearchRow>(
+          searchQuery({ tenantId, q, status, after, fetch: limit + 1 }),
+        );
+        return page(rows, limit, (row) => row.sort_at, presentSummary);
+      };
+      return readEntry(cache, key, load, searchCaching).then((entry) => sendEntry(reply, entry));
     },
   );
 

@@ -70,13 +70,17 @@ export function sendEntry(reply: FastifyReply, entry: CachedEntry<unknown>, etag
  * @example
  * const entry = await readEntry(cache, key, () => loadPage(), { ...readCaching, tags: [searchTag] });
  */
-export async function readEntry<T>(
+export function readEntry<T>(
   cache: Cache | undefined,
   key: CacheKey,
   load: () => Promise<T>,
   options: GetOrSetOptions,
 ): Promise<CachedEntry<T>> {
-  if (cache) return cache.getOrSetEntry<T>(key, load, options);
+  // Not async: a cache hit's promise is handed on as it is, without wrapping it in another.
+  return cache ? cache.getOrSetEntry<T>(key, load, options) : loadEntry(load);
+}
+
+async function loadEntry<T>(load: () => Promise<T>): Promise<CachedEntry<T>> {
   const value = await load();
   const bytes = Buffer.from(value === undefined ? '' : JSON.stringify(value));
   return {

@@ -13,6 +13,7 @@ import {
 } from '@headroom/core/ratelimit';
 import type { RateLimitCheck } from '@headroom/fastify';
 import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.ts';
 import type { Tier } from '../tenancy/tiers.ts';
 
 /** Sustained rate and burst of every authenticated request, per tenant, by tier. */
@@ -48,7 +49,7 @@ export interface LimitsOptions {
 export interface Limits {
   limiter: RateLimiter;
   /** Rate-limit checks of an authenticated request: the tenant's bucket under its tier's policy. */
-  tenantChecks: (request: FastifyRequest) => RateLimitCheck[];
+  tenantChecks: (request: FastifyRequest) => readonly RateLimitCheck[];
   /** Rate-limit checks of a login: the client's and the account's buckets. */
   loginChecks: (request: FastifyRequest) => RateLimitCheck[];
   /** Fair concurrency limit on search, keyed by tenant. */
@@ -77,14 +78,21 @@ export function createLimits(options: LimitsOptions): Limits {
     policies: [...tiers.policies, scaled(loginQuotas.client, scale), scaled(loginQuotas.account, scale)],
     insuranceDivisor: options.instances ?? 1,
   });
+  const tenantChecks = new WeakMap<Principal, readonly RateLimitCheck[]>();
   return {
     limiter,
-    tenantChecks: (request) => [
-      {
-        key: rateLimitKey({ tenant: String(request.principal.tenantId) }, 'api'),
-        policy: tiers(request.principal.tier),
-      },
-    ],
+    tenantChecks(request) {
+      // A principal object lives as long as its cached credential: its checks are built once, not per request.
+      const principal = request.principal;
+      let checks = tenantChecks.get(principal);
+      if (checks === undefined) {
+        checks = [
+          { key: rateLimitKey({ tenant: String(principal.tenantId) }, 'api'), policy: tiers(principal.tier) },
+        ];
+        tenantChecks.set(principal, checks);
+      }
+      return checks;
+    },
     loginChecks(request) {
       const checks: RateLimitCheck[] = [
         { key: rateLimitKey({ client: request.ip }, 'login'), policy: loginQuotas.client.name },

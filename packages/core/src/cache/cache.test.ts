@@ -339,3 +339,21 @@ test('a bus that reconnects makes the instance drop its L1 (it may have missed i
   assert.equal(cache.peek(key), undefined);
   assert.equal(cache.stats().bus.reconnects, 1);
 });
+
+test('peekEntry answers a fresh L1 entry with its bytes and ETag, synchronously, and counts the hit', async () => {
+  const clock = new FakeClock();
+  const cache = createCache({ clock });
+  const key = cacheKey(acme, 'page', 1);
+  const results: string[] = [];
+  cache.onRequest((e) => results.push(`${e.tier}:${e.result}`));
+  assert.equal(cache.peekEntry(key), undefined, 'nothing yet, and a miss counts nothing');
+  const loaded = await cache.getOrSetEntry(key, () => ({ id: 1 }), { ttl: 1_000 });
+  const hit = cache.peekEntry<{ id: number }>(key);
+  assert.equal(hit, loaded, 'the very entry a read would answer');
+  assert.equal(hit?.bytes.toString(), '{"id":1}');
+  assert.equal(hit?.etag, bytesEtag(hit!.bytes));
+  assert.equal(cache.peekEntry(cacheKey(beta, 'page', 1)), undefined, 'another tenant finds nothing');
+  clock.advance(1_000);
+  assert.equal(cache.peekEntry(key), undefined, 'a stale entry is not a peek hit');
+  assert.deepEqual(results, ['l1:miss', 'l1:hit']);
+});
