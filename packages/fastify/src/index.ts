@@ -21,4 +21,5 @@ export type {
 } from './protection.ts';
 export type { RequestIdServerOptions } from './request-id.ts';
 export { requestIdOptions } from './request-id.ts';
+export { lazyChildLogger } from './request-logger.ts';
 export type { FieldError } from './validation.ts';

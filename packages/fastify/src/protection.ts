@@ -192,18 +192,21 @@ export function createProtection(registry: Registry): Protection {
     rateLimiter(limiter) {
       if (limiters.has(limiter)) return limiter;
       limiters.add(limiter);
-      // Every request decides at least once: the series is looked up by identity, not by label hashing.
-      const series = new Map<string, CounterSeries>();
+      // Every request decides at least once: a policy's series are found by its identity, with no label
+      // string built per decision. Index: allowed/limited × store/insurance.
+      const byPolicy = new WeakMap<object, CounterSeries[]>();
+      const results = ['allowed', 'limited'] as const;
+      const sources = ['store', 'insurance'] as const;
       limiter.onDecision((e) => {
-        const policy = e.decision.policy.name;
-        const result = e.decision.allowed ? 'allowed' : 'limited';
-        const id = `${policy} ${result} ${e.source}`;
-        let s = series.get(id);
-        if (s === undefined) {
-          s = decisions.labels(policy, result, e.source);
-          series.set(id, s);
+        const policy = e.decision.policy;
+        let series = byPolicy.get(policy);
+        if (series === undefined) {
+          series = results.flatMap((result) =>
+            sources.map((source) => decisions.labels(policy.name, result, source)),
+          );
+          byPolicy.set(policy, series);
         }
-        s.inc();
+        series[(e.decision.allowed ? 0 : 2) + (e.source === 'store' ? 0 : 1)]!.inc();
       });
       return limiter;
     },

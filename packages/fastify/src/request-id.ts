@@ -10,6 +10,7 @@ import {
   LogController,
 } from 'fastify';
 import { problemErrorHandler } from './error-handler.ts';
+import { lazyChildLogger } from './request-logger.ts';
 
 /** The header a request id arrives in and is echoed back in. */
 export const requestIdHeader = 'x-request-id';
@@ -18,7 +19,10 @@ const wellFormed = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The Fastify server options returned by {@link requestIdOptions}. */
 export type RequestIdServerOptions = Required<
-  Pick<FastifyServerOptions, 'requestIdHeader' | 'logController' | 'genReqId' | 'frameworkErrors'>
+  Pick<
+    FastifyServerOptions,
+    'requestIdHeader' | 'logController' | 'genReqId' | 'frameworkErrors' | 'childLoggerFactory'
+  >
 >;
 
 /**
@@ -54,7 +58,8 @@ export function answerFrameworkError(
  * Fastify 5 takes that header verbatim and never calls `genReqId`, so the header could not be validated.
  * The log label goes through a `LogController` because the top-level `requestIdLogLabel` option is
  * deprecated in Fastify 5 (FSTDEP024). `frameworkErrors` gives the requests Fastify rejects before routing
- * (and before any plugin hook) an id and a problem+json answer too.
+ * (and before any plugin hook) an id and a problem+json answer too. The logger that carries the id is made on
+ * the request's first log call that would write (`lazyChildLogger`).
  *
  * @example
  * const app = Fastify({ logger: true, ...requestIdOptions() });
@@ -65,5 +70,6 @@ export function requestIdOptions(): RequestIdServerOptions {
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: genRequestId,
     frameworkErrors: answerFrameworkError,
+    childLoggerFactory: lazyChildLogger,
   };
 }

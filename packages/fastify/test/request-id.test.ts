@@ -71,3 +71,35 @@ test('the server options do not use the deprecated requestIdLogLabel', () => {
   assert.equal(typeof options.frameworkErrors, 'function');
   assert.notEqual(requestIdOptions().logController, options.logController, 'nothing shared between apps');
 });
+
+test('a request logger is made on its first write: below the level nothing is made, at the level the line carries the id', async () => {
+  const logs: Record<string, unknown>[] = [];
+  const stream = { write: (line: string) => void logs.push(JSON.parse(line)) };
+  const app = Fastify({ logger: { level: 'warn', stream }, ...requestIdOptions() });
+  let children = 0;
+  const child = app.log.child.bind(app.log);
+  app.log.child = (...args: Parameters<typeof child>) => {
+    children++;
+    return child(...args);
+  };
+  app.get('/quiet', async (request) => {
+    request.log.info('not written at warn');
+    return { ok: true };
+  });
+  app.get('/loud', async (request) => {
+    request.log.warn({ detail: 1 }, 'written');
+    request.log.warn('again, same child');
+    return { ok: true };
+  });
+  await app.inject({ url: '/quiet', headers: { 'x-request-id': 'q-1' } });
+  assert.equal(children, 0, 'no child logger for a request that writes nothing');
+  await app.inject({ url: '/loud', headers: { 'x-request-id': 'l-1' } });
+  assert.equal(children, 1);
+  assert.deepEqual(
+    logs.map((l) => [l.msg, l.request_id, l.detail]),
+    [
+      ['written', 'l-1', 1],
+      ['again, same child', 'l-1', undefined],
+    ],
+  );
+});

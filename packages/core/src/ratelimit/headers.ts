@@ -44,16 +44,18 @@ export function rateLimitPolicyHeader(
  */
 export function rateLimitHeader(
   decisions: RateLimitDecision | readonly RateLimitDecision[],
-  options: RateLimitHeaderOptions = {},
+  options?: RateLimitHeaderOptions,
 ): string {
-  const list = isList(decisions) ? decisions : [decisions];
-  const pk = partitionKey(options.partitionKey);
-  return list
-    .map((d) => {
-      const t = d.allowed ? Math.ceil(d.resetMs / 1000) : retryAfterSeconds(d);
-      return `${sfString(d.policy.name)};r=${sfInteger(d.remaining)};t=${t}${pk}`;
-    })
-    .join(', ');
+  const pk = partitionKey(options?.partitionKey);
+  // One decision is every request's case: no list, no join.
+  if (!isList(decisions)) return rateLimitItem(decisions, pk);
+  if (decisions.length === 1) return rateLimitItem(decisions[0]!, pk);
+  return decisions.map((d) => rateLimitItem(d, pk)).join(', ');
+}
+
+function rateLimitItem(d: RateLimitDecision, pk: string): string {
+  const t = d.allowed ? Math.ceil(d.resetMs / 1000) : retryAfterSeconds(d);
+  return `${sfString(d.policy.name)};r=${sfInteger(d.remaining)};t=${t}${pk}`;
 }
 
 /**
