@@ -236,6 +236,7 @@ export function protectRoute(route: RouteOptions, protection: Protection): void 
         cause: error,
         headers: { 'retry-after': String(retryAfter) },
         context: { limiter: limiter.name },
+        stack: false,
       });
     // The slot is held until the handler settles: the handler cannot be stopped half-way, so a client that
     // leaves frees nothing early. Waiting is what a client that leaves gives up (`clientGone`).

@@ -23,3 +23,13 @@ test('isHeadroomError recognises the brand, not the class identity', () => {
   assert.ok(!isHeadroomError(new Error('x')));
   assert.ok(!isHeadroomError(null));
 });
+
+test('stack: false makes a planned refusal without a stack trace, and leaves the global limit as it was', () => {
+  const before = Error.stackTraceLimit;
+  const planned = new HeadroomError('HR_RATE_LIMITED', 'slow down', { status: 429, stack: false });
+  assert.equal(Error.stackTraceLimit, before);
+  assert.equal(planned.stack?.includes('\n    at '), false);
+  assert.ok(isHeadroomError(planned));
+  const fault = new HeadroomError('HR_INTERNAL', 'boom');
+  assert.ok(fault.stack?.includes('\n    at '));
+});

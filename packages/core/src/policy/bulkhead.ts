@@ -310,7 +310,11 @@ export class BulkheadPolicy extends PolicyBase {
       timedOut
         ? `bulkhead "${this.name}": no slot within ${this.#queueTimeout} ms`
         : `bulkhead "${this.name}" is full (${this.#max} running, ${this.#queued} queued)`,
-      { status: 503, context: { bulkhead: this.name, reason, ...(key === undefined ? {} : { key }) } },
+      {
+        status: 503,
+        context: { bulkhead: this.name, reason, ...(key === undefined ? {} : { key }) },
+        stack: false,
+      },
     );
   }
 }

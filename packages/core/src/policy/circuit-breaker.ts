@@ -222,7 +222,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     throw new HeadroomError(
       isolated ? policyErrorCodes.HR_CIRCUIT_ISOLATED : policyErrorCodes.HR_CIRCUIT_OPEN,
       isolated ? `circuit "${this.name}" is isolated` : `circuit "${this.name}" is ${this.#state}`,
-      { status: 503, context: { breaker: this.name, state: this.#state } },
+      { status: 503, context: { breaker: this.name, state: this.#state }, stack: false },
     );
   }
 

@@ -42,6 +42,7 @@ export function rateLimitedError(decision: RateLimitDecision): HeadroomError {
         ratelimit: rateLimitHeader(decision),
         'ratelimit-policy': rateLimitPolicyHeader(policy),
       },
+      stack: false,
     },
   );
 }
