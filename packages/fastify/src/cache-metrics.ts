@@ -69,14 +69,18 @@ export function createCacheRegistry(registry: Registry): CacheRegistry {
         });
       }
       caches.set(cache.name, cache);
-      // A hit is the hot path: label children are looked up once per (tier, result), not hashed per hit.
-      const children = new Map<string, CounterSeries>();
+      // A hit is the hot path: a series is found by tier, then result, with no label string built per hit.
+      const children = new Map<string, Map<string, CounterSeries>>();
       cache.onRequest((e) => {
-        const id = `${e.tier}:${e.result}`;
-        let child = children.get(id);
+        let byResult = children.get(e.tier);
+        if (byResult === undefined) {
+          byResult = new Map();
+          children.set(e.tier, byResult);
+        }
+        let child = byResult.get(e.result);
         if (child === undefined) {
           child = requests.labels(e.cache, e.tier, e.result);
-          children.set(id, child);
+          byResult.set(e.result, child);
         }
         child.inc();
       });

@@ -89,8 +89,10 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   const routes: { method: string; url: string }[] = [];
   const protection = createProtection(registry);
   const caches = createCacheRegistry(registry);
+  const metrics = httpMetrics(registry);
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    route.onResponse = [metrics.route(route.url), ...[route.onResponse ?? []].flat()];
     protectRoute(route, protection);
     // Only routes that cache pay for the hook; bad caching options fail here, at start-up.
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
@@ -102,9 +104,11 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     reply.header(requestIdHeader, request.id);
     done();
   });
-  app.addHook('onResponse', httpMetrics(registry));
   app.setErrorHandler(problemErrorHandler);
-  app.setNotFoundHandler(routeNotFoundHandler);
+  app.setNotFoundHandler(function answerUnmatched(request, reply) {
+    routeNotFoundHandler(request, reply);
+    metrics.unmatched(request, reply);
+  });
 
   app.get(metricsPath, { logLevel: 'warn' }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
