@@ -7,6 +7,7 @@ import { abortedError, isBrokenCircuitError } from '../policy/errors.ts';
 import { Emitter, type Subscribe } from '../policy/events.ts';
 import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
 import type { Policy } from '../policy/policy.ts';
+import { type CacheCore, cacheStats, FAILED, l2Call, publish } from './cache-core.ts';
 import {
   type CacheBusEvent,
   CacheCounters,
@@ -31,27 +32,20 @@ import {
   type CachedEntry,
   EMPTY,
   jsonSerializer,
-  L1Entry,
+  type L1Entry,
   type Serializer,
   type StoredEntry,
 } from './entry.ts';
 import { closedError, serializeError } from './errors.ts';
+import { Loads } from './loads.ts';
 import { RemoteWaits } from './remote-waits.ts';
 import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
 import { SieveCache } from './sieve-cache.ts';
 import type { BusMessage, CacheBus, CacheStore } from './store.ts';
 import { TagVersions } from './tag-versions.ts';
 
-const FAILED: unique symbol = Symbol('l2 failed');
-type Failed = typeof FAILED;
 const NO_TAGS: readonly string[] = Object.freeze([]);
 const NAME = /^[A-Za-z0-9._-]+$/;
-
-interface Flight {
-  promise: Promise<L1Entry>;
-  /** Set when the flight adopted a stale L2 entry: refresh it once the flight is done. */
-  refreshAfter: boolean;
-}
 
 const entryValue = <T>(entry: L1Entry): T => entry.value as T;
 
@@ -78,14 +72,10 @@ export class Cache {
   readonly #random: () => number;
   readonly #defaults: ResolvedEntryOptions;
   readonly #prefix: string;
-  readonly #inflight = new Map<string, Flight>();
-  readonly #waits = new RemoteWaits();
-  readonly #pending = new Set<Promise<unknown>>();
-  readonly #closing = new AbortController();
   readonly #subscriptions: { dispose(): void }[] = [];
   readonly #s = new CacheCounters();
-  #leaseSeq = 0;
-  #closed = false;
+  readonly #core: CacheCore;
+  readonly #loads: Loads;
 
   readonly #requested = new Emitter<CacheRequestEvent>();
   readonly #loaded = new Emitter<CacheLoadEvent>();
@@ -137,8 +127,35 @@ export class Cache {
     if (typeof this.#breaker?.execute !== 'function') {
       throw invalidOption('createCache', 'l2Breaker', 'a Policy', o.l2Breaker);
     }
+    this.#core = {
+      name: this.name,
+      instanceId: this.instanceId,
+      prefix: this.#prefix,
+      l1: this.#l1,
+      l2: this.#l2,
+      bus: this.#bus,
+      breaker: this.#breaker,
+      tags: this.#tags,
+      serializer: this.#serializer,
+      clock: this.#clock,
+      random: this.#random,
+      defaults: this.#defaults,
+      leaseTtl: this.#leaseTtl,
+      s: this.#s,
+      pending: new Set(),
+      closing: new AbortController(),
+      closed: false,
+      count: (tier, result) => this.#count(tier, result),
+      fail: (operation, error, rejected) => this.#fail(operation, error, rejected),
+      loadEvent: (refresh, outcome, started, error) => this.#loadEvent(refresh, outcome, started, error),
+      current: (entry) => this.#current(entry),
+      busMessage: (type, lagMs) => {
+        if (this.#busLag.active) this.#busLag.emit({ cache: this.name, type, lagMs });
+      },
+    };
+    this.#loads = new Loads(this.#core);
     if (this.#bus) {
-      this.#subscriptions.push(this.#bus.subscribe((message) => this.#onBusMessage(message)));
+      this.#subscriptions.push(this.#bus.subscribe((message) => this.#loads.receive(message)));
       this.#subscriptions.push(this.#bus.onReconnect(() => this.#onBusReconnect()));
     }
   }
@@ -158,7 +175,7 @@ export class Cache {
       if (this.#requested.active) this.#request('l1', 'hit');
       return entry.promise as Promise<T>;
     }
-    return this.#resolve(key, loader as Loader<unknown>, options, signal, entry).then(entryValue<T>);
+    return this.#loads.resolve(key, loader as Loader<unknown>, options, signal, entry).then(entryValue<T>);
   }
 
   /**
@@ -180,7 +197,7 @@ export class Cache {
       if (this.#requested.active) this.#request('l1', 'hit');
       return Promise.resolve(entry as L1Entry<T>);
     }
-    return this.#resolve(key, loader as Loader<unknown>, options, signal, entry) as Promise<L1Entry<T>>;
+    return this.#loads.resolve(key, loader as Loader<unknown>, options, signal, entry) as Promise<L1Entry<T>>;
   }
 
   /**
@@ -227,14 +244,14 @@ export class Cache {
     }
     this.#count('l1', 'miss');
     if (this.#l2 === undefined) return undefined;
-    const stored = await this.#l2Call('get', (l2) => l2.get(this.#prefix + key));
+    const stored = await l2Call(this.#core, 'get', (l2) => l2.get(this.#prefix + key));
     if (stored === FAILED) return undefined;
     if (stored === undefined || now >= stored.swrUntil) {
       this.#count('l2', 'miss');
       return undefined;
     }
     this.#count('l2', stored.freshUntil > now ? 'hit' : 'stale');
-    return this.#adopt(key, stored) as L1Entry<T> | undefined;
+    return this.#loads.adopt(key, stored) as L1Entry<T> | undefined;
   }
 
   /**
@@ -245,14 +262,14 @@ export class Cache {
    * await cache.set(cacheKey({ tenant }, 'case', id), updated, { tags: [`case:${id}`] });
    */
   async set<T>(key: CacheKey, value: T, options?: GetOrSetOptions): Promise<void> {
-    if (this.#closed) throw closedError(this.name);
+    if (this.#core.closed) throw closedError(this.name);
     const o = resolveEntryOptions('cache.set', this.#defaults, options);
     const tags = o.tags.length > 0 ? scopedTags(scopeOfKey(key), o.tags) : NO_TAGS;
-    const versions = await this.#versionsFor(tags);
-    const entry = this.#makeEntry(key, value, o, tags, versions);
+    const versions = await this.#loads.versionsFor(tags);
+    const entry = this.#loads.makeEntry(key, value, o, tags, versions);
     if (entry === undefined) return this.delete(key);
     this.#l1.set(entry);
-    await this.#store(key, entry, undefined);
+    await this.#loads.store(key, entry, undefined);
   }
 
   /**
@@ -265,8 +282,8 @@ export class Cache {
     this.#l1.delete(key);
     if (this.#l2 === undefined) return;
     const storeKey = this.#prefix + key;
-    await this.#l2Call('delete', (l2) => l2.delete([storeKey]));
-    await this.#publish({ type: 'delete', cache: this.name, keys: [storeKey] });
+    await l2Call(this.#core, 'delete', (l2) => l2.delete([storeKey]));
+    await publish(this.#core, { type: 'delete', cache: this.name, keys: [storeKey] });
   }
 
   /**
@@ -287,13 +304,13 @@ export class Cache {
       return;
     }
     for (const tag of scoped) this.#tags.suspend(tag); // refused from now on, until the new version is known
-    const versions = await this.#l2Call('invalidateTags', (l2) => l2.invalidateTags(scoped));
+    const versions = await l2Call(this.#core, 'invalidateTags', (l2) => l2.invalidateTags(scoped));
     if (versions === FAILED) {
       for (const tag of scoped) this.#tags.bump(tag);
       return;
     }
     this.#tags.observe(scoped, versions);
-    await this.#publish({ type: 'tags', tags: scoped, versions });
+    await publish(this.#core, { type: 'tags', tags: scoped, versions });
   }
 
   /** Empties this L1 (not L2, not other instances). */
@@ -309,48 +326,11 @@ export class Cache {
    * app.get('/admin/cache', () => cache.stats());
    */
   stats(): CacheStats {
-    const s = this.#s;
-    const breaker = (this.#breaker as { state?: unknown }).state;
-    return {
-      name: this.name,
-      instanceId: this.instanceId,
-      l1: {
-        entries: this.#l1.size,
-        bytes: this.#l1.bytes,
-        maxEntries: this.#maxEntries,
-        maxBytes: this.#maxBytes,
-        evictions: this.#l1.evictions,
-        tags: this.#tags.size,
-      },
-      requests: structuredClone(s.requests),
-      loads: {
-        total: s.loads,
-        errors: s.loadErrors,
-        timeouts: s.loadTimeouts,
-        refreshes: s.refreshes,
-        joined: s.joined,
-        waitedRemote: s.waitedRemote,
-        fenced: s.fenced,
-        outdated: s.outdated,
-        graceServed: s.graceServed,
-        inflight: this.#inflight.size,
-      },
-      l2: {
-        store: this.#l2?.name,
-        breaker: typeof breaker === 'string' ? breaker : undefined,
-        errors: s.l2Errors,
-        rejected: s.l2Rejected,
-      },
-      bus: {
-        healthy: this.#bus?.healthy,
-        received: s.busReceived,
-        published: s.busPublished,
-        reconnects: s.busReconnects,
-        lastLagMs: s.lastLagMs,
-        maxLagMs: s.maxLagMs,
-        meanLagMs: s.busReceived > 0 ? s.lagTotal / s.busReceived : undefined,
-      },
-    };
+    return cacheStats(
+      this.#core,
+      { maxEntries: this.#maxEntries, maxBytes: this.#maxBytes },
+      this.#loads.inflight,
+    );
   }
 
   /**
@@ -360,16 +340,16 @@ export class Cache {
    * cache.getOrSet(key, load); await clock.tick(ttl); await cache.whenIdle();
    */
   async whenIdle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    while (this.#core.pending.size > 0) await Promise.allSettled([...this.#core.pending]);
   }
 
   /** Stops listening to the bus, aborts running loaders and waits for background work. Owned stores stay open. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#core.closed) return;
+    this.#core.closed = true;
     for (const sub of this.#subscriptions) sub.dispose();
-    this.#waits.wakeAll('timeout');
-    this.#closing.abort(closedError(this.name));
+    this.#loads.waits.wakeAll('timeout');
+    this.#core.closing.abort(closedError(this.name));
     await this.whenIdle();
   }
 
@@ -379,343 +359,7 @@ export class Cache {
     return entry.tags.length === 0 || this.#tags.isCurrent(entry.tags, entry.tagVersions);
   }
 
-  async #resolve(
-    key: CacheKey,
-    loader: Loader<unknown>,
-    options: GetOrSetOptions | undefined,
-    signal: AbortSignal | undefined,
-    entry: L1Entry | undefined,
-  ): Promise<L1Entry> {
-    if (this.#closed) throw closedError(this.name);
-    if (signal?.aborted) throw abortedError(signal);
-    const now = this.#clock.now();
-    let stale: L1Entry | undefined;
-    if (entry !== undefined) {
-      if (!this.#current(entry) || now >= entry.staleUntil) {
-        this.#l1.delete(key); // invalidated by a tag, or past every stale window
-      } else if (entry.freshUntil > now) {
-        this.#count('l1', 'hit'); // fresh after all (a hit that raced an invalidation message)
-        return entry;
-      } else if (now < entry.swrUntil) {
-        this.#count('l1', 'stale');
-        if (now >= entry.retryAt) this.#refresh(key, loader, options, entry);
-        return entry;
-      } else if (now < entry.retryAt) {
-        this.#count('l1', 'stale'); // within grace, and the loader is backing off after a failure
-        this.#s.graceServed++;
-        return entry;
-      } else {
-        stale = entry; // within grace only: the fallback if the load fails
-      }
-    }
-    if (stale === undefined) this.#count('l1', 'miss');
-    const o = resolveEntryOptions('cache.getOrSet', this.#defaults, options);
-    let flight = this.#inflight.get(key);
-    if (flight === undefined) flight = this.#startFlight(key, loader, o, stale, false);
-    else this.#s.joined++;
-    let work = flight.promise;
-    if (signal !== undefined) work = untilAborted(work, signal);
-    if (stale === undefined) return work;
-    if (Number.isFinite(o.timeout)) work = orAfter(work, this.#clock, o.timeout, stale);
-    try {
-      const result = await work;
-      if (result === stale) this.#s.graceServed++;
-      return result;
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      this.#s.graceServed++;
-      return stale;
-    }
-  }
-
-  #refresh(
-    key: CacheKey,
-    loader: Loader<unknown>,
-    options: GetOrSetOptions | undefined,
-    stale: L1Entry,
-  ): void {
-    if (this.#inflight.has(key) || this.#closed) return;
-    const o = resolveEntryOptions('cache.getOrSet', this.#defaults, options);
-    this.#startFlight(key, loader, o, stale, true).promise.catch(() => {}); // counted in #load
-  }
-
-  #startFlight(
-    key: CacheKey,
-    loader: Loader<unknown>,
-    o: ResolvedEntryOptions,
-    stale: L1Entry | undefined,
-    refresh: boolean,
-  ): Flight {
-    const flight: Flight = { promise: undefined as unknown as Promise<L1Entry>, refreshAfter: false };
-    const run = this.#fly(key, loader, o, stale, refresh, flight);
-    flight.promise = run;
-    this.#inflight.set(key, flight);
-    const done = run
-      .catch(() => undefined)
-      .then((entry) => {
-        if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
-        this.#pending.delete(done);
-        if (flight.refreshAfter && entry !== undefined) this.#refresh(key, loader, o, entry);
-      });
-    this.#pending.add(done);
-    return flight;
-  }
-
-  // L2, then the lease (distributed singleflight), then the loader.
-  async #fly(
-    key: CacheKey,
-    loader: Loader<unknown>,
-    o: ResolvedEntryOptions,
-    stale: L1Entry | undefined,
-    refresh: boolean,
-    flight: Flight,
-  ): Promise<L1Entry> {
-    if (this.#l2 === undefined) return this.#load(key, loader, o, stale, refresh, undefined);
-    const storeKey = this.#prefix + key;
-    const found = await this.#fromL2(key, storeKey, stale, refresh);
-    if (found !== undefined) {
-      if (found.freshUntil <= this.#clock.now()) flight.refreshAfter = true;
-      return found;
-    }
-    for (let round = 0; round < 3 && this.#bus?.healthy === true; round++) {
-      const wait = this.#waits.register(storeKey);
-      try {
-        const token = `${this.instanceId}:${++this.#leaseSeq}`;
-        const leased = await this.#l2Call('acquireLease', (l2) =>
-          l2.acquireLease(storeKey, token, this.#leaseTtl),
-        );
-        if (leased === FAILED) break;
-        if (leased) return await this.#load(key, loader, o, stale, refresh, token);
-        this.#s.waitedRemote++;
-        const again = await this.#fromL2(key, storeKey, stale, refresh, false);
-        if (again !== undefined) return again;
-        const bound = Math.min(this.#leaseTtl, o.hardTimeout);
-        const outcome = await wait.until(this.#clock, bound);
-        if (outcome === 'timeout') break;
-        const filled = await this.#fromL2(key, storeKey, stale, refresh, false);
-        if (filled !== undefined) return filled;
-      } finally {
-        wait.dispose();
-      }
-    }
-    return this.#load(key, loader, o, stale, refresh, undefined);
-  }
-
-  // A servable L2 entry (fresh, or stale within stale-while-revalidate for a plain read), adopted into L1.
-  async #fromL2(
-    key: CacheKey,
-    storeKey: string,
-    stale: L1Entry | undefined,
-    refresh: boolean,
-    count = true,
-  ): Promise<L1Entry | undefined> {
-    const stored = await this.#l2Call('get', (l2) => l2.get(storeKey));
-    if (stored === FAILED) return undefined;
-    const now = this.#clock.now();
-    const servable =
-      stored !== undefined &&
-      (stored.freshUntil > now || (!refresh && now < stored.swrUntil)) &&
-      (stale === undefined || stored.createdAt >= stale.createdAt);
-    if (count) this.#count('l2', !servable ? 'miss' : stored.freshUntil > now ? 'hit' : 'stale');
-    return servable ? this.#adopt(key, stored) : undefined;
-  }
-
-  #adopt(key: CacheKey, stored: StoredEntry): L1Entry | undefined {
-    let value: unknown;
-    try {
-      value = stored.notFound ? undefined : this.#serializer.deserialize(stored.bytes);
-    } catch (error) {
-      this.#fail('deserialize', serializeError(this.name, error), false);
-      return undefined;
-    }
-    if (stored.tags.length > 0) this.#tags.observe(stored.tags, stored.tagVersions);
-    const entry = L1Entry.fromStored(key, stored, value);
-    this.#l1.set(entry);
-    return entry;
-  }
-
-  // ---- loads and writes ----------------------------------------------------------------------------------------
-
-  async #load(
-    key: CacheKey,
-    loader: Loader<unknown>,
-    o: ResolvedEntryOptions,
-    stale: L1Entry | undefined,
-    refresh: boolean,
-    lease: string | undefined,
-  ): Promise<L1Entry> {
-    const storeKey = this.#prefix + key;
-    const tags = o.tags.length > 0 ? scopedTags(scopeOfKey(key), o.tags) : NO_TAGS;
-    const versions = await this.#versionsFor(tags);
-    const controller = new AbortController();
-    const onClose = () => controller.abort(this.#closing.signal.reason);
-    this.#closing.signal.addEventListener('abort', onClose);
-    const context: LoadContext<unknown> = { signal: controller.signal, key, stale: stale?.value };
-    const started = this.#clock.monotonic();
-    this.#s.loads++;
-    if (refresh) this.#s.refreshes++;
-    let value: unknown;
-    try {
-      value = await runLoader(loader, context, controller, this.#clock, o.hardTimeout, this.name);
-    } catch (error) {
-      const timedOut = controller.signal.aborted && controller.signal.reason === error;
-      this.#s.loadErrors++;
-      if (timedOut) this.#s.loadTimeouts++;
-      this.#loadEvent(refresh, timedOut ? 'timeout' : 'error', started, error);
-      if (stale !== undefined) stale.retryAt = this.#clock.now() + o.graceBackoff;
-      if (lease !== undefined) this.#background(this.#release(storeKey, lease));
-      throw error;
-    } finally {
-      this.#closing.signal.removeEventListener('abort', onClose);
-    }
-    this.#loadEvent(refresh, 'ok', started, undefined);
-    const entry = this.#makeEntry(key, value, o, tags, versions);
-    if (entry === undefined) {
-      // "Not found", not cached: hand it to this flight's callers only.
-      if (lease !== undefined) this.#background(this.#release(storeKey, lease));
-      return L1Entry.create(
-        key,
-        value,
-        EMPTY,
-        { createdAt: 0, freshUntil: 0, swrUntil: 0, graceUntil: 0 },
-        true,
-        NO_TAGS,
-        [],
-      );
-    }
-    if (this.#current(entry)) this.#l1.set(entry);
-    else this.#s.outdated++; // a tag moved while the loader ran: callers get the value, nobody else will
-    if (this.#l2 !== undefined) this.#background(this.#store(key, entry, lease));
-    return entry;
-  }
-
-  #makeEntry(
-    key: CacheKey,
-    value: unknown,
-    o: ResolvedEntryOptions,
-    tags: readonly string[],
-    versions: readonly number[],
-  ): L1Entry | undefined {
-    const now = this.#clock.now();
-    if (value === undefined || value === null) {
-      if (o.negativeTtl <= 0) return undefined;
-      const until = now + o.negativeTtl;
-      const times = { createdAt: now, freshUntil: until, swrUntil: until, graceUntil: until };
-      return L1Entry.create(key, value, EMPTY, times, true, tags, versions);
-    }
-    let bytes: Buffer;
-    try {
-      const out = this.#serializer.serialize(value);
-      bytes = typeof out === 'string' ? Buffer.from(out) : out;
-    } catch (error) {
-      throw serializeError(this.name, error);
-    }
-    const ttl = o.jitter > 0 ? o.ttl * (1 - o.jitter * this.#random()) : o.ttl;
-    const freshUntil = now + ttl;
-    const times = {
-      createdAt: now,
-      freshUntil,
-      swrUntil: freshUntil + o.staleWhileRevalidate,
-      graceUntil: freshUntil + o.grace,
-    };
-    return L1Entry.create(key, value, bytes, times, false, tags, versions);
-  }
-
-  // Current versions of `tags`, recorded in an entry before its load begins: from L2 when there is one.
-  async #versionsFor(tags: readonly string[]): Promise<readonly number[]> {
-    if (tags.length === 0) return [];
-    if (this.#l2 !== undefined) {
-      const versions = await this.#l2Call('tagVersions', (l2) => l2.tagVersions(tags));
-      if (versions !== FAILED) {
-        this.#tags.observe(tags, versions);
-        return versions;
-      }
-    }
-    return tags.map((tag) => this.#tags.get(tag));
-  }
-
-  async #store(key: CacheKey, entry: L1Entry, lease: string | undefined): Promise<void> {
-    const storeKey = this.#prefix + key;
-    const result = await this.#l2Call('set', (l2) =>
-      l2.set(storeKey, entry, lease === undefined ? {} : { lease }),
-    );
-    if (result === FAILED) return;
-    if (result === 'stored') {
-      await this.#publish({ type: 'set', cache: this.name, keys: [storeKey] });
-      return;
-    }
-    if (result === 'fenced') this.#s.fenced++;
-    else {
-      this.#s.outdated++;
-      if (this.#l1.peek(key) === entry) this.#l1.delete(key);
-    }
-    if (lease !== undefined) await this.#release(storeKey, lease);
-  }
-
-  async #release(storeKey: string, lease: string): Promise<void> {
-    const released = await this.#l2Call('releaseLease', (l2) => l2.releaseLease(storeKey, lease));
-    if (released !== FAILED) await this.#publish({ type: 'released', cache: this.name, keys: [storeKey] });
-  }
-
-  #background(work: Promise<unknown>): void {
-    const done = work.catch(() => {}).finally(() => this.#pending.delete(done));
-    this.#pending.add(done);
-  }
-
   // ---- L2 and bus plumbing -------------------------------------------------------------------------------------
-
-  async #l2Call<R>(operation: string, fn: (l2: CacheStore) => Promise<R>): Promise<R | Failed> {
-    const l2 = this.#l2!;
-    try {
-      return await this.#breaker.execute(() => fn(l2));
-    } catch (error) {
-      this.#fail(`l2.${operation}`, error, isBrokenCircuitError(error));
-      if (operation === 'get') this.#count('l2', 'error');
-      return FAILED;
-    }
-  }
-
-  async #publish(message: {
-    type: BusMessage['type'];
-    cache?: string;
-    keys?: string[];
-    tags?: string[];
-    versions?: number[];
-  }): Promise<void> {
-    const bus = this.#bus;
-    if (bus === undefined) return;
-    const full = { ...message, origin: this.instanceId, sentAt: this.#clock.now() } as BusMessage;
-    try {
-      await this.#breaker.execute(() => bus.publish(full));
-      this.#s.busPublished++;
-    } catch (error) {
-      this.#fail('bus.publish', error, isBrokenCircuitError(error));
-    }
-  }
-
-  #onBusMessage(message: BusMessage): void {
-    if (message.origin === this.instanceId) return; // our own echo
-    const lag = Math.max(0, this.#clock.now() - message.sentAt);
-    const s = this.#s;
-    s.busReceived++;
-    s.lastLagMs = lag;
-    s.lagTotal += lag;
-    if (lag > s.maxLagMs) s.maxLagMs = lag;
-    if (this.#busLag.active) this.#busLag.emit({ cache: this.name, type: message.type, lagMs: lag });
-    if (message.type === 'tags') {
-      this.#tags.observe(message.tags, message.versions);
-      return;
-    }
-    if (message.cache !== this.name) return;
-    if (message.type === 'clear') {
-      this.#l1.clear();
-      return;
-    }
-    for (const storeKey of message.keys) {
-      if (message.type !== 'released') this.#l1.delete(storeKey.slice(this.#prefix.length));
-      this.#waits.wake(storeKey, message.type === 'released' ? 'released' : 'set');
-    }
-  }
 
   // Messages may have been missed while the subscription was down: L1 and the known tag versions may be stale.
   #onBusReconnect(): void {
@@ -749,16 +393,6 @@ export class Cache {
     else this.#s.l2Errors++;
     if (this.#failed.active) this.#failed.emit({ cache: this.name, operation, rejected, error });
   }
-}
-
-// Settles with `work`, or rejects as soon as `signal` aborts (the shared load goes on for the other callers).
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortedError(signal));
-  const { promise, resolve, reject } = Promise.withResolvers<T>();
-  const onAbort = () => reject(abortedError(signal));
-  signal.addEventListener('abort', onAbort, { once: true });
-  work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  return promise;
 }
 
 /**

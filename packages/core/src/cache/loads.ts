@@ -1,0 +1,360 @@
+// The miss path of a cache: stale handling, one flight per key in this process, L2 lookups, the lease that makes
+// one loader run across instances (waiters are woken by the bus, not by polling), the load itself, and writing
+// the result back to L1, L2 and the other instances.
+
+import { abortedError } from '../policy/errors.ts';
+import { type CacheCore, FAILED, l2Call, publish } from './cache-core.ts';
+import { type CacheKey, scopedTags, scopeOfKey } from './cache-key.ts';
+import { type GetOrSetOptions, type ResolvedEntryOptions, resolveEntryOptions } from './cache-options.ts';
+import { EMPTY, L1Entry, type StoredEntry } from './entry.ts';
+import { closedError, serializeError } from './errors.ts';
+import { RemoteWaits } from './remote-waits.ts';
+import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
+import type { BusMessage } from './store.ts';
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
+interface Flight {
+  promise: Promise<L1Entry>;
+  /** Set when the flight adopted a stale L2 entry: refresh it once the flight is done. */
+  refreshAfter: boolean;
+}
+
+/** Loads of one cache; `Cache` hands it every read L1 cannot answer fresh. */
+export class Loads {
+  readonly #c: CacheCore;
+  readonly #inflight = new Map<string, Flight>();
+  /** Waiters for another instance's load of a key, woken by its bus message. */
+  readonly waits = new RemoteWaits();
+  #leaseSeq = 0;
+
+  constructor(core: CacheCore) {
+    this.#c = core;
+  }
+
+  /** A message from another instance: tag versions to observe, L1 entries to drop, waiters of its loads to wake. */
+  receive(message: BusMessage): void {
+    if (message.origin === this.#c.instanceId) return; // our own echo
+    const lag = Math.max(0, this.#c.clock.now() - message.sentAt);
+    const s = this.#c.s;
+    s.busReceived++;
+    s.lastLagMs = lag;
+    s.lagTotal += lag;
+    if (lag > s.maxLagMs) s.maxLagMs = lag;
+    this.#c.busMessage(message.type, lag);
+    if (message.type === 'tags') {
+      this.#c.tags.observe(message.tags, message.versions);
+      return;
+    }
+    if (message.cache !== this.#c.name) return;
+    if (message.type === 'clear') {
+      this.#c.l1.clear();
+      return;
+    }
+    for (const storeKey of message.keys) {
+      if (message.type !== 'released') this.#c.l1.delete(storeKey.slice(this.#c.prefix.length));
+      this.waits.wake(storeKey, message.type === 'released' ? 'released' : 'set');
+    }
+  }
+
+  /** Flights running in this process now. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** The miss path of a read: stale handling, then this process's flight for `key` (or a new one). */
+  async resolve(
+    key: CacheKey,
+    loader: Loader<unknown>,
+    options: GetOrSetOptions | undefined,
+    signal: AbortSignal | undefined,
+    entry: L1Entry | undefined,
+  ): Promise<L1Entry> {
+    if (this.#c.closed) throw closedError(this.#c.name);
+    if (signal?.aborted) throw abortedError(signal);
+    const now = this.#c.clock.now();
+    let stale: L1Entry | undefined;
+    if (entry !== undefined) {
+      if (!this.#c.current(entry) || now >= entry.staleUntil) {
+        this.#c.l1.delete(key); // invalidated by a tag, or past every stale window
+      } else if (entry.freshUntil > now) {
+        this.#c.count('l1', 'hit'); // fresh after all (a hit that raced an invalidation message)
+        return entry;
+      } else if (now < entry.swrUntil) {
+        this.#c.count('l1', 'stale');
+        if (now >= entry.retryAt) this.#refresh(key, loader, options, entry);
+        return entry;
+      } else if (now < entry.retryAt) {
+        this.#c.count('l1', 'stale'); // within grace, and the loader is backing off after a failure
+        this.#c.s.graceServed++;
+        return entry;
+      } else {
+        stale = entry; // within grace only: the fallback if the load fails
+      }
+    }
+    if (stale === undefined) this.#c.count('l1', 'miss');
+    const o = resolveEntryOptions('cache.getOrSet', this.#c.defaults, options);
+    let flight = this.#inflight.get(key);
+    if (flight === undefined) flight = this.#startFlight(key, loader, o, stale, false);
+    else this.#c.s.joined++;
+    let work = flight.promise;
+    if (signal !== undefined) work = untilAborted(work, signal);
+    if (stale === undefined) return work;
+    if (Number.isFinite(o.timeout)) work = orAfter(work, this.#c.clock, o.timeout, stale);
+    try {
+      const result = await work;
+      if (result === stale) this.#c.s.graceServed++;
+      return result;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      this.#c.s.graceServed++;
+      return stale;
+    }
+  }
+
+  #refresh(
+    key: CacheKey,
+    loader: Loader<unknown>,
+    options: GetOrSetOptions | undefined,
+    stale: L1Entry,
+  ): void {
+    if (this.#inflight.has(key) || this.#c.closed) return;
+    const o = resolveEntryOptions('cache.getOrSet', this.#c.defaults, options);
+    this.#startFlight(key, loader, o, stale, true).promise.catch(() => {}); // counted in #load
+  }
+
+  #startFlight(
+    key: CacheKey,
+    loader: Loader<unknown>,
+    o: ResolvedEntryOptions,
+    stale: L1Entry | undefined,
+    refresh: boolean,
+  ): Flight {
+    const flight: Flight = { promise: undefined as unknown as Promise<L1Entry>, refreshAfter: false };
+    const run = this.#fly(key, loader, o, stale, refresh, flight);
+    flight.promise = run;
+    this.#inflight.set(key, flight);
+    const done = run
+      .catch(() => undefined)
+      .then((entry) => {
+        if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+        this.#c.pending.delete(done);
+        if (flight.refreshAfter && entry !== undefined) this.#refresh(key, loader, o, entry);
+      });
+    this.#c.pending.add(done);
+    return flight;
+  }
+
+  // L2, then the lease (distributed singleflight), then the loader.
+  async #fly(
+    key: CacheKey,
+    loader: Loader<unknown>,
+    o: ResolvedEntryOptions,
+    stale: L1Entry | undefined,
+    refresh: boolean,
+    flight: Flight,
+  ): Promise<L1Entry> {
+    if (this.#c.l2 === undefined) return this.#load(key, loader, o, stale, refresh, undefined);
+    const storeKey = this.#c.prefix + key;
+    const found = await this.#fromL2(key, storeKey, stale, refresh);
+    if (found !== undefined) {
+      if (found.freshUntil <= this.#c.clock.now()) flight.refreshAfter = true;
+      return found;
+    }
+    for (let round = 0; round < 3 && this.#c.bus?.healthy === true; round++) {
+      const wait = this.waits.register(storeKey);
+      try {
+        const token = `${this.#c.instanceId}:${++this.#leaseSeq}`;
+        const leased = await l2Call(this.#c, 'acquireLease', (l2) =>
+          l2.acquireLease(storeKey, token, this.#c.leaseTtl),
+        );
+        if (leased === FAILED) break;
+        if (leased) return await this.#load(key, loader, o, stale, refresh, token);
+        this.#c.s.waitedRemote++;
+        const again = await this.#fromL2(key, storeKey, stale, refresh, false);
+        if (again !== undefined) return again;
+        const bound = Math.min(this.#c.leaseTtl, o.hardTimeout);
+        const outcome = await wait.until(this.#c.clock, bound);
+        if (outcome === 'timeout') break;
+        const filled = await this.#fromL2(key, storeKey, stale, refresh, false);
+        if (filled !== undefined) return filled;
+      } finally {
+        wait.dispose();
+      }
+    }
+    return this.#load(key, loader, o, stale, refresh, undefined);
+  }
+
+  // A servable L2 entry (fresh, or stale within stale-while-revalidate for a plain read), adopted into L1.
+  async #fromL2(
+    key: CacheKey,
+    storeKey: string,
+    stale: L1Entry | undefined,
+    refresh: boolean,
+    count = true,
+  ): Promise<L1Entry | undefined> {
+    const stored = await l2Call(this.#c, 'get', (l2) => l2.get(storeKey));
+    if (stored === FAILED) return undefined;
+    const now = this.#c.clock.now();
+    const servable =
+      stored !== undefined &&
+      (stored.freshUntil > now || (!refresh && now < stored.swrUntil)) &&
+      (stale === undefined || stored.createdAt >= stale.createdAt);
+    if (count) this.#c.count('l2', !servable ? 'miss' : stored.freshUntil > now ? 'hit' : 'stale');
+    return servable ? this.adopt(key, stored) : undefined;
+  }
+
+  /** A stored entry made an L1 entry (and put in L1); undefined when its bytes cannot be read. */
+  adopt(key: CacheKey, stored: StoredEntry): L1Entry | undefined {
+    let value: unknown;
+    try {
+      value = stored.notFound ? undefined : this.#c.serializer.deserialize(stored.bytes);
+    } catch (error) {
+      this.#c.fail('deserialize', serializeError(this.#c.name, error), false);
+      return undefined;
+    }
+    if (stored.tags.length > 0) this.#c.tags.observe(stored.tags, stored.tagVersions);
+    const entry = L1Entry.fromStored(key, stored, value);
+    this.#c.l1.set(entry);
+    return entry;
+  }
+
+  async #load(
+    key: CacheKey,
+    loader: Loader<unknown>,
+    o: ResolvedEntryOptions,
+    stale: L1Entry | undefined,
+    refresh: boolean,
+    lease: string | undefined,
+  ): Promise<L1Entry> {
+    const storeKey = this.#c.prefix + key;
+    const tags = o.tags.length > 0 ? scopedTags(scopeOfKey(key), o.tags) : NO_TAGS;
+    const versions = await this.versionsFor(tags);
+    const controller = new AbortController();
+    const onClose = () => controller.abort(this.#c.closing.signal.reason);
+    this.#c.closing.signal.addEventListener('abort', onClose);
+    const context: LoadContext<unknown> = { signal: controller.signal, key, stale: stale?.value };
+    const started = this.#c.clock.monotonic();
+    this.#c.s.loads++;
+    if (refresh) this.#c.s.refreshes++;
+    let value: unknown;
+    try {
+      value = await runLoader(loader, context, controller, this.#c.clock, o.hardTimeout, this.#c.name);
+    } catch (error) {
+      const timedOut = controller.signal.aborted && controller.signal.reason === error;
+      this.#c.s.loadErrors++;
+      if (timedOut) this.#c.s.loadTimeouts++;
+      this.#c.loadEvent(refresh, timedOut ? 'timeout' : 'error', started, error);
+      if (stale !== undefined) stale.retryAt = this.#c.clock.now() + o.graceBackoff;
+      if (lease !== undefined) this.#background(this.#release(storeKey, lease));
+      throw error;
+    } finally {
+      this.#c.closing.signal.removeEventListener('abort', onClose);
+    }
+    this.#c.loadEvent(refresh, 'ok', started, undefined);
+    const entry = this.makeEntry(key, value, o, tags, versions);
+    if (entry === undefined) {
+      // "Not found", not cached: hand it to this flight's callers only.
+      if (lease !== undefined) this.#background(this.#release(storeKey, lease));
+      return L1Entry.create(
+        key,
+        value,
+        EMPTY,
+        { createdAt: 0, freshUntil: 0, swrUntil: 0, graceUntil: 0 },
+        true,
+        NO_TAGS,
+        [],
+      );
+    }
+    if (this.#c.current(entry)) this.#c.l1.set(entry);
+    else this.#c.s.outdated++; // a tag moved while the loader ran: callers get the value, nobody else will
+    if (this.#c.l2 !== undefined) this.#background(this.store(key, entry, lease));
+    return entry;
+  }
+
+  /** A new entry for `value` (or undefined: not found and no negative caching), serialized once. */
+  makeEntry(
+    key: CacheKey,
+    value: unknown,
+    o: ResolvedEntryOptions,
+    tags: readonly string[],
+    versions: readonly number[],
+  ): L1Entry | undefined {
+    const now = this.#c.clock.now();
+    if (value === undefined || value === null) {
+      if (o.negativeTtl <= 0) return undefined;
+      const until = now + o.negativeTtl;
+      const times = { createdAt: now, freshUntil: until, swrUntil: until, graceUntil: until };
+      return L1Entry.create(key, value, EMPTY, times, true, tags, versions);
+    }
+    let bytes: Buffer;
+    try {
+      const out = this.#c.serializer.serialize(value);
+      bytes = typeof out === 'string' ? Buffer.from(out) : out;
+    } catch (error) {
+      throw serializeError(this.#c.name, error);
+    }
+    const ttl = o.jitter > 0 ? o.ttl * (1 - o.jitter * this.#c.random()) : o.ttl;
+    const freshUntil = now + ttl;
+    const times = {
+      createdAt: now,
+      freshUntil,
+      swrUntil: freshUntil + o.staleWhileRevalidate,
+      graceUntil: freshUntil + o.grace,
+    };
+    return L1Entry.create(key, value, bytes, times, false, tags, versions);
+  }
+
+  /** Current versions of `tags`, recorded in an entry before its load begins: from L2 when there is one. */
+  async versionsFor(tags: readonly string[]): Promise<readonly number[]> {
+    if (tags.length === 0) return [];
+    if (this.#c.l2 !== undefined) {
+      const versions = await l2Call(this.#c, 'tagVersions', (l2) => l2.tagVersions(tags));
+      if (versions !== FAILED) {
+        this.#c.tags.observe(tags, versions);
+        return versions;
+      }
+    }
+    return tags.map((tag) => this.#c.tags.get(tag));
+  }
+
+  /** Writes `entry` to L2 (under `lease` when this instance holds one) and tells the other instances. */
+  async store(key: CacheKey, entry: L1Entry, lease: string | undefined): Promise<void> {
+    const storeKey = this.#c.prefix + key;
+    const result = await l2Call(this.#c, 'set', (l2) =>
+      l2.set(storeKey, entry, lease === undefined ? {} : { lease }),
+    );
+    if (result === FAILED) return;
+    if (result === 'stored') {
+      await publish(this.#c, { type: 'set', cache: this.#c.name, keys: [storeKey] });
+      return;
+    }
+    if (result === 'fenced') this.#c.s.fenced++;
+    else {
+      this.#c.s.outdated++;
+      if (this.#c.l1.peek(key) === entry) this.#c.l1.delete(key);
+    }
+    if (lease !== undefined) await this.#release(storeKey, lease);
+  }
+
+  async #release(storeKey: string, lease: string): Promise<void> {
+    const released = await l2Call(this.#c, 'releaseLease', (l2) => l2.releaseLease(storeKey, lease));
+    if (released !== FAILED)
+      await publish(this.#c, { type: 'released', cache: this.#c.name, keys: [storeKey] });
+  }
+
+  #background(work: Promise<unknown>): void {
+    const done = work.catch(() => {}).finally(() => this.#c.pending.delete(done));
+    this.#c.pending.add(done);
+  }
+}
+
+// Settles with `work`, or rejects as soon as `signal` aborts (the shared load goes on for the other callers).
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortedError(signal));
+  const { promise, resolve, reject } = Promise.withResolvers<T>();
+  const onAbort = () => reject(abortedError(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  return promise;
+}
