@@ -357,3 +357,36 @@ test('peekEntry answers a fresh L1 entry with its bytes and ETag, synchronously,
   assert.equal(cache.peekEntry(key), undefined, 'a stale entry is not a peek hit');
   assert.deepEqual(results, ['l1:miss', 'l1:hit']);
 });
+
+test('a lease won after another instance already stored the value: the value is read from L2, not loaded again', async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  const bus = memoryBus();
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  // B's lease request is held back until A has loaded and stored: the window a slow process sees under load.
+  const slowLease: CacheStore = {
+    name: l2.name,
+    get: (k) => l2.get(k),
+    set: (k, entry, options) => l2.set(k, entry, options),
+    delete: (keys) => l2.delete(keys),
+    tagVersions: (tags) => l2.tagVersions(tags),
+    invalidateTags: (tags) => l2.invalidateTags(tags),
+    releaseLease: (k, token) => l2.releaseLease(k, token),
+    clear: () => l2.clear(),
+    async acquireLease(k, token, ttl) {
+      await gate;
+      return l2.acquireLease(k, token, ttl);
+    },
+  };
+  const a = createCache({ clock, l2, bus, instanceId: 'a' });
+  const b = createCache({ clock, l2: slowLease, bus, instanceId: 'b' });
+  const key = cacheKey(acme, 'case', 9);
+  const loadA = counter(async () => ({ id: 9, by: 'a' }));
+  const loadB = counter(async () => ({ id: 9, by: 'b' }));
+  const fromB = b.getOrSet(key, loadB);
+  assert.deepEqual(await a.getOrSet(key, loadA), { id: 9, by: 'a' });
+  await a.whenIdle();
+  open();
+  assert.deepEqual(await fromB, { id: 9, by: 'a' });
+  assert.equal(loadA.calls + loadB.calls, 1);
+});

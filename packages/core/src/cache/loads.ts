@@ -169,7 +169,14 @@ export class Loads {
           l2.acquireLease(storeKey, token, this.#c.leaseTtl),
         );
         if (leased === FAILED) break;
-        if (leased) return await this.#load(key, loader, o, stale, refresh, token);
+        if (leased) {
+          // Another instance may have loaded and stored between our L2 miss and this lease (its lease ends
+          // with its write): look once more before loading again.
+          const stored = await this.#fromL2(key, storeKey, stale, refresh, false);
+          if (stored === undefined) return await this.#load(key, loader, o, stale, refresh, token);
+          this.#background(this.#release(storeKey, token));
+          return stored;
+        }
         this.#c.s.waitedRemote++;
         const again = await this.#fromL2(key, storeKey, stale, refresh, false);
         if (again !== undefined) return again;
