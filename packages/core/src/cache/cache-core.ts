@@ -4,7 +4,7 @@
 import type { Clock } from '../clock/index.ts';
 import { isBrokenCircuitError } from '../policy/errors.ts';
 import type { Policy } from '../policy/policy.ts';
-import type { CacheCounters, CacheLoadEvent, CacheResult, CacheStats, CacheTier } from './cache-events.ts';
+import type { CacheCounters, CacheEvents, CacheStats } from './cache-events.ts';
 import type { ResolvedEntryOptions } from './cache-options.ts';
 import type { L1Entry, Serializer } from './entry.ts';
 import type { SieveCache } from './sieve-cache.ts';
@@ -15,7 +15,7 @@ import type { TagVersions } from './tag-versions.ts';
 export const FAILED: unique symbol = Symbol('l2 failed');
 export type Failed = typeof FAILED;
 
-/** The state and outlets of one cache, shared by its read path (`Cache`) and its miss path (`Loads`). */
+/** The state and outlets of one cache, shared by its read path (`Cache`), its miss path (`Loads`), its L2 access (`L2Tier`) and its bus listener. */
 export interface CacheCore {
   readonly name: string;
   readonly instanceId: string;
@@ -37,11 +37,7 @@ export interface CacheCore {
   /** Aborted by close(): running loaders see it through their signal. */
   readonly closing: AbortController;
   closed: boolean;
-  count(tier: CacheTier, result: CacheResult): void;
-  fail(operation: string, error: unknown, rejected: boolean): void;
-  loadEvent(refresh: boolean, outcome: CacheLoadEvent['outcome'], started: number, error: unknown): void;
-  /** A bus message from another instance arrived `lagMs` after it was sent. */
-  busMessage(type: BusMessage['type'], lagMs: number): void;
+  readonly events: CacheEvents;
   /** False when a tag of the entry moved on since it was made. */
   current(entry: L1Entry): boolean;
 }
@@ -59,8 +55,8 @@ export async function l2Call<R>(
   try {
     return await core.breaker.execute(() => fn(l2));
   } catch (error) {
-    core.fail(`l2.${operation}`, error, isBrokenCircuitError(error));
-    if (operation === 'get') core.count('l2', 'error');
+    core.events.fail(`l2.${operation}`, error, isBrokenCircuitError(error));
+    if (operation === 'get') core.events.count('l2', 'error');
     return FAILED;
   }
 }
@@ -83,8 +79,14 @@ export async function publish(
     await core.breaker.execute(() => bus.publish(full));
     core.s.busPublished++;
   } catch (error) {
-    core.fail('bus.publish', error, isBrokenCircuitError(error));
+    core.events.fail('bus.publish', error, isBrokenCircuitError(error));
   }
+}
+
+/** Runs `work` in the background: whenIdle and close wait for it, and its failure is already counted. */
+export function background(core: CacheCore, work: Promise<unknown>): void {
+  const done = work.catch(() => {}).finally(() => core.pending.delete(done));
+  core.pending.add(done);
 }
 
 /** The figures `cache.stats()` answers, read from the shared state. */

@@ -1,5 +1,8 @@
 // What a cache tells the outside: typed events for metrics and logs, and the counters behind `stats()`.
 
+import type { Clock } from '../clock/index.ts';
+import { Emitter } from '../policy/events.ts';
+
 /** Which tier answered. */
 export type CacheTier = 'l1' | 'l2';
 
@@ -104,4 +107,60 @@ export class CacheCounters {
   lastLagMs: number | undefined;
   maxLagMs = 0;
   lagTotal = 0;
+}
+
+/**
+ * The event outlets of one cache, and the counting that goes with them. Every emit is behind `active`, so an event
+ * nobody listens to costs one check.
+ */
+export class CacheEvents {
+  readonly requested = new Emitter<CacheRequestEvent>();
+  readonly loaded = new Emitter<CacheLoadEvent>();
+  readonly busLag = new Emitter<CacheBusEvent>();
+  readonly failed = new Emitter<CacheErrorEvent>();
+  readonly #cache: string;
+  readonly #clock: Clock;
+  readonly #s: CacheCounters;
+
+  constructor(cache: string, clock: Clock, counters: CacheCounters) {
+    this.#cache = cache;
+    this.#clock = clock;
+    this.#s = counters;
+  }
+
+  /** Counts one lookup in one tier, and tells the listeners. */
+  count(tier: CacheTier, result: CacheResult): void {
+    this.#s.requests[tier][result]++;
+    if (this.requested.active) this.request(tier, result);
+  }
+
+  /** Tells the listeners of one lookup; the caller has counted it and checked `requested.active`. */
+  request(tier: CacheTier, result: CacheResult): void {
+    this.requested.emit({ cache: this.#cache, tier, result });
+  }
+
+  /** A loader run ended with `outcome`; it began at `started` (monotonic ms). */
+  loadEvent(refresh: boolean, outcome: CacheLoadEvent['outcome'], started: number, error: unknown): void {
+    if (!this.loaded.active) return;
+    const durationMs = this.#clock.monotonic() - started;
+    this.loaded.emit({
+      cache: this.#cache,
+      refresh,
+      outcome,
+      durationMs,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  /** An L2 or bus call failed (`rejected`: the breaker refused it); counted, never thrown. */
+  fail(operation: string, error: unknown, rejected: boolean): void {
+    if (rejected) this.#s.l2Rejected++;
+    else this.#s.l2Errors++;
+    if (this.failed.active) this.failed.emit({ cache: this.#cache, operation, rejected, error });
+  }
+
+  /** A bus message from another instance arrived `lagMs` after it was sent. */
+  busMessage(type: string, lagMs: number): void {
+    if (this.busLag.active) this.busLag.emit({ cache: this.#cache, type, lagMs });
+  }
 }

@@ -1,9 +1,11 @@
 // Options of createCache and of each getOrSet, with their defaults and checks.
 
-import type { Clock } from '../clock/index.ts';
-import { checkNumber, invalidOption } from '../policy/options.ts';
+import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '../clock/index.ts';
+import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
 import type { Policy } from '../policy/policy.ts';
-import type { Serializer } from './entry.ts';
+import { defaultL2Breaker } from './default-breaker.ts';
+import { jsonSerializer, type Serializer } from './entry.ts';
 import type { CacheBus, CacheStore } from './store.ts';
 
 /** How long entries live and how they behave when old; set per cache, overridable per call. */
@@ -134,4 +136,79 @@ export function resolveEntryOptions(
     }
   }
   return o;
+}
+
+/** The options of `createCache` with every default applied, each checked. */
+export interface ResolvedCacheOptions {
+  name: string;
+  maxEntries: number;
+  maxBytes: number;
+  maxTags: number;
+  leaseTtl: number;
+  clock: Clock;
+  random: () => number;
+  serializer: Serializer;
+  /** The entry options every call starts from. */
+  defaults: ResolvedEntryOptions;
+  instanceId: string;
+  l2: CacheStore | undefined;
+  bus: CacheBus | undefined;
+  l2Breaker: Policy;
+}
+
+const NAME = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * `options` of createCache with the defaults applied, each checked in turn; throws HR_INVALID_OPTION naming the
+ * first bad one.
+ *
+ * @example
+ * const o = resolveCacheOptions({ name: 'cases', ttl: 30_000 });
+ */
+export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
+  const o = withDefaults(defaultCacheOptions, options);
+  if (typeof o.name !== 'string' || !NAME.test(o.name)) {
+    throw invalidOption('createCache', 'name', 'letters, digits, ".", "_" or "-"', o.name);
+  }
+  const name = o.name;
+  const maxEntries = checkNumber('createCache', 'maxEntries', o.maxEntries, { min: 1, integer: true });
+  const maxBytes = checkNumber('createCache', 'maxBytes', o.maxBytes, { min: 1, infinite: true });
+  const maxTags = checkNumber('createCache', 'maxTags', o.maxTags, { min: 1, integer: true });
+  const leaseTtl = checkNumber('createCache', 'leaseTtl', o.leaseTtl, { min: 0, above: true });
+  const clock = checkClock('createCache', o.clock ?? systemClock());
+  const random = checkFunction('createCache', 'random', o.random ?? Math.random);
+  const serializer = o.serializer ?? jsonSerializer;
+  if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
+    throw invalidOption(
+      'createCache',
+      'serializer',
+      'an object with serialize and deserialize',
+      o.serializer,
+    );
+  }
+  const defaults = resolveEntryOptions('createCache', defaultEntryOptions, options);
+  const instanceId = o.instanceId ?? randomUUID();
+  const l2 = o.l2;
+  if (l2 !== undefined && typeof l2.get !== 'function') {
+    throw invalidOption('createCache', 'l2', 'a CacheStore', o.l2);
+  }
+  const l2Breaker = o.l2Breaker ?? defaultL2Breaker(name, clock);
+  if (typeof l2Breaker?.execute !== 'function') {
+    throw invalidOption('createCache', 'l2Breaker', 'a Policy', o.l2Breaker);
+  }
+  return {
+    name,
+    maxEntries,
+    maxBytes,
+    maxTags,
+    leaseTtl,
+    clock,
+    random,
+    serializer,
+    defaults,
+    instanceId,
+    l2,
+    bus: o.bus,
+    l2Breaker,
+  };
 }

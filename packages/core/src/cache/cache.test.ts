@@ -390,3 +390,14 @@ test('a lease won after another instance already stored the value: the value is 
   assert.deepEqual(await fromB, { id: 9, by: 'a' });
   assert.equal(loadA.calls + loadB.calls, 1);
 });
+
+test('set on a cache without L2 writes L1 only and counts no L2 error', async () => {
+  const cache = createCache({ clock: new FakeClock() });
+  const errors: string[] = [];
+  cache.onError((e) => errors.push(e.operation));
+  const key = cacheKey(acme, 'set', 1);
+  await cache.set(key, { id: 1 });
+  assert.deepEqual(cache.peek(key), { id: 1 });
+  assert.deepEqual(errors, []);
+  assert.equal(cache.stats().l2.errors, 0);
+});

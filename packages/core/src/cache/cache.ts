@@ -1,51 +1,37 @@
 // createCache: L1 in process, optional shared L2, stale-while-revalidate, grace, negative caching, timeouts, local and
 // distributed singleflight, tags, and an invalidation bus. Every L2 and bus call is guarded and fails open.
 
-import { randomUUID } from 'node:crypto';
-import { type Clock, systemClock } from '../clock/index.ts';
-import { abortedError, isBrokenCircuitError } from '../policy/errors.ts';
-import { Emitter, type Subscribe } from '../policy/events.ts';
-import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
-import type { Policy } from '../policy/policy.ts';
+import type { Clock } from '../clock/index.ts';
+import type { Disposable, Emitter, Subscribe } from '../policy/events.ts';
 import { type CacheCore, cacheStats, FAILED, l2Call, publish } from './cache-core.ts';
 import {
   type CacheBusEvent,
   CacheCounters,
   type CacheErrorEvent,
+  CacheEvents,
   type CacheLoadEvent,
   type CacheRequestEvent,
-  type CacheResult,
   type CacheStats,
-  type CacheTier,
 } from './cache-events.ts';
 import { type CacheKey, type CacheScope, scopedTags, scopeOfKey } from './cache-key.ts';
 import {
   type CacheOptions,
-  defaultCacheOptions,
-  defaultEntryOptions,
   type GetOrSetOptions,
   type ResolvedEntryOptions,
+  resolveCacheOptions,
   resolveEntryOptions,
 } from './cache-options.ts';
-import { defaultL2Breaker } from './default-breaker.ts';
-import {
-  type CachedEntry,
-  EMPTY,
-  jsonSerializer,
-  type L1Entry,
-  type Serializer,
-  type StoredEntry,
-} from './entry.ts';
-import { closedError, serializeError } from './errors.ts';
+import type { CachedEntry, L1Entry } from './entry.ts';
+import { closedError } from './errors.ts';
+import { L2Tier } from './l2-tier.ts';
+import { listenToBus } from './listen-to-bus.ts';
 import { Loads } from './loads.ts';
-import { RemoteWaits } from './remote-waits.ts';
-import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
+import type { Loader } from './run-loader.ts';
 import { SieveCache } from './sieve-cache.ts';
-import type { BusMessage, CacheBus, CacheStore } from './store.ts';
+import type { CacheStore } from './store.ts';
 import { TagVersions } from './tag-versions.ts';
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
-const NAME = /^[A-Za-z0-9._-]+$/;
 
 const entryValue = <T>(entry: L1Entry): T => entry.value as T;
 
@@ -60,103 +46,72 @@ export class Cache {
   readonly name: string;
   readonly instanceId: string;
   readonly #l1: SieveCache<L1Entry>;
-  readonly #maxEntries: number;
-  readonly #maxBytes: number;
   readonly #l2: CacheStore | undefined;
-  readonly #bus: CacheBus | undefined;
-  readonly #breaker: Policy;
-  readonly #leaseTtl: number;
   readonly #tags: TagVersions;
-  readonly #serializer: Serializer;
   readonly #clock: Clock;
-  readonly #random: () => number;
   readonly #defaults: ResolvedEntryOptions;
   readonly #prefix: string;
-  readonly #subscriptions: { dispose(): void }[] = [];
+  readonly #limits: { maxEntries: number; maxBytes: number };
+  readonly #subscriptions: Disposable[] = [];
   readonly #s = new CacheCounters();
+  readonly #events: CacheEvents;
+  /** The same emitter as `#events.requested`, checked by an L1 hit without going through `#events`. */
+  readonly #requested: Emitter<CacheRequestEvent>;
   readonly #core: CacheCore;
+  readonly #l2Tier: L2Tier;
   readonly #loads: Loads;
 
-  readonly #requested = new Emitter<CacheRequestEvent>();
-  readonly #loaded = new Emitter<CacheLoadEvent>();
-  readonly #busLag = new Emitter<CacheBusEvent>();
-  readonly #failed = new Emitter<CacheErrorEvent>();
   /** Every lookup in each tier (`headroom_cache_requests_total{cache,tier,result}`). Emitted only while subscribed. */
-  readonly onRequest: Subscribe<CacheRequestEvent> = this.#requested.subscribe;
+  readonly onRequest: Subscribe<CacheRequestEvent>;
   /** Every loader run, with its outcome and duration. */
-  readonly onLoad: Subscribe<CacheLoadEvent> = this.#loaded.subscribe;
+  readonly onLoad: Subscribe<CacheLoadEvent>;
   /** Every bus message from another instance, with its lag. */
-  readonly onBusMessage: Subscribe<CacheBusEvent> = this.#busLag.subscribe;
+  readonly onBusMessage: Subscribe<CacheBusEvent>;
   /** Every L2 or bus failure the cache absorbed. */
-  readonly onError: Subscribe<CacheErrorEvent> = this.#failed.subscribe;
+  readonly onError: Subscribe<CacheErrorEvent>;
 
   constructor(options: CacheOptions = {}) {
-    const o = withDefaults(defaultCacheOptions, options);
-    if (typeof o.name !== 'string' || !NAME.test(o.name)) {
-      throw invalidOption('createCache', 'name', 'letters, digits, ".", "_" or "-"', o.name);
-    }
+    const o = resolveCacheOptions(options);
     this.name = o.name;
+    this.instanceId = o.instanceId;
     this.#prefix = `${o.name}|`;
-    this.#maxEntries = checkNumber('createCache', 'maxEntries', o.maxEntries, { min: 1, integer: true });
-    this.#maxBytes = checkNumber('createCache', 'maxBytes', o.maxBytes, { min: 1, infinite: true });
-    this.#l1 = new SieveCache({ maxEntries: this.#maxEntries, maxBytes: this.#maxBytes });
-    this.#tags = new TagVersions(checkNumber('createCache', 'maxTags', o.maxTags, { min: 1, integer: true }));
-    this.#leaseTtl = checkNumber('createCache', 'leaseTtl', o.leaseTtl, { min: 0, above: true });
-    this.#clock = checkClock('createCache', o.clock ?? systemClock());
-    this.#random = checkFunction('createCache', 'random', o.random ?? Math.random);
-    this.#serializer = o.serializer ?? jsonSerializer;
-    if (
-      typeof this.#serializer?.serialize !== 'function' ||
-      typeof this.#serializer.deserialize !== 'function'
-    ) {
-      throw invalidOption(
-        'createCache',
-        'serializer',
-        'an object with serialize and deserialize',
-        o.serializer,
-      );
-    }
-    this.#defaults = resolveEntryOptions('createCache', defaultEntryOptions, options);
-    this.instanceId = o.instanceId ?? randomUUID();
+    this.#limits = { maxEntries: o.maxEntries, maxBytes: o.maxBytes };
+    this.#l1 = new SieveCache(this.#limits);
     this.#l2 = o.l2;
-    if (this.#l2 !== undefined && typeof this.#l2.get !== 'function') {
-      throw invalidOption('createCache', 'l2', 'a CacheStore', o.l2);
-    }
-    this.#bus = o.bus;
-    this.#breaker = o.l2Breaker ?? defaultL2Breaker(this.name, this.#clock);
-    if (typeof this.#breaker?.execute !== 'function') {
-      throw invalidOption('createCache', 'l2Breaker', 'a Policy', o.l2Breaker);
-    }
+    this.#tags = new TagVersions(o.maxTags);
+    this.#clock = o.clock;
+    this.#defaults = o.defaults;
+    this.#events = new CacheEvents(this.name, this.#clock, this.#s);
+    this.#requested = this.#events.requested;
+    this.onRequest = this.#events.requested.subscribe;
+    this.onLoad = this.#events.loaded.subscribe;
+    this.onBusMessage = this.#events.busLag.subscribe;
+    this.onError = this.#events.failed.subscribe;
     this.#core = {
       name: this.name,
       instanceId: this.instanceId,
       prefix: this.#prefix,
       l1: this.#l1,
       l2: this.#l2,
-      bus: this.#bus,
-      breaker: this.#breaker,
+      bus: o.bus,
+      breaker: o.l2Breaker,
       tags: this.#tags,
-      serializer: this.#serializer,
+      serializer: o.serializer,
       clock: this.#clock,
-      random: this.#random,
+      random: o.random,
       defaults: this.#defaults,
-      leaseTtl: this.#leaseTtl,
+      leaseTtl: o.leaseTtl,
       s: this.#s,
       pending: new Set(),
       closing: new AbortController(),
       closed: false,
-      count: (tier, result) => this.#count(tier, result),
-      fail: (operation, error, rejected) => this.#fail(operation, error, rejected),
-      loadEvent: (refresh, outcome, started, error) => this.#loadEvent(refresh, outcome, started, error),
+      events: this.#events,
       current: (entry) => this.#current(entry),
-      busMessage: (type, lagMs) => {
-        if (this.#busLag.active) this.#busLag.emit({ cache: this.name, type, lagMs });
-      },
     };
-    this.#loads = new Loads(this.#core);
-    if (this.#bus) {
-      this.#subscriptions.push(this.#bus.subscribe((message) => this.#loads.receive(message)));
-      this.#subscriptions.push(this.#bus.onReconnect(() => this.#onBusReconnect()));
+    this.#l2Tier = new L2Tier(this.#core);
+    this.#loads = new Loads(this.#core, this.#l2Tier);
+    if (o.bus) {
+      this.#subscriptions.push(...listenToBus(this.#core, o.bus, this.#loads.waits, () => this.clearLocal()));
     }
   }
 
@@ -172,7 +127,7 @@ export class Cache {
     const entry = this.#l1.get(key);
     if (entry !== undefined && entry.freshUntil > this.#clock.now() && this.#current(entry)) {
       this.#s.requests.l1.hit++;
-      if (this.#requested.active) this.#request('l1', 'hit');
+      if (this.#requested.active) this.#events.request('l1', 'hit');
       return entry.promise as Promise<T>;
     }
     return this.#loads.resolve(key, loader as Loader<unknown>, options, signal, entry).then(entryValue<T>);
@@ -194,7 +149,7 @@ export class Cache {
     const entry = this.#l1.get(key);
     if (entry !== undefined && entry.freshUntil > this.#clock.now() && this.#current(entry)) {
       this.#s.requests.l1.hit++;
-      if (this.#requested.active) this.#request('l1', 'hit');
+      if (this.#requested.active) this.#events.request('l1', 'hit');
       return Promise.resolve(entry as L1Entry<T>);
     }
     return this.#loads.resolve(key, loader as Loader<unknown>, options, signal, entry) as Promise<L1Entry<T>>;
@@ -223,7 +178,7 @@ export class Cache {
     const entry = this.#l1.get(key);
     if (entry !== undefined && entry.freshUntil > this.#clock.now() && this.#current(entry)) {
       this.#s.requests.l1.hit++;
-      if (this.#requested.active) this.#request('l1', 'hit');
+      if (this.#requested.active) this.#events.request('l1', 'hit');
       return entry as L1Entry<T>;
     }
     return undefined;
@@ -239,19 +194,19 @@ export class Cache {
     const now = this.#clock.now();
     const entry = this.#l1.get(key);
     if (entry !== undefined && now < entry.swrUntil && this.#current(entry)) {
-      this.#count('l1', entry.freshUntil > now ? 'hit' : 'stale');
+      this.#events.count('l1', entry.freshUntil > now ? 'hit' : 'stale');
       return entry as L1Entry<T>;
     }
-    this.#count('l1', 'miss');
+    this.#events.count('l1', 'miss');
     if (this.#l2 === undefined) return undefined;
     const stored = await l2Call(this.#core, 'get', (l2) => l2.get(this.#prefix + key));
     if (stored === FAILED) return undefined;
     if (stored === undefined || now >= stored.swrUntil) {
-      this.#count('l2', 'miss');
+      this.#events.count('l2', 'miss');
       return undefined;
     }
-    this.#count('l2', stored.freshUntil > now ? 'hit' : 'stale');
-    return this.#loads.adopt(key, stored) as L1Entry<T> | undefined;
+    this.#events.count('l2', stored.freshUntil > now ? 'hit' : 'stale');
+    return this.#l2Tier.adopt(key, stored) as L1Entry<T> | undefined;
   }
 
   /**
@@ -265,11 +220,11 @@ export class Cache {
     if (this.#core.closed) throw closedError(this.name);
     const o = resolveEntryOptions('cache.set', this.#defaults, options);
     const tags = o.tags.length > 0 ? scopedTags(scopeOfKey(key), o.tags) : NO_TAGS;
-    const versions = await this.#loads.versionsFor(tags);
+    const versions = await this.#l2Tier.versionsFor(tags);
     const entry = this.#loads.makeEntry(key, value, o, tags, versions);
     if (entry === undefined) return this.delete(key);
     this.#l1.set(entry);
-    await this.#loads.store(key, entry, undefined);
+    if (this.#core.l2 !== undefined) await this.#l2Tier.store(key, entry, undefined);
   }
 
   /**
@@ -326,11 +281,7 @@ export class Cache {
    * app.get('/admin/cache', () => cache.stats());
    */
   stats(): CacheStats {
-    return cacheStats(
-      this.#core,
-      { maxEntries: this.#maxEntries, maxBytes: this.#maxBytes },
-      this.#loads.inflight,
-    );
+    return cacheStats(this.#core, this.#limits, this.#loads.inflight);
   }
 
   /**
@@ -353,45 +304,8 @@ export class Cache {
     await this.whenIdle();
   }
 
-  // ---- reads ---------------------------------------------------------------------------------------------------
-
   #current(entry: L1Entry): boolean {
     return entry.tags.length === 0 || this.#tags.isCurrent(entry.tags, entry.tagVersions);
-  }
-
-  // ---- L2 and bus plumbing -------------------------------------------------------------------------------------
-
-  // Messages may have been missed while the subscription was down: L1 and the known tag versions may be stale.
-  #onBusReconnect(): void {
-    this.#s.busReconnects++;
-    this.clearLocal();
-  }
-
-  #count(tier: CacheTier, result: CacheResult): void {
-    this.#s.requests[tier][result]++;
-    if (this.#requested.active) this.#request(tier, result);
-  }
-
-  #request(tier: CacheTier, result: CacheResult): void {
-    this.#requested.emit({ cache: this.name, tier, result });
-  }
-
-  #loadEvent(refresh: boolean, outcome: CacheLoadEvent['outcome'], started: number, error: unknown): void {
-    if (!this.#loaded.active) return;
-    const durationMs = this.#clock.monotonic() - started;
-    this.#loaded.emit({
-      cache: this.name,
-      refresh,
-      outcome,
-      durationMs,
-      ...(error === undefined ? {} : { error }),
-    });
-  }
-
-  #fail(operation: string, error: unknown, rejected: boolean): void {
-    if (rejected) this.#s.l2Rejected++;
-    else this.#s.l2Errors++;
-    if (this.#failed.active) this.#failed.emit({ cache: this.name, operation, rejected, error });
   }
 }
 

@@ -1,16 +1,16 @@
-// The miss path of a cache: stale handling, one flight per key in this process, L2 lookups, the lease that makes
-// one loader run across instances (waiters are woken by the bus, not by polling), the load itself, and writing
-// the result back to L1, L2 and the other instances.
+// The miss path of a cache: stale handling, one flight per key in this process, the lease rounds that make one
+// loader run across instances (waiters are woken by the bus, not by polling), the load itself, and the entry it
+// makes.
 
 import { abortedError } from '../policy/errors.ts';
-import { type CacheCore, FAILED, l2Call, publish } from './cache-core.ts';
+import { background, type CacheCore, FAILED } from './cache-core.ts';
 import { type CacheKey, scopedTags, scopeOfKey } from './cache-key.ts';
 import { type GetOrSetOptions, type ResolvedEntryOptions, resolveEntryOptions } from './cache-options.ts';
-import { EMPTY, L1Entry, type StoredEntry } from './entry.ts';
+import { EMPTY, L1Entry } from './entry.ts';
 import { closedError, serializeError } from './errors.ts';
+import type { L2Tier } from './l2-tier.ts';
 import { RemoteWaits } from './remote-waits.ts';
 import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
-import type { BusMessage } from './store.ts';
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
@@ -23,38 +23,14 @@ interface Flight {
 /** Loads of one cache; `Cache` hands it every read L1 cannot answer fresh. */
 export class Loads {
   readonly #c: CacheCore;
+  readonly #l2: L2Tier;
   readonly #inflight = new Map<string, Flight>();
   /** Waiters for another instance's load of a key, woken by its bus message. */
   readonly waits = new RemoteWaits();
-  #leaseSeq = 0;
 
-  constructor(core: CacheCore) {
+  constructor(core: CacheCore, l2: L2Tier) {
     this.#c = core;
-  }
-
-  /** A message from another instance: tag versions to observe, L1 entries to drop, waiters of its loads to wake. */
-  receive(message: BusMessage): void {
-    if (message.origin === this.#c.instanceId) return; // our own echo
-    const lag = Math.max(0, this.#c.clock.now() - message.sentAt);
-    const s = this.#c.s;
-    s.busReceived++;
-    s.lastLagMs = lag;
-    s.lagTotal += lag;
-    if (lag > s.maxLagMs) s.maxLagMs = lag;
-    this.#c.busMessage(message.type, lag);
-    if (message.type === 'tags') {
-      this.#c.tags.observe(message.tags, message.versions);
-      return;
-    }
-    if (message.cache !== this.#c.name) return;
-    if (message.type === 'clear') {
-      this.#c.l1.clear();
-      return;
-    }
-    for (const storeKey of message.keys) {
-      if (message.type !== 'released') this.#c.l1.delete(storeKey.slice(this.#c.prefix.length));
-      this.waits.wake(storeKey, message.type === 'released' ? 'released' : 'set');
-    }
+    this.#l2 = l2;
   }
 
   /** Flights running in this process now. */
@@ -78,21 +54,21 @@ export class Loads {
       if (!this.#c.current(entry) || now >= entry.staleUntil) {
         this.#c.l1.delete(key); // invalidated by a tag, or past every stale window
       } else if (entry.freshUntil > now) {
-        this.#c.count('l1', 'hit'); // fresh after all (a hit that raced an invalidation message)
+        this.#c.events.count('l1', 'hit'); // fresh after all (a hit that raced an invalidation message)
         return entry;
       } else if (now < entry.swrUntil) {
-        this.#c.count('l1', 'stale');
+        this.#c.events.count('l1', 'stale');
         if (now >= entry.retryAt) this.#refresh(key, loader, options, entry);
         return entry;
       } else if (now < entry.retryAt) {
-        this.#c.count('l1', 'stale'); // within grace, and the loader is backing off after a failure
+        this.#c.events.count('l1', 'stale'); // within grace, and the loader is backing off after a failure
         this.#c.s.graceServed++;
         return entry;
       } else {
         stale = entry; // within grace only: the fallback if the load fails
       }
     }
-    if (stale === undefined) this.#c.count('l1', 'miss');
+    if (stale === undefined) this.#c.events.count('l1', 'miss');
     const o = resolveEntryOptions('cache.getOrSet', this.#c.defaults, options);
     let flight = this.#inflight.get(key);
     if (flight === undefined) flight = this.#startFlight(key, loader, o, stale, false);
@@ -156,7 +132,7 @@ export class Loads {
   ): Promise<L1Entry> {
     if (this.#c.l2 === undefined) return this.#load(key, loader, o, stale, refresh, undefined);
     const storeKey = this.#c.prefix + key;
-    const found = await this.#fromL2(key, storeKey, stale, refresh);
+    const found = await this.#l2.read(key, storeKey, stale, refresh);
     if (found !== undefined) {
       if (found.freshUntil <= this.#c.clock.now()) flight.refreshAfter = true;
       return found;
@@ -164,66 +140,29 @@ export class Loads {
     for (let round = 0; round < 3 && this.#c.bus?.healthy === true; round++) {
       const wait = this.waits.register(storeKey);
       try {
-        const token = `${this.#c.instanceId}:${++this.#leaseSeq}`;
-        const leased = await l2Call(this.#c, 'acquireLease', (l2) =>
-          l2.acquireLease(storeKey, token, this.#c.leaseTtl),
-        );
-        if (leased === FAILED) break;
-        if (leased) {
+        const lease = await this.#l2.lease(storeKey);
+        if (lease === FAILED) break;
+        if (lease !== undefined) {
           // Another instance may have loaded and stored between our L2 miss and this lease (its lease ends
           // with its write): look once more before loading again.
-          const stored = await this.#fromL2(key, storeKey, stale, refresh, false);
-          if (stored === undefined) return await this.#load(key, loader, o, stale, refresh, token);
-          this.#background(this.#release(storeKey, token));
+          const stored = await this.#l2.read(key, storeKey, stale, refresh, false);
+          if (stored === undefined) return await this.#load(key, loader, o, stale, refresh, lease);
+          this.#l2.release(storeKey, lease);
           return stored;
         }
         this.#c.s.waitedRemote++;
-        const again = await this.#fromL2(key, storeKey, stale, refresh, false);
+        const again = await this.#l2.read(key, storeKey, stale, refresh, false);
         if (again !== undefined) return again;
         const bound = Math.min(this.#c.leaseTtl, o.hardTimeout);
         const outcome = await wait.until(this.#c.clock, bound);
         if (outcome === 'timeout') break;
-        const filled = await this.#fromL2(key, storeKey, stale, refresh, false);
+        const filled = await this.#l2.read(key, storeKey, stale, refresh, false);
         if (filled !== undefined) return filled;
       } finally {
         wait.dispose();
       }
     }
     return this.#load(key, loader, o, stale, refresh, undefined);
-  }
-
-  // A servable L2 entry (fresh, or stale within stale-while-revalidate for a plain read), adopted into L1.
-  async #fromL2(
-    key: CacheKey,
-    storeKey: string,
-    stale: L1Entry | undefined,
-    refresh: boolean,
-    count = true,
-  ): Promise<L1Entry | undefined> {
-    const stored = await l2Call(this.#c, 'get', (l2) => l2.get(storeKey));
-    if (stored === FAILED) return undefined;
-    const now = this.#c.clock.now();
-    const servable =
-      stored !== undefined &&
-      (stored.freshUntil > now || (!refresh && now < stored.swrUntil)) &&
-      (stale === undefined || stored.createdAt >= stale.createdAt);
-    if (count) this.#c.count('l2', !servable ? 'miss' : stored.freshUntil > now ? 'hit' : 'stale');
-    return servable ? this.adopt(key, stored) : undefined;
-  }
-
-  /** A stored entry made an L1 entry (and put in L1); undefined when its bytes cannot be read. */
-  adopt(key: CacheKey, stored: StoredEntry): L1Entry | undefined {
-    let value: unknown;
-    try {
-      value = stored.notFound ? undefined : this.#c.serializer.deserialize(stored.bytes);
-    } catch (error) {
-      this.#c.fail('deserialize', serializeError(this.#c.name, error), false);
-      return undefined;
-    }
-    if (stored.tags.length > 0) this.#c.tags.observe(stored.tags, stored.tagVersions);
-    const entry = L1Entry.fromStored(key, stored, value);
-    this.#c.l1.set(entry);
-    return entry;
   }
 
   async #load(
@@ -236,7 +175,7 @@ export class Loads {
   ): Promise<L1Entry> {
     const storeKey = this.#c.prefix + key;
     const tags = o.tags.length > 0 ? scopedTags(scopeOfKey(key), o.tags) : NO_TAGS;
-    const versions = await this.versionsFor(tags);
+    const versions = await this.#l2.versionsFor(tags);
     const controller = new AbortController();
     const onClose = () => controller.abort(this.#c.closing.signal.reason);
     this.#c.closing.signal.addEventListener('abort', onClose);
@@ -251,18 +190,18 @@ export class Loads {
       const timedOut = controller.signal.aborted && controller.signal.reason === error;
       this.#c.s.loadErrors++;
       if (timedOut) this.#c.s.loadTimeouts++;
-      this.#c.loadEvent(refresh, timedOut ? 'timeout' : 'error', started, error);
+      this.#c.events.loadEvent(refresh, timedOut ? 'timeout' : 'error', started, error);
       if (stale !== undefined) stale.retryAt = this.#c.clock.now() + o.graceBackoff;
-      if (lease !== undefined) this.#background(this.#release(storeKey, lease));
+      if (lease !== undefined) this.#l2.release(storeKey, lease);
       throw error;
     } finally {
       this.#c.closing.signal.removeEventListener('abort', onClose);
     }
-    this.#c.loadEvent(refresh, 'ok', started, undefined);
+    this.#c.events.loadEvent(refresh, 'ok', started, undefined);
     const entry = this.makeEntry(key, value, o, tags, versions);
     if (entry === undefined) {
       // "Not found", not cached: hand it to this flight's callers only.
-      if (lease !== undefined) this.#background(this.#release(storeKey, lease));
+      if (lease !== undefined) this.#l2.release(storeKey, lease);
       return L1Entry.create(
         key,
         value,
@@ -275,7 +214,7 @@ export class Loads {
     }
     if (this.#c.current(entry)) this.#c.l1.set(entry);
     else this.#c.s.outdated++; // a tag moved while the loader ran: callers get the value, nobody else will
-    if (this.#c.l2 !== undefined) this.#background(this.store(key, entry, lease));
+    if (this.#c.l2 !== undefined) background(this.#c, this.#l2.store(key, entry, lease));
     return entry;
   }
 
@@ -310,49 +249,6 @@ export class Loads {
       graceUntil: freshUntil + o.grace,
     };
     return L1Entry.create(key, value, bytes, times, false, tags, versions);
-  }
-
-  /** Current versions of `tags`, recorded in an entry before its load begins: from L2 when there is one. */
-  async versionsFor(tags: readonly string[]): Promise<readonly number[]> {
-    if (tags.length === 0) return [];
-    if (this.#c.l2 !== undefined) {
-      const versions = await l2Call(this.#c, 'tagVersions', (l2) => l2.tagVersions(tags));
-      if (versions !== FAILED) {
-        this.#c.tags.observe(tags, versions);
-        return versions;
-      }
-    }
-    return tags.map((tag) => this.#c.tags.get(tag));
-  }
-
-  /** Writes `entry` to L2 (under `lease` when this instance holds one) and tells the other instances. */
-  async store(key: CacheKey, entry: L1Entry, lease: string | undefined): Promise<void> {
-    const storeKey = this.#c.prefix + key;
-    const result = await l2Call(this.#c, 'set', (l2) =>
-      l2.set(storeKey, entry, lease === undefined ? {} : { lease }),
-    );
-    if (result === FAILED) return;
-    if (result === 'stored') {
-      await publish(this.#c, { type: 'set', cache: this.#c.name, keys: [storeKey] });
-      return;
-    }
-    if (result === 'fenced') this.#c.s.fenced++;
-    else {
-      this.#c.s.outdated++;
-      if (this.#c.l1.peek(key) === entry) this.#c.l1.delete(key);
-    }
-    if (lease !== undefined) await this.#release(storeKey, lease);
-  }
-
-  async #release(storeKey: string, lease: string): Promise<void> {
-    const released = await l2Call(this.#c, 'releaseLease', (l2) => l2.releaseLease(storeKey, lease));
-    if (released !== FAILED)
-      await publish(this.#c, { type: 'released', cache: this.#c.name, keys: [storeKey] });
-  }
-
-  #background(work: Promise<unknown>): void {
-    const done = work.catch(() => {}).finally(() => this.#c.pending.delete(done));
-    this.#c.pending.add(done);
   }
 }
 
