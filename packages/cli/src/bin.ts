@@ -36,6 +36,8 @@ Options for load:
   --spec FILE         headroom.yaml to name routes by and judge against (overrides the scenario's spec)
   --out FILE          save the run artifact (JSON: merged HDR histograms per stage and route)
   --connections N     sockets to the target (default 256)
+  --warm-connections N
+                      sockets opened before the first arrival, as a load balancer keeps them (default 0)
   --workers N         generator threads, for more than one core (default 1)
   --abort-on-breach   stop early once a budget is sure to be breached (errors over budget, p95 over 2×)
   --markdown FILE     a Markdown summary for a PR comment
@@ -66,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       connections: { type: 'string' },
       workers: { type: 'string' },
+      'warm-connections': { type: 'string' },
       'abort-on-breach': { type: 'boolean', default: false },
       baseline: { type: 'string', multiple: true },
       candidate: { type: 'string', multiple: true },
@@ -105,13 +108,17 @@ async function main(argv: string[]): Promise<number> {
   const connections = values.connections ? Number(values.connections) : undefined;
   const workers = values.workers ? Number(values.workers) : 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a whole number ≥ 1');
+  const warmConnections = Number(values['warm-connections'] ?? 0);
+  if (!Number.isInteger(warmConnections) || warmConnections < 0)
+    throw new Error('--warm-connections must be a whole number ≥ 0');
   if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
   const result =
     workers > 1
-      ? await runParallel(scenario, file, { workers, routes, connections })
+      ? await runParallel(scenario, file, { workers, routes, connections, warmConnections })
       : await runScenario(scenario, {
           routes,
           connections,
+          warmConnections,
           ...(values['abort-on-breach'] && spec ? { abortWhen: breachDetector(spec) } : {}),
           onProgress: ({ elapsedMs, stage, requests, errors, recent }) => {
             const line = `${(elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stage.padEnd(12)} ${String(recent.count).padStart(6)} req/s  p95 ${recent.count ? recent.percentileMs(95).toFixed(1) : '-'} ms  requests ${requests}  errors ${errors}`;

@@ -209,3 +209,29 @@ flows:
   assert.equal(cell.count, 20);
   assert.equal(cell.failedChecks, 10);
 });
+
+test('a flow with nothing to render runs its prepared steps in order and stops at a failed status check', async () => {
+  seen.length = 0;
+  const s = await scenario(`
+name: plain
+stages: [{ name: s, duration: 500ms, rate: 40/s }]
+flows:
+  - name: f
+    steps:
+      - { method: GET, path: /items/3, headers: { authorization: Bearer fixed } }
+      - { method: GET, path: /items/3/parts, status: [201] }
+      - { method: GET, path: /items/4 }
+`);
+  const result = await runScenario(s, {
+    routes: ['GET /items/:id', 'GET /items/:id/parts'],
+    warmConnections: 4,
+  });
+  assert.equal(result.stages[0]?.iterations, 20);
+  const item = result.cells.find((c) => c.route === 'GET /items/:id')!;
+  const parts = result.cells.find((c) => c.route === 'GET /items/:id/parts')!;
+  assert.equal(item.count, 20, 'the third step never ran');
+  assert.equal(parts.count, 20);
+  assert.equal(parts.failedChecks, 20);
+  assert.deepEqual(parts.status, { '2xx': 20 });
+  assert.ok(seen.length === 20 && seen.every((line) => line === 'Bearer fixed 3'));
+});

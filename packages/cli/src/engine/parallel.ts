@@ -11,6 +11,7 @@ export interface WorkerInput {
   target: string;
   routes: string[];
   connections: number;
+  warmConnections: number;
   shard: { index: number; count: number };
   startAt: number;
   setupValues: Record<string, unknown>;
@@ -27,7 +28,7 @@ export type WorkerOutput = Omit<RunResult, 'cells'> & { cells: RouteStatsJson[] 
 export async function runParallel(
   scenario: Scenario,
   scenarioFile: string,
-  options: Pick<RunOptions, 'routes' | 'connections'> & { workers: number },
+  options: Pick<RunOptions, 'routes' | 'connections' | 'warmConnections'> & { workers: number },
 ): Promise<RunResult> {
   const setup = await runSetup(scenario);
   if (setup.errors.length > 0) return emptyResult(scenario, setup.errors);
@@ -39,6 +40,7 @@ export async function runParallel(
         target: scenario.target,
         routes: options.routes ?? [],
         connections: Math.max(1, Math.ceil((options.connections ?? 256) / options.workers)),
+        warmConnections: Math.ceil((options.warmConnections ?? 0) / options.workers),
         shard: { index, count: options.workers },
         startAt,
         setupValues: setup.values,

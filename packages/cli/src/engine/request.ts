@@ -1,9 +1,9 @@
 // One step of a flow: render it, send it, check it, capture from it.
 
 import { JSONPath } from 'jsonpath-plus';
-import type { Dispatcher } from 'undici';
 import type { Step } from '../scenario/scenario.ts';
 import { render, renderDeep, renderPath, type TemplateContext } from '../scenario/template.ts';
+import { exchange, type RequestParts, type Transport } from './transport.ts';
 
 export interface StepOutcome {
   method: string;
@@ -21,107 +21,80 @@ export interface StepOutcome {
 }
 
 /**
- * Sends one rendered step through `dispatcher`; never throws (a failure is an outcome).
+ * The request `step` makes in `context`: path, headers (lower-case names) and JSON body rendered.
  *
  * @example
- * const outcome = await sendStep(pool, step, context, 10_000, () => performance.now() - t0);
+ * renderRequest({ method: 'GET', path: '/v1/cases/${id}' }, { values: { id: 7 }, random })
+ * // { method: 'GET', path: '/v1/cases/7', headers: {} }
  */
-export async function sendStep(
-  dispatcher: Dispatcher,
-  step: Step,
-  context: TemplateContext,
-  timeoutMs: number,
-  now: () => number,
-): Promise<StepOutcome> {
-  let path = step.path;
-  const issuedMs = now();
-  let sentMs = issuedMs;
-  try {
-    path = renderPath(step.path, context);
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(step.headers ?? {}))
-      headers[key.toLowerCase()] = String(render(value, context));
-    let body: string | undefined;
-    if (step.json !== undefined) {
-      body = JSON.stringify(renderDeep(step.json, context));
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await exchange(
-      dispatcher,
-      {
-        method: step.method as Dispatcher.HttpMethod,
-        path,
-        headers,
-        body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      },
-      now,
-    );
-    sentMs = res.sentMs;
-    const { text, status, doneMs } = res;
-    const expected = step.status ? step.status.includes(status) : status < 400;
-    const captured: Record<string, unknown> = {};
-    let checkFailed = !expected;
-    const json = (step.capture || step.expect) && expected ? safeJson(text) : undefined;
-    for (const [query, want] of Object.entries(step.expect ?? {})) {
-      const found = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
-      const ok = want === 'exists' ? found !== undefined : JSON.stringify(found) === JSON.stringify(want);
-      if (!ok) checkFailed = true;
-    }
-    if (step.capture && expected) {
-      for (const [name, query] of Object.entries(step.capture)) {
-        const value = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
-        if (value === undefined) checkFailed = true;
-        else captured[name] = value;
-      }
-    }
-    return { method: step.method, path, issuedMs, sentMs, doneMs, status, checkFailed, captured };
-  } catch (error) {
-    return {
-      method: step.method,
-      path,
-      issuedMs,
-      sentMs,
-      doneMs: now(),
-      checkFailed: true,
-      captured: {},
-      error: (error as Error).message,
-    };
-  }
+export function renderRequest(step: Step, context: TemplateContext): RequestParts {
+  const path = renderPath(step.path, context);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(step.headers ?? {}))
+    headers[key.toLowerCase()] = String(render(value, context));
+  if (step.json === undefined) return { method: step.method, path, headers };
+  const body = JSON.stringify(renderDeep(step.json, context));
+  headers['content-type'] ??= 'application/json';
+  return { method: step.method, path, headers, body };
+}
+
+/** Whether `status` passes `step`'s check: one of `step.status` when given, else any status below 400. */
+export function statusPasses(step: Step, status: number): boolean {
+  return step.status ? step.status.includes(status) : status < 400;
 }
 
 /**
- * One request through undici's dispatch API, so that `sentMs` is when the request went onto a socket (not
- * when it joined the pool's queue): the raw latency of wrk2, measured from the actual send.
+ * Renders `step`, sends it through `transport`, checks and captures from the answer; never throws (a
+ * failure is an outcome).
+ *
+ * @example
+ * const outcome = await sendStep(transport, step, context, () => performance.now() - t0);
  */
-function exchange(
-  dispatcher: Dispatcher,
-  options: Dispatcher.DispatchOptions,
+export async function sendStep(
+  transport: Transport,
+  step: Step,
+  context: TemplateContext,
   now: () => number,
-): Promise<{ status: number; text: string; sentMs: number; doneMs: number }> {
-  return new Promise((resolve, reject) => {
-    let sentMs = now();
-    let status = 0;
-    const chunks: Buffer[] = [];
-    dispatcher.dispatch(options, {
-      onRequestStart() {
-        sentMs = now();
-      },
-      onResponseStart(_controller, statusCode) {
-        status = statusCode;
-      },
-      onResponseData(_controller, chunk) {
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        resolve({ status, text: Buffer.concat(chunks).toString('utf8'), sentMs, doneMs: now() });
-      },
-      onResponseError(_controller, error) {
-        reject(error);
-      },
-    });
+): Promise<StepOutcome> {
+  const issuedMs = now();
+  const failure = (path: string, error: Error, sentMs: number, doneMs: number): StepOutcome => ({
+    method: step.method,
+    path,
+    issuedMs,
+    sentMs,
+    doneMs,
+    checkFailed: true,
+    captured: {},
+    error: error.message,
   });
+  let request: ReturnType<Transport['prepare']>;
+  try {
+    request = transport.prepare(renderRequest(step, context));
+  } catch (error) {
+    return failure(step.path, error as Error, issuedMs, now());
+  }
+  const wantsBody = step.capture !== undefined || step.expect !== undefined;
+  const answer = await exchange(transport, request, wantsBody);
+  const { path } = request;
+  if (answer.status === undefined) return failure(path, answer.error!, answer.sentMs, answer.doneMs);
+  const { status, sentMs, doneMs } = answer;
+  const expected = statusPasses(step, status);
+  const captured: Record<string, unknown> = {};
+  let checkFailed = !expected;
+  const json = wantsBody && expected ? safeJson(answer.body?.toString('utf8') ?? '') : undefined;
+  for (const [query, want] of Object.entries(step.expect ?? {})) {
+    const found = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
+    const ok = want === 'exists' ? found !== undefined : JSON.stringify(found) === JSON.stringify(want);
+    if (!ok) checkFailed = true;
+  }
+  if (step.capture && expected) {
+    for (const [name, query] of Object.entries(step.capture)) {
+      const value = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
+      if (value === undefined) checkFailed = true;
+      else captured[name] = value;
+    }
+  }
+  return { method: step.method, path, issuedMs, sentMs, doneMs, status, checkFailed, captured };
 }
 
 function safeJson(text: string): object | undefined {

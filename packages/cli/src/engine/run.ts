@@ -3,14 +3,15 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
 import type { ClosedStage, Flow, OpenStage, Scenario, Step } from '../scenario/scenario.ts';
 import type { TemplateContext } from '../scenario/template.ts';
 import { RouteStats } from '../stats/route-stats.ts';
+import { runOpenModel } from './open-model.ts';
+import { compilePlainFlow, PlainIteration, type PlainStep, type RecordAnswer } from './plain-flow.ts';
 import { seededRandom } from './random.ts';
 import { sendStep } from './request.ts';
 import { routeMatcher } from './route-matcher.ts';
-import { arrivals } from './schedule.ts';
+import { createTransport } from './transport.ts';
 
 export interface StageReport {
   name: string;
@@ -72,6 +73,12 @@ export interface RunOptions {
   routes?: string[];
   /** Sockets to the target. @default 256 */
   connections?: number;
+  /**
+   * Sockets opened before the first arrival, as a load balancer keeps warm connections to its backends: the
+   * first second then measures the server, not a burst of TCP handshakes (which, near capacity, leaves a
+   * backlog that never drains). http: targets only. @default 0
+   */
+  warmConnections?: number;
   /** Checked about once a second with the cells so far; a reason stops the run early (no new iterations). */
   abortWhen?: (cells: readonly RouteStats[]) => string | undefined;
   /** Called about once a second with the cells so far. */
@@ -93,13 +100,18 @@ const lateThresholdMs = 10;
  * const result = await runScenario(await loadScenario('scenarios/normal.yaml'), { routes });
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
-  const pool = new Pool(scenario.target, { connections: options.connections ?? 256, pipelining: 1 });
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const transport = createTransport(scenario.target, {
+    connections: options.connections ?? 256,
+    timeoutMs: scenario.timeoutMs,
+    now,
+  });
   const shard = options.shard ?? { index: 0, count: 1 };
   const random = seededRandom(scenario.seed + shard.index);
   const nameRoute = routeMatcher(options.routes ?? []);
-  const cells = new Map<string, RouteStats>();
-  const t0 = performance.now();
-  const now = () => performance.now() - t0;
+  /** Per stage: route template → its cell. */
+  const cells = scenario.stages.map(() => new Map<string, RouteStats>());
   const loopResolutionMs = 5;
   const loop = monitorEventLoopDelay({ resolution: loopResolutionMs });
   const startedAt = new Date().toISOString();
@@ -121,32 +133,44 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   }));
 
   const cell = (stage: number, route: string) => {
-    const key = `${stage}\u0000${route}`;
-    const found = cells.get(key) ?? new RouteStats(scenario.stages[stage]!.name, route);
-    cells.set(key, found);
+    const byRoute = cells[stage]!;
+    let found = byRoute.get(route);
+    if (!found) {
+      found = new RouteStats(scenario.stages[stage]!.name, route);
+      byRoute.set(route, found);
+    }
     return found;
+  };
+  const allCells = () => cells.flatMap((byRoute) => [...byRoute.values()]);
+
+  /** One answer (or failure: `status` undefined) into its cell and the live window. */
+  const record: RecordAnswer = (route, stage, intendedMs, issuedMs, sentMs, doneMs, status, checkFailed) => {
+    if (issuedMs - intendedMs > lateThresholdMs) stageReports[stage]!.lateStarts++;
+    // A request issued a little before its slot (timer granularity) counts from when it was issued.
+    const from = Math.min(intendedMs, issuedMs);
+    cell(stage, route).add(from, sentMs, doneMs, status, checkFailed);
+    recent.add(from, sentMs, doneMs, status, checkFailed);
+    requests++;
+    if (status === undefined || status >= 500) errors++;
   };
 
   async function runSteps(steps: Step[], values: Record<string, unknown>, stage: number, intendedMs: number) {
     const context: TemplateContext = { values, random };
     let intended = intendedMs;
     for (const step of steps) {
-      const outcome = await sendStep(pool, step, context, scenario.timeoutMs, now);
+      const outcome = await sendStep(transport, step, context, now);
       if (stage >= 0) {
-        const report = stageReports[stage]!;
-        if (outcome.issuedMs - intended > lateThresholdMs) report.lateStarts++;
-        // A request issued a little before its slot (timer granularity) counts from when it was issued.
-        const sample = {
-          intendedMs: Math.min(intended, outcome.issuedMs),
-          sentMs: outcome.sentMs,
-          doneMs: outcome.doneMs,
-          status: outcome.status,
-          checkFailed: outcome.checkFailed,
-        };
-        cell(stage, nameRoute(step.method, outcome.path, step.path)).record(sample);
-        recent.record(sample);
-        requests++;
-        if (outcome.status === undefined || outcome.status >= 500) errors++;
+        const { path, issuedMs, sentMs, doneMs, status, checkFailed } = outcome;
+        record(
+          nameRoute(step.method, path, step.path),
+          stage,
+          intended,
+          issuedMs,
+          sentMs,
+          doneMs,
+          status,
+          checkFailed,
+        );
       }
       if (outcome.checkFailed) return outcome;
       Object.assign(values, outcome.captured);
@@ -166,6 +190,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     );
 
   const pickFlow = weightedPicker(scenario.flows, random);
+  /** Flows whose requests never change run on callbacks, prepared once. */
+  const plainFlows = new Map<Flow, PlainStep[]>();
+  for (const flow of scenario.flows) {
+    const steps = compilePlainFlow(flow, transport, nameRoute);
+    if (steps) plainFlows.set(flow, steps);
+  }
   let localIteration = 0;
   /** Feed rows follow the global iteration number, so shards together use the rows in order. */
   const iterationValues = (iteration = localIteration++ * shard.count + shard.index) => {
@@ -175,10 +205,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     return values;
   };
 
+  if (options.warmConnections && setupErrors.length === 0) await transport.warm?.(options.warmConnections);
+
   const timeline: TimelinePoint[] = [];
   let aborted: string | undefined;
   const progress = setInterval(() => {
-    aborted ??= options.abortWhen?.([...cells.values()]);
+    aborted ??= options.abortWhen?.(allCells());
     const elapsedMs = now();
     const stage = currentStage(scenario.stages, elapsedMs - runStart);
     options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
@@ -204,30 +236,28 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   } finally {
     clearInterval(progress);
     loop.disable();
-    await pool.close();
+    await transport.close();
   }
 
-  async function runOpen(s: Scenario, start: number) {
-    const inflight = new Set<Promise<unknown>>();
-    let n = -1;
-    for (const arrival of arrivals(s.stages as OpenStage[])) {
-      n++;
-      if (aborted) break;
-      if (n % shard.count !== shard.index) continue;
-      const intended = start + arrival.at;
-      const wait = intended - now();
-      if (wait > 1) await sleep(wait);
-      const report = stageReports[arrival.stage]!;
-      if (inflight.size >= s.maxInflight) {
-        report.dropped++;
-        continue;
-      }
-      report.iterations++;
-      const run = runSteps(pickFlow().steps, iterationValues(n), arrival.stage, intended);
-      inflight.add(run);
-      void run.finally(() => inflight.delete(run));
-    }
-    await Promise.all(inflight);
+  function runOpen(s: Scenario, start: number) {
+    return runOpenModel({
+      stages: s.stages as OpenStage[],
+      shard,
+      startMs: start,
+      now,
+      maxInflight: s.maxInflight,
+      stopped: () => aborted !== undefined,
+      dropped: (stage) => {
+        stageReports[stage]!.dropped++;
+      },
+      start: (index, stage, intendedMs, issuedMs, done) => {
+        stageReports[stage]!.iterations++;
+        const flow = pickFlow();
+        const plain = plainFlows.get(flow);
+        if (plain) new PlainIteration(plain, stage, intendedMs, transport, record, now, done).start(issuedMs);
+        else void runSteps(flow.steps, iterationValues(index), stage, intendedMs).finally(done);
+      },
+    });
   }
 
   async function runClosed(s: Scenario, start: number) {
@@ -259,7 +289,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     startedAt,
     durationMs,
     stages: stageReports,
-    cells: [...cells.values()],
+    cells: allCells(),
     // The histogram includes the sampling timer's own interval; what is left is the delay.
     eventLoopDelayMs: {
       p50: Math.max(0, loop.percentile(50) / 1e6 - loopResolutionMs),
@@ -278,6 +308,8 @@ function vusOf(vus: number, shard: Shard): number {
 }
 
 function weightedPicker(flows: Flow[], random: () => number): () => Flow {
+  const [only] = flows;
+  if (flows.length === 1 && only) return () => only;
   const total = flows.reduce((sum, f) => sum + f.weight, 0);
   return () => {
     let r = random() * total;
@@ -308,7 +340,8 @@ function currentStage(stages: readonly { name: string; durationMs: number }[], e
 export async function runSetup(
   scenario: Scenario,
 ): Promise<{ values: Record<string, unknown>; errors: string[] }> {
-  const pool = new Pool(scenario.target, { connections: 4 });
+  const now = () => performance.now();
+  const transport = createTransport(scenario.target, { connections: 4, timeoutMs: scenario.timeoutMs, now });
   const values: Record<string, unknown> = {};
   const context: TemplateContext = {
     values: { vars: scenario.vars, ...values },
@@ -316,7 +349,7 @@ export async function runSetup(
   };
   try {
     for (const step of scenario.setup) {
-      const outcome = await sendStep(pool, step, context, scenario.timeoutMs, () => performance.now());
+      const outcome = await sendStep(transport, step, context, now);
       if (outcome.checkFailed) {
         return {
           values,
@@ -328,6 +361,6 @@ export async function runSetup(
     }
     return { values, errors: [] };
   } finally {
-    await pool.close();
+    await transport.close();
   }
 }

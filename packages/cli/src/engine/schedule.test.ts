@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { arrivalCount, arrivals } from './schedule.ts';
+import { ArrivalCursor, arrivalCount, arrivals } from './schedule.ts';
 
 test('a constant stage spaces arrivals evenly', () => {
   const at = [...arrivals([{ name: 's', durationMs: 1000, rate: 4 }])].map((a) => a.at);
@@ -36,4 +36,21 @@ test('a ramp delivers the integral of its rate, densest at the end', () => {
     times,
     [...times].sort((x, y) => x - y),
   );
+});
+
+test('the cursor walks the same arrivals as the generator, numbered, and stops at the end', () => {
+  const stages = [
+    { name: 'a', durationMs: 1000, rate: 3 },
+    { name: 'empty', durationMs: 500, rate: 0 },
+    { name: 'ramp', durationMs: 2000, rate: 2, to: 6 },
+  ];
+  const cursor = new ArrivalCursor(stages);
+  const seen: { at: number; stage: number }[] = [];
+  while (cursor.next()) {
+    assert.equal(cursor.index, seen.length);
+    seen.push({ at: cursor.at, stage: cursor.stage });
+  }
+  assert.equal(seen.length, arrivalCount(stages));
+  assert.deepEqual(seen, [...arrivals(stages)]);
+  assert.equal(cursor.next(), false);
 });

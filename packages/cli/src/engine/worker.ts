@@ -10,6 +10,7 @@ const scenario = await loadScenario(input.scenarioFile, { target: input.target }
 const result = await runScenario(scenario, {
   routes: input.routes,
   connections: input.connections,
+  warmConnections: input.warmConnections,
   shard: input.shard,
   startAt: input.startAt,
   setupValues: input.setupValues,

@@ -12,6 +12,8 @@ function histogram(): hdr.Histogram {
   });
 }
 
+const statusClasses = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 export interface RouteStatsJson {
   stage: string;
   route: string;
@@ -57,16 +59,27 @@ export class RouteStats {
     status?: number;
     checkFailed?: boolean;
   }): void {
-    this.corrected.recordValue(Math.max(1, Math.round((sample.doneMs - sample.intendedMs) * 1000)));
-    this.raw.recordValue(Math.max(1, Math.round((sample.doneMs - sample.sentMs) * 1000)));
-    if (sample.status === undefined) this.networkErrors++;
+    this.add(sample.intendedMs, sample.sentMs, sample.doneMs, sample.status, sample.checkFailed === true);
+  }
+
+  /** `record` with no sample object, for the generator's hot path. `status` undefined: no answer came. */
+  add(
+    intendedMs: number,
+    sentMs: number,
+    doneMs: number,
+    status: number | undefined,
+    checkFailed: boolean,
+  ): void {
+    this.corrected.recordValue(Math.max(1, Math.round((doneMs - intendedMs) * 1000)));
+    this.raw.recordValue(Math.max(1, Math.round((doneMs - sentMs) * 1000)));
+    if (status === undefined) this.networkErrors++;
     else {
-      const cls = `${Math.floor(sample.status / 100)}xx`;
+      const cls = statusClasses[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
       this.status[cls] = (this.status[cls] ?? 0) + 1;
     }
-    if (sample.checkFailed) this.failedChecks++;
-    this.firstAt = Math.min(this.firstAt, sample.doneMs);
-    this.lastAt = Math.max(this.lastAt, sample.doneMs);
+    if (checkFailed) this.failedChecks++;
+    if (doneMs < this.firstAt) this.firstAt = doneMs;
+    if (doneMs > this.lastAt) this.lastAt = doneMs;
   }
 
   get count(): number {

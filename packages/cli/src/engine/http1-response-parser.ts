@@ -1,0 +1,367 @@
+// HTTP/1.1 responses read off a socket byte by byte, for the lean client (http1-pool.ts): the status, the
+// body (Content-Length, chunked, or up to the close) and whether the connection may carry another request.
+// Only the headers that frame the message are read; the body is kept only when asked for.
+
+/** Receives each whole response. */
+export interface ResponseSink {
+  onResponse(status: number, body: Buffer | undefined, keepAlive: boolean): void;
+}
+
+/** A response that breaks HTTP/1.1 framing; the connection cannot be trusted after it. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+const IDLE = 0;
+const HEAD = 1;
+const LENGTH = 2;
+const CHUNK_SIZE = 3;
+const CHUNK_DATA = 4;
+const CHUNK_END = 5;
+const TRAILERS = 6;
+const UNTIL_CLOSE = 7;
+/** The head said there is no body: the response is complete. */
+const NO_BODY = 8;
+
+const CR = 13;
+const LF = 10;
+const maxHeadBytes = 64 * 1024;
+const headEnd = Buffer.from('\r\n\r\n');
+const lower = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const contentLength = lower('content-length');
+const transferEncoding = lower('transfer-encoding');
+const connection = lower('connection');
+const keepAliveName = lower('keep-alive');
+const chunked = lower('chunked');
+const close = lower('close');
+const timeoutEquals = lower('timeout=');
+
+/**
+ * Parses the answers to requests sent one at a time on one connection.
+ *
+ * @example
+ * const parser = new ResponseParser({ onResponse: (status, body, keepAlive) => {} });
+ * parser.expect(true, false);
+ * parser.execute(chunk, 0, chunk.length);
+ */
+export class ResponseParser {
+  /** The server's `Keep-Alive: timeout=` hint in ms, from the last response that gave one. */
+  keepAliveHintMs: number | undefined;
+  readonly #sink: ResponseSink;
+  #state = IDLE;
+  #keepBody = false;
+  #headRequest = false;
+  #partialHead: Buffer | undefined;
+  #status = 0;
+  #keepAlive = true;
+  /** Bytes left in the body (LENGTH) or in the chunk (CHUNK_DATA). */
+  #remaining = 0;
+  #chunkSize = 0;
+  #sizeDigits = 0;
+  #inExtension = false;
+  #lineLength = 0;
+  #body: Buffer | undefined;
+  #bodyAt = 0;
+  #chunks: Buffer[] = [];
+
+  constructor(sink: ResponseSink) {
+    this.#sink = sink;
+  }
+
+  /** Whether no response is under way (nothing expected, or the last one complete). */
+  get idle(): boolean {
+    return this.#state === IDLE;
+  }
+
+  /** Reads the answer to a request just sent: keep its body or skip it; a HEAD answer has no body. */
+  expect(keepBody: boolean, headRequest: boolean): void {
+    this.#state = HEAD;
+    this.#keepBody = keepBody;
+    this.#headRequest = headRequest;
+  }
+
+  /** Feeds `data[start, end)`; throws a ProtocolError when the bytes are not a valid response. */
+  execute(data: Buffer, start: number, end: number): void {
+    let at = start;
+    while (at < end) {
+      switch (this.#state) {
+        case IDLE:
+          throw new ProtocolError('data arrived with no request in flight');
+        case HEAD:
+          at = this.#readHead(data, at, end);
+          if ((this.#state as number) === NO_BODY) this.#complete(at < end);
+          break;
+        case LENGTH:
+          at = this.#take(data, at, end);
+          if (this.#remaining === 0) this.#complete(at < end);
+          break;
+        case CHUNK_SIZE:
+          at = this.#readChunkSize(data, at, end);
+          break;
+        case CHUNK_DATA:
+          at = this.#take(data, at, end);
+          if (this.#remaining === 0) {
+            this.#state = CHUNK_END;
+            this.#lineLength = 0;
+          }
+          break;
+        case CHUNK_END: {
+          // The CRLF after a chunk's data, possibly split between reads.
+          const byte = data[at++]!;
+          if (byte === LF) {
+            this.#state = CHUNK_SIZE;
+            this.#startChunkSize();
+          } else if (byte !== CR || this.#lineLength++ > 0)
+            throw new ProtocolError('chunk not followed by CRLF');
+          break;
+        }
+        case TRAILERS: {
+          // Trailer lines up to an empty one; their content is not needed.
+          const byte = data[at++]!;
+          if (byte === LF) {
+            if (this.#lineLength === 0) this.#complete(at < end);
+            this.#lineLength = 0;
+          } else if (byte !== CR) this.#lineLength++;
+          break;
+        }
+        case UNTIL_CLOSE:
+          this.#keep(data, at, end);
+          at = end;
+          break;
+      }
+    }
+  }
+
+  /**
+   * The server closed the connection: completes a body that runs up to the close. Throws when a response was
+   * cut short.
+   */
+  finish(): void {
+    if (this.#state === UNTIL_CLOSE) this.#complete(false);
+    else if (this.#state !== IDLE) {
+      this.#state = IDLE;
+      throw new ProtocolError('the server closed the connection before the response ended');
+    }
+  }
+
+  #readHead(data: Buffer, start: number, end: number): number {
+    let buffer = data;
+    let from = start;
+    let to = end;
+    let scan = start;
+    if (this.#partialHead) {
+      const earlier = this.#partialHead;
+      buffer = Buffer.concat([earlier, data.subarray(start, end)]);
+      from = 0;
+      to = buffer.length;
+      scan = Math.max(0, earlier.length - 3);
+    }
+    const found = buffer.indexOf(headEnd, scan);
+    if (found < 0 || found + 4 > to) {
+      if (to - from > maxHeadBytes) throw new ProtocolError(`response head over ${maxHeadBytes} bytes`);
+      this.#partialHead = Buffer.from(buffer.subarray(from, to));
+      return end;
+    }
+    this.#partialHead = undefined;
+    this.#parseHead(buffer, from, found + 2);
+    // Where the body starts in `data`: the head may have begun in an earlier read.
+    return end - (to - (found + 4));
+  }
+
+  /** The status line and framing headers of `buffer[from, to)` (which ends with the last header's CRLF). */
+  #parseHead(buffer: Buffer, from: number, to: number): void {
+    if (
+      to - from < 12 ||
+      buffer[from] !== 72 || // H
+      buffer[from + 4] !== 47 || // /
+      buffer[from + 5] !== 49 || // 1
+      buffer[from + 6] !== 46 || // .
+      buffer[from + 8] !== 32 // space
+    )
+      throw new ProtocolError('not an HTTP/1.x status line');
+    const minor = buffer[from + 7]! - 48;
+    const status = digit(buffer, from + 9) * 100 + digit(buffer, from + 10) * 10 + digit(buffer, from + 11);
+    let length = -1;
+    let isChunked = false;
+    let hasTransferEncoding = false;
+    let closeAsked = false;
+    let keepAliveAsked = false;
+    let line = buffer.indexOf(LF, from) + 1;
+    while (line < to) {
+      let colon = line;
+      while (colon < to && buffer[colon] !== 58 && buffer[colon] !== LF) colon++;
+      let lineEnd = colon;
+      while (lineEnd < to && buffer[lineEnd] !== LF) lineEnd++;
+      if (buffer[colon] === 58) {
+        let valueStart = colon + 1;
+        let valueEnd = buffer[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+        while (valueStart < valueEnd && isSpace(buffer[valueStart]!)) valueStart++;
+        while (valueEnd > valueStart && isSpace(buffer[valueEnd - 1]!)) valueEnd--;
+        const nameLength = colon - line;
+        if (nameLength === 14 && matches(buffer, line, contentLength)) {
+          const value = parseLength(buffer, valueStart, valueEnd);
+          if (length >= 0 && value !== length) throw new ProtocolError('conflicting Content-Length headers');
+          length = value;
+        } else if (nameLength === 17 && matches(buffer, line, transferEncoding)) {
+          hasTransferEncoding = true;
+          // Chunked must be the last coding applied.
+          isChunked = valueEnd - valueStart >= 7 && matches(buffer, valueEnd - 7, chunked);
+        } else if (nameLength === 10 && matches(buffer, line, connection)) {
+          if (hasToken(buffer, valueStart, valueEnd, close)) closeAsked = true;
+          if (hasToken(buffer, valueStart, valueEnd, keepAliveName)) keepAliveAsked = true;
+        } else if (nameLength === 10 && matches(buffer, line, keepAliveName)) {
+          const seconds = keepAliveTimeout(buffer, valueStart, valueEnd);
+          if (seconds !== undefined) this.keepAliveHintMs = seconds * 1000;
+        }
+      }
+      line = lineEnd + 1;
+    }
+    if (status >= 100 && status < 200) {
+      if (status === 101) throw new ProtocolError('101 Switching Protocols is not supported');
+      this.#state = HEAD; // an interim answer (100 Continue, 103 Early Hints): the final one follows
+      return;
+    }
+    this.#status = status;
+    this.#keepAlive = minor === 1 ? !closeAsked : keepAliveAsked && !closeAsked;
+    this.#body = undefined;
+    this.#bodyAt = 0;
+    this.#chunks.length = 0;
+    if (this.#headRequest || status === 204 || status === 304 || (length === 0 && !hasTransferEncoding))
+      this.#state = NO_BODY;
+    else if (isChunked) {
+      this.#state = CHUNK_SIZE;
+      this.#startChunkSize();
+    } else if (length >= 0 && !hasTransferEncoding) {
+      this.#state = LENGTH;
+      this.#remaining = length;
+      if (this.#keepBody) this.#body = Buffer.allocUnsafe(length);
+    } else {
+      this.#state = UNTIL_CLOSE;
+      this.#keepAlive = false;
+    }
+  }
+
+  #startChunkSize(): void {
+    this.#chunkSize = 0;
+    this.#sizeDigits = 0;
+    this.#inExtension = false;
+    this.#lineLength = 0;
+  }
+
+  /** A chunk-size line (hex digits, maybe `;extensions`), possibly split between reads. */
+  #readChunkSize(data: Buffer, start: number, end: number): number {
+    let at = start;
+    while (at < end) {
+      const byte = data[at++]!;
+      if (byte === LF) {
+        if (this.#sizeDigits === 0) throw new ProtocolError('chunk size missing');
+        if (this.#chunkSize === 0) {
+          this.#state = TRAILERS;
+          this.#lineLength = 0;
+        } else {
+          this.#state = CHUNK_DATA;
+          this.#remaining = this.#chunkSize;
+        }
+        return at;
+      }
+      if (byte === CR || this.#inExtension) continue;
+      if (byte === 59 /* ; */ || byte === 32 || byte === 9) {
+        this.#inExtension = true;
+        continue;
+      }
+      const value = hexValue(byte);
+      if (value < 0 || this.#sizeDigits >= 12) throw new ProtocolError('invalid chunk size');
+      this.#chunkSize = this.#chunkSize * 16 + value;
+      this.#sizeDigits++;
+    }
+    return at;
+  }
+
+  /** Up to `#remaining` body bytes from `data[at, end)`; returns where the rest starts. */
+  #take(data: Buffer, at: number, end: number): number {
+    const to = at + Math.min(this.#remaining, end - at);
+    this.#keep(data, at, to);
+    this.#remaining -= to - at;
+    return to;
+  }
+
+  #keep(data: Buffer, from: number, to: number): void {
+    if (!this.#keepBody || to === from) return;
+    if (this.#body) {
+      data.copy(this.#body, this.#bodyAt, from, to);
+      this.#bodyAt += to - from;
+    } else this.#chunks.push(Buffer.from(data.subarray(from, to)));
+  }
+
+  /** A whole response; `trailing` bytes after it mean the server is out of step, so the connection closes. */
+  #complete(trailing: boolean): void {
+    this.#state = IDLE;
+    let body: Buffer | undefined;
+    if (this.#keepBody) body = this.#body ?? Buffer.concat(this.#chunks);
+    this.#body = undefined;
+    this.#chunks.length = 0;
+    this.#sink.onResponse(this.#status, body, this.#keepAlive && !trailing);
+  }
+}
+
+function digit(buffer: Buffer, at: number): number {
+  const value = buffer[at]! - 48;
+  if (!(value >= 0 && value <= 9)) throw new ProtocolError('invalid status code');
+  return value;
+}
+
+function isSpace(byte: number): boolean {
+  return byte === 32 || byte === 9;
+}
+
+/** Whether `buffer` at `at` holds `name` (lower case), ignoring ASCII case. */
+function matches(buffer: Buffer, at: number, name: Uint8Array): boolean {
+  for (let i = 0; i < name.length; i++) if ((buffer[at + i]! | 0x20) !== name[i]) return false;
+  return true;
+}
+
+/** Whether the comma-separated list in `buffer[from, to)` holds `token`. */
+function hasToken(buffer: Buffer, from: number, to: number, token: Uint8Array): boolean {
+  let at = from;
+  while (at < to) {
+    while (at < to && (isSpace(buffer[at]!) || buffer[at] === 44)) at++;
+    let itemEnd = at;
+    while (itemEnd < to && buffer[itemEnd] !== 44) itemEnd++;
+    let trimmed = itemEnd;
+    while (trimmed > at && isSpace(buffer[trimmed - 1]!)) trimmed--;
+    if (trimmed - at === token.length && matches(buffer, at, token)) return true;
+    at = itemEnd + 1;
+  }
+  return false;
+}
+
+function parseLength(buffer: Buffer, from: number, to: number): number {
+  if (to === from || to - from > 15) throw new ProtocolError('invalid Content-Length');
+  let value = 0;
+  for (let at = from; at < to; at++) {
+    const d = buffer[at]! - 48;
+    if (!(d >= 0 && d <= 9)) throw new ProtocolError('invalid Content-Length');
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Seconds of `timeout=N` in a Keep-Alive header value, if there. */
+function keepAliveTimeout(buffer: Buffer, from: number, to: number): number | undefined {
+  for (let at = from; at + timeoutEquals.length <= to; at++) {
+    if (!matches(buffer, at, timeoutEquals)) continue;
+    let value = 0;
+    let digits = 0;
+    for (let d = at + timeoutEquals.length; d < to && buffer[d]! >= 48 && buffer[d]! <= 57; d++, digits++)
+      value = value * 10 + buffer[d]! - 48;
+    return digits > 0 ? value : undefined;
+  }
+  return undefined;
+}
+
+function hexValue(byte: number): number {
+  if (byte >= 48 && byte <= 57) return byte - 48;
+  const letter = byte | 0x20;
+  if (letter >= 97 && letter <= 102) return letter - 87;
+  return -1;
+}
