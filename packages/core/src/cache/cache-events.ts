@@ -131,12 +131,7 @@ export class CacheEvents {
   /** Counts one lookup in one tier, and tells the listeners. */
   count(tier: CacheTier, result: CacheResult): void {
     this.#s.requests[tier][result]++;
-    if (this.requested.active) this.request(tier, result);
-  }
-
-  /** Tells the listeners of one lookup; the caller has counted it and checked `requested.active`. */
-  request(tier: CacheTier, result: CacheResult): void {
-    this.requested.emit({ cache: this.#cache, tier, result });
+    if (this.requested.active) this.requested.emit({ cache: this.#cache, tier, result });
   }
 
   /** A loader run ended with `outcome`; it began at `started` (monotonic ms). */

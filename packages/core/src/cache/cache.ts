@@ -2,7 +2,7 @@
 // distributed singleflight, tags, and an invalidation bus. Every L2 and bus call is guarded and fails open.
 
 import type { Clock } from '../clock/index.ts';
-import type { Disposable, Emitter, Subscribe } from '../policy/events.ts';
+import type { Disposable, Subscribe } from '../policy/events.ts';
 import { type CacheCore, cacheStats, FAILED, l2Call, publish } from './cache-core.ts';
 import {
   type CacheBusEvent,
@@ -55,8 +55,6 @@ export class Cache {
   readonly #subscriptions: Disposable[] = [];
   readonly #s = new CacheCounters();
   readonly #events: CacheEvents;
-  /** The same emitter as `#events.requested`, checked by an L1 hit without going through `#events`. */
-  readonly #requested: Emitter<CacheRequestEvent>;
   readonly #core: CacheCore;
   readonly #l2Tier: L2Tier;
   readonly #loads: Loads;
@@ -82,7 +80,6 @@ export class Cache {
     this.#clock = o.clock;
     this.#defaults = o.defaults;
     this.#events = new CacheEvents(this.name, this.#clock, this.#s);
-    this.#requested = this.#events.requested;
     this.onRequest = this.#events.requested.subscribe;
     this.onLoad = this.#events.loaded.subscribe;
     this.onBusMessage = this.#events.busLag.subscribe;
@@ -125,11 +122,7 @@ export class Cache {
    */
   getOrSet<T>(key: CacheKey, loader: Loader<T>, options?: GetOrSetOptions, signal?: AbortSignal): Promise<T> {
     const entry = this.#l1.get(key);
-    if (entry !== undefined && entry.freshUntil > this.#clock.now() && this.#current(entry)) {
-      this.#s.requests.l1.hit++;
-      if (this.#requested.active) this.#events.request('l1', 'hit');
-      return entry.promise as Promise<T>;
-    }
+    if (this.#hit(entry)) return entry.promise as Promise<T>;
     return this.#loads.resolve(key, loader as Loader<unknown>, options, signal, entry).then(entryValue<T>);
   }
 
@@ -147,11 +140,7 @@ export class Cache {
     signal?: AbortSignal,
   ): Promise<CachedEntry<T>> {
     const entry = this.#l1.get(key);
-    if (entry !== undefined && entry.freshUntil > this.#clock.now() && this.#current(entry)) {
-      this.#s.requests.l1.hit++;
-      if (this.#requested.active) this.#events.request('l1', 'hit');
-      return Promise.resolve(entry as L1Entry<T>);
-    }
+    if (this.#hit(entry)) return Promise.resolve(entry as L1Entry<T>);
     return this.#loads.resolve(key, loader as Loader<unknown>, options, signal, entry) as Promise<L1Entry<T>>;
   }
 
@@ -176,12 +165,7 @@ export class Cache {
    */
   peekEntry<T>(key: CacheKey): CachedEntry<T> | undefined {
     const entry = this.#l1.get(key);
-    if (entry !== undefined && entry.freshUntil > this.#clock.now() && this.#current(entry)) {
-      this.#s.requests.l1.hit++;
-      if (this.#requested.active) this.#events.request('l1', 'hit');
-      return entry as L1Entry<T>;
-    }
-    return undefined;
+    return this.#hit(entry) ? (entry as L1Entry<T>) : undefined;
   }
 
   /**
@@ -302,6 +286,13 @@ export class Cache {
     this.#loads.waits.wakeAll('timeout');
     this.#core.closing.abort(closedError(this.name));
     await this.whenIdle();
+  }
+
+  /** Whether `entry` is fresh and current, counted as an L1 hit when it is. */
+  #hit(entry: L1Entry | undefined): entry is L1Entry {
+    if (entry === undefined || entry.freshUntil <= this.#clock.now() || !this.#current(entry)) return false;
+    this.#events.count('l1', 'hit');
+    return true;
   }
 
   #current(entry: L1Entry): boolean {
