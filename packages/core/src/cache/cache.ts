@@ -21,7 +21,7 @@ import {
   resolveCacheOptions,
   resolveEntryOptions,
 } from './cache-options.ts';
-import type { CachedEntry, L1Entry } from './entry.ts';
+import { type CachedEntry, type L1Entry, NO_TAGS } from './entry.ts';
 import { closedError } from './errors.ts';
 import { L2Tier } from './l2-tier.ts';
 import { listenToBus } from './listen-to-bus.ts';
@@ -30,8 +30,6 @@ import type { Loader } from './run-loader.ts';
 import { SieveCache } from './sieve-cache.ts';
 import type { CacheStore } from './store.ts';
 import { TagVersions } from './tag-versions.ts';
-
-const NO_TAGS: readonly string[] = Object.freeze([]);
 
 const entryValue = <T>(entry: L1Entry): T => entry.value as T;
 

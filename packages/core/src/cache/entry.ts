@@ -68,7 +68,8 @@ export function bytesEtag(bytes: Buffer): string {
 
 export const EMPTY = Buffer.alloc(0);
 const EMPTY_ETAG = bytesEtag(EMPTY);
-const NO_TAGS: readonly string[] = Object.freeze([]);
+/** The tags of an entry that has none (one frozen array, shared). */
+export const NO_TAGS: readonly string[] = Object.freeze([]);
 const NO_VERSIONS: readonly number[] = Object.freeze([]);
 
 // Per-entry bookkeeping an L1 entry carries besides its bytes (object headers, key, timings).

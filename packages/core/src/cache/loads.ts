@@ -6,13 +6,11 @@ import { abortedError } from '../policy/errors.ts';
 import { background, type CacheCore, FAILED } from './cache-core.ts';
 import { type CacheKey, scopedTags, scopeOfKey } from './cache-key.ts';
 import { type GetOrSetOptions, type ResolvedEntryOptions, resolveEntryOptions } from './cache-options.ts';
-import { EMPTY, L1Entry } from './entry.ts';
+import { EMPTY, L1Entry, NO_TAGS } from './entry.ts';
 import { closedError, serializeError } from './errors.ts';
 import type { L2Tier } from './l2-tier.ts';
 import { RemoteWaits } from './remote-waits.ts';
 import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
-
-const NO_TAGS: readonly string[] = Object.freeze([]);
 
 interface Flight {
   promise: Promise<L1Entry>;
@@ -110,14 +108,14 @@ export class Loads {
     const run = this.#fly(key, loader, o, stale, refresh, flight);
     flight.promise = run;
     this.#inflight.set(key, flight);
-    const done = run
-      .catch(() => undefined)
-      .then((entry) => {
+    const settled = run.catch(() => undefined);
+    background(
+      this.#c,
+      settled.then((entry) => {
         if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
-        this.#c.pending.delete(done);
         if (flight.refreshAfter && entry !== undefined) this.#refresh(key, loader, o, entry);
-      });
-    this.#c.pending.add(done);
+      }),
+    );
     return flight;
   }
 
