@@ -62,7 +62,7 @@ const measured = async <T>(run: () => Promise<T>) => {
 };
 const share = (cores: number) => (Number.isNaN(cores) ? '–' : `${(cores * 100).toFixed(0)}%`);
 /** The generator's CPU per request, in µs: which of the two is the cheaper instrument. */
-const perRequest = (cores: number, rate: number) => `${((cores * 1e6) / rate).toFixed(1)} µs`;
+const perRequest = (cpuMs: number, requests: number) => `${((cpuMs * 1000) / requests).toFixed(1)} µs`;
 
 const closedLoop = async (duration = 10) => {
   await settle();
@@ -77,7 +77,7 @@ const closedLoop = async (duration = 10) => {
   const rate = run.value.requests.average;
   return {
     rate,
-    cpu: `${share(run.generator)} / ${share(run.server)}, generator ${perRequest(run.generator, rate)} a request`,
+    cpu: `${share(run.generator)} / ${share(run.server)}, generator ${perRequest(run.generatorMs, run.value.requests.total)} a request`,
   };
 };
 
@@ -124,7 +124,7 @@ try {
     const dropped = result.stages.reduce((sum, s) => sum + s.dropped, 0);
     const ok = achieved >= rate * 0.99 && dropped === 0 && stage.lateStarts < stage.iterations * 0.01;
     console.log(
-      `| ${rate} | ${achieved.toFixed(0)} | ${dropped} | ${stage.lateStarts} | ${cell?.percentileMs(99).toFixed(2) ?? '–'} | ${share(run.generator)} / ${share(run.server)} | ${((run.generatorMs * 1000) / requests).toFixed(1)} µs |${ok ? '' : ' ✗'}`,
+      `| ${rate} | ${achieved.toFixed(0)} | ${dropped} | ${stage.lateStarts} | ${cell?.percentileMs(99).toFixed(2) ?? '–'} | ${share(run.generator)} / ${share(run.server)} | ${perRequest(run.generatorMs, requests)} |${ok ? '' : ' ✗'}`,
     );
     return ok;
   };
