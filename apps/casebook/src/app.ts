@@ -4,10 +4,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
-import { headroom, requestIdOptions } from '@headroom/fastify';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  type AdminAccess,
+  type ConnectionTimeouts,
+  connectionOptions,
+  headroom,
+  type ReadinessResult,
+  requestIdOptions,
+  validatorCompiler,
+} from '@headroom/fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
 import { authenticate } from './auth/authenticate.ts';
+import { loginThrottle } from './auth/login-throttle.ts';
+import { operatorCheck } from './auth/operator.ts';
 import { accountRoutes, authRoutes } from './auth/routes.ts';
 import { activityRoutes } from './cases/activity-routes.ts';
 import { caseRoutes } from './cases/routes.ts';
@@ -15,7 +25,6 @@ import { database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrorCodes } from './errors.ts';
-import { tenantScope } from './http/cached-reads.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
 import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
@@ -42,6 +51,18 @@ export interface AppDeps {
   enrichment?: EnrichmentClient;
   /** Timings of the suggestions policies (drills shorten them). */
   suggestions?: Partial<SuggestionsTuning>;
+  /**
+   * The operator's bearer token: `/metrics`, shared breakers, bulkheads and every cache's stats need it.
+   * Tenant admins never get those. @default none: nobody is an operator, `/metrics` answers 401
+   */
+  operatorToken?: string;
+  /** Header, body and keep-alive timeouts of connections. @default defaultConnectionTimeouts */
+  connection?: Partial<ConnectionTimeouts>;
+  /**
+   * Settles when start-up work (seeding the demo data) is done: until then `/health/ready` is 503 and `/v1`
+   * answers 503 HR_NOT_READY with Retry-After. @default already started
+   */
+  startup?: PromiseLike<unknown>;
 }
 
 /**
@@ -60,15 +81,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ? { loggerInstance: logger }
       : { logger }),
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
-    // Unknown properties are an error (400), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     ...requestIdOptions(),
+    ...connectionOptions(deps.connection),
   };
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies keep their JSON types (a number is not a title), unknown members are a 400, and every string is
+  // text PostgreSQL can store (no NUL, no unpaired surrogate).
+  app.setValidatorCompiler(validatorCompiler());
+  // A JSON API: any other body is 415, not a string that fails the schema later.
+  app.removeContentTypeParser('text/plain');
   const limits = deps.limits ?? createLimits({ clock });
   const cache = deps.cache ?? createCache({ name: 'casebook', clock });
   const reads = deps.readCache === false ? undefined : cache;
   const authenticated = authenticate({ db, clock, ...(reads ? { cache: reads } : {}) });
+
+  const isOperator = deps.operatorToken ? operatorCheck(deps.operatorToken) : () => false;
+  const requireOperator = (request: FastifyRequest) => {
+    if (!isOperator(request)) {
+      throw new HeadroomError(casebookErrorCodes.HR_UNAUTHENTICATED, 'this needs the operator token', {
+        status: 401,
+        headers: { 'www-authenticate': 'Bearer realm="casebook-operations"' },
+      });
+    }
+  };
+  let started = deps.startup === undefined;
+  deps.startup?.then(
+    () => {
+      started = true;
+    },
+    (error: unknown) => app.log.error({ err: error }, 'start-up failed; casebook stays not ready'),
+  );
 
   let migrated = false;
   await app.register(headroom, {
@@ -76,8 +118,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     version: deps.version ?? '0.0.0-dev',
     commit: deps.commit ?? 'unknown',
     clock,
+    metricsAuthorize: requireOperator,
     admin: {
-      async authorize(request) {
+      async authorize(request): Promise<AdminAccess> {
+        if (isOperator(request)) return { role: 'operator' };
         await authenticated.check(request);
         if (request.principal.role !== 'admin') {
           throw new HeadroomError(
@@ -86,10 +130,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             { status: 403 },
           );
         }
+        return { role: 'tenant', tenant: String(request.principal.tenantId) };
       },
-      cacheScope: (request) => tenantScope(request.principal.tenantId),
     },
-    async readiness() {
+    async readiness(): Promise<ReadinessResult> {
+      if (!started) {
+        return { ready: false, checks: { startup: { status: 'fail', output: 'start-up work in progress' } } };
+      }
       try {
         migrated ||= await isMigrated(deps.pool);
         if (!migrated)
@@ -97,10 +144,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await deps.pool.query('SELECT 1');
         return { ready: true, checks: { database: { status: 'pass' } } };
       } catch (error) {
-        return { ready: false, checks: { database: { status: 'fail', output: (error as Error).message } } };
+        // The driver's message names hosts and ports: it goes to the log, never to the caller.
+        app.log.warn({ err: error }, 'readiness: database check failed');
+        return { ready: false, checks: { database: { status: 'fail', output: 'database unreachable' } } };
       }
     },
   });
+  if (!started) {
+    app.addHook('onRequest', function notBeforeStartup(request, _reply, done) {
+      if (started || !request.url.startsWith('/v1/')) return done();
+      done(
+        new HeadroomError(casebookErrorCodes.HR_NOT_READY, 'casebook is starting; retry shortly', {
+          status: 503,
+          headers: { 'retry-after': '5' },
+          stack: false,
+        }),
+      );
+    });
+  }
 
   const protection = app.headroom.protection;
   app.headroom.caches.add(cache);
@@ -109,7 +170,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'preValidation',
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.loginChecks }),
     );
-    await open.register(authRoutes, { db, clock });
+    await open.register(authRoutes, {
+      db,
+      clock,
+      loginFailures: { throttle: loginThrottle(limits.limiter), checks: limits.loginFailures },
+    });
   });
   await app.register(async (api) => {
     api.addHook('onRequest', authenticated);

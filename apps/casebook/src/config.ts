@@ -26,6 +26,10 @@ export interface Config {
   quotaScale: number;
   /** `READ_CACHE=off`: reads go to PostgreSQL every time (for uncached baselines). */
   readCache: boolean;
+  /** Bearer token of operators (`/metrics`, process-wide admin); unset = read or made in `<dataDir>/operator-token`. */
+  operatorToken: string | undefined;
+  /** Connection timeouts; unset ones keep @headroom/fastify's defaults (10 s headers, 30 s request, 72 s keep-alive). */
+  connection: { headersTimeoutMs?: number; requestTimeoutMs?: number; keepAliveTimeoutMs?: number };
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -51,7 +55,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),
     readCache: env.READ_CACHE !== 'off',
+    operatorToken: env.OPERATOR_TOKEN || undefined,
+    connection: {
+      ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeoutMs'),
+      ...optionalInteger(env, 'REQUEST_TIMEOUT_MS', 'requestTimeoutMs'),
+      ...optionalInteger(env, 'KEEP_ALIVE_TIMEOUT_MS', 'keepAliveTimeoutMs'),
+    },
   };
+}
+
+function optionalInteger<K extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  key: K,
+): Partial<Record<K, number>> {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return {};
+  return { [key]: integer(env, name, 0, 1) } as Partial<Record<K, number>>;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {

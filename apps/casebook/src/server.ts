@@ -2,6 +2,8 @@
 // Only this file listens and handles signals; everything else is built by buildApp.
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCache } from '@headroom/core/cache';
 import { createRedisClients, redisBus, redisStore } from '@headroom/core/cache/redis';
@@ -72,8 +74,20 @@ const cache = createCache({
       }
     : {}),
 });
+// Start-up work (migrations, demo data) runs after listen: until it is done, readiness is 503 and /v1 answers
+// 503 with Retry-After, rather than holding requests on tables being loaded.
+let startupDone!: () => void;
+let startupFailed!: (error: unknown) => void;
+const startup = new Promise<void>((resolve, reject) => {
+  startupDone = resolve;
+  startupFailed = reject;
+});
+const operatorToken = config.operatorToken ?? (await localOperatorToken(config.dataDir));
 const app = await buildApp({
   pool,
+  startup,
+  operatorToken,
+  connection: config.connection,
   logger,
   version: config.version,
   commit,
@@ -102,13 +116,18 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 await app.listen({ port: config.port, host: config.host });
-const { applied } = await migrate(pool);
-if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-
-const profile = profiles[config.seedProfile as keyof typeof profiles];
-if (!profile) throw new Error(`SEED_PROFILE must be one of ${Object.keys(profiles).join(', ')}`);
-const report = await seedInWorker(databaseUrl, { ...profile, ifEmpty: true });
-if (!report.skipped) logger.info({ rows: report.rows, seconds: report.seconds }, 'demo data seeded');
+try {
+  const { applied } = await migrate(pool);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  const profile = profiles[config.seedProfile as keyof typeof profiles];
+  if (!profile) throw new Error(`SEED_PROFILE must be one of ${Object.keys(profiles).join(', ')}`);
+  const report = await seedInWorker(databaseUrl, { ...profile, ifEmpty: true });
+  if (!report.skipped) logger.info({ rows: report.rows, seconds: report.seconds }, 'demo data seeded');
+  startupDone();
+} catch (error) {
+  startupFailed(error);
+  throw error;
+}
 
 const address = app.server.address();
 const port = typeof address === 'object' && address ? address.port : config.port;
@@ -119,6 +138,7 @@ process.stdout.write(
     `casebook is ready at http://${config.host}:${port} (${seconds} s)`,
     `  enrichment upstream: ${enrichmentUrl}${simulator ? ' (simulator; PUT /_control to make it slow or fail)' : ''}`,
     `  stores: ${redis ? `Redis at ${config.redisUrl}` : 'in-process (set REDIS_URL to share them)'}`,
+    `  operator token (/metrics, /admin): ${config.operatorToken ? 'OPERATOR_TOKEN' : join(config.dataDir, 'operator-token')}`,
     '',
     'Demo logins (password: headroom-demo):',
     '  admin@acme.test     analyst@acme.test     (acme, enterprise)',
@@ -140,6 +160,18 @@ async function ensureDatabase(server: PostgresServer, name: string) {
   } finally {
     await client.end();
   }
+}
+
+// Without OPERATOR_TOKEN, a random token kept in the data directory (owner-only), so a local Prometheus can
+// read it as a bearer token file and it survives restarts.
+async function localOperatorToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'operator-token');
+  const existing = await readFile(file, 'utf8').catch(() => '');
+  if (existing.trim().length >= 16) return existing.trim();
+  const token = `hro_${randomBytes(32).toString('base64url')}`;
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 function gitCommit(): string {

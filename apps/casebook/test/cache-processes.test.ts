@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startRedis } from '@headroom/dev-servers/redis';
 import { profiles, seed } from '../src/seed/index.ts';
+import { operatorHeaders } from './support/app.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { type ServerProcess, startServerProcess } from './support/server-process.ts';
 
@@ -49,7 +50,7 @@ const get = (server: ServerProcess, path: string) =>
   fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
 async function metric(server: ServerProcess, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${server.url}/metrics`, { headers: operatorHeaders })).text();
   return Number(pattern.exec(text)?.[1] ?? 0);
 }
 const loads = (server: ServerProcess) =>

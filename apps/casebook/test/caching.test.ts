@@ -24,7 +24,7 @@ before(async () => {
 after(() => t.close());
 
 const stats = async () => {
-  const res = await t.as(acmeAdmin, { url: '/admin/caches' });
+  const res = await t.operator({ url: '/admin/caches' });
   assert.equal(res.statusCode, 200);
   return res.json().data[0] as { loads: { total: number }; requests: { l1: { hit: number } } };
 };
@@ -118,8 +118,23 @@ test('another tenant cannot reach an entry through the cache, not even by replay
   assert.ok(acmeSearch.every((c) => !globexIds.has(c.id)));
 });
 
-test('admins invalidate their own tenant’s tags only; analysts cannot use the cache admin', async () => {
+test('admins invalidate their own tenant’s tags only; process-wide cache stats are the operator’s', async () => {
   assert.equal((await t.as(acme, { url: '/admin/caches' })).statusCode, 403);
+  assert.equal((await t.as(acmeAdmin, { url: '/admin/caches' })).statusCode, 403, 'stats span tenants');
+  const analyst = await t.as(acme, {
+    method: 'POST',
+    url: '/admin/caches/casebook/invalidate',
+    payload: { tags: ['cases'] },
+  });
+  assert.equal(analyst.statusCode, 403, 'an analyst is no admin');
+  const globexTenantId = (await t.db.pool.query("SELECT id FROM tenants WHERE slug = 'globex'")).rows[0].id;
+  const crossing = await t.as(acmeAdmin, {
+    method: 'POST',
+    url: '/admin/caches/casebook/invalidate',
+    payload: { tags: ['cases'], tenant: String(globexTenantId) },
+  });
+  assert.equal(crossing.statusCode, 403, 'a tenant admin cannot name another tenant');
+  assert.equal(crossing.json().code, 'HR_FORBIDDEN');
   const before = await stats();
   await t.as(acme, { url: `/v1/cases/${caseId}` });
   const invalidated = await t.as(acmeAdmin, {
@@ -142,7 +157,7 @@ test('admins invalidate their own tenant’s tags only; analysts cannot use the 
   });
   assert.equal(bad.statusCode, 400);
   assert.equal(bad.json().code, 'HR_VALIDATION');
-  const metrics = (await t.app.inject('/metrics')).body;
+  const metrics = (await t.operator({ url: '/metrics' })).body;
   assert.match(metrics, /headroom_cache_requests_total\{cache="casebook",tier="l1",result="hit"\} \d+/);
   assert.match(metrics, /headroom_cache_loads_total\{cache="casebook",kind="load",outcome="ok"\} \d+/);
 });
@@ -155,8 +170,7 @@ test('with reads uncached (READ_CACHE=off, for baselines) every read goes to Pos
     const second = await uncached.as(token, { url: `/v1/cases/${caseId}` });
     assert.equal(first.statusCode, 200);
     assert.equal(second.headers.etag, first.headers.etag, 'the same strong ETag, computed each time');
-    const admin = await uncached.login('admin@acme.test');
-    const caches = (await uncached.as(admin, { url: '/admin/caches' })).json().data;
+    const caches = (await uncached.operator({ url: '/admin/caches' })).json().data;
     assert.equal(caches[0].loads.total, 0, 'nothing went through the cache');
   } finally {
     await uncached.close();

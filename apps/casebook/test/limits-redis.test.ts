@@ -64,7 +64,7 @@ test('Redis killed while requests flow: no failed request, limits continue local
   await redis.kill();
   for (let i = 0; i < 20; i++) statuses.push((await search(a.app, token)).statusCode);
   assert.deepEqual(new Set(statuses), new Set([200]), 'every request answered 200 while Redis was dead');
-  const during = (await a.app.inject('/metrics')).body;
+  const during = (await a.operator({ url: '/metrics' })).body;
   assert.match(
     during,
     /headroom_ratelimit_decisions_total\{policy="enterprise",result="allowed",source="insurance"\} [1-9]/,
@@ -73,9 +73,9 @@ test('Redis killed while requests flow: no failed request, limits continue local
   await redis.start();
   await Promise.all(clients.map((c) => (c.status === 'ready' ? undefined : once(c, 'ready'))));
   a.clock.advance(1_000); // the limiter's cooldown before it probes Redis again
-  const storeBefore = storeDecisions((await a.app.inject('/metrics')).body);
+  const storeBefore = storeDecisions((await a.operator({ url: '/metrics' })).body);
   for (let i = 0; i < 5; i++) assert.equal((await search(a.app, token)).statusCode, 200);
-  const storeAfter = storeDecisions((await a.app.inject('/metrics')).body);
+  const storeAfter = storeDecisions((await a.operator({ url: '/metrics' })).body);
   assert.ok(storeAfter >= storeBefore + 4, `Redis decides again (${storeBefore} → ${storeAfter})`);
 });
 

@@ -36,28 +36,50 @@ test('a free tenant flooding search gets 429s with the free policy while an ente
   }
 });
 
-test('login is limited per account across client addresses, and per client address across accounts', async () => {
+test('failed logins are throttled per account from one client and per client; the owner’s own client still gets in', async () => {
   const real = await startTestApp({ realLimits: true });
   try {
-    const attempt = (email: string, ip: string) =>
+    const attempt = (email: string, ip: string, password = 'wrong-password') =>
       real.app.inject({
         method: 'POST',
         url: '/v1/auth/login',
-        payload: { email, password: 'wrong-password' },
+        payload: { email, password },
         remoteAddress: ip,
       });
-    const perAccount = loginQuotas.account.burst;
+    // The lock-out attack: someone who knows the address fails on purpose, from one client and from many.
+    const perAccount = loginQuotas.accountFailures.burst;
     for (let i = 0; i < perAccount; i++)
-      assert.equal((await attempt('admin@acme.test', `10.0.0.${i + 1}`)).statusCode, 401);
-    const stuffed = await attempt('admin@acme.test', '10.0.1.1');
-    assert.equal(stuffed.statusCode, 429, 'a fresh address does not reset the account’s bucket');
-    assert.equal(stuffed.json().policy, 'login-account');
+      assert.equal((await attempt('admin@acme.test', '10.0.0.1')).statusCode, 401);
+    const throttled = await attempt('admin@acme.test', '10.0.0.1');
+    assert.equal(throttled.statusCode, 429, 'the guessing client is slowed down');
+    assert.equal(throttled.json().policy, 'login-failures-account');
+    assert.ok(Number(throttled.headers['retry-after']) >= 1);
+    assert.equal(
+      (await attempt('admin@acme.test', '10.0.0.1', 'headroom-demo')).statusCode,
+      429,
+      'even the right password waits on a client that failed too often',
+    );
+    for (let ip = 2; ip <= 6; ip++)
+      for (let i = 0; i < perAccount; i++) await attempt('admin@acme.test', `10.0.0.${ip}`);
+    const owner = await attempt('admin@acme.test', '10.1.1.1', 'headroom-demo');
+    assert.equal(owner.statusCode, 200, 'the owner’s own client is not locked out by anyone else’s failures');
+    assert.equal((await attempt('admin@acme.test', '10.1.1.1', 'headroom-demo')).statusCode, 200);
 
-    const perClient = loginQuotas.client.burst;
-    for (let i = 0; i < perClient; i++) await attempt(`nobody${i}@acme.test`, '10.9.9.9');
+    // One client failing across many accounts (password spraying) runs out of failures.
+    const perClient = loginQuotas.clientFailures.burst;
+    for (let i = 0; i < perClient; i++)
+      assert.equal((await attempt(`nobody${i}@acme.test`, '10.9.9.9')).statusCode, 401);
     const sprayed = await attempt('someone-else@acme.test', '10.9.9.9');
     assert.equal(sprayed.statusCode, 429);
-    assert.equal(sprayed.json().policy, 'login-client');
+    assert.equal(sprayed.json().policy, 'login-failures-client');
+
+    // Every attempt, successful or not, counts per client (password hashing costs CPU).
+    const attempts = loginQuotas.client.burst;
+    const codes: number[] = [];
+    for (let i = 0; i < attempts + 1; i++)
+      codes.push((await attempt('analyst@acme.test', '10.7.7.7', 'headroom-demo')).statusCode);
+    assert.deepEqual(codes.slice(0, attempts), Array(attempts).fill(200));
+    assert.equal(codes[attempts], 429);
   } finally {
     await real.close();
   }

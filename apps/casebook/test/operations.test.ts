@@ -44,7 +44,7 @@ test('/metrics labels requests by route template, never by raw URL', async () =>
     const token = await t.login('analyst@acme.test');
     for (const id of [1, 2, 3]) await t.as(token, { url: `/v1/cases/${id}?expand=owner` });
     await t.app.inject({ url: '/no/such/path/42' });
-    const text = (await t.app.inject({ url: '/metrics' })).body;
+    const text = (await t.operator({ url: '/metrics' })).body;
     assert.match(text, /http_requests_total\{[^}]*route="\/v1\/cases\/:id"[^}]*\} 3/);
     assert.match(text, /http_request_duration_seconds_bucket\{[^}]*route="\/v1\/cases\/:id"/);
     assert.match(text, /route="__unmatched__"/);

@@ -52,11 +52,12 @@ test('DATABASE_URL switches to an external PostgreSQL; no embedded server is sta
     assert.equal(await login(url), 200);
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM cases');
     assert.ok(rows[0].n > 0, 'migrated and seeded the external database');
-    assert.ok(!existsSync(dataDir), 'no embedded cluster');
+    assert.ok(!existsSync(join(dataDir, 'postgres')), 'no embedded cluster');
     child.kill('SIGINT');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
   } finally {
     await db.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -85,7 +85,7 @@ async function driven<T>(response: Promise<T>): Promise<T> {
 }
 
 const breakerState = async () => {
-  const res = await t.as(admin, { url: '/admin/breakers' });
+  const res = await t.operator({ url: '/admin/breakers' });
   return (res.json().data as { name: string; state: string }[]).find((b) => b.name === 'enrichment')!.state;
 };
 
@@ -122,7 +122,7 @@ test('a slow upstream opens the breaker on the slow-call rate; fallbacks answer 
   assert.equal(await breakerState(), 'open', 'opened on the slow-call rate');
   // The window held 2 fast calls from before; with minimumCalls 10 and a 50% threshold it opens at call 10.
   assert.equal(slowCalls, 8);
-  const metrics = (await t.app.inject('/metrics')).body;
+  const metrics = (await t.operator({ url: '/metrics' })).body;
   assert.match(
     metrics,
     /headroom_breaker_transitions_total\{breaker="enrichment",from="closed",to="open"\} 1/,
@@ -164,7 +164,7 @@ test('a slow upstream opens the breaker on the slow-call rate; fallbacks answer 
 });
 
 test('an upstream that fails or hangs never turns into an error for the caller', async () => {
-  await t.as(admin, { method: 'POST', url: '/admin/breakers/enrichment/reset' });
+  await t.operator({ method: 'POST', url: '/admin/breakers/enrichment/reset' });
   await control({ latencyMs: 0, failureRate: 1 });
   const failed = await driven(suggestions(freshCase()));
   assert.equal(failed.statusCode, 200);
@@ -177,17 +177,18 @@ test('an upstream that fails or hangs never turns into an error for the caller',
   await control({ hangRate: 0 });
 });
 
-test('the admin API isolates and resets the enrichment breaker, for admins only', async () => {
+test('the admin API isolates and resets the shared enrichment breaker, for operators only', async () => {
   await control({ latencyMs: 0, failureRate: 0, hangRate: 0 });
-  assert.equal(
-    (await t.as(acme, { method: 'POST', url: '/admin/breakers/enrichment/isolate' })).statusCode,
-    403,
-  );
-  const isolated = await t.as(admin, { method: 'POST', url: '/admin/breakers/enrichment/isolate' });
+  for (const token of [acme, admin]) {
+    const refused = await t.as(token, { method: 'POST', url: '/admin/breakers/enrichment/isolate' });
+    assert.equal(refused.statusCode, 403, 'a tenant’s admin cannot cut the upstream for every tenant');
+  }
+  assert.equal(await breakerState(), 'closed');
+  const isolated = await t.operator({ method: 'POST', url: '/admin/breakers/enrichment/isolate' });
   assert.equal(isolated.json().state, 'isolated');
   const calls = await upstreamRequests();
   assert.equal((await suggestions(freshCase())).json().partial, true);
   assert.equal(await upstreamRequests(), calls);
-  await t.as(admin, { method: 'POST', url: '/admin/breakers/enrichment/reset' });
+  await t.operator({ method: 'POST', url: '/admin/breakers/enrichment/reset' });
   assert.equal((await suggestions(freshCase())).json().partial, false);
 });

@@ -1,23 +1,28 @@
-// The admin API of protection: list circuit breakers and bulkheads, reset, isolate and release breakers.
-// Registered only when the app says who may use it (`admin.authorize`); there is no open admin API.
+// The admin API of protection and caches. Two kinds of caller: an operator, who may use the process-wide
+// controls (shared breakers, bulkheads, every cache's stats), and a tenant admin, who may act on their own
+// tenant only (invalidate their own cache entries). Registered only when the app says who is who.
 
-import type { CacheScope } from '@headroom/core/cache';
 import { HeadroomError } from '@headroom/core/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
+import { fastifyErrorCodes } from './errors.ts';
 import type { Protection } from './protection.ts';
+
+/**
+ * Who an admin caller is. `operator`: the service's operators (every admin route). `tenant`: an admin of
+ * one tenant, whose actions are confined to that tenant (its cache scope `{ tenant }`).
+ */
+export type AdminAccess = { role: 'operator' } | { role: 'tenant'; tenant: string };
 
 /** The `admin` option of the plugin. */
 export interface AdminOptions {
-  /** An onRequest hook that authenticates the caller and throws (401/403) unless they have the admin scope. */
-  authorize: (request: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
+  /**
+   * Authenticates the caller and says who they are; throws (401/403 HeadroomError) for anyone who is
+   * neither an operator nor a tenant admin.
+   */
+  authorize: (request: FastifyRequest, reply: FastifyReply) => AdminAccess | Promise<AdminAccess>;
   /** Where the admin routes live. @default '/admin' */
   prefix?: string;
-  /**
-   * The cache scope an admin may invalidate: their own tenant's. Without it, cache invalidation is not
-   * offered (stats still are).
-   */
-  cacheScope?: (request: FastifyRequest) => CacheScope;
 }
 
 const invalidateBody = {
@@ -29,6 +34,7 @@ const invalidateBody = {
       maxItems: 100,
       items: { type: 'string', minLength: 1, maxLength: 200 },
     },
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
   },
   required: ['tags'],
   additionalProperties: false,
@@ -40,13 +46,39 @@ const nameParams = {
   required: ['name'],
 } as const;
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set on admin routes: who the caller is. */
+    adminAccess?: AdminAccess;
+  }
+}
+
+function forbidden(detail: string): HeadroomError {
+  return new HeadroomError(fastifyErrorCodes.HR_FORBIDDEN, detail, { status: 403 });
+}
+
+function notFound(kind: string, name: string): HeadroomError {
+  return new HeadroomError(fastifyErrorCodes.HR_NOT_FOUND, `no ${kind} named "${name}"`, {
+    status: 404,
+    context: { [kind === 'circuit breaker' ? 'breaker' : 'cache']: name },
+  });
+}
+
+/** Rejects with 403 unless the caller is an operator: the control is shared by every tenant. */
+async function operatorOnly(request: FastifyRequest): Promise<void> {
+  if (request.adminAccess?.role !== 'operator') {
+    throw forbidden('this control is shared by every tenant: it needs the operator role');
+  }
+}
+
 /**
- * Registers `GET <prefix>/breakers`, `POST <prefix>/breakers/:name/reset`, `POST <prefix>/breakers/:name/isolate`,
- * `DELETE <prefix>/breakers/:name/isolate`, `GET <prefix>/bulkheads`, `GET <prefix>/caches` and (with
- * `cacheScope`) `POST <prefix>/caches/:name/invalidate {tags}`, behind `authorize`.
+ * Registers, behind `authorize`: for operators `GET <prefix>/breakers`, `POST <prefix>/breakers/:name/reset`,
+ * `POST|DELETE <prefix>/breakers/:name/isolate`, `GET <prefix>/bulkheads`, `GET <prefix>/caches`; for
+ * operators and tenant admins `POST <prefix>/caches/:name/invalidate {tags, tenant?}` (a tenant admin's
+ * own tenant only; an operator names the tenant).
  *
  * @example
- * await adminRoutes(app, protection, caches, { authorize: requireAdmin });
+ * await adminRoutes(app, protection, caches, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(
   app: FastifyInstance,
@@ -57,12 +89,7 @@ export async function adminRoutes(
   const isolations = new Map<string, { dispose(): void }>();
   const find = (name: string) => {
     const tracked = protection.breakers.get(name);
-    if (!tracked) {
-      throw new HeadroomError('HR_NOT_FOUND', `no circuit breaker named "${name}"`, {
-        status: 404,
-        context: { breaker: name },
-      });
-    }
+    if (!tracked) throw notFound('circuit breaker', name);
     return tracked.breaker;
   };
   const list = () =>
@@ -72,56 +99,84 @@ export async function adminRoutes(
     async (admin) => {
       // Async whatever `authorize` is, so Fastify never waits for a `done` callback it will not get.
       admin.addHook('onRequest', async function authorizeAdmin(request, reply) {
-        await options.authorize(request, reply);
+        request.adminAccess = await options.authorize(request, reply);
       });
-      admin.get('/breakers', async () => ({ data: list() }));
-      admin.post('/breakers/:name/reset', { schema: { params: nameParams } }, async (request) => {
-        const { name } = request.params as { name: string };
-        const breaker = find(name);
-        isolations.get(name)?.dispose();
-        isolations.delete(name);
-        breaker.reset();
-        return breaker.stats();
-      });
-      admin.post('/breakers/:name/isolate', { schema: { params: nameParams } }, async (request) => {
-        const { name } = request.params as { name: string };
-        const breaker = find(name);
-        if (!isolations.has(name)) isolations.set(name, breaker.isolate());
-        return breaker.stats();
-      });
-      admin.delete('/breakers/:name/isolate', { schema: { params: nameParams } }, async (request) => {
-        const { name } = request.params as { name: string };
-        const breaker = find(name);
-        isolations.get(name)?.dispose();
-        isolations.delete(name);
-        return breaker.stats();
-      });
-      admin.get('/bulkheads', async () => ({
+      const operator = { preHandler: operatorOnly };
+      admin.get('/breakers', operator, async () => ({ data: list() }));
+      admin.post(
+        '/breakers/:name/reset',
+        { ...operator, schema: { params: nameParams } },
+        async (request) => {
+          const { name } = request.params as { name: string };
+          const breaker = find(name);
+          isolations.get(name)?.dispose();
+          isolations.delete(name);
+          breaker.reset();
+          return breaker.stats();
+        },
+      );
+      admin.post(
+        '/breakers/:name/isolate',
+        { ...operator, schema: { params: nameParams } },
+        async (request) => {
+          const { name } = request.params as { name: string };
+          const breaker = find(name);
+          if (!isolations.has(name)) isolations.set(name, breaker.isolate());
+          return breaker.stats();
+        },
+      );
+      admin.delete(
+        '/breakers/:name/isolate',
+        { ...operator, schema: { params: nameParams } },
+        async (request) => {
+          const { name } = request.params as { name: string };
+          const breaker = find(name);
+          isolations.get(name)?.dispose();
+          isolations.delete(name);
+          return breaker.stats();
+        },
+      );
+      admin.get('/bulkheads', operator, async () => ({
         data: [...protection.bulkheads.values()].map((b) => b.stats()),
       }));
-      admin.get('/caches', async () => ({ data: [...caches.caches.values()].map((c) => c.stats()) }));
-      const { cacheScope } = options;
-      if (cacheScope) {
-        admin.post(
-          '/caches/:name/invalidate',
-          { schema: { params: nameParams, body: invalidateBody } },
-          async (request) => {
-            const { name } = request.params as { name: string };
-            const { tags } = request.body as { tags: string[] };
-            const cache = caches.caches.get(name);
-            if (!cache) {
-              throw new HeadroomError('HR_NOT_FOUND', `no cache named "${name}"`, {
-                status: 404,
-                context: { cache: name },
-              });
-            }
-            // Scoped to the admin's own tenant: another tenant's entries cannot be named from here.
-            await cache.invalidateTags(cacheScope(request), tags);
-            return { cache: name, invalidated: tags };
-          },
-        );
-      }
+      admin.get('/caches', operator, async () => ({
+        data: [...caches.caches.values()].map((c) => c.stats()),
+      }));
+      admin.post(
+        '/caches/:name/invalidate',
+        { schema: { params: nameParams, body: invalidateBody } },
+        async (request) => {
+          const { name } = request.params as { name: string };
+          const { tags, tenant } = request.body as { tags: string[]; tenant?: string };
+          const scope = invalidationScope(request.adminAccess, tenant);
+          const cache = caches.caches.get(name);
+          if (!cache) throw notFound('cache', name);
+          await cache.invalidateTags(scope, tags);
+          return { cache: name, tenant: scope.tenant, invalidated: tags };
+        },
+      );
     },
     { prefix: options.prefix ?? '/admin' },
   );
+}
+
+// A tenant admin invalidates their own tenant only (naming another is refused, not silently narrowed); an
+// operator must name the tenant.
+function invalidationScope(access: AdminAccess | undefined, tenant: string | undefined): { tenant: string } {
+  if (access?.role === 'tenant') {
+    if (tenant !== undefined && tenant !== access.tenant) {
+      throw forbidden('a tenant admin may act on their own tenant only');
+    }
+    return { tenant: access.tenant };
+  }
+  if (access?.role === 'operator') {
+    if (tenant === undefined) {
+      throw new HeadroomError(fastifyErrorCodes.HR_VALIDATION, 'body.tenant is required for an operator', {
+        status: 400,
+        context: { field: 'body.tenant' },
+      });
+    }
+    return { tenant };
+  }
+  throw forbidden('the admin API needs an operator or a tenant admin');
 }

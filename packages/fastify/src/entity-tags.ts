@@ -8,8 +8,10 @@ export interface EntityTag {
 }
 
 /**
- * Parses an If-Match / If-None-Match value: `*`, or a comma-separated list of entity tags. Malformed members
- * are skipped (a recipient must not fail a request over them).
+ * Parses an If-Match / If-None-Match value per RFC 9110 §13.1: `*` alone, or a list of entity tags
+ * (`W/"x"` or `"x"`, where x is etagc: %x21 / %x23-7E / obs-text, so a comma may sit inside the quotes)
+ * separated by commas with optional whitespace. A malformed member is skipped up to the next comma (a
+ * recipient must not fail a request over it); it matches nothing.
  *
  * @example
  * parseEntityTags('W/"1", "2"') // [{ weak: true, opaque: '1' }, { weak: false, opaque: '2' }]
@@ -17,10 +19,42 @@ export interface EntityTag {
 export function parseEntityTags(header: string): EntityTag[] | '*' {
   if (header.trim() === '*') return '*';
   const tags: EntityTag[] = [];
-  for (const match of header.matchAll(/(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"/g)) {
-    tags.push({ weak: match[1] !== undefined, opaque: match[2]! });
+  let i = 0;
+  const n = header.length;
+  const skipWhitespace = () => {
+    while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
+  };
+  while (i < n) {
+    skipWhitespace();
+    if (header[i] === ',') {
+      i++;
+      continue;
+    }
+    const weak = header.startsWith('W/', i);
+    const open = weak ? i + 2 : i;
+    const close = header[open] === '"' ? header.indexOf('"', open + 1) : -1;
+    const opaque = close === -1 ? undefined : header.slice(open + 1, close);
+    if (opaque !== undefined && isEtagText(opaque)) {
+      i = close + 1;
+      skipWhitespace();
+      if (i >= n || header[i] === ',') {
+        tags.push({ weak, opaque });
+        continue;
+      }
+    }
+    // Malformed: skip to the next comma outside the member's own characters.
+    const comma = header.indexOf(',', i + 1);
+    i = comma === -1 ? n : comma;
   }
   return tags;
+}
+
+function isEtagText(opaque: string): boolean {
+  for (let k = 0; k < opaque.length; k++) {
+    const c = opaque.charCodeAt(k);
+    if (c < 0x21 || c === 0x22 || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
 }
 
 /** Parses one ETag header value; undefined when it is not an entity tag. */

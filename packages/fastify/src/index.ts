@@ -1,7 +1,9 @@
 // Public API of @headroom/fastify: the plugin, request-id server options and the problem codes.
 
-export type { AdminOptions } from './admin.ts';
+export type { AdminAccess, AdminOptions } from './admin.ts';
 export type { CacheRegistry } from './cache-metrics.ts';
+export type { ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
+export { answerClientError, connectionOptions, defaultConnectionTimeouts } from './connections.ts';
 export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';
@@ -23,3 +25,5 @@ export type { RequestIdServerOptions } from './request-id.ts';
 export { requestIdOptions } from './request-id.ts';
 export { lazyChildLogger } from './request-logger.ts';
 export type { FieldError } from './validation.ts';
+export type { ValidatorCompilerOptions } from './validator-compiler.ts';
+export { validatorCompiler } from './validator-compiler.ts';

@@ -2,15 +2,18 @@
 
 import { type Clock, systemClock } from '@headroom/core/clock';
 import { commonErrorCodes, HeadroomError } from '@headroom/core/errors';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
+import { drainConnections } from './connections.ts';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
+import { fastifyErrorCodes } from './errors.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
+import { problem, sendProblem } from './problem.ts';
 import {
   createProtection,
   type Protection,
@@ -19,6 +22,7 @@ import {
   type RouteRateLimit,
 } from './protection.ts';
 import { requestIdHeader } from './request-id.ts';
+import { routeMethods } from './route-methods.ts';
 
 /** Options of the {@link headroom} plugin. */
 export interface HeadroomOptions {
@@ -36,10 +40,20 @@ export interface HeadroomOptions {
   defaultMetrics?: boolean;
   /** Where the Prometheus text is served. @default '/metrics' */
   metricsPath?: string;
-  /** Time source of the readiness timeout. @default systemClock() */
+  /**
+   * Guards `/metrics` (throw a 401/403 HeadroomError to refuse): its series can show per-tenant or per-tier
+   * volumes, so a multi-tenant service should not serve them to its tenants. @default open to anyone
+   */
+  metricsAuthorize?: (request: FastifyRequest, reply: FastifyReply) => void | Promise<void>;
+  /** Time source of the readiness timeout and the shutdown drain. @default systemClock() */
   clock?: Clock;
-  /** Serve the admin API (breakers, bulkheads) behind this authorization hook. @default no admin API */
+  /** Serve the admin API behind this authorization (operators and tenant admins). @default no admin API */
   admin?: AdminOptions;
+  /**
+   * At close, handlers that are running may finish for this long before their connections are dropped;
+   * connections that are idle or still sending a request are dropped at once. @default 10000
+   */
+  drainMs?: number;
 }
 
 /** What the plugin adds to the Fastify instance as `app.headroom`. */
@@ -74,6 +88,7 @@ const defaultOptions = {
   readinessTimeoutMs: 2000,
   defaultMetrics: true,
   metricsPath: '/metrics',
+  drainMs: 10_000,
 } as const;
 
 async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): Promise<void> {
@@ -90,8 +105,14 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   const protection = createProtection(registry);
   const caches = createCacheRegistry(registry);
   const metrics = httpMetrics(registry);
+  const methods = routeMethods();
+  const clock = options.clock ?? systemClock();
+  const drain = drainConnections(app, { clock, drainMs: options.drainMs ?? defaultOptions.drainMs });
   app.addHook('onRoute', function recordRoute(route) {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url });
+      methods.add(method, route.url);
+    }
     route.onResponse = [metrics.route(route.url), ...[route.onResponse ?? []].flat()];
     protectRoute(route, protection);
     // Only routes that cache pay for the hook; bad caching options fail here, at start-up.
@@ -100,26 +121,54 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   });
   app.decorate('headroom', { registry, routes, protection, caches });
 
-  app.addHook('onRequest', function echoRequestId(request, reply, done) {
+  // Every answer starts as `no-store`: nothing a shared cache may keep (answers depend on who asks, errors
+  // carry a request id). Routes that may be cached say so (`config.httpCache`: private + Vary).
+  app.addHook('onRequest', function prepareReply(request, reply, done) {
     reply.header(requestIdHeader, request.id);
+    reply.header('cache-control', 'no-store');
+    drain.track(request.raw.socket, reply.raw);
+    if (drain.closing) {
+      reply.header('connection', 'close').header('retry-after', '1');
+      const detail = 'the server is shutting down; retry on another instance';
+      sendProblem(reply, problem(request, 503, fastifyErrorCodes.HR_SHUTTING_DOWN, detail));
+      return;
+    }
     done();
   });
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler(function answerUnmatched(request, reply) {
-    routeNotFoundHandler(request, reply);
+    const allowed = methods.allowed(request.url);
+    if (allowed.length > 0) {
+      const detail = `${request.method} is not allowed here; use ${allowed.join(', ')}`;
+      reply.header('allow', allowed.join(', '));
+      sendProblem(reply, problem(request, 405, fastifyErrorCodes.HR_METHOD_NOT_ALLOWED, detail));
+    } else {
+      routeNotFoundHandler(request, reply);
+    }
     metrics.unmatched(request, reply);
   });
 
-  app.get(metricsPath, { logLevel: 'warn' }, async (_request, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
+  const metricsAuthorize = options.metricsAuthorize;
+  app.get(
+    metricsPath,
+    {
+      logLevel: 'warn',
+      ...(metricsAuthorize
+        ? {
+            onRequest: async (request: FastifyRequest, reply: FastifyReply) =>
+              metricsAuthorize(request, reply),
+          }
+        : {}),
+    },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+  );
   if (options.admin) await adminRoutes(app, protection, caches, options.admin);
   healthRoutes(app, {
     service: options.service,
     version: options.version,
     readiness: withBreakers(options.readiness, protection),
     readinessTimeoutMs: options.readinessTimeoutMs ?? defaultOptions.readinessTimeoutMs,
-    clock: options.clock ?? systemClock(),
+    clock,
   });
 }
 
@@ -161,6 +210,13 @@ function validate(options: HeadroomOptions): void {
   }
   if (options.metricsPath !== undefined && !options.metricsPath.startsWith('/')) {
     throw invalid('metricsPath', 'must start with "/"');
+  }
+  if (options.metricsAuthorize !== undefined && typeof options.metricsAuthorize !== 'function') {
+    throw invalid('metricsAuthorize', 'must be a function');
+  }
+  const drainMs = options.drainMs;
+  if (drainMs !== undefined && !(Number.isFinite(drainMs) && drainMs >= 0)) {
+    throw invalid('drainMs', 'must be a number of milliseconds >= 0');
   }
 }
 

@@ -57,13 +57,18 @@ export function problem(
 
 /**
  * Sends `body` as `application/problem+json` with its status (Fastify appends `; charset=utf-8`, as it does
- * to every JSON type). The body is serialised here, so a route's response schema can never strip members.
+ * to every JSON type), `Cache-Control: no-store` (a problem names one request and may depend on the caller:
+ * no cache may keep it). The body is serialised here, so a route's response schema can never strip members.
  *
  * @example
  * return sendProblem(reply, problem(request, 503, 'HR_NOT_READY', 'not ready'));
  */
 export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
-  return reply.code(body.status).type(problemContentType).send(JSON.stringify(body));
+  return reply
+    .code(body.status)
+    .header('cache-control', 'no-store')
+    .type(problemContentType)
+    .send(JSON.stringify(body));
 }
 
 /**

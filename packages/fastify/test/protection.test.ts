@@ -5,7 +5,7 @@ import { HeadroomError } from '@headroom/core/errors';
 import { bulkhead, circuitBreaker, retry } from '@headroom/core/policy';
 import { createRateLimiter, rateLimitKey } from '@headroom/core/ratelimit';
 import Fastify from 'fastify';
-import { headroom } from '../src/index.ts';
+import { type AdminAccess, headroom } from '../src/index.ts';
 
 async function app(options: { admin?: boolean } = {}) {
   const instance = Fastify();
@@ -16,10 +16,11 @@ async function app(options: { admin?: boolean } = {}) {
     ...(options.admin
       ? {
           admin: {
-            authorize: (request) => {
-              if (request.headers.authorization !== 'Bearer admin') {
-                throw new HeadroomError('HR_FORBIDDEN', 'admin scope required', { status: 403 });
-              }
+            authorize: (request): AdminAccess => {
+              if (request.headers.authorization === 'Bearer operator') return { role: 'operator' };
+              if (request.headers.authorization === 'Bearer tenant-admin')
+                return { role: 'tenant', tenant: 't1' };
+              throw new HeadroomError('HR_FORBIDDEN', 'admin scope required', { status: 403 });
             },
           },
         }
@@ -142,7 +143,7 @@ test('breakers show in /metrics and /health; only a critical open breaker makes 
   );
 });
 
-test('the admin API lists, isolates, releases and resets breakers, and only for the admin scope', async () => {
+test('the admin API lists, isolates, releases and resets breakers, for operators only', async () => {
   const clock = new FakeClock();
   const closedServer = await app();
   assert.equal(
@@ -153,12 +154,27 @@ test('the admin API lists, isolates, releases and resets breakers, and only for 
 
   const server = await app({ admin: true });
   const breaker = server.headroom.protection.breaker(circuitBreaker({ name: 'enrichment', clock }));
-  const admin = { authorization: 'Bearer admin' };
+  const admin = { authorization: 'Bearer operator' };
   assert.equal(
     (await server.inject({ url: '/admin/breakers', headers: { authorization: 'Bearer analyst' } }))
       .statusCode,
     403,
   );
+  // A tenant's admin must not touch what every tenant shares.
+  const tenantAdmin = { authorization: 'Bearer tenant-admin' };
+  for (const [method, url] of [
+    ['GET', '/admin/breakers'],
+    ['POST', '/admin/breakers/enrichment/isolate'],
+    ['DELETE', '/admin/breakers/enrichment/isolate'],
+    ['POST', '/admin/breakers/enrichment/reset'],
+    ['GET', '/admin/bulkheads'],
+    ['GET', '/admin/caches'],
+  ] as const) {
+    const refused = await server.inject({ method, url, headers: tenantAdmin });
+    assert.equal(refused.statusCode, 403, `${method} ${url}`);
+    assert.equal(refused.json().code, 'HR_FORBIDDEN');
+  }
+  assert.equal(breaker.state, 'closed', 'untouched by the refused calls');
 
   const listed = (await server.inject({ url: '/admin/breakers', headers: admin })).json();
   assert.equal(listed.data[0].name, 'enrichment');

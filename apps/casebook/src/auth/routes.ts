@@ -4,15 +4,24 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Cache } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
+import type { RateLimitCheck } from '@headroom/fastify';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { IdParams } from '../http/params.ts';
 import { forgetCredential, requireAdmin } from './authenticate.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { verifyPassword } from './passwords.ts';
 import { hashSecret, newSecret } from './tokens.ts';
 
 export interface AuthRoutesOptions {
   db: Database;
   clock: Clock;
+  /** Failed-login buckets of a login attempt (client, account from client); none = no failure throttle. */
+  loginFailures?: {
+    throttle: LoginThrottle;
+    checks: (request: FastifyRequest, email: string) => readonly RateLimitCheck[];
+  };
   /** Session lifetime. @default 12 hours */
   sessionTtlMs?: number;
   /** Where authenticated principals are cached; revocations forget them there. */
@@ -20,10 +29,6 @@ export interface AuthRoutesOptions {
 }
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
-const IdParams = Type.Object(
-  { id: Type.Integer({ minimum: 1, maximum: 2147483647 }) },
-  { additionalProperties: false },
-);
 
 /** Public routes: login. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
@@ -42,6 +47,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       const email = request.body.email.toLowerCase();
+      const failures = options.loginFailures;
+      const buckets = failures?.checks(request, email) ?? [];
+      await failures?.throttle.admit(buckets);
       const user = (
         await db.query<{
           id: number;
@@ -56,6 +64,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         )
       ).rows[0];
       if (!(await verifyPassword(request.body.password, user?.password_hash)) || !user) {
+        await failures?.throttle.failed(buckets);
         throw new HeadroomError('HR_INVALID_CREDENTIALS', 'email or password is wrong', { status: 401 });
       }
       const token = newSecret('session');

@@ -15,11 +15,12 @@ import {
   sendEntry,
   tenantScope,
 } from '../http/cached-reads.ts';
-import { type Cursor, decodeCursor, page } from '../http/cursor.ts';
+import { type Cursor, decodeCursor, maxIntegerId, page } from '../http/cursor.ts';
+import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import { activityPageQuery, commentColumns, timelineColumns } from './queries.ts';
-import { IdParams, PageQuery } from './schemas.ts';
+import { PageQuery } from './schemas.ts';
 
 export interface ActivityRoutesOptions {
   db: Database;
@@ -45,7 +46,9 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
     query: { limit?: number; cursor?: string },
   ) {
     const limit = pageSize(request.principal.tier, query.limit);
-    const after: Cursor | undefined = query.cursor ? decodeCursor(query.cursor) : undefined;
+    // events.id is a bigint, comments.id an integer: a cursor's id must fit its column.
+    const maxId = table === 'events' ? Number.MAX_SAFE_INTEGER : maxIntegerId;
+    const after: Cursor | undefined = query.cursor ? decodeCursor(query.cursor, maxId) : undefined;
     const values: unknown[] = [request.principal.tenantId, request.params.id, limit + 1];
     if (after) values.push(after.at, after.id);
     const { rows } = await db.query<

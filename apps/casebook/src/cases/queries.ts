@@ -75,6 +75,9 @@ export function detailQuery(depth: ExpandDepth): string {
   return `SELECT ${caseColumns}${owner} FROM cases c ${joins} WHERE c.tenant_id = $1 AND c.id = $2`;
 }
 
+/** The depth-3 detail, its case row locked: If-Match is checked against it before an update. */
+export const detailForUpdate = `${detailQuery(3)} FOR UPDATE OF c`;
+
 export const detailQueries: Readonly<Record<ExpandDepth, string>> = {
   0: detailQuery(0),
   1: detailQuery(1),
@@ -126,9 +129,6 @@ export function updateCase(columns: string[]): string {
     )
     SELECT * FROM updated`;
 }
-
-/** Whether a case exists in the tenant: tells a 404 from a 412 after an update matched nothing. */
-export const caseExists = 'SELECT version FROM cases WHERE tenant_id = $1 AND id = $2';
 
 /**
  * One statement per page: the case lookup decides 404 (no row at all) versus an empty page (one row of

@@ -5,7 +5,7 @@ import { type Cache, cacheKey, type GetOrSetOptions } from '@headroom/core/cache
 import type { Clock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import type { BulkheadPolicy } from '@headroom/core/policy';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import {
   caseTag,
@@ -17,12 +17,13 @@ import {
   tenantScope,
 } from '../http/cached-reads.ts';
 import { decodeCursor, page } from '../http/cursor.ts';
-import { ifMatchVersions, versionedEtag, versionedEtagOf } from '../http/etag.ts';
+import { digest, ifMatchTags, type VersionTag, versionedEtag, versionedEtagOf } from '../http/etag.ts';
+import { IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import {
   type CaseRow,
-  caseExists,
+  detailForUpdate,
   detailQueries,
   type ExpandDepth,
   insertCase,
@@ -30,7 +31,7 @@ import {
   searchQuery,
   updateCase,
 } from './queries.ts';
-import { CreateCaseBody, DetailQuery, IdParams, PatchCaseBody, SearchQuery } from './schemas.ts';
+import { CreateCaseBody, caseFields, DetailQuery, PatchCaseBody, SearchQuery } from './schemas.ts';
 
 export interface CaseRoutesOptions {
   db: Database;
@@ -109,12 +110,13 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const representation = entry.value;
       if (entry.notFound || representation === undefined) throw notFound('case', id);
       const version = representation.version as number;
-      if (!request.query.fields) return sendEntry(reply, entry, versionedEtagOf(version, entry.etag));
-      const body = JSON.stringify(selectFields(representation, request.query.fields));
+      const fields = request.query.fields;
+      if (!fields) return sendEntry(reply, entry, versionedEtagOf(version, entry.etag));
+      // A narrowed variant changes exactly when the full one does: the full one's digest, plus the selection.
       return reply
-        .header('etag', versionedEtag(version, body))
+        .header('etag', versionedEtagOf(version, entry.etag, fieldsVariant(fields)))
         .type('application/json; charset=utf-8')
-        .send(body);
+        .send(JSON.stringify(selectFields(representation, fields)));
     },
   );
 
@@ -141,30 +143,33 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     async (request, reply) => {
       const { tenantId, userId } = request.principal;
       const id = request.params.id;
-      const versions = ifMatchVersions(request.headers['if-match']);
+      const tags = ifMatchTags(request.headers['if-match']);
       const columns = Object.keys(request.body) as (keyof typeof request.body)[];
       const values = columns.map((column) => request.body[column] ?? null);
       const now = new Date(clock.now());
-      const result = await db
-        .query<CaseRow>(updateCase(columns), [
-          tenantId,
-          id,
-          now,
-          versions ?? null,
-          columns.join(', '),
-          ...values,
-          userId,
-        ])
-        .catch(rethrowForeignKey);
-      const row = result.rows[0];
-      if (!row) {
-        const current = (await db.query<{ version: number }>(caseExists, [tenantId, id])).rows[0];
-        if (!current) throw notFound('case', id);
-        throw new HeadroomError('HR_PRECONDITION_FAILED', `case ${id} changed since the ETag in If-Match`, {
-          status: 412,
-          context: { field: 'headers.if-match' },
-        });
-      }
+      const update = (tx: Queryable, versions: number[] | null) =>
+        tx
+          .query<CaseRow>(updateCase(columns), [
+            tenantId,
+            id,
+            now,
+            versions,
+            columns.join(', '),
+            ...values,
+            userId,
+          ])
+          .then((result) => result.rows[0], rethrowForeignKey);
+      // With tags, the row is locked and its current tags computed before the update: a tag is compared
+      // whole (version and digest), so a made-up digest with the right version does not pass.
+      const row = Array.isArray(tags)
+        ? await db.transaction(async (tx) => {
+            const current = (await tx.query<CaseRow>(detailForUpdate, [tenantId, id])).rows[0];
+            if (!current) throw notFound('case', id);
+            if (!matchesCurrent(tags, current)) throw preconditionFailed(id);
+            return update(tx, [current.version]);
+          })
+        : await update(db, null);
+      if (!row) throw notFound('case', id);
       await invalidateCase(cache, tenantId, id, { search: true });
       const body = JSON.stringify(presentCase(row));
       return reply
@@ -174,6 +179,51 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     },
   );
 };
+
+function preconditionFailed(id: number): HeadroomError {
+  return new HeadroomError('HR_PRECONDITION_FAILED', `case ${id} changed since the ETag in If-Match`, {
+    status: 412,
+    context: { field: 'headers.if-match' },
+  });
+}
+
+/** The `fields=` selection as a short stable suffix (a bitmask over caseFields, base 36). */
+function fieldsVariant(fields: string): string {
+  let mask = 1; // `id` is always kept
+  for (const name of fields.split(',')) mask |= 1 << caseFields.indexOf(name as (typeof caseFields)[number]);
+  return mask.toString(36);
+}
+
+/**
+ * Whether an If-Match tag names the current state of the case: its version, and the digest of one of its
+ * representations (every expand depth; a `fields=` variant carries its depth's digest), all derived from
+ * the depth-3 row exactly as the detail route builds them.
+ */
+function matchesCurrent(tags: VersionTag[], row: CaseRow): boolean {
+  const candidates = tags.filter((tag) => tag.version === row.version);
+  if (candidates.length === 0) return false;
+  const digests = ([0, 1, 2, 3] as const).map((depth) =>
+    digest(JSON.stringify(presentCase(atDepth(row, depth)))),
+  );
+  return candidates.some((tag) => digests.includes(tag.digest));
+}
+
+interface OwnerJson {
+  team?: (Record<string, unknown> & { org?: unknown }) | null;
+  [member: string]: unknown;
+}
+
+/** The depth-3 row narrowed to what the detail query of `depth` returns (same members, same order). */
+function atDepth(row: CaseRow, depth: ExpandDepth): CaseRow {
+  const { owner, ...base } = row;
+  if (depth === 0) return base;
+  const full = owner as OwnerJson | null;
+  if (depth === 3 || full === null) return { ...base, owner: full };
+  const { team, ...withoutTeam } = full;
+  if (depth === 1) return { ...base, owner: withoutTeam };
+  const { org: _org, ...teamWithoutOrg } = team ?? {};
+  return { ...base, owner: { ...withoutTeam, team: team ? teamWithoutOrg : null } };
+}
 
 function expandDepth(expand: string | undefined): ExpandDepth {
   if (!expand) return 0;

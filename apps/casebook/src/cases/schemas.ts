@@ -1,6 +1,7 @@
 // JSON Schemas of the case routes' params, query strings and bodies.
 
 import { Type } from 'typebox';
+import { Id } from '../http/params.ts';
 
 export const CaseStatus = Type.Union([
   Type.Literal('open'),
@@ -15,8 +16,6 @@ export const CasePriority = Type.Union([
   Type.Literal('critical'),
 ]);
 
-export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
-export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export const Cursor = Type.String({ minLength: 1, maxLength: 200 });
 export const Limit = Type.Integer({ minimum: 1, maximum: 100 });
 

@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import { invalidateCase } from '../http/cached-reads.ts';
+import { Id, IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 
 export interface EntityRoutesOptions {
@@ -16,8 +17,6 @@ export interface EntityRoutesOptions {
   cache: Cache | undefined;
 }
 
-const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
-const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 const EntityKind = Type.Union(
   ['person', 'organization', 'account', 'device', 'address', 'ip'].map((kind) => Type.Literal(kind)),
 );

@@ -13,22 +13,34 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
 }
 
+/** The largest id of an `integer` column; `bigint` lists pass `Number.MAX_SAFE_INTEGER`. */
+export const maxIntegerId = 2 ** 31 - 1;
+
+// What PostgreSQL prints for a timestamptz (`created_at::text`, DateStyle ISO): the only form a cursor
+// of ours holds. Anything else (`"1"`, `"Jan 1"`, year 275760) is refused here, not by a cast in SQL.
+const timestampText =
+  /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-](\d{2})(?::(\d{2})(?::(\d{2}))?)?$/;
+
 /**
- * Decodes a cursor from a query string; anything malformed is a 400 naming `query.cursor`.
+ * Decodes a cursor from a query string, strictly: exactly what {@link encodeCursor} made (the same bytes
+ * when encoded again), a timestamp in PostgreSQL's text form that is a real instant, an id from 1 to
+ * `maxId`. Anything else is a 400 naming `query.cursor`.
  *
  * @example
  * const after = query.cursor ? decodeCursor(query.cursor) : undefined;
  */
-export function decodeCursor(text: string): Cursor {
+export function decodeCursor(text: string, maxId = maxIntegerId): Cursor {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
     if (Array.isArray(value) && value.length === 2) {
       const [at, id] = value as [unknown, unknown];
       if (
         typeof at === 'string' &&
-        !Number.isNaN(Date.parse(at)) &&
+        isTimestampText(at) &&
         Number.isSafeInteger(id) &&
-        (id as number) > 0
+        (id as number) >= 1 &&
+        (id as number) <= maxId &&
+        encodeCursor({ at, id: id as number }) === text
       ) {
         return { at, id: id as number };
       }
@@ -40,6 +52,36 @@ export function decodeCursor(text: string): Cursor {
     status: 400,
     context: { field: 'query.cursor' },
   });
+}
+
+/** True for a timestamptz as PostgreSQL prints it, naming a date and time that exist (no 30 February). */
+export function isTimestampText(text: string): boolean {
+  const m = timestampText.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offsetH, offsetM = 0, offsetS = 0] = m
+    .slice(1)
+    .map((part) => (part === undefined ? undefined : Number(part)));
+  return (
+    year !== undefined &&
+    month !== undefined &&
+    day !== undefined &&
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    (hour ?? 99) <= 23 &&
+    (minute ?? 99) <= 59 &&
+    (second ?? 99) <= 59 &&
+    (offsetH ?? 99) <= 15 &&
+    offsetM <= 59 &&
+    offsetS <= 59
+  );
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 /** Builds `{ data, page }` from `limit + 1` fetched rows: the extra row only says another page exists. */

@@ -4,40 +4,57 @@ import { hash } from 'node:crypto';
 import { parseEntityTags } from '@headroom/fastify';
 
 /**
- * A strong ETag `"<version>-<digest>"`: the version lets If-Match check staleness without re-reading
- * the representation; the digest of the exact bytes keeps the tag strong across representations
- * (expand / fields variants of one version have different bytes, so different tags).
+ * A strong ETag `"<version>-<digest>"`: the version lets If-Match find staleness at a glance; the digest of
+ * the exact bytes keeps the tag strong across representations (each expand depth has its own bytes, so its
+ * own tag).
  */
 export function versionedEtag(version: number, body: string): string {
-  return `"${version}-${hash('sha1', body, 'base64url').slice(0, 16)}"`;
+  return `"${version}-${digest(body)}"`;
+}
+
+/** The 16-character digest part of a versioned tag: SHA-1 of the bytes, base64url. */
+export function digest(body: string | Buffer): string {
+  return hash('sha1', body, 'base64url').slice(0, 16);
 }
 
 /**
  * The same tag as `versionedEtag(version, bytes)`, from the strong ETag the cache computed for those bytes
- * (`"<sha1 base64url>"`): a cache hit builds its tag without hashing anything again.
+ * (`"<sha1 base64url>"`): a cache hit builds its tag without hashing anything again. `variant` marks a
+ * narrowed representation (`fields=`): its bytes change exactly when the full representation's do, so it
+ * carries the full one's digest plus a suffix that tells the two apart.
  *
  * @example
  * versionedEtagOf(3, entry.etag) === versionedEtag(3, entry.bytes.toString()) // true
  */
-export function versionedEtagOf(version: number, bytesEtag: string): string {
-  return `"${version}-${bytesEtag.slice(1, 17)}"`;
+export function versionedEtagOf(version: number, bytesEtag: string, variant?: string): string {
+  return `"${version}-${bytesEtag.slice(1, 17)}${variant === undefined ? '' : `.${variant}`}"`;
 }
 
+/** What an If-Match tag of ours says: the version and the digest of the representation it was read from. */
+export interface VersionTag {
+  version: number;
+  digest: string;
+}
+
+const versionTag = /^(\d{1,10})-([A-Za-z0-9_-]{16})(?:\.[0-9a-z]{1,8})?$/;
+
 /**
- * The versions an If-Match header accepts: `null` for `*` (any current representation), else the versions
- * of its strong tags. Weak tags never match If-Match (strong comparison); an absent header gives undefined.
+ * Parses If-Match (RFC 9110 §13.1.1): `'*'` (any current representation), the strong tags of ours it lists,
+ * or undefined when the header is absent. Weak tags never match (strong comparison); tags that are not
+ * ours, or name a version no row can have, are dropped: a list of only such tags matches nothing (412).
  *
  * @example
- * ifMatchVersions('"3-abc", W/"4-def"') // [3]
+ * ifMatchTags('"3-AbCdEfGhIjKlMnOp", W/"4-x"') // [{ version: 3, digest: 'AbCdEfGhIjKlMnOp' }]
  */
-export function ifMatchVersions(header: string | undefined): number[] | null | undefined {
+export function ifMatchTags(header: string | undefined): VersionTag[] | '*' | undefined {
   if (header === undefined) return undefined;
   const tags = parseEntityTags(header);
-  if (tags === '*') return null;
-  const versions: number[] = [];
+  if (tags === '*') return '*';
+  const found: VersionTag[] = [];
   for (const tag of tags) {
-    const version = tag.weak ? null : /^(\d{1,10})-/.exec(tag.opaque);
-    if (version) versions.push(Number(version[1]));
+    const match = tag.weak ? null : versionTag.exec(tag.opaque);
+    const version = match ? Number(match[1]) : 0;
+    if (match && version >= 1 && version <= 2 ** 31 - 1) found.push({ version, digest: match[2]! });
   }
-  return versions;
+  return found;
 }

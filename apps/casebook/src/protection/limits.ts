@@ -23,10 +23,15 @@ export const tierQuotas: Readonly<Record<Tier, RateLimitPolicy>> = {
   enterprise: { name: 'enterprise', limit: 30_000, window: 60_000, burst: 500 },
 };
 
-/** Login: per client address, and per account, so spreading a credential-stuffing run over IPs still slows it. */
+/**
+ * Login: every attempt per client address (password hashing is costly); failed attempts per client, and per
+ * account from one client. Failures are never counted per account alone: then anyone who knows an address
+ * could keep its owner locked out, while the owner's own client, which has not failed, still gets in.
+ */
 export const loginQuotas = {
-  client: { name: 'login-client', limit: 20, window: 60_000, burst: 10 },
-  account: { name: 'login-account', limit: 5, window: 60_000, burst: 5 },
+  client: { name: 'login-client', limit: 30, window: 60_000, burst: 20 },
+  clientFailures: { name: 'login-failures-client', limit: 10, window: 60_000, burst: 10 },
+  accountFailures: { name: 'login-failures-account', limit: 5, window: 60_000, burst: 5 },
 } as const satisfies Record<string, RateLimitPolicy>;
 
 const scaled = (policy: RateLimitPolicy, by: number): RateLimitPolicy => ({
@@ -50,8 +55,10 @@ export interface Limits {
   limiter: RateLimiter;
   /** Rate-limit checks of an authenticated request: the tenant's bucket under its tier's policy. */
   tenantChecks: (request: FastifyRequest) => readonly RateLimitCheck[];
-  /** Rate-limit checks of a login: the client's and the account's buckets. */
+  /** Rate-limit checks of every login attempt: the client's bucket. */
   loginChecks: (request: FastifyRequest) => RateLimitCheck[];
+  /** Buckets of failed logins: per client, and per account from that client. */
+  loginFailures: (request: FastifyRequest, email: string) => RateLimitCheck[];
   /** Fair concurrency limit on search, keyed by tenant. */
   search: BulkheadPolicy;
 }
@@ -75,7 +82,12 @@ export function createLimits(options: LimitsOptions): Limits {
   const limiter = createRateLimiter({
     clock: options.clock,
     ...(options.store ? { store: options.store } : {}),
-    policies: [...tiers.policies, scaled(loginQuotas.client, scale), scaled(loginQuotas.account, scale)],
+    policies: [
+      ...tiers.policies,
+      scaled(loginQuotas.client, scale),
+      scaled(loginQuotas.clientFailures, scale),
+      scaled(loginQuotas.accountFailures, scale),
+    ],
     insuranceDivisor: options.instances ?? 1,
   });
   const tenantChecks = new WeakMap<Principal, readonly RateLimitCheck[]>();
@@ -94,17 +106,19 @@ export function createLimits(options: LimitsOptions): Limits {
       return checks;
     },
     loginChecks(request) {
-      const checks: RateLimitCheck[] = [
-        { key: rateLimitKey({ client: request.ip }, 'login'), policy: loginQuotas.client.name },
+      return [{ key: rateLimitKey({ client: request.ip }, 'login'), policy: loginQuotas.client.name }];
+    },
+    loginFailures(request, email) {
+      return [
+        {
+          key: rateLimitKey({ client: request.ip }, 'login-failures'),
+          policy: loginQuotas.clientFailures.name,
+        },
+        {
+          key: rateLimitKey({ account: email.toLowerCase(), client: request.ip }, 'login-failures'),
+          policy: loginQuotas.accountFailures.name,
+        },
       ];
-      const email = (request.body as { email?: unknown } | undefined)?.email;
-      if (typeof email === 'string' && email.length > 0 && email.length <= 320) {
-        checks.push({
-          key: rateLimitKey({ account: email.toLowerCase() }, 'login'),
-          policy: loginQuotas.account.name,
-        });
-      }
-      return checks;
     },
     search: bulkhead({
       name: 'search',

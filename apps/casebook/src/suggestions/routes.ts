@@ -15,8 +15,8 @@ import {
   timeout,
   wrap,
 } from '@headroom/core/policy';
-import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import type { EnrichmentClient, Suggestion } from './enrichment-client.ts';
 
@@ -55,8 +55,6 @@ export const defaultTuning: SuggestionsTuning = {
 
 /** The breaker's name in metrics, /health and the admin API. */
 export const enrichmentBreakerName = 'enrichment';
-
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1 }) });
 
 interface Answer {
   case_id: number;

@@ -20,8 +20,16 @@ export interface TestApp {
     token: string,
     request: { method?: string; url: string; payload?: unknown; headers?: Record<string, string> },
   ): Promise<LightMyRequestResponse>;
+  /** Sends a request as the operator (`/metrics`, process-wide admin routes). */
+  operator(request: { method?: string; url: string; payload?: unknown }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
+
+/** The operator token of test apps: `/metrics` and the process-wide admin routes need it. */
+export const testOperatorToken = 'test-operator-token';
+
+/** Headers that authenticate as the operator. */
+export const operatorHeaders = { authorization: `Bearer ${testOperatorToken}` } as const;
 
 /** The seed data's base instant; the fake clock starts a little after it. */
 export const testNow = Date.parse('2026-06-01T12:00:00Z');
@@ -45,6 +53,7 @@ export async function startTestApp(
   const app = await buildApp({
     pool: db.pool,
     clock,
+    operatorToken: testOperatorToken,
     limits: createLimits({
       clock,
       scale: options.realLimits ? 1 : 1000,
@@ -72,6 +81,14 @@ export async function startTestApp(
         url: request.url,
         payload: request.payload as string,
         headers: { authorization: `Bearer ${token}`, ...request.headers },
+      });
+    },
+    operator(request) {
+      return app.inject({
+        method: (request.method ?? 'GET') as 'GET',
+        url: request.url,
+        payload: request.payload as string,
+        headers: operatorHeaders,
       });
     },
     async close() {

@@ -3,6 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
+import { testOperatorToken } from './app.ts';
+
 const server = join(import.meta.dirname, '..', '..', 'src', 'server.ts');
 
 export interface ServerProcess {
@@ -16,7 +18,7 @@ export interface ServerProcess {
 /** Starts server.ts and resolves with its URL once it prints the ready banner. */
 export async function startServerProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
   const child = spawn(process.execPath, [server], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', OPERATOR_TOKEN: testOperatorToken, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -34,7 +34,7 @@ test('distinct (scope, name) pairs always give distinct keys', () => {
   const text = fc.string({
     minLength: 1,
     maxLength: 6,
-    unit: fc.constantFrom('a', ':', '/', '=', '%', '2', 'F', 'n'),
+    unit: fc.constantFrom('a', ':', '/', '=', '%', '2', 'F', 'n', 'u', 'D', '\ud800', '\udfff', '\u{1F600}'),
   });
   const scope = fc.oneof(
     fc.record({ tenant: text }),
@@ -50,6 +50,13 @@ test('distinct (scope, name) pairs always give distinct keys', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+test('unpaired surrogates (input read before validation) make a key, not a URIError', () => {
+  assert.equal(rateLimitKey({ account: 'a\ud800b' }, 'login'), 'a=a%uD800b/n=login');
+  assert.notEqual(rateLimitKey({ account: '\ud800' }, 'x'), rateLimitKey({ account: '\ud801' }, 'x'));
+  assert.notEqual(rateLimitKey({ account: '\ud800' }, 'x'), rateLimitKey({ account: '%uD800' }, 'x'));
+  assert.equal(rateLimitKey({ account: '\u{1F600}' }, 'x'), 'a=%F0%9F%98%80/n=x');
 });
 
 test('a key needs a scope and a name; unknown scope fields are refused', () => {

@@ -50,13 +50,29 @@ export function rateLimitKey(scope: RateLimitScope, name: string): RateLimitKey 
     if (typeof value !== 'string' || value === '') {
       throw invalidOption('rateLimitKey', `scope.${field}`, 'a non-empty string', value);
     }
-    key += `${tag}=${encodeURIComponent(value)}/`;
+    key += `${tag}=${encodePart(value)}/`;
   }
   if (key === '')
     throw invalidOption('rateLimitKey', 'scope', 'an object with tenant, account or client', scope);
   if (typeof name !== 'string' || name === '')
     throw invalidOption('rateLimitKey', 'name', 'a non-empty string', name);
-  return `${key}n=${encodeURIComponent(name)}` as RateLimitKey;
+  return `${key}n=${encodePart(name)}` as RateLimitKey;
+}
+
+// encodeURIComponent throws URIError on an unpaired surrogate (a login e-mail is read before it is
+// validated); those code units are written as `%uXXXX`, which encodeURIComponent never produces, so the
+// encoding stays one-to-one.
+function encodePart(value: string): string {
+  if (value.isWellFormed()) return encodeURIComponent(value);
+  let out = '';
+  for (const char of value) {
+    const unit = char.charCodeAt(0);
+    out +=
+      char.length === 1 && unit >= 0xd800 && unit <= 0xdfff
+        ? `%u${unit.toString(16).toUpperCase()}`
+        : encodeURIComponent(char);
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,28 @@
+// The operator credential: a static bearer token for the process-wide controls (`/metrics`, shared breakers,
+// bulkheads, every cache) that no tenant's admin holds. Compared by digest in constant time.
+
+import { hash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+
+/** Tells whether a request carries the operator token. */
+export type OperatorCheck = (request: FastifyRequest) => boolean;
+
+/**
+ * Builds the check of `token` (at least 16 characters). Only digests are compared, so neither the token's
+ * length nor its prefix leaks through timing.
+ *
+ * @example
+ * const isOperator = operatorCheck(config.operatorToken);
+ * if (isOperator(request)) grantEverything();
+ */
+export function operatorCheck(token: string): OperatorCheck {
+  if (typeof token !== 'string' || token.length < 16) {
+    throw new TypeError('operatorToken must be a string of at least 16 characters');
+  }
+  const expected = hash('sha256', token, 'buffer');
+  return function isOperator(request) {
+    const header = request.headers.authorization;
+    if (typeof header !== 'string' || !/^Bearer /i.test(header)) return false;
+    return timingSafeEqual(hash('sha256', header.slice(7).trim(), 'buffer'), expected);
+  };
+}

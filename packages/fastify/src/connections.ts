@@ -1,0 +1,173 @@
+// Connection hygiene: deliberate header, body and keep-alive timeouts, problem+json answers to what Node's
+// HTTP parser refuses (`clientError`), and a close that drops connections still sending a request.
+
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Clock, Timer } from '@headroom/core/clock';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { fastifyErrorCodes } from './errors.ts';
+import { problemContentType } from './problem.ts';
+
+/** Timeouts of every connection; each bounds how long a slow or silent client can hold one. */
+export interface ConnectionTimeouts {
+  /** The request line and headers must arrive within this. @default 10000 */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this; else 408 and the connection closes. @default 30000 */
+  requestTimeoutMs: number;
+  /**
+   * An idle kept-alive connection is closed after this. Longer than the usual load balancer idle timeout
+   * (60 s), so the balancer, not the server, closes first and never sends on a dying connection. @default 72000
+   */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the header and request timeouts; a timeout fires at most this late. @default 1000 */
+  checkIntervalMs: number;
+  /** Largest request line plus headers, in bytes; beyond it, 431. @default 16384 */
+  maxHeaderBytes: number;
+}
+
+/** @see ConnectionTimeouts */
+export const defaultConnectionTimeouts: Readonly<ConnectionTimeouts> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+  checkIntervalMs: 1_000,
+  maxHeaderBytes: 16_384,
+};
+
+/** The Fastify server options returned by {@link connectionOptions}. */
+export type ConnectionServerOptions = Required<
+  Pick<
+    FastifyServerOptions,
+    'keepAliveTimeout' | 'requestTimeout' | 'clientErrorHandler' | 'return503OnClosing'
+  >
+> & { http: import('node:http').ServerOptions };
+
+/**
+ * Fastify server options that bound every connection: header, request and keep-alive timeouts (Fastify's
+ * own default has no request timeout at all, so a body shorter than its Content-Length holds a connection
+ * forever), problem+json answers to requests Node's parser refuses (400 HR_BAD_REQUEST, 408
+ * HR_REQUEST_TIMEOUT, 431 HR_HEADERS_TOO_LARGE), and no plain-JSON 503 while closing: the `headroom`
+ * plugin answers those with a problem (HR_SHUTTING_DOWN).
+ *
+ * @example
+ * const app = Fastify({ ...requestIdOptions(), ...connectionOptions({ requestTimeoutMs: 10_000 }) });
+ */
+export function connectionOptions(overrides: Partial<ConnectionTimeouts> = {}): ConnectionServerOptions {
+  const t = { ...defaultConnectionTimeouts, ...overrides };
+  for (const [name, value] of Object.entries(t)) {
+    if (!(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(`connectionOptions: option "${name}" must be a positive integer, got ${value}`);
+    }
+  }
+  if (t.headersTimeoutMs > t.requestTimeoutMs) {
+    throw new TypeError('connectionOptions: option "headersTimeoutMs" must not exceed requestTimeoutMs');
+  }
+  return {
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+    requestTimeout: t.requestTimeoutMs,
+    http: {
+      headersTimeout: t.headersTimeoutMs,
+      connectionsCheckingInterval: t.checkIntervalMs,
+      maxHeaderSize: t.maxHeaderBytes,
+    },
+    clientErrorHandler: answerClientError,
+    return503OnClosing: false,
+  };
+}
+
+const parserProblems: Record<string, { status: number; code: string; detail: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: fastifyErrorCodes.HR_REQUEST_TIMEOUT,
+    detail: 'the request (headers and body) did not arrive in time',
+  },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: fastifyErrorCodes.HR_HEADERS_TOO_LARGE,
+    detail: 'the request line and headers are larger than the server accepts',
+  },
+};
+
+/**
+ * The `clientError` handler: a problem+json answer, then the connection is closed (the parser cannot
+ * continue after an error). No route ran, so there is no request id; the detail never echoes the input.
+ *
+ * @example
+ * const app = Fastify({ clientErrorHandler: answerClientError });
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = error.code ? parserProblems[error.code] : undefined;
+  const { status, code, detail } = known ?? {
+    status: 400,
+    code: fastifyErrorCodes.HR_BAD_REQUEST,
+    detail: 'the request is not valid HTTP/1.1 (request line, headers or body framing)',
+  };
+  const body = JSON.stringify({
+    type: `urn:headroom:problem:${code}`,
+    title: STATUS_CODES[status],
+    status,
+    detail,
+    code,
+  });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${problemContentType}; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/** What the plugin needs to close connections at shutdown. */
+export interface ConnectionDrain {
+  /** Call on every request (onRequest): remembers which request each connection carries. */
+  track(socket: Socket | undefined, response: import('node:http').ServerResponse): void;
+  /** True once the app began closing: new requests get 503 HR_SHUTTING_DOWN. */
+  readonly closing: boolean;
+}
+
+/**
+ * At close: drops every connection that is not running a handler (idle, still sending headers, or still
+ * sending a body: a request that never finishes arriving must not hold shutdown), lets handlers that run
+ * finish for up to `drainMs`, then drops the rest.
+ *
+ * @example
+ * const drain = drainConnections(app, { clock, drainMs: 10_000 });
+ */
+export function drainConnections(
+  app: FastifyInstance,
+  options: { clock: Clock; drainMs: number },
+): ConnectionDrain {
+  const sockets = new Set<Socket>();
+  const current = new WeakMap<Socket, import('node:http').ServerResponse>();
+  let closing = false;
+  let force: Timer | undefined;
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  app.addHook('preClose', function dropWaitingConnections(done) {
+    closing = true;
+    for (const socket of sockets) {
+      const response = current.get(socket);
+      // Running a handler: its request arrived whole and its answer is not all written yet.
+      const busy = response?.req.complete === true && !response.writableFinished;
+      if (!busy) socket.destroy();
+    }
+    force = options.clock.setTimeout(() => app.server.closeAllConnections(), options.drainMs);
+    done();
+  });
+  app.addHook('onClose', function stopDrainTimer(_instance, done) {
+    force?.cancel();
+    done();
+  });
+  return {
+    track(socket, response) {
+      if (socket) current.set(socket, response);
+    },
+    get closing() {
+      return closing;
+    },
+  };
+}
