@@ -198,3 +198,28 @@ test('URLs the router rejects before routing are problems too, with a request id
   assert.equal(longParam.body.code, 'HR_BAD_REQUEST');
   assert.equal(longParam.body.detail, 'a path parameter is longer than the router accepts');
 });
+
+test('a known path with another method is a 405 HR_METHOD_NOT_ALLOWED with Allow', async () => {
+  const { app } = await buildApp();
+  app.delete('/v1/things/:id', async () => ({}));
+  for (const [method, url, allow] of [
+    ['PUT', '/v1/cases', 'GET, HEAD, POST'],
+    ['DELETE', '/v1/cases?limit=1', 'GET, HEAD, POST'],
+    ['GET', '/v1/things/7', 'DELETE'],
+  ] as const) {
+    const res = await app.inject({ method, url });
+    assert.equal(res.statusCode, 405, `${method} ${url}`);
+    assert.equal(res.headers.allow, allow);
+    assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(res.json().code, 'HR_METHOD_NOT_ALLOWED');
+  }
+  assert.equal((await app.inject({ method: 'PUT', url: '/v1/nothing' })).statusCode, 404);
+});
+
+test('every answer is no-store unless its route says how it may be cached; problems always are', async () => {
+  const { app } = await buildApp();
+  for (const url of ['/v1/cases', '/v1/cases?limit=1000', '/health', '/health/live', '/metrics', '/nope']) {
+    const res = await app.inject({ url });
+    assert.equal(res.headers['cache-control'], 'no-store', url);
+  }
+});

@@ -1,0 +1,145 @@
+// Connections over real sockets: slow and malformed requests get a problem and a closed connection within a
+// bound, and closing the app drops connections that are still sending a request instead of waiting for them.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { connectionOptions, headroom, requestIdOptions } from '../src/index.ts';
+
+async function listening(timeouts = { headersTimeoutMs: 300, requestTimeoutMs: 500 }) {
+  const app = Fastify({ ...requestIdOptions(), ...connectionOptions({ ...timeouts, checkIntervalMs: 100 }) });
+  await app.register(headroom, { service: 'test', version: '1.0.0', defaultMetrics: false, drainMs: 2_000 });
+  app.post('/echo', async (request) => ({ got: request.body }));
+  app.get('/slow', async () => new Promise((resolve) => setTimeout(() => resolve({ done: true }), 300)));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { app, port };
+}
+
+interface RawAnswer {
+  status: number | undefined;
+  headers: Record<string, string>;
+  body: string;
+  /** Milliseconds from the last byte sent until the server closed the connection. */
+  closedAfterMs: number;
+}
+
+/** Sends raw bytes and reads until the server closes the connection (or `limitMs` passes: then fails). */
+function raw(port: number, bytes: string, limitMs = 5_000): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let data = '';
+    let sentAt = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server held the connection for ${limitMs} ms: ${JSON.stringify(data)}`));
+    }, limitMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => {
+      data += chunk;
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const [head = '', body = ''] = data.split('\r\n\r\n');
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const status = statusLine ? Number(statusLine.split(' ')[1]) : undefined;
+      resolve({ status, headers, body, closedAfterMs: performance.now() - sentAt });
+    });
+    socket.write(bytes, 'latin1', () => {
+      sentAt = performance.now();
+    });
+  });
+}
+
+function assertProblem(answer: RawAnswer, status: number, code: string) {
+  assert.equal(answer.status, status, JSON.stringify(answer));
+  assert.equal(answer.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(answer.headers['cache-control'], 'no-store');
+  const body = JSON.parse(answer.body) as { code: string; status: number };
+  assert.equal(body.code, code);
+  assert.equal(body.status, status);
+}
+
+async function closing(app: FastifyInstance) {
+  await app.close();
+}
+
+test('a body shorter than its Content-Length: 408 HR_REQUEST_TIMEOUT and the connection closes', async () => {
+  const { app, port } = await listening();
+  try {
+    const answer = await raw(
+      port,
+      'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":',
+    );
+    assertProblem(answer, 408, 'HR_REQUEST_TIMEOUT');
+  } finally {
+    await closing(app);
+  }
+});
+
+test('headers that never finish: 408 and closed; parser errors: 400 HR_BAD_REQUEST problem+json', async () => {
+  const { app, port } = await listening();
+  try {
+    assertProblem(
+      await raw(port, 'GET /slow HTTP/1.1\r\nhost: x\r\nx-partial: yes'),
+      408,
+      'HR_REQUEST_TIMEOUT',
+    );
+    const malformed = [
+      'NOT A REQUEST LINE\r\n\r\n',
+      'GET /a b HTTP/1.1\r\nhost: x\r\n\r\n',
+      'GET /\x01 HTTP/1.1\r\nhost: x\r\n\r\n',
+      'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
+      'GET / HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n',
+    ];
+    for (const request of malformed) assertProblem(await raw(port, request), 400, 'HR_BAD_REQUEST');
+  } finally {
+    await closing(app);
+  }
+});
+
+test('oversized headers: 431 HR_HEADERS_TOO_LARGE', async () => {
+  const { app, port } = await listening();
+  try {
+    const answer = await raw(port, `GET / HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assertProblem(answer, 431, 'HR_HEADERS_TOO_LARGE');
+  } finally {
+    await closing(app);
+  }
+});
+
+test('close drops a connection still sending its body at once, and lets a running handler finish', async () => {
+  // Long timeouts: only the close may end the stuck request here.
+  const { app, port } = await listening({ headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+  const stuck = raw(
+    port,
+    'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":',
+  );
+  const running = raw(port, 'GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+  // Both requests must have reached the server before it closes.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const closed = app.close();
+  const [stuckAnswer, runningAnswer] = await Promise.all([stuck, running]);
+  await closed;
+  assert.equal(stuckAnswer.status, undefined, 'the half-sent request got no answer, just the close');
+  assert.ok(stuckAnswer.closedAfterMs < 5_000);
+  assert.equal(runningAnswer.status, 200, 'the handler that was running answered');
+  assert.deepEqual(JSON.parse(runningAnswer.body), { done: true });
+});
+
+test('connectionOptions refuses nonsense, naming the option', () => {
+  assert.throws(() => connectionOptions({ requestTimeoutMs: 0 }), /requestTimeoutMs/);
+  assert.throws(
+    () => connectionOptions({ headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 }),
+    /headersTimeoutMs/,
+  );
+});
