@@ -31,10 +31,11 @@ if (!databaseUrl) {
   embedded = await startPostgres({
     dataDir: join(config.dataDir, 'postgres'),
     onLog: (line) => logger.debug({ postgres: line }),
+    onNotice: (message) => logger.info(message),
   });
   await ensureDatabase(embedded, 'casebook');
   databaseUrl = embedded.url('casebook');
-  logger.info({ dataDir: config.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
+  logger.info({ dataDir: embedded.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
 }
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 20 });

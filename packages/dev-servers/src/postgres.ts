@@ -8,7 +8,19 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  cp,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -30,6 +42,8 @@ export interface PostgresServerOptions {
   ephemeral?: boolean;
   /** Receives PostgreSQL's log lines. @default ignore them */
   onLog?: (line: string) => void;
+  /** Receives what this helper itself decides about the cluster (where it lives, what it removed). @default onLog */
+  onNotice?: (message: string) => void;
 }
 
 export interface PostgresServer {
@@ -45,6 +59,8 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** True once initdb ran in this call (an empty data directory was initialised). */
   readonly initialised: boolean;
+  /** Where the cluster's files really are: `dataDir`, or under /var/lib/headroom when run as root (see clusterDir). */
+  readonly dataDir: string;
 }
 
 interface Binaries {
@@ -65,7 +81,7 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
   const onLog = options.onLog ?? (() => {});
   const owner = process.getuid?.() === 0 ? ensureSystemUser('postgres') : undefined;
   const bins = await binariesFor(owner);
-  const dataDir = await clusterDir(resolve(options.dataDir), owner, onLog);
+  const dataDir = await clusterDir(resolve(options.dataDir), owner, options.onNotice ?? onLog);
 
   let initialised = false;
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
@@ -97,6 +113,7 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
     user,
     password,
     initialised,
+    dataDir,
     url,
     async createDatabase(name, template) {
       const client = new pg.Client({ connectionString: url('postgres') });
@@ -168,27 +185,67 @@ function traversableByOthers(dir: string): boolean {
   }
 }
 
+/** Where clusters live when their data directory is out of the postgres user's reach (running as root). */
+export const rootClusterHome = '/var/lib/headroom';
+
 /**
  * Where the cluster really lives. Normally `dataDir` itself. As root with `dataDir` under a private directory
  * (a clone in /root, say), the "postgres" user could not reach it: the cluster then lives under
- * /var/lib/headroom and `dataDir` becomes a symlink to it, so DATA_DIR still names it and it persists.
+ * /var/lib/headroom/postgres-<hash of dataDir>, `dataDir` is a symlink to it (so DATA_DIR still names it and
+ * it persists), and `<cluster>.origin` records `dataDir`. Deleting DATA_DIR deletes the link only: the next
+ * start removes every such cluster whose link is gone ({@link sweepOrphanClusters}), and says so.
  */
 async function clusterDir(
   dataDir: string,
   owner: Owner | undefined,
   onLog: (line: string) => void,
 ): Promise<string> {
+  if (owner) await sweepOrphanClusters(rootClusterHome, onLog);
   if (existsSync(dataDir)) return realpath(dataDir);
   await mkdir(dirname(dataDir), { recursive: true });
   if (!owner || traversableByOthers(dirname(dataDir))) return dataDir;
   const home = join(
-    '/var/lib/headroom',
+    rootClusterHome,
     `postgres-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
   );
   await mkdir(dirname(home), { recursive: true, mode: 0o755 });
+  await rm(home, { recursive: true, force: true });
+  await writeFile(`${home}.origin`, `${dataDir}\n`);
   await symlink(home, dataDir);
   onLog(`${dataDir} is not reachable by the postgres user; the cluster lives in ${home} (symlinked)`);
   return home;
+}
+
+/**
+ * Removes the clusters under `home` whose data directory (recorded in `<cluster>.origin`) no longer links to
+ * them: what is left when someone deletes DATA_DIR. A cluster whose server still runs is kept.
+ *
+ * @example
+ * await sweepOrphanClusters('/var/lib/headroom', console.log);
+ */
+export async function sweepOrphanClusters(home: string, onLog: (line: string) => void): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(home).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (!entry.endsWith('.origin')) continue;
+    const cluster = join(home, entry.slice(0, -'.origin'.length));
+    const origin = (await readFile(join(home, entry), 'utf8')).trim();
+    const linked = await readlink(origin).catch(() => undefined);
+    if (linked !== undefined && resolve(dirname(origin), linked) === cluster) continue;
+    if (await runningServer(cluster)) continue;
+    await rm(cluster, { recursive: true, force: true });
+    await rm(join(home, entry), { force: true });
+    onLog(`removed ${cluster}: its data directory ${origin} is gone`);
+    removed.push(cluster);
+  }
+  return removed;
+}
+
+async function runningServer(cluster: string): Promise<boolean> {
+  const pid = Number(
+    (await readFile(join(cluster, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
+  );
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid);
 }
 
 async function initdb(bins: Binaries, dataDir: string, user: string, password: string, owner?: Owner) {
