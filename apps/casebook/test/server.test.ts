@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -26,20 +27,32 @@ async function login(url: string): Promise<number> {
 test('on an empty DATA_DIR: initdb, migrations, demo data, banner with logins; SIGTERM stops PostgreSQL too', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'casebook-start-'));
   await chmod(dataDir, 0o711);
+  let server: Awaited<ReturnType<typeof start>> | undefined;
   try {
-    const { child, url, output } = await start({ DATA_DIR: dataDir, DATABASE_URL: '' });
+    server = await start({ DATA_DIR: dataDir, DATABASE_URL: '', OPERATOR_TOKEN: '' });
+    const { child, url, output } = server;
     assert.match(output(), /admin@acme\.test/);
     assert.match(output(), /analyst@initech\.test/);
     assert.equal(await login(url), 200);
     assert.equal((await fetch(`${url}/health/ready`)).status, 200);
     const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
     assert.ok(existsSync(pidFile), 'PostgreSQL runs in DATA_DIR');
+    assert.ok(existsSync(join(dataDir, 'operator-token')), 'the operator token is kept in DATA_DIR');
 
+    // A client that sends half a body must not keep SIGTERM from finishing.
+    const { port } = new URL(url);
+    const stuck = connect({ port: Number(port), host: '127.0.0.1' });
+    stuck.on('error', () => {});
+    stuck.write(
+      'POST /v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"e',
+    );
+    await once(stuck, 'connect');
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
     assert.ok(!existsSync(pidFile), 'PostgreSQL shut down cleanly (it removes its pid file)');
   } finally {
+    await server?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 });
