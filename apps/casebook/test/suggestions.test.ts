@@ -97,7 +97,11 @@ test('a calm upstream answers suggestions; the answer is cached and tenant-scope
   assert.equal(body.partial, false);
   assert.equal(body.stale, false);
   assert.ok(body.data.length >= 3);
-  assert.equal(res.headers['cache-control'], 'no-store', 'a tenant’s suggestions are kept by no shared cache');
+  assert.equal(
+    res.headers['cache-control'],
+    'no-store',
+    'a tenant’s suggestions are kept by no shared cache',
+  );
   const before = await upstreamRequests();
   assert.deepEqual((await suggestions(id)).json().data, body.data);
   assert.equal(await upstreamRequests(), before, 'the second answer came from the cache');

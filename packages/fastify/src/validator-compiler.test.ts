@@ -62,7 +62,7 @@ test('query strings still coerce (they arrive as text)', async () => {
   assert.deepEqual(res.json().query, { limit: 5, ids: [1, 2], q: 'x' });
 });
 
-test('NUL and unpaired surrogates are refused in values, nested values, member names and query strings', async () => {
+test('NUL, unpaired surrogates and infinite numbers are refused in values, nested values, member names and query strings', async () => {
   const a = await app();
   const cases: [object, string, string][] = [
     [{ title: 'a\u0000b' }, '/things', 'body.title'],
@@ -80,6 +80,18 @@ test('NUL and unpaired surrogates are refused in values, nested values, member n
   }
   const fine = await a.inject(post({ title: 'مرحبا \u202e 😀 e\u0301' }));
   assert.equal(fine.statusCode, 200, 'RTL marks, astral characters and combining marks are text');
+  for (const url of ['/things?limit=1e309', '/things?limit=Infinity', '/things?ids=1&ids=-Infinity']) {
+    const res = await a.inject(post({}, url));
+    assert.equal(res.statusCode, 400, `${url}: Ajv coerces these to an infinite "integer"`);
+    assert.match(res.json().detail, /must be a finite number/);
+  }
+  const huge = await a.inject({
+    method: 'POST',
+    url: '/things',
+    payload: '{"owner_id": 1e309}',
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(huge.statusCode, 400, 'JSON.parse reads 1e309 as Infinity');
   const allowed = await (await app({ allowNul: true })).inject(post({ title: 'a\u0000b' }));
   assert.equal(allowed.statusCode, 200, 'allowNul lets NUL through');
 });

@@ -26,6 +26,7 @@ type Validate = ((data: unknown) => boolean) & { errors?: FastifySchemaValidatio
 const textMessage = {
   nul: 'must not contain NUL (U+0000)',
   surrogate: 'must be well-formed Unicode (it has an unpaired surrogate)',
+  infinite: 'must be a finite number',
 };
 
 /**
@@ -33,7 +34,9 @@ const textMessage = {
  * default coerces them too: `"title": 123` became `"123"` and `"owner_id": true` became `1`), so a wrong
  * JSON type is a 400 naming the field; query strings, parameters and headers coerce as before (`'array'`).
  * Unknown members are never removed (a schema with `additionalProperties: false` refuses them). After the
- * schema passes, every string and member name is checked to be well-formed Unicode without NUL.
+ * schema passes, every string and member name is checked to be well-formed Unicode without NUL, and every
+ * number to be finite: Ajv coerces `"1e309"` or `"Infinity"` to Infinity and passes it as an integer within
+ * any `maximum` (seen with Ajv 8.20: `/v1/entities/1e309` reached SQL), and `JSON.parse('1e309')` is Infinity.
  *
  * @example
  * const app = Fastify();
@@ -60,9 +63,11 @@ export function validatorCompiler(options: ValidatorCompilerOptions = {}): Fasti
   };
 }
 
-// The first string (or member name) that is not storable text, as an Ajv-shaped error naming its path.
+// The first string (or member name) that is not storable text, or number that is not finite, as an Ajv-shaped
+// error naming its path.
 function textIssue(value: unknown, path: string, allowNul: boolean): ValidationIssue | undefined {
   if (typeof value === 'string') return stringIssue(value, path, allowNul);
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : issue(path, 'infinite');
   if (typeof value !== 'object' || value === null) return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -84,7 +89,10 @@ function textIssue(value: unknown, path: string, allowNul: boolean): ValidationI
 
 function stringIssue(value: string, path: string, allowNul: boolean): ValidationIssue | undefined {
   const problem = !allowNul && value.includes('\0') ? 'nul' : value.isWellFormed() ? undefined : 'surrogate';
-  if (!problem) return undefined;
+  return problem ? issue(path, problem) : undefined;
+}
+
+function issue(path: string, problem: keyof typeof textMessage): ValidationIssue {
   return {
     instancePath: path,
     schemaPath: '#/text',

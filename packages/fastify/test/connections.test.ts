@@ -2,8 +2,8 @@
 // bound, and closing the app drops connections that are still sending a request instead of waiting for them.
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { test } from 'node:test';
+import { type RawAnswer, rawRequest as raw } from '@headroom/dev-servers/raw-http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { connectionOptions, headroom, requestIdOptions } from '../src/index.ts';
 
@@ -16,47 +16,6 @@ async function listening(timeouts = { headersTimeoutMs: 300, requestTimeoutMs: 5
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { app, port };
-}
-
-interface RawAnswer {
-  status: number | undefined;
-  headers: Record<string, string>;
-  body: string;
-  /** Milliseconds from the last byte sent until the server closed the connection. */
-  closedAfterMs: number;
-}
-
-/** Sends raw bytes and reads until the server closes the connection (or `limitMs` passes: then fails). */
-function raw(port: number, bytes: string, limitMs = 5_000): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    let data = '';
-    let sentAt = 0;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server held the connection for ${limitMs} ms: ${JSON.stringify(data)}`));
-    }, limitMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk) => {
-      data += chunk;
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const [head = '', body = ''] = data.split('\r\n\r\n');
-      const [statusLine, ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const status = statusLine ? Number(statusLine.split(' ')[1]) : undefined;
-      resolve({ status, headers, body, closedAfterMs: performance.now() - sentAt });
-    });
-    socket.write(bytes, 'latin1', () => {
-      sentAt = performance.now();
-    });
-  });
 }
 
 function assertProblem(answer: RawAnswer, status: number, code: string) {
