@@ -7,14 +7,20 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { wrk } from './lib/load.ts';
-import { startNode } from './lib/process.ts';
+import { benchOperatorToken, operatorHeaders, startNode } from './lib/process.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const root = join(import.meta.dirname, '..');
 const dataDir = await mkdtemp(join(tmpdir(), 'headroom-bench-cache-hit-'));
 await chmod(dataDir, 0o711);
 const casebook = await startNode(join(root, 'apps/casebook/src/server.ts'), {
-  env: { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', QUOTA_SCALE: '1000' },
+  env: {
+    DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    QUOTA_SCALE: '1000',
+    OPERATOR_TOKEN: benchOperatorToken,
+  },
   ready: /casebook is ready at (http:\/\/\S+)/,
   timeoutMs: 300_000,
 });
@@ -62,8 +68,8 @@ try {
   const o = best(ours);
   const w = best(withPlugin);
   // The runs outlast the server's keep-alive time: the pooled socket from the login may be closing just now.
-  const metrics = await fetch(`${origin}/metrics`)
-    .catch(() => fetch(`${origin}/metrics`))
+  const metrics = await fetch(`${origin}/metrics`, { headers: operatorHeaders })
+    .catch(() => fetch(`${origin}/metrics`, { headers: operatorHeaders }))
     .then((res) => res.text());
   const hits = /headroom_cache_requests_total\{cache="casebook",tier="l1",result="hit"\} (\d+)/.exec(
     metrics,

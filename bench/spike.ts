@@ -24,7 +24,7 @@ import {
   runOpenLoop,
   type Tally,
 } from './lib/open-loop.ts';
-import { startNode } from './lib/process.ts';
+import { benchOperatorToken, operatorHeaders, startNode } from './lib/process.ts';
 
 const spikeSeconds = Number(process.env.BENCH_SPIKE_SECONDS ?? 30);
 const fixedRate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
@@ -63,7 +63,7 @@ interface SearchMetrics {
 }
 
 async function searchMetrics(origin: string): Promise<SearchMetrics> {
-  const text = await (await fetch(`${origin}/metrics`)).text();
+  const text = await (await fetch(`${origin}/metrics`, { headers: operatorHeaders })).text();
   const metrics: SearchMetrics = { durations: new Map(), rejected: new Map() };
   for (const line of text.split('\n')) {
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -90,6 +90,7 @@ const casebook = await startNode(join(import.meta.dirname, '..', 'apps/casebook/
     LOG_LEVEL: 'warn',
     READ_CACHE: readCache,
     QUOTA_SCALE: String(quotaScale),
+    OPERATOR_TOKEN: benchOperatorToken,
   },
   ready: /casebook is ready at (http:\/\/\S+)/,
 });

@@ -55,3 +55,9 @@ export function startNode(
     });
   });
 }
+
+/** The operator token benches start casebook with: its `/metrics` needs it. */
+export const benchOperatorToken = 'bench-operator-token-not-secret';
+
+/** Headers that read casebook's `/metrics`. */
+export const operatorHeaders = { authorization: `Bearer ${benchOperatorToken}` };
