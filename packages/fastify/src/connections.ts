@@ -154,6 +154,8 @@ export function drainConnections(
       // Running a handler: its request arrived whole and its answer is not all written yet.
       const busy = response?.req.complete === true && !response.writableFinished;
       if (!busy) socket.destroy();
+      // Its answer ends the connection, so a kept-alive client does not hold it open until drainMs.
+      else if (!response.headersSent) response.setHeader('connection', 'close');
     }
     force = options.clock.setTimeout(() => app.server.closeAllConnections(), options.drainMs);
     done();

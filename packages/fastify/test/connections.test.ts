@@ -2,6 +2,7 @@
 // bound, and closing the app drops connections that are still sending a request instead of waiting for them.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { type RawAnswer, rawRequest as raw } from '@headroom/dev-servers/raw-http';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -101,4 +102,32 @@ test('connectionOptions refuses nonsense, naming the option', () => {
     () => connectionOptions({ headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 }),
     /headersTimeoutMs/,
   );
+});
+
+test('close: a running kept-alive request ends with Connection: close; one sent after close began is never served', async () => {
+  const { app, port } = await listening({ headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+  const socket = connect({ port, host: '127.0.0.1' });
+  let data = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk) => {
+    data += chunk;
+  });
+  const ended = new Promise((resolve) => socket.on('close', resolve));
+  socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const started = performance.now();
+  const closed = app.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+  await Promise.all([closed, ended]);
+  const answers = data.split(/(?=HTTP\/1\.1 \d{3} )/);
+  assert.match(answers[0] ?? '', /^HTTP\/1\.1 200 [\s\S]*connection: close/i, 'the running request finished');
+  for (const late of answers.slice(1)) {
+    assert.match(
+      late,
+      /^HTTP\/1\.1 503 [\s\S]*"code":"HR_SHUTTING_DOWN"/,
+      'a late request is refused, not served',
+    );
+  }
+  assert.ok(performance.now() - started < 1_500, 'the kept-alive connection did not wait for drainMs (2 s)');
 });
