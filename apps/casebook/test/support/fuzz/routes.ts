@@ -91,6 +91,24 @@ export function fuzzRoutes(cursors: readonly string[]): FuzzRoute[] {
       url: '/v1/cases/:id/entities',
       body: { entity_id: mostly(smallId), role: mostly(text) },
     },
+    { method: 'GET', url: '/health' },
+    { method: 'GET', url: '/health/ready' },
+    { method: 'GET', url: '/health/live' },
+    { method: 'GET', url: '/metrics' },
+    { method: 'GET', url: '/admin/breakers' },
+    { method: 'POST', url: '/admin/breakers/:name/reset' },
+    { method: 'POST', url: '/admin/breakers/:name/isolate' },
+    { method: 'DELETE', url: '/admin/breakers/:name/isolate' },
+    { method: 'GET', url: '/admin/bulkheads' },
+    { method: 'GET', url: '/admin/caches' },
+    {
+      method: 'POST',
+      url: '/admin/caches/:name/invalidate',
+      body: {
+        tags: mostly(fc.array(mostly(fc.constantFrom('cases', 'case:1', 'credential:x')), { maxLength: 3 })),
+        tenant: mostly(fc.constantFrom('1', '2', '3', '999')),
+      },
+    },
   ];
 }
 
@@ -156,7 +174,8 @@ export function requestArbitrary(route: FuzzRoute): fc.Arbitrary<FuzzRequest> {
     },
     { requiredKeys: ['content-type'] },
   );
-  return fc.tuple(idSegment, query, body, headers).map(([id, q, payload, extra]) => {
+  const name = fc.oneof(fc.constantFrom('enrichment', 'casebook', 'search'), idSegment);
+  return fc.tuple(idSegment, name, query, body, headers).map(([id, segment, q, payload, extra]) => {
     const params = new URLSearchParams();
     for (const [name, values] of Object.entries(q)) {
       for (const value of values as unknown[]) params.append(name, asQueryValue(value));
@@ -164,7 +183,7 @@ export function requestArbitrary(route: FuzzRoute): fc.Arbitrary<FuzzRequest> {
     const search = params.toString();
     const request: FuzzRequest = {
       method: route.method,
-      url: `${route.url.replace(':id', id)}${search ? `?${search}` : ''}`,
+      url: `${route.url.replace(':id', id).replace(':name', segment)}${search ? `?${search}` : ''}`,
       headers: Object.fromEntries(Object.entries(extra).map(([name, value]) => [name, printable(value)])),
     };
     if (payload !== null && payload !== undefined) request.payload = payload;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { systemClock } from '@headroom/core/clock';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
-import { startTestApp, type TestApp } from '../app.ts';
+import { startTestApp, type TestApp, testOperatorToken } from '../app.ts';
 import { type FuzzRequest, type FuzzRoute, requestArbitrary } from './routes.ts';
 
 /** Every `HR_*` code in docs/errors.md: an error answer must carry one of them. */
@@ -26,7 +26,7 @@ export const fuzzConnection = { headersTimeoutMs: 1_000, requestTimeoutMs: 1_500
 /** A casebook under attack, with the credentials the requests use. */
 export interface FuzzTarget {
   t: TestApp;
-  /** Bearer tokens: two tenants, an admin and analysts; `undefined` sends none. */
+  /** Bearer tokens: the operator, an admin and analysts of three tenants, junk; `undefined` sends none. */
   tokens: (string | undefined)[];
   /** A token that only logout uses (logging out revokes it; later calls are 401s). */
   logoutToken: string;
@@ -49,6 +49,7 @@ export async function startFuzzTarget(cursors: string[]): Promise<FuzzTarget> {
     await t.login('analyst@initech.test'),
     'hrs_not-a-real-token',
     undefined,
+    testOperatorToken,
   ];
   const acme = tokens[0]!;
   const first = (await t.as(acme, { url: '/v1/cases/search?limit=2' })).json();
