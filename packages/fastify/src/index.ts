@@ -14,16 +14,12 @@ export { bytesEtag, cacheControl } from './http-cache.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
 export { headroom } from './plugin.ts';
 export type { Problem } from './problem.ts';
-export type {
-  Protection,
-  RateLimitCheck,
-  RouteConcurrency,
-  RouteRateLimit,
-  TrackedBreaker,
-} from './protection.ts';
+export type { Protection, TrackedBreaker } from './protection.ts';
+export type { RateLimitCheck, RateLimitHook, RouteRateLimit } from './rate-limit-hook.ts';
 export type { RequestIdServerOptions } from './request-id.ts';
 export { requestIdOptions } from './request-id.ts';
 export { lazyChildLogger } from './request-logger.ts';
+export type { RouteConcurrency } from './route-protection.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';
 export { validatorCompiler } from './validator-compiler.ts';

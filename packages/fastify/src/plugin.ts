@@ -14,15 +14,11 @@ import { healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
 import { problem, sendProblem } from './problem.ts';
-import {
-  createProtection,
-  type Protection,
-  protectRoute,
-  type RouteConcurrency,
-  type RouteRateLimit,
-} from './protection.ts';
+import { createProtection, type Protection } from './protection.ts';
+import type { RouteRateLimit } from './rate-limit-hook.ts';
 import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
+import { protectRoute, type RouteConcurrency } from './route-protection.ts';
 
 /** Options of the {@link headroom} plugin. */
 export interface HeadroomOptions {

@@ -1,0 +1,111 @@
+// The rate-limit hook of a route or a scope: 429 + IETF RateLimit headers when a bucket is empty, the
+// RateLimit and RateLimit-Policy headers on every answer it lets through.
+
+import {
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitKey,
+  type RateLimitPolicy,
+  rateLimitedError,
+  rateLimitHeader,
+  rateLimitPolicyHeader,
+} from '@headroom/core/ratelimit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Protection } from './protection.ts';
+
+/** One rate-limit check of a request: which bucket, under which policy. */
+export interface RateLimitCheck {
+  key: RateLimitKey;
+  policy: string | RateLimitPolicy;
+  /** Tokens this request takes. @default 1 */
+  cost?: number;
+}
+
+/** `config.rateLimit` of a route. Checks run after authentication and body parsing, before validation. */
+export interface RouteRateLimit {
+  limiter: RateLimiter;
+  /** The buckets a request draws from (per tenant, per client address, per account...); none = no limit. */
+  checks: (request: FastifyRequest) => readonly RateLimitCheck[] | undefined;
+}
+
+/** A rate-limit hook, callback style (a decision made in this process needs no promise). */
+export type RateLimitHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: (error?: Error) => void,
+) => void;
+
+/**
+ * Builds the hook that enforces `config` (its limiter's decisions are counted in `protection`).
+ *
+ * @example
+ * scope.addHook('preValidation', rateLimitHook({ limiter, checks: (r) => [{ key, policy: 'free' }] }, protection));
+ */
+export function rateLimitHook(config: RouteRateLimit, protection: Protection): RateLimitHook {
+  protection.rateLimiter(config.limiter);
+  // The RateLimit-Policy value depends only on the policy objects: built once per policy (or pair), not per request.
+  const policyHeaders = new WeakMap<object, string>();
+  const policyHeader = (decisions: readonly RateLimitDecision[]) => {
+    if (decisions.length !== 1) return rateLimitPolicyHeader(decisions.map((d) => d.policy));
+    const policy = decisions[0]!.policy;
+    let value = policyHeaders.get(policy);
+    if (value === undefined) {
+      value = rateLimitPolicyHeader(policy);
+      policyHeaders.set(policy, value);
+    }
+    return value;
+  };
+  const apply = (reply: FastifyReply, decisions: readonly RateLimitDecision[]): void => {
+    let worst: RateLimitDecision | undefined;
+    for (const d of decisions) {
+      // The violated policy that frees up last decides Retry-After; every policy still shows in the headers.
+      if (!d.allowed && (worst === undefined || d.retryAfterMs > worst.retryAfterMs)) worst = d;
+    }
+    if (worst !== undefined) {
+      const error = rateLimitedError(worst);
+      error.headers['ratelimit-policy'] = policyHeader(decisions);
+      error.headers.ratelimit = rateLimitHeader(decisions);
+      throw error;
+    }
+    reply.header('ratelimit-policy', policyHeader(decisions));
+    reply.header('ratelimit', rateLimitHeader(decisions));
+  };
+  // Callback style: with a store in this process a single check decides at once, and makes no promise.
+  return function checkRateLimits(request, reply, done): void {
+    let decisions: Promise<RateLimitDecision[]>;
+    try {
+      const checks = config.checks(request);
+      if (!checks || checks.length === 0) {
+        done();
+        return;
+      }
+      if (checks.length === 1) {
+        const check = checks[0]!;
+        const now = config.limiter.checkSync(check.key, check.policy, costOf(check));
+        if (now !== undefined) {
+          apply(reply, [now]);
+          done();
+          return;
+        }
+      }
+      decisions = Promise.all(checks.map((c) => config.limiter.check(c.key, c.policy, costOf(c))));
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    decisions.then(
+      (all) => {
+        try {
+          apply(reply, all);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
+      },
+      (error: Error) => done(error),
+    );
+  };
+}
+
+const costOf = (check: RateLimitCheck) => (check.cost === undefined ? undefined : { cost: check.cost });

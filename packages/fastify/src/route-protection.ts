@@ -1,0 +1,106 @@
+// What a route's `config.rateLimit` and `config.concurrency` ask for, added from the plugin's onRoute hook:
+// the rate-limit hook, and the handler run inside a bulkhead (503 HR_OVERLOADED + Retry-After when full).
+
+import { HeadroomError } from '@headroom/core/errors';
+import { type BulkheadPermit, type BulkheadPolicy, isBulkheadRejectedError } from '@headroom/core/policy';
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { fastifyErrorCodes } from './errors.ts';
+import type { Protection } from './protection.ts';
+import { type RouteRateLimit, rateLimitHook } from './rate-limit-hook.ts';
+
+/** `config.concurrency` of a route: the handler runs inside the bulkhead. */
+export interface RouteConcurrency {
+  limiter: BulkheadPolicy;
+  /** The fair-share key (the tenant). @default none: one shared pool */
+  key?: (request: FastifyRequest) => string | undefined;
+  /** Seconds in the Retry-After of a 503. @default 1 */
+  retryAfter?: number;
+}
+
+/**
+ * Adds the hooks a route's `config.rateLimit` and `config.concurrency` ask for; called from `onRoute`.
+ *
+ * @example
+ * app.addHook('onRoute', (route) => protectRoute(route, protection));
+ */
+export function protectRoute(route: RouteOptions, protection: Protection): void {
+  const config = route.config as { rateLimit?: RouteRateLimit; concurrency?: RouteConcurrency } | undefined;
+  if (config?.rateLimit) {
+    const hook = rateLimitHook(config.rateLimit, protection);
+    route.preValidation = [hook, ...[route.preValidation ?? []].flat()];
+  }
+  if (config?.concurrency) {
+    const { limiter, key, retryAfter = 1 } = config.concurrency;
+    if (!protection.bulkheads.has(limiter.name)) protection.bulkhead(limiter);
+    const handler = route.handler;
+    const overloaded = (error: unknown) =>
+      new HeadroomError(fastifyErrorCodes.HR_OVERLOADED, `${limiter.name} is at capacity; retry shortly`, {
+        status: 503,
+        cause: error,
+        headers: { 'retry-after': String(retryAfter) },
+        context: { limiter: limiter.name },
+        stack: false,
+      });
+    // The slot is held until the handler settles: the handler cannot be stopped half-way, so a client that
+    // leaves frees nothing early. Waiting is what a client that leaves gives up (`clientGone`).
+    const queued = async (self: unknown, request: FastifyRequest, reply: FastifyReply, slot?: string) => {
+      let permit: BulkheadPermit;
+      try {
+        permit = await limiter.acquire(slot, clientGone(request));
+      } catch (error) {
+        throw isBulkheadRejectedError(error) ? overloaded(error) : error;
+      }
+      return holding(permit, handler, self, request, reply);
+    };
+    route.handler = function limitedHandler(this: unknown, request, reply) {
+      const slot = key?.(request);
+      // A free slot is taken at once, with no promise, signal or listener for the limiter itself.
+      const permit = limiter.tryAcquire(slot);
+      if (permit) return holding(permit, handler, this, request, reply);
+      return queued(this, request, reply, slot);
+    };
+  }
+}
+
+// Runs `handler` holding `permit`, and releases it when the handler returns, throws or settles.
+function holding(
+  permit: BulkheadPermit,
+  handler: RouteOptions['handler'],
+  self: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): unknown {
+  let result: unknown;
+  try {
+    result = handler.call(self as never, request, reply);
+  } catch (error) {
+    permit.release();
+    throw error;
+  }
+  if (!(result instanceof Promise)) {
+    permit.release();
+    return result;
+  }
+  return result.then(
+    (value) => {
+      permit.release();
+      return value;
+    },
+    (error: unknown) => {
+      permit.release();
+      throw error;
+    },
+  );
+}
+
+// An AbortSignal that aborts when the client closes the connection before the answer.
+function clientGone(request: FastifyRequest): AbortSignal {
+  const controller = new AbortController();
+  const raw = request.raw;
+  const onClose = () => {
+    if (!raw.complete || raw.socket?.destroyed) controller.abort(new Error('client closed the connection'));
+  };
+  raw.socket?.once('close', onClose);
+  raw.once('close', () => raw.socket?.off('close', onClose));
+  return controller.signal;
+}
