@@ -1,4 +1,4 @@
-// What a tenant's tier buys: page sizes now; rate limits and concurrency shares in later issues.
+// What a tenant's tier buys: page sizes (rate limits by tier live in protection/limits.ts).
 
 export type Tier = 'free' | 'pro' | 'enterprise';
 

@@ -1,4 +1,4 @@
-// The one spec that drives budgets, alerts, dashboards and the degrader: the types of a loaded headroom.yaml.
+// The one spec that drives the load gate's budgets: the types of a loaded headroom.yaml.
 
 import type { Ratio } from './units.ts';
 
