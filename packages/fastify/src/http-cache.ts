@@ -76,7 +76,9 @@ export function httpCacheHook(options: HttpCacheOptions): OnSendHook {
       return;
     }
     reply.header('cache-control', control);
+    // The plugin's default `Vary: authorization` goes when the route says the answer is the same for all.
     if (vary !== undefined) reply.header('vary', vary);
+    else reply.removeHeader('vary');
     let etag = reply.getHeader('etag') as string | undefined;
     if (etag === undefined && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
       etag = bytesEtag(payload);

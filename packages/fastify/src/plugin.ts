@@ -117,11 +117,13 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   });
   app.decorate('headroom', { registry, routes, protection, caches });
 
-  // Every answer starts as `no-store`: nothing a shared cache may keep (answers depend on who asks, errors
-  // carry a request id). Routes that may be cached say so (`config.httpCache`: private + Vary).
+  // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
+  // depend on who asks, errors carry a request id), and a cache that ignores Cache-Control (nginx with
+  // `proxy_ignore_headers`) still keys by the caller. Routes that may be cached say so (`config.httpCache`).
   app.addHook('onRequest', function prepareReply(request, reply, done) {
     reply.header(requestIdHeader, request.id);
     reply.header('cache-control', 'no-store');
+    reply.header('vary', 'authorization');
     drain.track(request.raw.socket, reply.raw);
     if (drain.closing) {
       reply.header('connection', 'close').header('retry-after', '1');

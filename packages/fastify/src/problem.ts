@@ -57,8 +57,8 @@ export function problem(
 
 /**
  * Sends `body` as `application/problem+json` with its status (Fastify appends `; charset=utf-8`, as it does
- * to every JSON type), `Cache-Control: no-store` (a problem names one request and may depend on the caller:
- * no cache may keep it). The body is serialised here, so a route's response schema can never strip members.
+ * to every JSON type), `Cache-Control: no-store` and `Vary: authorization` (a problem names one request and may
+ * depend on the caller: no cache may keep it, nor serve it to another caller if it ignores no-store). The body is serialised here, so a route's response schema can never strip members.
  *
  * @example
  * return sendProblem(reply, problem(request, 503, 'HR_NOT_READY', 'not ready'));
@@ -67,6 +67,7 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   return reply
     .code(body.status)
     .header('cache-control', 'no-store')
+    .header('vary', 'authorization')
     .type(problemContentType)
     .send(JSON.stringify(body));
 }

@@ -98,6 +98,11 @@ test('public routes carry shared-cache directives; a tenant-scoped public route 
     (await a.inject({ url: '/public' })).headers['cache-control'],
     'public, max-age=60, s-maxage=300, stale-while-revalidate=30, stale-if-error=600',
   );
+  assert.equal(
+    (await a.inject({ url: '/public' })).headers.vary,
+    undefined,
+    'the same bytes for all: no Vary',
+  );
   await a.close();
   const bad = Fastify();
   await bad.register(headroom, { service: 'svc', version: '1.0.0', defaultMetrics: false });

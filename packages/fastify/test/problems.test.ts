@@ -221,5 +221,10 @@ test('every answer is no-store unless its route says how it may be cached; probl
   for (const url of ['/v1/cases', '/v1/cases?limit=1000', '/health', '/health/live', '/metrics', '/nope']) {
     const res = await app.inject({ url });
     assert.equal(res.headers['cache-control'], 'no-store', url);
+    assert.equal(
+      res.headers.vary,
+      'authorization',
+      `${url}: a cache that ignores no-store still keys by caller`,
+    );
   }
 });
