@@ -1,12 +1,12 @@
-// bulkhead: at most N calls at once, a bounded queue with a timeout, and a fair share between keys (tenants):
-// freed slots go to the waiting key that runs the fewest calls (round-robin among equals), and a full queue makes room by evicting from the key
-// that holds the most places in it.
+// bulkhead: at most N calls at once, a bounded queue with a timeout, and a fair share between keys (tenants),
+// as a policy (`execute`, `wrap`) and as permits for work that is not a function call. The fairness itself
+// (who gets a freed slot, whom a full queue evicts) lives in fair-queue.ts.
 
-import { type Clock, systemClock, type Timer } from '../clock/index.ts';
+import type { Clock } from '../clock/index.ts';
 import { HeadroomError } from '../errors/index.ts';
 import { abortedError, policyErrorCodes } from './errors.ts';
 import { Emitter, type Subscribe } from './events.ts';
-import { checkClock, checkNumber, withDefaults } from './options.ts';
+import { FairQueue, type FairQueueRefusal } from './fair-queue.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 
 /** Options of `bulkhead`. */
@@ -26,7 +26,7 @@ export interface BulkheadOptions {
 }
 
 /** Why a call was refused. `evicted`: it waited, and a key with fewer places in the queue took its place. */
-export type BulkheadRejectReason = 'full' | 'queue-timeout' | 'evicted';
+export type BulkheadRejectReason = FairQueueRefusal;
 
 /** A refused call, as `onReject` listeners receive it. */
 export interface BulkheadRejection {
@@ -46,32 +46,7 @@ export interface BulkheadStats {
   keys: Record<string, { inflight: number; queued: number }>;
 }
 
-const defaultOptions = { name: 'bulkhead', maxQueue: 0, queueTimeout: Number.POSITIVE_INFINITY };
 const NO_KEY = '';
-
-class Waiter {
-  readonly key: string;
-  readonly signal: AbortSignal | undefined;
-  readonly promise: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: unknown) => void;
-  timer: Timer | undefined;
-  onAbort: (() => void) | undefined;
-
-  constructor(key: string, signal: AbortSignal | undefined) {
-    this.key = key;
-    this.signal = signal;
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  settle(): void {
-    this.timer?.cancel();
-    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
-  }
-}
 
 /** A slot held outside `execute` (see `tryAcquire` / `acquire`); give it back with `release()`. */
 export class BulkheadPermit {
@@ -101,45 +76,27 @@ export class BulkheadPermit {
  */
 export class BulkheadPolicy extends PolicyBase {
   readonly name: string;
-  readonly #max: number;
-  readonly #maxQueue: number;
-  readonly #queueTimeout: number;
-  readonly #maxPerKey: number;
-  readonly #clock: Clock;
+  readonly #slots: FairQueue;
   readonly #rejected = new Emitter<BulkheadRejection>();
-  #inflight = 0;
-  #queued = 0;
-  readonly #running = new Map<string, number>();
-  // Waiting calls per key; Map order is the round-robin order (a served key moves to the back).
-  readonly #queues = new Map<string, Waiter[]>();
-  readonly #releaseSlot = (slot: string) => this.#release(slot);
+  readonly #releaseSlot = (slot: string) => this.#slots.release(slot);
 
   /** Subscribes to refused calls, with the reason. */
   readonly onReject: Subscribe<BulkheadRejection> = this.#rejected.subscribe;
 
   constructor(options: BulkheadOptions) {
     super();
-    const o = withDefaults(defaultOptions, options ?? ({} as BulkheadOptions));
-    this.name = o.name;
-    this.#max = checkNumber('bulkhead', 'maxConcurrent', o.maxConcurrent, { min: 1, integer: true });
-    this.#maxQueue = checkNumber('bulkhead', 'maxQueue', o.maxQueue, { integer: true, infinite: true });
-    this.#queueTimeout = checkNumber('bulkhead', 'queueTimeout', o.queueTimeout, { infinite: true });
-    this.#maxPerKey = checkNumber('bulkhead', 'maxPerKey', o.maxPerKey ?? this.#max, {
-      min: 1,
-      max: this.#max,
-      integer: true,
-    });
-    this.#clock = checkClock('bulkhead', o.clock ?? systemClock());
+    this.name = options?.name ?? 'bulkhead';
+    this.#slots = new FairQueue(options, (slot, reason) => this.#reject(slot, reason), 'bulkhead');
   }
 
   /** Calls running now. */
   get inflight(): number {
-    return this.#inflight;
+    return this.#slots.inflight;
   }
 
   /** Calls waiting for a slot now. */
   get queued(): number {
-    return this.#queued;
+    return this.#slots.queued;
   }
 
   /**
@@ -153,9 +110,7 @@ export class BulkheadPolicy extends PolicyBase {
    */
   tryAcquire(key?: string): BulkheadPermit | undefined {
     const slot = key ?? NO_KEY;
-    if (!this.#canRun(slot)) return undefined;
-    this.#take(slot);
-    return new BulkheadPermit(this.#releaseSlot, slot);
+    return this.#slots.tryTake(slot) ? new BulkheadPermit(this.#releaseSlot, slot) : undefined;
   }
 
   /**
@@ -166,25 +121,19 @@ export class BulkheadPolicy extends PolicyBase {
    * const permit = await exports.acquire(tenant, request.signal);
    */
   async acquire(key?: string, signal?: AbortSignal): Promise<BulkheadPermit> {
-    if (signal?.aborted) throw abortedError(signal);
     const slot = key ?? NO_KEY;
-    if (this.#canRun(slot)) this.#take(slot);
-    else await this.#wait(slot, key, signal); // resolves holding a slot
+    await this.#slots.take(slot, signal);
     return new BulkheadPermit(this.#releaseSlot, slot);
   }
 
   stats(): BulkheadStats {
-    const keys: BulkheadStats['keys'] = {};
-    for (const [key, n] of this.#running) keys[key] = { inflight: n, queued: 0 };
-    for (const [key, queue] of this.#queues) {
-      keys[key] = { inflight: this.#running.get(key) ?? 0, queued: queue.length };
-    }
+    const { inflight, queued, keys } = this.#slots.stats();
     return {
       name: this.name,
-      inflight: this.#inflight,
-      queued: this.#queued,
-      maxConcurrent: this.#max,
-      maxQueue: this.#maxQueue,
+      inflight,
+      queued,
+      maxConcurrent: this.#slots.maxConcurrent,
+      maxQueue: this.#slots.maxQueue,
       keys,
     };
   }
@@ -199,117 +148,25 @@ export class BulkheadPolicy extends PolicyBase {
   ): Promise<T> {
     if (signal?.aborted) throw abortedError(signal);
     const slot = key ?? NO_KEY;
-    if (this.#canRun(slot)) this.#take(slot);
-    else await this.#wait(slot, key, signal); // resolves holding a slot
+    if (!this.#slots.tryTake(slot)) await this.#slots.take(slot, signal); // resolves holding a slot
     try {
       const work = next(fn, signal, key, attempt, chain, depth);
       // A client that goes away frees its slot at once; the function was told through the same signal.
       return signal ? await untilAborted(work, signal) : await work;
     } finally {
-      this.#release(slot);
+      this.#slots.release(slot);
     }
   }
 
-  #canRun(slot: string): boolean {
-    return this.#inflight < this.#max && (this.#running.get(slot) ?? 0) < this.#maxPerKey;
-  }
-
-  #take(slot: string): void {
-    this.#inflight++;
-    this.#running.set(slot, (this.#running.get(slot) ?? 0) + 1);
-  }
-
-  #release(slot: string): void {
-    this.#inflight--;
-    const left = (this.#running.get(slot) ?? 1) - 1;
-    if (left === 0) this.#running.delete(slot);
-    else this.#running.set(slot, left);
-    this.#dispatch();
-  }
-
-  // Hands free slots to waiting keys: the key running the fewest calls first (max-min fairness), ties in
-  // round-robin order, skipping keys at their own limit.
-  #dispatch(): void {
-    while (this.#queued > 0 && this.#inflight < this.#max) {
-      let chosen: string | undefined;
-      let fewest = Number.POSITIVE_INFINITY;
-      for (const slot of this.#queues.keys()) {
-        const running = this.#running.get(slot) ?? 0;
-        if (running < fewest && running < this.#maxPerKey) {
-          chosen = slot;
-          fewest = running;
-        }
-      }
-      if (chosen === undefined) return;
-      const queue = this.#queues.get(chosen)!;
-      const waiter = queue.shift()!;
-      this.#queues.delete(chosen);
-      if (queue.length > 0) this.#queues.set(chosen, queue); // to the back of the round
-      this.#queued--;
-      waiter.settle();
-      this.#take(chosen);
-      waiter.resolve();
-    }
-  }
-
-  #wait(slot: string, key: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#queued >= this.#maxQueue && !this.#evictFor(slot)) {
-      throw this.#reject(key, 'full');
-    }
-    const waiter = new Waiter(slot, signal);
-    const queue = this.#queues.get(slot);
-    if (queue) queue.push(waiter);
-    else this.#queues.set(slot, [waiter]);
-    this.#queued++;
-    if (Number.isFinite(this.#queueTimeout)) {
-      waiter.timer = this.#clock.setTimeout(() => {
-        this.#remove(waiter);
-        waiter.reject(this.#reject(key, 'queue-timeout'));
-      }, this.#queueTimeout);
-    }
-    if (signal) {
-      waiter.onAbort = () => {
-        this.#remove(waiter);
-        waiter.reject(abortedError(signal));
-      };
-      signal.addEventListener('abort', waiter.onAbort, { once: true });
-    }
-    return waiter.promise;
-  }
-
-  // A full queue still admits a key that holds fewer places than the greediest key: its newest waiter goes.
-  #evictFor(slot: string): boolean {
-    if (this.#maxQueue === 0) return false;
-    let greediest: Waiter[] | undefined;
-    for (const queue of this.#queues.values()) {
-      if (!greediest || queue.length > greediest.length) greediest = queue;
-    }
-    const mine = this.#queues.get(slot)?.length ?? 0;
-    if (!greediest || greediest.length <= mine + 1) return false;
-    const victim = greediest[greediest.length - 1]!;
-    this.#remove(victim);
-    victim.reject(this.#reject(victim.key === NO_KEY ? undefined : victim.key, 'evicted'));
-    return true;
-  }
-
-  #remove(waiter: Waiter): void {
-    waiter.settle();
-    const queue = this.#queues.get(waiter.key);
-    const index = queue?.indexOf(waiter) ?? -1;
-    if (!queue || index < 0) return;
-    queue.splice(index, 1);
-    this.#queued--;
-    if (queue.length === 0) this.#queues.delete(waiter.key);
-  }
-
-  #reject(key: string | undefined, reason: BulkheadRejectReason): HeadroomError {
+  #reject(slot: string, reason: BulkheadRejectReason): HeadroomError {
+    const key = slot === NO_KEY ? undefined : slot;
     if (this.#rejected.active) this.#rejected.emit({ bulkhead: this.name, key, reason });
     const timedOut = reason === 'queue-timeout';
     return new HeadroomError(
       timedOut ? policyErrorCodes.HR_BULKHEAD_QUEUE_TIMEOUT : policyErrorCodes.HR_BULKHEAD_FULL,
       timedOut
-        ? `bulkhead "${this.name}": no slot within ${this.#queueTimeout} ms`
-        : `bulkhead "${this.name}" is full (${this.#max} running, ${this.#queued} queued)`,
+        ? `bulkhead "${this.name}": no slot within ${this.#slots.queueTimeout} ms`
+        : `bulkhead "${this.name}" is full (${this.#slots.maxConcurrent} running, ${this.#slots.queued} queued)`,
       {
         status: 503,
         context: { bulkhead: this.name, reason, ...(key === undefined ? {} : { key }) },

@@ -21,6 +21,8 @@ export {
   policyErrorCodes,
 } from './errors.ts';
 export type { Disposable, Subscribe } from './events.ts';
+export type { FairQueueOptions, FairQueueRefusal, FairQueueStats, RefusalError } from './fair-queue.ts';
+export { FairQueue, fairQueue } from './fair-queue.ts';
 export type { FallbackEvent, FallbackOptions } from './fallback.ts';
 export { FallbackPolicy, fallback } from './fallback.ts';
 export type { AdaptiveDelay, HedgeEvent, HedgeOptions } from './hedge.ts';
