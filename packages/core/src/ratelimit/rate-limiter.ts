@@ -1,12 +1,11 @@
-// The limiter: resolves a policy, asks the store within a bounded time, and when the store fails or is slow
-// decides locally from an insurance memory store, skipping the store for a cooldown (a small circuit).
+// The limiter: resolves a policy and decides, on a memory store directly, or on a remote store through the
+// store guard (deadline, insurance store, cooldown; store-guard.ts).
 
 import { type Clock, systemClock } from '../clock/index.ts';
 import { HeadroomError } from '../errors/index.ts';
 import { abortedError } from '../policy/errors.ts';
 import { Emitter, type Subscribe } from '../policy/events.ts';
 import { checkClock, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
-import { aborted, DeadlineQueue, timedOut } from './deadline-queue.ts';
 import { rateLimitErrorCodes } from './errors.ts';
 import type { GcraParams, StoreDecision } from './gcra.ts';
 import { MemoryRateLimitStore } from './memory-store.ts';
@@ -19,6 +18,15 @@ import {
   rateLimitPolicy,
 } from './rate-limit-policy.ts';
 import type { RateLimitStore } from './store.ts';
+import {
+  type DecisionSource,
+  type RateLimitFallbackEvent,
+  type RateLimitRecoverEvent,
+  type RateLimitStoreErrorEvent,
+  StoreGuard,
+} from './store-guard.ts';
+
+export type { DecisionSource, RateLimitFallbackEvent, RateLimitRecoverEvent, RateLimitStoreErrorEvent };
 
 /** Options of `createRateLimiter`. */
 export interface RateLimiterOptions {
@@ -49,31 +57,11 @@ export interface CheckOptions {
   signal?: AbortSignal;
 }
 
-/** Which store made a decision. */
-export type DecisionSource = 'store' | 'insurance';
-
 /** Emitted for every decision. */
 export interface RateLimitDecisionEvent {
   key: RateLimitKey;
   decision: RateLimitDecision;
   source: DecisionSource;
-}
-
-/** Emitted when the store failed or timed out; `error.cause` holds the store's own error. */
-export interface RateLimitStoreErrorEvent {
-  key: RateLimitKey;
-  error: HeadroomError;
-}
-
-/** Emitted for every decision made by the insurance store, with the reason the store was not used. */
-export interface RateLimitFallbackEvent {
-  key: RateLimitKey;
-  reason: 'error' | 'timeout' | 'circuit-open';
-}
-
-/** Emitted when the store answers again after failing; `downMs` is the time since its first failure. */
-export interface RateLimitRecoverEvent {
-  downMs: number;
 }
 
 /** Counters since the limiter was created. */
@@ -110,55 +98,49 @@ interface Resolved {
  * const decision = await limiter.check(rateLimitKey({ tenant: 'acme' }, 'search'), 'pro');
  */
 export class RateLimiter {
-  readonly #store: RateLimitStore;
+  /** The store when it is in this process (it cannot fail or hang: no deadline, no insurance). */
   readonly #local: MemoryRateLimitStore | undefined;
-  readonly #insurance: MemoryRateLimitStore;
+  readonly #guard: StoreGuard | undefined;
   readonly #clock: Clock;
-  readonly #deadlines: DeadlineQueue;
-  readonly #timeoutMs: number;
-  readonly #cooldownMs: number;
   readonly #divisor: number;
   readonly #named = new Map<string, Resolved>();
   readonly #byObject = new WeakMap<RateLimitPolicy, Resolved>();
   readonly #decided = new Emitter<RateLimitDecisionEvent>();
-  readonly #storeFailed = new Emitter<RateLimitStoreErrorEvent>();
-  readonly #fellBack = new Emitter<RateLimitFallbackEvent>();
-  readonly #recovered = new Emitter<RateLimitRecoverEvent>();
-  readonly #stats = {
-    decisions: 0,
-    storeDecisions: 0,
-    fallbackDecisions: 0,
-    storeErrors: 0,
-    storeTimeouts: 0,
-  };
-  /** Monotonic time until which the store is skipped; -Infinity while the circuit is closed. */
-  #openUntil = Number.NEGATIVE_INFINITY;
-  #downSince = 0;
-  #probing = false;
+  #decisions = 0;
 
   /** Subscribes to every decision. */
   readonly onDecision: Subscribe<RateLimitDecisionEvent> = this.#decided.subscribe;
   /** Subscribes to store failures and timeouts. */
-  readonly onStoreError: Subscribe<RateLimitStoreErrorEvent> = this.#storeFailed.subscribe;
+  readonly onStoreError: Subscribe<RateLimitStoreErrorEvent>;
   /** Subscribes to decisions made by the insurance store. */
-  readonly onFallback: Subscribe<RateLimitFallbackEvent> = this.#fellBack.subscribe;
+  readonly onFallback: Subscribe<RateLimitFallbackEvent>;
   /** Subscribes to the store answering again after a failure. */
-  readonly onRecover: Subscribe<RateLimitRecoverEvent> = this.#recovered.subscribe;
+  readonly onRecover: Subscribe<RateLimitRecoverEvent>;
 
   constructor(options: RateLimiterOptions = {}) {
     const o = withDefaults(defaultOptions, options);
     this.#clock = checkClock('rateLimiter', o.clock ?? systemClock());
-    this.#timeoutMs = checkNumber('rateLimiter', 'storeTimeoutMs', o.storeTimeoutMs, { min: 1 });
-    this.#cooldownMs = checkNumber('rateLimiter', 'cooldownMs', o.cooldownMs, { min: 0 });
+    const timeoutMs = checkNumber('rateLimiter', 'storeTimeoutMs', o.storeTimeoutMs, { min: 1 });
+    const cooldownMs = checkNumber('rateLimiter', 'cooldownMs', o.cooldownMs, { min: 0 });
     this.#divisor = checkNumber('rateLimiter', 'insuranceDivisor', o.insuranceDivisor, { min: 1 });
-    this.#insurance = new MemoryRateLimitStore({ maxKeys: o.insuranceMaxKeys });
     const store = o.store ?? new MemoryRateLimitStore();
     if (typeof store?.decide !== 'function')
       throw invalidOption('rateLimiter', 'store', 'a RateLimitStore', store);
-    this.#store = store;
-    // A memory store cannot fail or hang: decide with it directly, with no deadline and no insurance.
     this.#local = store instanceof MemoryRateLimitStore ? store : undefined;
-    this.#deadlines = new DeadlineQueue(this.#clock, this.#timeoutMs);
+    this.#guard = this.#local
+      ? undefined
+      : new StoreGuard({
+          store,
+          clock: this.#clock,
+          timeoutMs,
+          cooldownMs,
+          insuranceMaxKeys: o.insuranceMaxKeys,
+        });
+    // A memory store has no guard: its listeners are never called.
+    const idle = new Emitter<never>();
+    this.onStoreError = (this.#guard?.storeFailed ?? idle).subscribe;
+    this.onFallback = (this.#guard?.fellBack ?? idle).subscribe;
+    this.onRecover = (this.#guard?.recovered ?? idle).subscribe;
     for (const policy of o.policies ?? []) {
       const resolved = this.#prepare(policy);
       if (this.#named.has(resolved.policy.name)) {
@@ -170,7 +152,15 @@ export class RateLimiter {
 
   /** Counters since creation, and whether the store is being skipped. */
   get stats(): RateLimiterStats {
-    return { ...this.#stats, circuit: this.#openUntil === Number.NEGATIVE_INFINITY ? 'closed' : 'open' };
+    const guard = this.#guard;
+    return {
+      decisions: this.#decisions,
+      storeDecisions: guard?.stats.storeDecisions ?? 0,
+      fallbackDecisions: guard?.stats.fallbackDecisions ?? 0,
+      storeErrors: guard?.stats.storeErrors ?? 0,
+      storeTimeouts: guard?.stats.storeTimeouts ?? 0,
+      circuit: guard?.circuit ?? 'closed',
+    };
   }
 
   /**
@@ -199,7 +189,9 @@ export class RateLimiter {
       const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, this.#clock.now(), cost);
       return Promise.resolve(this.#finish(key, resolved, local, 'store'));
     }
-    return this.#checkStore(key, resolved, cost, options?.signal);
+    return this.#guard!.decide(key, resolved, cost, options?.signal, (d, source) =>
+      this.#finish(key, resolved, d, source),
+    );
   }
 
   /**
@@ -234,63 +226,13 @@ export class RateLimiter {
     return cost;
   }
 
-  async #checkStore(
-    key: RateLimitKey,
-    resolved: Resolved,
-    cost: number,
-    signal: AbortSignal | undefined,
-  ): Promise<RateLimitDecision> {
-    let reason: RateLimitFallbackEvent['reason'] = 'circuit-open';
-    const closed = this.#openUntil === Number.NEGATIVE_INFINITY;
-    if (closed || (!this.#probing && this.#clock.monotonic() >= this.#openUntil)) {
-      if (!closed) this.#probing = true;
-      let outcome: StoreDecision | typeof timedOut | typeof aborted | HeadroomError;
-      try {
-        outcome = await this.#deadlines.race(
-          this.#store.decide(key + resolved.suffix, resolved.params, this.#clock.now(), cost),
-          signal,
-        );
-      } catch (error) {
-        outcome = new HeadroomError(
-          rateLimitErrorCodes.HR_RATE_LIMIT_STORE_FAILED,
-          'the rate-limit store failed',
-          {
-            status: 503,
-            cause: error,
-          },
-        );
-      } finally {
-        if (!closed) this.#probing = false;
-      }
-      if (outcome === aborted) throw abortedError(signal!);
-      if (outcome !== timedOut && !(outcome instanceof HeadroomError)) {
-        if (this.#openUntil !== Number.NEGATIVE_INFINITY) this.#close();
-        this.#stats.storeDecisions++;
-        return this.#finish(key, resolved, outcome, 'store');
-      }
-      reason = outcome === timedOut ? 'timeout' : 'error';
-      this.#fail(key, outcome === timedOut ? this.#timeoutError() : outcome);
-    }
-
-    const local = this.#insurance.decideScoped(
-      resolved.suffix,
-      key,
-      resolved.insurance,
-      this.#clock.now(),
-      cost,
-    );
-    this.#stats.fallbackDecisions++;
-    if (this.#fellBack.active) this.#fellBack.emit({ key, reason });
-    return this.#finish(key, resolved, local, 'insurance');
-  }
-
   #finish(
     key: RateLimitKey,
     resolved: Resolved,
     d: StoreDecision,
     source: DecisionSource,
   ): RateLimitDecision {
-    this.#stats.decisions++;
+    this.#decisions++;
     const decision: RateLimitDecision = {
       allowed: d.allowed,
       policy: resolved.policy,
@@ -301,28 +243,6 @@ export class RateLimiter {
     };
     if (this.#decided.active) this.#decided.emit({ key, decision, source });
     return decision;
-  }
-
-  #fail(key: RateLimitKey, error: HeadroomError): void {
-    if (error.code === rateLimitErrorCodes.HR_RATE_LIMIT_STORE_TIMEOUT) this.#stats.storeTimeouts++;
-    else this.#stats.storeErrors++;
-    const now = this.#clock.monotonic();
-    if (this.#openUntil === Number.NEGATIVE_INFINITY) this.#downSince = now;
-    this.#openUntil = now + this.#cooldownMs;
-    if (this.#storeFailed.active) this.#storeFailed.emit({ key, error });
-  }
-
-  #close(): void {
-    this.#openUntil = Number.NEGATIVE_INFINITY;
-    if (this.#recovered.active) this.#recovered.emit({ downMs: this.#clock.monotonic() - this.#downSince });
-  }
-
-  #timeoutError(): HeadroomError {
-    return new HeadroomError(
-      rateLimitErrorCodes.HR_RATE_LIMIT_STORE_TIMEOUT,
-      `the rate-limit store did not answer within ${this.#timeoutMs} ms`,
-      { status: 503, context: { timeoutMs: this.#timeoutMs } },
-    );
   }
 
   #resolve(policy: string | RateLimitPolicy): Resolved {
