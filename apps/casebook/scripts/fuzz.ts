@@ -1,14 +1,16 @@
 // `npm run fuzz`: the fuzz suite's properties at length (CI runs a bounded number in test/fuzz.test.ts).
-// Usage: npm run fuzz -- [--runs 2000] [--seed N]. Prints a table (route, runs, seed, verdict); exit 1 on failure.
+// Usage: npm run fuzz -- [--runs 2000] [--seed N]. Prints a table (route, runs, seed, answers, verdict);
+// exit 1 on any failure.
 
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { rawRequest } from '@headroom/dev-servers/raw-http';
 import fc from 'fast-check';
 import { globalSetup, globalTeardown } from '../../../test/global-setup.ts';
-import { checkRawAnswer, randomWire, rawCases, runRawCase } from '../test/support/fuzz/raw.ts';
-import { fuzzRoutes } from '../test/support/fuzz/routes.ts';
-import { fuzzRoute, startFuzzTarget } from '../test/support/fuzz/run.ts';
+import { fuzzWire, runRawCase } from '../test/support/fuzz/raw.ts';
+import { rawCases } from '../test/support/fuzz/raw-cases.ts';
+import { fuzzRoutes, type Issued } from '../test/support/fuzz/routes.ts';
+import { fuzzRoute, statusSummary } from '../test/support/fuzz/run.ts';
+import { startFuzzTarget } from '../test/support/fuzz/target.ts';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '2000' }, seed: { type: 'string' } },
@@ -20,67 +22,55 @@ if (!Number.isInteger(runs) || runs < 1)
 if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
 
 await globalSetup();
-const cursors: string[] = [];
-const routes = fuzzRoutes(cursors);
-const target = await startFuzzTarget(cursors);
+const issued: Issued = { cursors: [], etags: [], names: [] };
+const routes = fuzzRoutes(issued);
+const target = await startFuzzTarget(issued);
 await target.t.app.listen({ port: 0, host: '127.0.0.1' });
 const port = (target.t.app.server.address() as AddressInfo).port;
+console.log(`fuzz seed ${seed}, ${runs} runs per route (--seed ${seed} replays it)`);
 const started = performance.now();
 let failed = 0;
 let total = 0;
 const rows: string[][] = [];
+const row = (name: string, n: number, s: string, answers: string, failure: string | undefined) => {
+  rows.push([name, String(n), s, answers, failure ? 'FAIL' : 'ok']);
+  if (failure) {
+    failed++;
+    console.error(`\n${name}:\n${failure}\n`);
+  }
+};
 try {
   for (const [i, route] of routes.entries()) {
-    const verdict = await fuzzRoute(target, route, { runs, seed: seed + i });
-    total += verdict.numRuns;
-    rows.push([
-      `${route.method} ${route.url}`,
-      String(verdict.numRuns),
-      String(seed + i),
-      verdict.failed ? 'FAIL' : 'ok',
-    ]);
-    if (verdict.failed) {
-      failed++;
-      console.error(`\n${route.method} ${route.url}: ${verdict.errorInstance}\n`);
-    }
+    const verdict = await fuzzRoute(target, issued, route, { runs, seed: seed + i });
+    total += verdict.requests;
+    const name = `${route.method} ${route.url}`;
+    row(name, verdict.requests, String(seed + i), statusSummary(verdict.statuses), verdict.failure);
+    process.stderr.write('.');
   }
   for (const rawCase of rawCases) {
+    let failure: string | undefined;
+    let status = '-';
     try {
-      await runRawCase(port, rawCase, target.tokens[0]!);
-      rows.push([`raw: ${rawCase.name}`, '1', '-', 'ok']);
+      status = String((await runRawCase(target, port, rawCase)).status ?? 'closed');
     } catch (error) {
-      failed++;
-      rows.push([`raw: ${rawCase.name}`, '1', '-', 'FAIL']);
-      console.error(`\nraw ${rawCase.name}: ${error}\n`);
+      failure = String(error);
     }
     total++;
+    row(`raw: ${rawCase.name}`, 1, '-', status, failure);
   }
-  const wire = await fc.check(
-    fc.asyncProperty(randomWire, async (bytes) => {
-      checkRawAnswer(await rawRequest(port, bytes, 10_000), JSON.stringify(bytes));
-    }),
-    { numRuns: runs, seed },
-  );
+  const wire = await fuzzWire(port, { runs, seed });
   total += wire.numRuns;
-  rows.push([
-    'raw: random bytes on the wire',
-    String(wire.numRuns),
-    String(seed),
-    wire.failed ? 'FAIL' : 'ok',
-  ]);
-  if (wire.failed) {
-    failed++;
-    console.error(`\nrandom wire: ${wire.errorInstance}\n`);
-  }
+  row('raw: random bytes on the wire', wire.numRuns, String(seed), '-', fc.defaultReportMessage(wire));
 } finally {
   await target.t.close();
   await globalTeardown();
 }
 
-const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length), 5));
+const header = ['route', 'runs', 'seed', 'answers', 'verdict'];
+const widths = header.map((title, c) => Math.max(title.length, ...rows.map((r) => r[c]!.length)));
 const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');
-console.log(`\n${line(['route', 'runs', 'seed', 'verdict'])}`);
-for (const row of rows) console.log(line(row));
+console.log(`\n${line(header)}`);
+for (const r of rows) console.log(line(r));
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(`\n${total} cases in ${seconds} s, seed ${seed} (--seed ${seed} replays it): ${failed} failing`);
 process.exit(failed > 0 ? 1 : 0);

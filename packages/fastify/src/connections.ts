@@ -1,7 +1,7 @@
 // Connection hygiene: deliberate header, body and keep-alive timeouts, problem+json answers to what Node's
 // HTTP parser refuses (`clientError`), and a close that drops connections still sending a request.
 
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Clock, Timer } from '@headroom/core/clock';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -69,6 +69,8 @@ export function connectionOptions(overrides: Partial<ConnectionTimeouts> = {}): 
       headersTimeout: t.headersTimeoutMs,
       connectionsCheckingInterval: t.checkIntervalMs,
       maxHeaderSize: t.maxHeaderBytes,
+      // Node answers a missing Host with a bare 400 of its own; the plugin answers it with a problem instead.
+      requireHostHeader: false,
     },
     clientErrorHandler: answerClientError,
     return503OnClosing: false,
@@ -117,6 +119,34 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
     );
   }
   socket.destroy();
+}
+
+/**
+ * Answers requests whose `Expect` the server does not meet (anything but `100-continue`) with a 417
+ * HR_EXPECTATION_FAILED problem; without a listener Node writes a bare 417 itself, before any hook runs.
+ *
+ * @example
+ * answerUnmetExpectations(app.server);
+ */
+export function answerUnmetExpectations(server: import('node:http').Server): void {
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const code = fastifyErrorCodes.HR_EXPECTATION_FAILED;
+    const body = JSON.stringify({
+      type: `urn:headroom:problem:${code}`,
+      title: STATUS_CODES[417],
+      status: 417,
+      detail: 'the server meets no Expect but 100-continue',
+      code,
+      instance: (request.url ?? '/').split('?')[0],
+    });
+    response.writeHead(417, {
+      'content-type': `${problemContentType}; charset=utf-8`,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      connection: 'close',
+    });
+    response.end(body);
+  });
 }
 
 /** What the plugin needs to close connections at shutdown. */

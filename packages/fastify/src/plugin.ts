@@ -7,7 +7,7 @@ import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
-import { drainConnections } from './connections.ts';
+import { answerUnmetExpectations, drainConnections } from './connections.ts';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { fastifyErrorCodes } from './errors.ts';
 import { healthRoutes, type Readiness } from './health.ts';
@@ -104,6 +104,7 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
   const drain = drainConnections(app, { clock, drainMs: options.drainMs ?? defaultOptions.drainMs });
+  answerUnmetExpectations(app.server);
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url });
@@ -125,6 +126,13 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'authorization');
     drain.track(request.raw.socket, reply.raw);
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); connectionOptions turns off Node's bare 400 so this one is a problem.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      const detail = 'an HTTP/1.1 request needs a Host header';
+      reply.header('connection', 'close');
+      sendProblem(reply, problem(request, 400, fastifyErrorCodes.HR_BAD_REQUEST, detail));
+      return;
+    }
     if (drain.closing) {
       reply.header('connection', 'close').header('retry-after', '1');
       const detail = 'the server is shutting down; retry on another instance';

@@ -67,6 +67,22 @@ test('headers that never finish: 408 and closed; parser errors: 400 HR_BAD_REQUE
   }
 });
 
+test('no Host on HTTP/1.1 and an Expect the server does not meet: problems, not Node’s bare 400 and 417', async () => {
+  const { app, port } = await listening();
+  try {
+    assertProblem(await raw(port, 'GET /slow HTTP/1.1\r\nconnection: close\r\n\r\n'), 400, 'HR_BAD_REQUEST');
+    assertProblem(
+      await raw(port, 'GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\nconnection: close\r\n\r\n'),
+      417,
+      'HR_EXPECTATION_FAILED',
+    );
+    const ok = await raw(port, 'GET /slow HTTP/1.0\r\n\r\n');
+    assert.equal(ok.status, 200, 'HTTP/1.0 needs no Host');
+  } finally {
+    await closing(app);
+  }
+});
+
 test('oversized headers: 431 HR_HEADERS_TOO_LARGE', async () => {
   const { app, port } = await listening();
   try {

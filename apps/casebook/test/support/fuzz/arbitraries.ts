@@ -1,13 +1,15 @@
-// Hostile values for the fuzz suite: text a database cannot hold, numbers at every edge, cursors PostgreSQL
-// would reject, headers that break parsers. Each mixes plausible values in, so requests also get past validation.
+// Values for the fuzz suite's fields: text a database cannot hold, numbers at every edge, any JSON for the
+// wrong-type cases, ids as path segments; and the valid values they mix with, so requests get past validation.
 
 import fc from 'fast-check';
+import { type Own, type OwnKind, own } from './own.ts';
 
 /** Strings that broke, or could break, something between the socket and PostgreSQL. */
 export const edgeStrings = [
   '',
   ' ',
   '\t\n',
+  '\u00a0\u3000',
   '\u0000',
   'a\u0000b',
   '\ud800',
@@ -21,6 +23,7 @@ export const edgeStrings = [
   '😀',
   '\u{10ffff}',
   'e\u0301',
+  '\u0301\u0301\u0301',
   '\u{1f469}\u200d\u{1f52c}',
   "'; DROP TABLE cases;--",
   '%00',
@@ -31,11 +34,17 @@ export const edgeStrings = [
   '{}',
   '[]',
   'null',
+  'true',
   'NaN',
+  'Infinity',
+  '-Infinity',
   '1e309',
   '-0',
-  'a'.repeat(201),
-  'b'.repeat(10_001),
+  '1.5',
+  '2147483648',
+  '9007199254740993',
+  '__proto__',
+  'constructor',
 ];
 
 /** Numbers at the edges of int4, int8, doubles and JSON. */
@@ -57,12 +66,21 @@ export const edgeNumbers = [
   5e-324,
 ];
 
+/** One past each maxLength the schemas declare (role 50, attribute key 64, name 100, title 200, ...). */
+const overLengths = [51, 65, 101, 201, 255, 1_001, 1_025, 10_001];
+
+/** Strings just over a limit, in characters that count differently as UTF-16, code points and bytes. */
+export const overLong = fc
+  .tuple(fc.constantFrom(...overLengths), fc.constantFrom('a', 'é', '😀', '\u0000', 'e\u0301'))
+  .map(([length, unit]) => unit.repeat(Math.ceil(length / unit.length)));
+
 /** Any text, with the edge strings often. */
 export const text = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...edgeStrings) },
   { weight: 2, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 10 }) },
+  { weight: 1, arbitrary: overLong },
 );
 
 /** Any number, with the edges often. */
@@ -72,85 +90,72 @@ export const number = fc.oneof(
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
 );
 
-/** A JSON value of any type, for the wrong-type cases. */
-export const anyJson = fc.oneof(
-  text,
-  number,
-  fc.boolean(),
-  fc.constant(null),
-  fc.array(fc.oneof(text, number), { maxLength: 3 }),
-  fc.dictionary(text, fc.oneof(text, number), { maxKeys: 3 }),
+/** A JSON value of any type, for the wrong-type cases: scalars, arrays, objects nested a few levels. */
+export const anyJson: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: text },
+  { weight: 2, arbitrary: number },
+  { weight: 1, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: fc.array(fc.oneof(text, number), { maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.dictionary(text, fc.oneof(text, number), { maxKeys: 3 }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
 );
 
-/** `valid` most of the time, anything otherwise. */
-export function mostly<T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
-  return fc.oneof({ weight: 3, arbitrary: valid }, { weight: 2, arbitrary: anyJson });
+/** Text a text field must take: plain, and Unicode that is no edge (accents, RTL, combining, astral). */
+export const validText = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ minLength: 1, maxLength: 30 }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'fraud ring',
+      'Zoë',
+      '日本語',
+      'עברית \u200f',
+      '\u202eevil',
+      'e\u0301',
+      '😀',
+      '\u{10ffff}',
+    ),
+  },
+);
+
+/** One field of a route: values its schema accepts, and the hostile ones (any JSON value by default). */
+export interface Field {
+  valid: fc.Arbitrary<unknown>;
+  hostile: fc.Arbitrary<unknown>;
+}
+
+/**
+ * A field of a route.
+ *
+ * @example
+ * const limit = field(fc.integer({ min: 1, max: 100 }));
+ */
+export function field(valid: fc.Arbitrary<unknown>, hostile?: fc.Arbitrary<unknown>): Field {
+  return { valid, hostile: hostile ? fc.oneof(hostile, anyJson) : anyJson };
+}
+
+/**
+ * The field valid most of the time, hostile otherwise: with a few fields a request, many requests get past
+ * validation with one hostile field, which is what reaches the handler's own checks.
+ */
+export function mostly(f: Field): fc.Arbitrary<unknown> {
+  return fc.oneof({ weight: 4, arbitrary: f.valid }, { weight: 1, arbitrary: f.hostile });
+}
+
+/** Path parameter `:id` of a route on `kind`: mostly one of the caller's own, else any id or junk. */
+export function idArbitrary(kind: OwnKind): fc.Arbitrary<string | Own> {
+  return fc.oneof({ weight: 3, arbitrary: own(kind) }, { weight: 2, arbitrary: idSegment });
 }
 
 /** A path segment where an id goes: numbers at every edge as text, and junk. */
 export const idSegment = fc.oneof(
-  { weight: 2, arbitrary: fc.integer({ min: 1, max: 400 }).map(String) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 400 }).map(String) },
   { weight: 2, arbitrary: fc.constantFrom(...edgeNumbers.map(String), '2147483648', '9007199254740993') },
   {
     weight: 1,
     arbitrary: fc.constantFrom('abc', '1e3', '0x10', '%00', '%FF', '..', '1;DROP', '+1', ' 1', '01', '1.0'),
   },
+  { weight: 1, arbitrary: fc.constantFrom('NaN', 'Infinity', 'true', 'null', '-0', '%F0%9F%98%80', '1%00') },
   { weight: 1, arbitrary: text.map((s) => encodeURIComponent(s.isWellFormed() ? s : s.toWellFormed())) },
-);
-
-const cursorOf = (at: unknown, id: unknown) => Buffer.from(JSON.stringify([at, id])).toString('base64url');
-
-/**
- * Cursors that Date.parse accepts but PostgreSQL does not, ids out of range, extra members, garbage, and the
- * real ones in `issued` (read when a value is drawn, so the caller may fill it after building the table).
- */
-export function cursorArbitrary(issued: readonly string[]): fc.Arbitrary<string> {
-  // Timestamps Date.parse takes and PostgreSQL refuses (or prints differently), and impossible dates.
-  const badAt = fc.constantFrom(
-    '1',
-    'Jan 1',
-    '+275760-09-13T00:00:00Z',
-    '-271821-04-20T00:00:00Z',
-    '2026-02-30 00:00:00+00',
-    '2026-05-01 12:00:00+00\u0000',
-    '2026-05-01 25:00:00+00',
-    '2026-05-01 12:00:00+99',
-    '2026-05-01 12:00:00.1234567+00',
-    '2026-05-01T12:00:00Z',
-  );
-  const goodAt = fc.constant('2026-05-01 12:00:00+00');
-  return fc.oneof(
-    {
-      weight: 4,
-      arbitrary: fc.tuple(badAt, fc.integer({ min: 1, max: 400 })).map(([a, i]) => cursorOf(a, i)),
-    },
-    {
-      weight: 2,
-      arbitrary: fc.tuple(goodAt, mostly(fc.constantFrom(...edgeNumbers))).map(([a, i]) => cursorOf(a, i)),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(text, fc.integer({ min: 1, max: 400 })).map(([a, i]) => cursorOf(a, i)),
-    },
-    { weight: 1, arbitrary: fc.nat().map((i) => issued[i % Math.max(issued.length, 1)] ?? 'x') },
-    { weight: 1, arbitrary: anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? '').toString('base64url')) },
-    { weight: 1, arbitrary: text },
-  );
-}
-
-/** If-Match / If-None-Match values: ours out of range, made-up digests, lists, weak tags, junk. */
-export const entityTagHeader = fc.oneof(
-  fc.constantFrom(
-    '*',
-    '"2147483648-x"',
-    '"99999999999999999999-AAAAAAAAAAAAAAAA"',
-    '"1-AAAAAAAAAAAAAAAA"',
-    'W/"1-AAAAAAAAAAAAAAAA"',
-    '"1-AAAAAAAAAAAAAAAA", *',
-    '"a,b", "c"',
-    'garbage',
-    '"',
-    '""',
-  ),
-  fc.string({ unit: 'binary-ascii', maxLength: 30 }),
 );

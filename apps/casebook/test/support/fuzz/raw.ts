@@ -1,133 +1,78 @@
-// Raw-socket cases of the fuzz suite: half bodies, bad framing, broken request lines, oversized headers, and
-// random bytes on the wire. Every answer must come (or the connection close) within the timeouts, and be a
-// problem+json with a documented code.
+// The raw-socket side of the fuzz suite: sends the named cases (raw-cases.ts) and random bytes on the wire.
+// Every answer must come (or the connection close) within the timeouts, and be a problem+json with a
+// documented code; a refusal writes nothing.
 
 import assert from 'node:assert/strict';
 import { type RawAnswer, rawRequest } from '@headroom/dev-servers/raw-http';
 import fc from 'fast-check';
-import { answerBoundMs, documentedCodes, fuzzConnection } from './run.ts';
-
-/** One request no HTTP client would send. `token` is a valid bearer token, for cases that must pass auth. */
-export interface RawCase {
-  name: string;
-  bytes: (token: string) => string;
-  /** The status it must get; undefined = any answer that passes the common checks, or none at all. */
-  status?: number;
-  code?: string;
-}
-
-const json = 'content-type: application/json\r\n';
-const auth = (token: string) => `authorization: Bearer ${token}\r\n`;
-
-/** The named cases. */
-export const rawCases: RawCase[] = [
-  {
-    name: 'a body shorter than its Content-Length → 408, connection closed',
-    bytes: (token) =>
-      `POST /v1/cases HTTP/1.1\r\nhost: x\r\n${auth(token)}${json}content-length: 100\r\n\r\n{"title":`,
-    status: 408,
-    code: 'HR_REQUEST_TIMEOUT',
-  },
-  {
-    name: 'headers that never end → 408',
-    bytes: () => 'GET /v1/cases/search HTTP/1.1\r\nhost: x\r\nx-slow: yes',
-    status: 408,
-    code: 'HR_REQUEST_TIMEOUT',
-  },
-  {
-    name: 'a chunk size that is not hex → 400',
-    bytes: (token) =>
-      `POST /v1/cases HTTP/1.1\r\nhost: x\r\n${auth(token)}${json}transfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'a chunk longer than its size → 400',
-    bytes: (token) =>
-      `POST /v1/cases HTTP/1.1\r\nhost: x\r\n${auth(token)}${json}transfer-encoding: chunked\r\n\r\n2\r\n{"title":"x"}\r\n0\r\n\r\n`,
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'Content-Length and Transfer-Encoding together (request smuggling) → 400',
-    bytes: (token) =>
-      `POST /v1/cases HTTP/1.1\r\nhost: x\r\n${auth(token)}${json}content-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n`,
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'two different Content-Lengths → 400',
-    bytes: () =>
-      `POST /v1/cases HTTP/1.1\r\nhost: x\r\n${json}content-length: 2\r\ncontent-length: 3\r\n\r\n{}`,
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'a request line that is not one → 400',
-    bytes: () => 'HELLO\r\n\r\n',
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'a space inside the path → 400',
-    bytes: () => 'GET /v1/cases/ 1 HTTP/1.1\r\nhost: x\r\n\r\n',
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'control characters and bytes above 0x7f in the path → 400',
-    bytes: () => 'GET /v1/cases/\x01\xff HTTP/1.1\r\nhost: x\r\n\r\n',
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'a 20 KB header → 431',
-    bytes: () => `GET /v1/me HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
-    status: 431,
-    code: 'HR_HEADERS_TOO_LARGE',
-  },
-  {
-    name: 'a bad percent-encoding in the path → 400 problem',
-    bytes: () => 'GET /v1/cases/%FF HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
-    status: 400,
-    code: 'HR_BAD_REQUEST',
-  },
-  {
-    name: 'a known path with another method → 405 with Allow',
-    bytes: (token) => `PUT /v1/cases/1 HTTP/1.1\r\nhost: x\r\n${auth(token)}connection: close\r\n\r\n`,
-    status: 405,
-    code: 'HR_METHOD_NOT_ALLOWED',
-  },
-  {
-    name: 'text/plain to a JSON route → 415',
-    bytes: (token) =>
-      `POST /v1/cases HTTP/1.1\r\nhost: x\r\n${auth(token)}content-type: text/plain\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntitle=x`,
-    status: 415,
-    code: 'HR_UNSUPPORTED_MEDIA_TYPE',
-  },
-];
+import { checkProblem } from './problems.ts';
+import type { RawCase } from './raw-cases.ts';
+import { answerBoundMs, counts } from './run.ts';
+import { type FuzzTarget, fuzzConnection } from './target.ts';
 
 /** The most a connection may stay open: the request timeout, the check interval, and slack for a busy machine. */
 const closeBoundMs = fuzzConnection.requestTimeoutMs + fuzzConnection.checkIntervalMs + answerBoundMs;
 
-/** The checks of any raw answer: it came in time, it is no 5xx, an error is a documented problem. */
+/** The checks of any raw answer: it came in time (rawRequest rejects otherwise), no 5xx, errors are problems. */
 export function checkRawAnswer(answer: RawAnswer, what: string): void {
   if (answer.status === undefined) return; // closed without an answer: allowed, it was not held
-  assert.ok(answer.status < 500, `${what} → ${answer.status} ${answer.body}`);
+  assert.ok(answer.status < 500, `${what} → ${answer.status} ${answer.body.slice(0, 500)}`);
   if (answer.status < 400) return;
-  assert.equal(answer.headers['content-type'], 'application/problem+json; charset=utf-8', what);
-  const body = JSON.parse(
-    answer.body.slice(0, Number(answer.headers['content-length'] ?? answer.body.length)),
-  );
-  assert.ok(documentedCodes.has(body.code), `${what} → undocumented code ${body.code}`);
+  checkProblem(answer.status, answer.headers, firstBody(answer), what);
 }
 
-/** Sends one named case and checks its answer. */
-export async function runRawCase(port: number, rawCase: RawCase, token: string): Promise<RawAnswer> {
-  const answer = await rawRequest(port, rawCase.bytes(token), closeBoundMs);
+// The body of the first answer: a pipelined second one may follow it.
+function firstBody(answer: RawAnswer): string {
+  const length = answer.headers['content-length'];
+  return length ? answer.body.slice(0, Number(length)) : answer.body;
+}
+
+/**
+ * Checks every answer of a connection that carried several (pipelined) requests, as {@link checkRawAnswer}
+ * does the first; returns their statuses.
+ */
+export function checkEveryAnswer(answer: RawAnswer): number[] {
+  const statuses: number[] = [];
+  let rest = `HTTP/1.1 ${answer.status} x\r\n${Object.entries(answer.headers)
+    .map(([n, v]) => `${n}: ${v}\r\n`)
+    .join('')}\r\n${answer.body}`;
+  while (rest.startsWith('HTTP/')) {
+    const end = rest.indexOf('\r\n\r\n');
+    const head = rest.slice(0, end === -1 ? rest.length : end);
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+    const headers = Object.fromEntries(
+      head
+        .split('\r\n')
+        .slice(1)
+        .map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+    );
+    const length = Number(headers['content-length'] ?? 0);
+    const body = end === -1 ? '' : rest.slice(end + 4, end + 4 + length);
+    checkRawAnswer(
+      { status, headers, body, closedAfterMs: answer.closedAfterMs },
+      `answer ${statuses.length + 1}`,
+    );
+    statuses.push(status);
+    rest = end === -1 ? '' : rest.slice(end + 4 + length);
+  }
+  return statuses;
+}
+
+/** Sends one named case and checks its answer; a refusal (or no answer) must have written nothing. */
+export async function runRawCase(target: FuzzTarget, port: number, rawCase: RawCase): Promise<RawAnswer> {
+  const before = await counts(target.t);
+  const answer = await rawRequest(port, rawCase.bytes(target.adminToken), closeBoundMs);
+  const seen = `${rawCase.name}: ${answer.status} ${JSON.stringify(answer.headers)} ${answer.body.slice(0, 300)}`;
   checkRawAnswer(answer, rawCase.name);
-  if (rawCase.status !== undefined) assert.equal(answer.status, rawCase.status, JSON.stringify(answer));
-  if (rawCase.code !== undefined) assert.equal(JSON.parse(answer.body).code, rawCase.code);
+  if (rawCase.status !== undefined) assert.equal(answer.status, rawCase.status, seen);
+  if (rawCase.code !== undefined) assert.equal(JSON.parse(firstBody(answer)).code, rawCase.code, seen);
+  rawCase.check?.(answer);
+  if (answer.status === undefined || answer.status >= 400) {
+    assert.deepEqual(await counts(target.t), before, `${seen}: refused, but wrote`);
+  }
   return answer;
 }
 
@@ -146,9 +91,7 @@ export const randomWire = fc
     ),
     fc.array(
       fc.tuple(fc.string({ unit: wireByte, maxLength: 12 }), fc.string({ unit: wireByte, maxLength: 40 })),
-      {
-        maxLength: 4,
-      },
+      { maxLength: 4 },
     ),
     fc.option(fc.tuple(fc.nat({ max: 200 }), fc.string({ unit: wireByte, maxLength: 60 }))),
   )
@@ -157,3 +100,18 @@ export const randomWire = fc
     if (body) lines.push(`content-length: ${body[0]}`);
     return `${lines.join('\r\n')}\r\nconnection: close\r\n\r\n${body ? body[1] : ''}`;
   });
+
+/**
+ * Sends random wire bytes `runs` times; each answer must come in time and pass {@link checkRawAnswer}.
+ *
+ * @example
+ * const details = await fuzzWire(port, { runs: 75, seed: 42 });
+ */
+export function fuzzWire(port: number, options: { runs: number; seed: number }) {
+  return fc.check(
+    fc.asyncProperty(randomWire, async (bytes) => {
+      checkRawAnswer(await rawRequest(port, bytes, closeBoundMs), JSON.stringify(bytes));
+    }),
+    { numRuns: options.runs, seed: options.seed },
+  );
+}

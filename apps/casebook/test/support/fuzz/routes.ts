@@ -1,95 +1,157 @@
-// Every casebook route the fuzz suite attacks, with the fields each one reads, as arbitraries that are
-// valid most of the time and hostile the rest. A test checks this table against the app's own routes.
+// Every casebook route the fuzz suite attacks, with the fields each one reads: the values its schema takes
+// and the hostile ones. A test checks this table against the app's own routes.
 
 import fc from 'fast-check';
-import { anyJson, cursorArbitrary, entityTagHeader, idSegment, mostly, number, text } from './arbitraries.ts';
+import { edgeNumbers, type Field, field, number, overLong, text, validText } from './arbitraries.ts';
+import { cursorArbitrary } from './issued.ts';
+import { type OwnKind, own } from './own.ts';
 
 /** One route and what to send it. */
 export interface FuzzRoute {
   method: string;
   /** The route template, as Fastify knows it (`/v1/cases/:id`). */
   url: string;
-  /** Query-string members: name → values (a value may repeat, as `limit=1&limit=2`). */
-  query?: Record<string, fc.Arbitrary<unknown>>;
+  /** What `:id` names: a case, an entity, an API key. */
+  id?: OwnKind;
+  /** Query-string members (all optional). */
+  query?: Record<string, Field>;
   /** Body members; a route without them sends no body (or junk, sometimes). */
-  body?: Record<string, fc.Arbitrary<unknown>>;
+  body?: Record<string, Field>;
+}
+
+/** What the app handed out before the attack (filled in after the table is built, read as values are drawn). */
+export interface Issued {
+  /** `next_cursor`s of real first pages. */
+  cursors: string[];
+  /** `ETag`s of real cases, for If-Match and If-None-Match. */
+  etags: string[];
+  /** Names of the breakers and caches the admin API has. */
+  names: string[];
 }
 
 const statuses = fc.constantFrom('open', 'investigating', 'escalated', 'closed');
 const priorities = fc.constantFrom('low', 'medium', 'high', 'critical');
 const kinds = fc.constantFrom('person', 'organization', 'account', 'device', 'address', 'ip');
-const smallId = fc.integer({ min: 1, max: 400 });
-const limit = mostly(fc.integer({ min: 1, max: 100 }));
+const anyId = fc.oneof(fc.integer({ min: 1, max: 400 }), fc.constantFrom(...edgeNumbers));
+const words = (list: string[]) =>
+  fc.constantFrom(...list, ...list.map((w) => w.toUpperCase()), ` ${list[0]}`);
 
 /**
- * The route table. `cursors` will hold real `next_cursor`s taken from first pages (it is read as values are
- * drawn), so valid ones are attacked too.
+ * The route table; `issued` is read as values are drawn, so the caller fills it after building the table.
  *
  * @example
- * const cursors: string[] = [];
- * const routes = fuzzRoutes(cursors); // fill `cursors` before running
+ * const issued: Issued = { cursors: [], etags: [], names: [] };
+ * const routes = fuzzRoutes(issued); // fill `issued` before running
  */
-export function fuzzRoutes(cursors: readonly string[]): FuzzRoute[] {
-  const cursor = cursorArbitrary(cursors);
-  const page = { limit, cursor };
+export function fuzzRoutes(issued: Issued): FuzzRoute[] {
+  const realCursor = fc.nat().map((i) => issued.cursors[i % Math.max(issued.cursors.length, 1)] ?? 'x');
+  const page = {
+    limit: field(fc.integer({ min: 1, max: 100 }), fc.constantFrom(0, -1, 101, 1.5, '1e1', '0x10', ' 5', '')),
+    cursor: field(realCursor, cursorArbitrary(issued.cursors)),
+  };
   const caseBody = {
-    title: mostly(fc.string({ minLength: 1, maxLength: 60 })),
-    description: mostly(text),
-    status: mostly(statuses),
-    priority: mostly(priorities),
-    owner_id: mostly(fc.oneof(smallId, fc.constant(null))),
+    title: field(validText, overLong),
+    description: field(validText, overLong),
+    status: field(statuses, words(['open', 'closed'])),
+    priority: field(priorities, words(['low', 'high'])),
+    owner_id: field(fc.oneof(own('user'), fc.constant(null)), anyId),
   };
   return [
     {
       method: 'POST',
       url: '/v1/auth/login',
       body: {
-        email: mostly(
-          fc.constantFrom('analyst@acme.test', 'nobody@acme.test', 'a\ud800@acme.test', 'A@B.C', 'x'),
+        email: field(
+          fc.constantFrom('analyst@acme.test', 'admin@globex.test', 'nobody@acme.test'),
+          fc.constantFrom(
+            'a\ud800@acme.test',
+            'a\u0000@acme.test',
+            'A@B.C',
+            'x',
+            `${'a'.repeat(250)}@acme.test`,
+          ),
         ),
-        password: mostly(fc.constantFrom('headroom-demo', 'wrong')),
+        password: field(fc.constantFrom('headroom-demo', 'wrong'), overLong),
       },
     },
     { method: 'POST', url: '/v1/auth/logout' },
     { method: 'GET', url: '/v1/me' },
-    { method: 'POST', url: '/v1/api-keys', body: { name: mostly(text) } },
+    { method: 'POST', url: '/v1/api-keys', body: { name: field(validText, overLong) } },
     { method: 'GET', url: '/v1/api-keys' },
-    { method: 'DELETE', url: '/v1/api-keys/:id' },
+    { method: 'DELETE', url: '/v1/api-keys/:id', id: 'key' },
     {
       method: 'GET',
       url: '/v1/cases/search',
-      query: { q: mostly(text), status: mostly(statuses), ...page },
+      query: {
+        q: field(fc.oneof(validText, words(['fraud', 'wire'])), text),
+        status: field(statuses),
+        ...page,
+      },
     },
     {
       method: 'GET',
       url: '/v1/cases/:id',
+      id: 'case',
       query: {
-        expand: mostly(fc.constantFrom('owner', 'owner.team', 'owner.team.org', 'owner,owner.team', 'team')),
-        fields: mostly(fc.constantFrom('title', 'title,status', 'id,owner', 'nope', 'title,,status')),
+        expand: field(
+          fc.constantFrom('owner', 'owner.team', 'owner.team.org', 'owner,owner.team'),
+          fc.constantFrom(
+            'team',
+            'owner.',
+            'owner..team',
+            'owner,',
+            ',',
+            'owner.team.org.x',
+            'owner,'.repeat(30),
+          ),
+        ),
+        fields: field(
+          fc.constantFrom('title', 'title,status', 'id,owner,version', 'updated_at'),
+          fc.constantFrom('nope', 'title,,status', 'title,', '__proto__', 'toString', 'title,'.repeat(50)),
+        ),
       },
     },
     { method: 'POST', url: '/v1/cases', body: caseBody },
-    { method: 'PATCH', url: '/v1/cases/:id', body: caseBody },
-    { method: 'GET', url: '/v1/cases/:id/timeline', query: page },
-    { method: 'GET', url: '/v1/cases/:id/comments', query: page },
-    { method: 'POST', url: '/v1/cases/:id/comments', body: { body: mostly(text) } },
-    { method: 'GET', url: '/v1/cases/:id/suggestions' },
+    { method: 'PATCH', url: '/v1/cases/:id', id: 'case', body: caseBody },
+    { method: 'GET', url: '/v1/cases/:id/timeline', id: 'case', query: page },
+    { method: 'GET', url: '/v1/cases/:id/comments', id: 'case', query: page },
+    { method: 'POST', url: '/v1/cases/:id/comments', id: 'case', body: { body: field(validText, overLong) } },
+    { method: 'GET', url: '/v1/cases/:id/suggestions', id: 'case' },
     {
       method: 'POST',
       url: '/v1/entities',
       body: {
-        kind: mostly(kinds),
-        name: mostly(text),
-        attributes: mostly(
-          fc.dictionary(text, fc.oneof(text, number, fc.boolean(), anyJson), { maxKeys: 4 }),
+        kind: field(kinds, words(['person', 'ip'])),
+        name: field(validText, overLong),
+        attributes: field(
+          fc.dictionary(
+            fc.string({ minLength: 1, maxLength: 20 }),
+            fc.oneof(
+              validText,
+              fc.integer(),
+              fc.double({ noNaN: true, noDefaultInfinity: true }),
+              fc.boolean(),
+            ),
+            { maxKeys: 5 },
+          ),
+          fc.oneof(
+            fc.dictionary(text, fc.oneof(text, number, fc.boolean()), { maxKeys: 4 }),
+            fc.dictionary(fc.string({ maxLength: 3 }), fc.constant('v'), { minKeys: 51, maxKeys: 60 }),
+            fc.constant({ ['k'.repeat(65)]: 'v' }),
+            fc.constant({ '\u0000': 'v', k: 'a\u0000b' }),
+            fc.constant({ k: 'v'.repeat(1_001) }),
+            fc.constant({ k: { nested: { deeper: [1, { x: null }] } } }),
+            fc.constant(JSON.parse('{"__proto__":{"polluted":true},"constructor":"x"}')),
+          ),
         ),
       },
     },
-    { method: 'GET', url: '/v1/entities/:id' },
+    { method: 'GET', url: '/v1/entities/:id', id: 'entity' },
     {
       method: 'POST',
       url: '/v1/cases/:id/entities',
-      body: { entity_id: mostly(smallId), role: mostly(text) },
+      id: 'case',
+      body: { entity_id: field(own('entity'), anyId), role: field(validText, overLong) },
     },
     { method: 'GET', url: '/health' },
     { method: 'GET', url: '/health/ready' },
@@ -105,99 +167,15 @@ export function fuzzRoutes(cursors: readonly string[]): FuzzRoute[] {
       method: 'POST',
       url: '/admin/caches/:name/invalidate',
       body: {
-        tags: mostly(fc.array(mostly(fc.constantFrom('cases', 'case:1', 'credential:x')), { maxLength: 3 })),
-        tenant: mostly(fc.constantFrom('1', '2', '3', '999')),
+        tags: field(
+          fc.array(fc.constantFrom('cases', 'case:1', 'credential:x', 'search'), {
+            minLength: 1,
+            maxLength: 3,
+          }),
+          fc.oneof(fc.constant([]), fc.array(text, { maxLength: 3 }), fc.constant(Array(1_000).fill('t'))),
+        ),
+        tenant: field(own('tenant'), fc.constantFrom('1', '2', '3', '999', 'acme', '', '\u0000')),
       },
     },
   ];
-}
-
-/** One request to send: everything but the credentials, which the runner picks. */
-export interface FuzzRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  payload?: string;
-}
-
-const contentTypes = fc.oneof(
-  { weight: 6, arbitrary: fc.constant('application/json') },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      'text/plain',
-      'application/json; charset=latin1',
-      'application/x-www-form-urlencoded',
-      'application/json; charset=utf-8',
-      'multipart/form-data; boundary=x',
-    ),
-  },
-);
-
-/** Requests for `route`: its params, query and body mutated, plus extra headers and members now and then. */
-export function requestArbitrary(route: FuzzRoute): fc.Arbitrary<FuzzRequest> {
-  const query = fc.record(
-    {
-      ...Object.fromEntries(
-        Object.entries(route.query ?? {}).map(([name, value]) => [
-          name,
-          fc.array(value, { minLength: 1, maxLength: 2 }),
-        ]),
-      ),
-      unknown: fc.array(text, { maxLength: 1 }),
-    },
-    { requiredKeys: [] },
-  );
-  const body = route.body
-    ? fc.oneof(
-        {
-          weight: 6,
-          arbitrary: fc
-            .tuple(
-              fc.record(route.body, { requiredKeys: [] }),
-              fc.option(fc.tuple(text, anyJson), { freq: 5 }),
-            )
-            .map(([members, extra]) =>
-              JSON.stringify(extra ? { ...members, [extra[0]]: extra[1] } : members),
-            ),
-        },
-        { weight: 1, arbitrary: anyJson.map((value) => JSON.stringify(value)) },
-        { weight: 1, arbitrary: text },
-      )
-    : fc.option(text, { freq: 8 });
-  const headers = fc.record(
-    {
-      'if-match': entityTagHeader,
-      'if-none-match': entityTagHeader,
-      'x-tenant-id': fc.constantFrom('1', '2', '3', '999', '', 'acme'),
-      'content-type': contentTypes,
-    },
-    { requiredKeys: ['content-type'] },
-  );
-  const name = fc.oneof(fc.constantFrom('enrichment', 'casebook', 'search'), idSegment);
-  return fc.tuple(idSegment, name, query, body, headers).map(([id, segment, q, payload, extra]) => {
-    const params = new URLSearchParams();
-    for (const [name, values] of Object.entries(q)) {
-      for (const value of values as unknown[]) params.append(name, asQueryValue(value));
-    }
-    const search = params.toString();
-    const request: FuzzRequest = {
-      method: route.method,
-      url: `${route.url.replace(':id', id).replace(':name', segment)}${search ? `?${search}` : ''}`,
-      headers: Object.fromEntries(Object.entries(extra).map(([name, value]) => [name, printable(value)])),
-    };
-    if (payload !== null && payload !== undefined) request.payload = payload;
-    else delete request.headers['content-type'];
-    return request;
-  });
-}
-
-// URLSearchParams turns an unpaired surrogate into U+FFFD; NUL and the rest go through as %-escapes.
-function asQueryValue(value: unknown): string {
-  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
-}
-
-// Header values must be visible ASCII for any client to send them; what a client cannot send is raw-socket work.
-function printable(value: string): string {
-  return value.replace(/[^\x20-\x7e]/g, '');
 }

@@ -1,104 +1,94 @@
-// The fuzz suite's one runner: a casebook app to attack, the checks every answer must pass, and a property per
-// route. The CI test (`test/fuzz.test.ts`) and the long run (`npm run fuzz`) both drive it.
+// The fuzz suite's one runner: the checks every answer must pass and a property per route. The CI test
+// (`test/fuzz.test.ts`) and the long run (`npm run fuzz`) both drive it.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { systemClock } from '@headroom/core/clock';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
-import { startTestApp, type TestApp, testOperatorToken } from '../app.ts';
-import { type FuzzRequest, type FuzzRoute, requestArbitrary } from './routes.ts';
-
-/** Every `HR_*` code in docs/errors.md: an error answer must carry one of them. */
-export const documentedCodes: ReadonlySet<string> = new Set(
-  readFileSync(join(import.meta.dirname, '..', '..', '..', '..', '..', 'docs', 'errors.md'), 'utf8')
-    .split('\n')
-    .flatMap((line) => /^\| `(HR_[A-Z0-9_]+)`/.exec(line)?.[1] ?? []),
-);
+import type { TestApp } from '../app.ts';
+import { checkProblem } from './problems.ts';
+import { render, requestArbitrary, type SentRequest } from './request.ts';
+import type { FuzzRoute, Issued } from './routes.ts';
+import { callerArbitrary, type FuzzTarget } from './target.ts';
 
 /** How long an answer may take before the request counts as held. */
 export const answerBoundMs = 5_000;
 
-/** Connection timeouts of the app under attack: short, so raw-socket cases end quickly. */
-export const fuzzConnection = { headersTimeoutMs: 1_000, requestTimeoutMs: 1_500, checkIntervalMs: 100 };
-
-/** A casebook under attack, with the credentials the requests use. */
-export interface FuzzTarget {
-  t: TestApp;
-  /** Bearer tokens: the operator, an admin and analysts of three tenants, junk; `undefined` sends none. */
-  tokens: (string | undefined)[];
-  /** A token that only logout uses (logging out revokes it; later calls are 401s). */
-  logoutToken: string;
-}
-
-/**
- * Starts casebook on its own database (real clock, so the suggestions timeouts fire; short connection
- * timeouts), logs in, and puts real cursors into `cursors` (the array {@link fuzzRoutes} was given).
- *
- * @example
- * const cursors: string[] = [];
- * const routes = fuzzRoutes(cursors);
- * const target = await startFuzzTarget(cursors);
- */
-export async function startFuzzTarget(cursors: string[]): Promise<FuzzTarget> {
-  const t = await startTestApp({ deps: { clock: systemClock(), connection: fuzzConnection } });
-  const tokens = [
-    await t.login('admin@acme.test'),
-    await t.login('analyst@globex.test'),
-    await t.login('analyst@initech.test'),
-    'hrs_not-a-real-token',
-    undefined,
-    testOperatorToken,
-  ];
-  const acme = tokens[0]!;
-  const first = (await t.as(acme, { url: '/v1/cases/search?limit=2' })).json();
-  if (first.page.next_cursor) cursors.push(first.page.next_cursor);
-  const id = first.data[0]?.id as number;
-  for (const list of ['timeline', 'comments']) {
-    const page = (await t.as(acme, { url: `/v1/cases/${id}/${list}?limit=1` })).json();
-    if (page.page.next_cursor) cursors.push(page.page.next_cursor);
-  }
-  return { t, tokens, logoutToken: await t.login('analyst@acme.test') };
-}
-
-const countsQuery = `SELECT (SELECT count(*) FROM cases) AS cases, (SELECT sum(version) FROM cases) AS versions,
+// One statement, so the snapshots around every request stay cheap.
+const countsQuery = `SELECT
+  (SELECT count(*) FROM cases) AS cases, (SELECT sum(version) FROM cases) AS versions,
+  (SELECT max(version) FROM cases) AS max_version, (SELECT max(updated_at) FROM cases) AS updated,
   (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM comments) AS comments,
   (SELECT count(*) FROM entities) AS entities, (SELECT count(*) FROM case_entities) AS links,
-  (SELECT count(*) FROM api_keys) AS keys, (SELECT count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM api_keys) AS revoked_keys,
-  (SELECT count(*) FROM sessions) AS sessions, (SELECT count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM sessions) AS revoked`;
+  (SELECT count(*) FROM api_keys) AS keys,
+  (SELECT count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM api_keys) AS revoked_keys,
+  (SELECT count(*) FROM sessions) AS sessions,
+  (SELECT count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM sessions) AS revoked_sessions`;
 
-async function counts(t: TestApp): Promise<Record<string, string>> {
-  return (await t.db.pool.query(countsQuery)).rows[0] as Record<string, string>;
+/** Row counts and version sums of every table a request can write: equal before and after a refusal. */
+export async function counts(t: TestApp): Promise<Record<string, unknown>> {
+  return (await t.db.pool.query(countsQuery)).rows[0] as Record<string, unknown>;
 }
 
-/**
- * The checks every answer passes: never a 5xx, every error a problem+json with a documented code (and the
- * field named for HR_VALIDATION).
- */
-export function checkAnswer(request: FuzzRequest, res: LightMyRequestResponse): void {
-  const where = `${request.method} ${request.url} ${JSON.stringify(request.headers)} ${request.payload ?? ''}`;
-  assert.ok(res.statusCode < 500, `${where} → ${res.statusCode} ${res.body}`);
+function describe(request: SentRequest): string {
+  const headers = { ...request.headers };
+  if (headers.authorization) headers.authorization = headers.authorization.slice(0, 40);
+  const payload = request.payload === undefined ? '' : ` ${JSON.stringify(request.payload.slice(0, 300))}`;
+  return `${request.method} ${request.url.slice(0, 300)} ${JSON.stringify(headers)}${payload}`;
+}
+
+/** The checks every answer passes: never a 5xx, every error a problem with a documented code. */
+export function checkAnswer(request: SentRequest, res: LightMyRequestResponse, where: string): void {
+  assert.ok(res.statusCode < 500, `${where} → ${res.statusCode} ${res.body.slice(0, 500)}`);
   if (res.statusCode < 400) return;
-  assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', where);
-  const body = res.json() as { code?: string; field?: string };
-  assert.ok(body.code && documentedCodes.has(body.code), `${where} → undocumented code ${body.code}`);
-  if (body.code === 'HR_VALIDATION') assert.ok(body.field, `${where} → HR_VALIDATION without a field`);
+  checkProblem(res.statusCode, res.headers, request.method === 'HEAD' ? undefined : res.body, where);
+}
+
+const tables: Partial<Record<string, string>> = { case: 'cases', entity: 'entities', key: 'api_keys' };
+
+/**
+ * Tenant isolation, on every answer that let a request through: the case, entity or key its URL names is
+ * the caller's tenant's, and so is every case a search returns.
+ */
+async function checkTenancy(
+  t: TestApp,
+  route: FuzzRoute,
+  request: SentRequest,
+  res: LightMyRequestResponse,
+  tenant: number,
+  where: string,
+): Promise<void> {
+  const table = route.id && tables[route.id];
+  const id = Number(request.id);
+  if (table && request.id !== '' && request.method !== 'HEAD') {
+    assert.ok(Number.isSafeInteger(id), `${where} → ${res.statusCode} for ${route.id} id ${request.id}`);
+    const owner = await t.db.pool.query(`SELECT tenant_id FROM ${table} WHERE id = $1`, [id]);
+    const found = owner.rows[0]?.tenant_id;
+    assert.equal(found, tenant, `${where} → ${res.statusCode} for ${route.id} ${id} of tenant ${found}`);
+  }
+  if (route.url === '/v1/cases/search' && request.method === 'GET') {
+    const ids = (res.json().data as { id: number }[]).map((c) => c.id);
+    const foreign = await t.db.pool.query('SELECT id FROM cases WHERE id = ANY($1) AND tenant_id <> $2', [
+      ids,
+      tenant,
+    ]);
+    assert.deepEqual(foreign.rows, [], `${where} → another tenant's cases`);
+  }
 }
 
 /** Sends one request; rejects when no answer comes within {@link answerBoundMs}. */
-async function send(t: TestApp, request: FuzzRequest, token: string | undefined) {
+async function send(t: TestApp, request: SentRequest, where: string) {
   let timer: NodeJS.Timeout | undefined;
   const held = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer in ${answerBoundMs} ms: ${request.url}`)),
-      answerBoundMs,
-    );
+    timer = setTimeout(() => reject(new Error(`no answer in ${answerBoundMs} ms: ${where}`)), answerBoundMs);
   });
-  const headers = { ...request.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
   try {
     return await Promise.race([
-      t.app.inject({ method: request.method as 'GET', url: request.url, headers, payload: request.payload }),
+      t.app.inject({
+        method: request.method as 'GET',
+        url: request.url,
+        headers: request.headers,
+        payload: request.payload,
+      }),
       held,
     ]);
   } finally {
@@ -106,23 +96,76 @@ async function send(t: TestApp, request: FuzzRequest, token: string | undefined)
   }
 }
 
-/** The property of one route: any request, any caller; every answer checked, nothing written on a refusal. */
-export function routeProperty(target: FuzzTarget, route: FuzzRoute) {
-  const token =
-    route.url === '/v1/auth/logout'
-      ? fc.constantFrom(target.logoutToken, undefined, 'hrs_junk')
-      : fc.constantFrom(...target.tokens);
-  return fc.asyncProperty(requestArbitrary(route), token, async (request, bearer) => {
-    const before = await counts(target.t);
-    const res = await send(target.t, request, bearer);
-    checkAnswer(request, res);
-    if (res.statusCode >= 400) {
-      assert.deepEqual(await counts(target.t), before, `${request.method} ${request.url} refused but wrote`);
-    }
-  });
+/** How one route fared: fast-check's report on failure, and how often each status came. */
+export interface RouteVerdict {
+  /** fast-check's report (seed, path, counterexample, error) when the property failed. */
+  failure: string | undefined;
+  /** Requests sent, shrinking included. */
+  requests: number;
+  /** Status → how many answers had it. */
+  statuses: Map<number, number>;
 }
 
-/** Runs one route's property; returns fast-check's verdict (seed and counterexample on failure). */
-export function fuzzRoute(target: FuzzTarget, route: FuzzRoute, options: { runs: number; seed: number }) {
-  return fc.check(routeProperty(target, route), { numRuns: options.runs, seed: options.seed });
+/**
+ * Runs one route's property: any request, any caller; every answer checked, and nothing written when the
+ * answer is a refusal (>= 400).
+ *
+ * @example
+ * const verdict = await fuzzRoute(target, issued, route, { runs: 150, seed: 42 });
+ * if (verdict.failure) console.error(verdict.failure);
+ */
+export async function fuzzRoute(
+  target: FuzzTarget,
+  issued: Issued,
+  route: FuzzRoute,
+  options: { runs: number; seed: number },
+): Promise<RouteVerdict> {
+  const statuses = new Map<number, number>();
+  let requests = 0;
+  let last: Record<string, unknown> | undefined;
+  const property = fc.asyncProperty(
+    requestArbitrary(route, issued),
+    callerArbitrary(target, route.url),
+    async (drawn, caller) => {
+      const request = await render(drawn, caller.resolve);
+      if (caller.authorization !== undefined) request.headers.authorization = caller.authorization;
+      const where = describe(request);
+      // A refusal leaves the tables as they were, so its snapshot is the next request's "before".
+      const before = last ?? (await counts(target.t));
+      last = undefined;
+      const res = await send(target.t, request, where);
+      requests++;
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      checkAnswer(request, res, where);
+      if (res.statusCode < 300) await checkTenancy(target.t, route, request, res, caller.tenant, where);
+      if (res.statusCode >= 400) {
+        const after = await counts(target.t);
+        last = after;
+        assert.deepEqual(
+          after,
+          before,
+          `${where} → ${res.statusCode} refused, but wrote: ${res.body.slice(0, 200)}`,
+        );
+      }
+    },
+  );
+  const details = await fc.check(property, { numRuns: options.runs, seed: options.seed });
+  return {
+    failure: details.failed ? `${fc.defaultReportMessage(details)}\n${details.errorInstance}` : undefined,
+    requests,
+    statuses,
+  };
+}
+
+/** `2xx 40, 4xx 110` style summary of a status tally. */
+export function statusSummary(statuses: ReadonlyMap<number, number>): string {
+  const classes = new Map<string, number>();
+  for (const [status, n] of statuses) {
+    const name = `${Math.floor(status / 100)}xx`;
+    classes.set(name, (classes.get(name) ?? 0) + n);
+  }
+  return [...classes]
+    .sort()
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
 }
