@@ -65,7 +65,9 @@ async function checkTenancy(
     const found = owner.rows[0]?.tenant_id;
     assert.equal(found, tenant, `${where} → ${res.statusCode} for ${route.id} ${id} of tenant ${found}`);
   }
-  if (route.url === '/v1/cases/search' && request.method === 'GET') {
+  // The path as the client resolved it (`/v1/cases/search/../1` is a case detail, not a search).
+  const path = new URL(request.url, 'http://fuzz.invalid').pathname;
+  if (path === '/v1/cases/search' && request.method === 'GET') {
     const ids = (res.json().data as { id: number }[]).map((c) => c.id);
     const foreign = await t.db.pool.query('SELECT id FROM cases WHERE id = ANY($1) AND tenant_id <> $2', [
       ids,
