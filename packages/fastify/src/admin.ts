@@ -3,6 +3,7 @@
 // tenant only (invalidate their own cache entries). Registered only when the app says who is who.
 
 import { HeadroomError } from '@headroom/core/errors';
+import type { CircuitBreakerPolicy } from '@headroom/core/policy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
 import { fastifyErrorCodes } from './errors.ts';
@@ -103,39 +104,36 @@ export async function adminRoutes(
       });
       const operator = { preHandler: operatorOnly };
       admin.get('/breakers', operator, async () => ({ data: list() }));
-      admin.post(
-        '/breakers/:name/reset',
-        { ...operator, schema: { params: nameParams } },
-        async (request) => {
-          const { name } = request.params as { name: string };
-          const breaker = find(name);
-          isolations.get(name)?.dispose();
-          isolations.delete(name);
-          breaker.reset();
-          return breaker.stats();
-        },
-      );
-      admin.post(
-        '/breakers/:name/isolate',
-        { ...operator, schema: { params: nameParams } },
-        async (request) => {
-          const { name } = request.params as { name: string };
-          const breaker = find(name);
-          if (!isolations.has(name)) isolations.set(name, breaker.isolate());
-          return breaker.stats();
-        },
-      );
-      admin.delete(
-        '/breakers/:name/isolate',
-        { ...operator, schema: { params: nameParams } },
-        async (request) => {
-          const { name } = request.params as { name: string };
-          const breaker = find(name);
-          isolations.get(name)?.dispose();
-          isolations.delete(name);
-          return breaker.stats();
-        },
-      );
+      // The three breaker controls differ only in what they do to the named breaker.
+      const control = (
+        method: 'POST' | 'DELETE',
+        path: string,
+        act: (name: string, breaker: CircuitBreakerPolicy) => void,
+      ) =>
+        admin.route({
+          method,
+          url: `/breakers/:name/${path}`,
+          ...operator,
+          schema: { params: nameParams },
+          handler: async (request) => {
+            const { name } = request.params as { name: string };
+            const breaker = find(name);
+            act(name, breaker);
+            return breaker.stats();
+          },
+        });
+      const release = (name: string) => {
+        isolations.get(name)?.dispose();
+        isolations.delete(name);
+      };
+      control('POST', 'reset', (name, breaker) => {
+        release(name);
+        breaker.reset();
+      });
+      control('POST', 'isolate', (name, breaker) => {
+        if (!isolations.has(name)) isolations.set(name, breaker.isolate());
+      });
+      control('DELETE', 'isolate', release);
       admin.get('/bulkheads', operator, async () => ({
         data: [...protection.bulkheads.values()].map((b) => b.stats()),
       }));

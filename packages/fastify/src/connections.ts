@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Clock, Timer } from '@headroom/core/clock';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { fastifyErrorCodes } from './errors.ts';
-import { problemContentType } from './problem.ts';
+import { bareProblem, problemContentType, requestPath } from './problem.ts';
 
 /** Timeouts of every connection; each bounds how long a slow or silent client can hold one. */
 export interface ConnectionTimeouts {
@@ -105,13 +105,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
     code: fastifyErrorCodes.HR_BAD_REQUEST,
     detail: 'the request is not valid HTTP/1.1 (request line, headers or body framing)',
   };
-  const body = JSON.stringify({
-    type: `urn:headroom:problem:${code}`,
-    title: STATUS_CODES[status],
-    status,
-    detail,
-    code,
-  });
+  const body = bareProblem(status, code, detail);
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${problemContentType}; charset=utf-8\r\n` +
@@ -130,15 +124,12 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
  */
 export function answerUnmetExpectations(server: import('node:http').Server): void {
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const code = fastifyErrorCodes.HR_EXPECTATION_FAILED;
-    const body = JSON.stringify({
-      type: `urn:headroom:problem:${code}`,
-      title: STATUS_CODES[417],
-      status: 417,
-      detail: 'the server meets no Expect but 100-continue',
-      code,
-      instance: (request.url ?? '/').split('?')[0],
-    });
+    const body = bareProblem(
+      417,
+      fastifyErrorCodes.HR_EXPECTATION_FAILED,
+      'the server meets no Expect but 100-continue',
+      requestPath(request.url ?? '/'),
+    );
     response.writeHead(417, {
       'content-type': `${problemContentType}; charset=utf-8`,
       'content-length': Buffer.byteLength(body),

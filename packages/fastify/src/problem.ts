@@ -56,9 +56,28 @@ export function problem(
 }
 
 /**
+ * A problem written where no request object exists (Node's `clientError`, `checkExpectation`): the members
+ * of {@link problem} but `request_id`, serialized.
+ *
+ * @example
+ * socket.end(head + bareProblem(408, 'HR_REQUEST_TIMEOUT', 'the request did not arrive in time'));
+ */
+export function bareProblem(status: number, code: string, detail: string, instance?: string): string {
+  return JSON.stringify({
+    type: `urn:headroom:problem:${code}`,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...(instance === undefined ? {} : { instance }),
+  });
+}
+
+/**
  * Sends `body` as `application/problem+json` with its status (Fastify appends `; charset=utf-8`, as it does
- * to every JSON type), `Cache-Control: no-store` and `Vary: authorization` (a problem names one request and may
- * depend on the caller: no cache may keep it, nor serve it to another caller if it ignores no-store). The body is serialised here, so a route's response schema can never strip members.
+ * to every JSON type), `Cache-Control: no-store` and `Vary: authorization`: a problem names one request and
+ * may depend on the caller, so no cache may keep it, nor hand it to another caller if it ignores no-store.
+ * The body is serialised here, so a route's response schema can never strip members.
  *
  * @example
  * return sendProblem(reply, problem(request, 503, 'HR_NOT_READY', 'not ready'));
