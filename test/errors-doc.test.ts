@@ -1,9 +1,12 @@
-// Keeps docs/errors.md and the errors.ts / codes.ts registries of every package and app in step.
+// Keeps docs/errors.md and the error tables (`defineErrors` in each errors.ts / codes.ts) of every package and
+// app in step: the same codes, and the same HTTP status for each.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { type ErrorDefinition, isErrorTable } from '@headroom/core/errors';
 
 const root = join(import.meta.dirname, '..');
 const registryFiles = new Set(['errors.ts', 'codes.ts']);
@@ -22,9 +25,8 @@ function registries(): string[] {
   for (const group of ['packages', 'apps']) {
     for (const unit of readdirSync(join(root, group), { withFileTypes: true })) {
       if (!unit.isDirectory()) continue;
-      const src = join(root, group, unit.name, 'src');
       try {
-        walk(src);
+        walk(join(root, group, unit.name, 'src'));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
@@ -33,37 +35,64 @@ function registries(): string[] {
   return found;
 }
 
-function definedCodes(): Map<string, string> {
-  const codes = new Map<string, string>();
-  for (const file of registries()) {
-    const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/(['"`])(HR_[A-Z0-9_]+)\1/g)) {
-      if (match[2] && !codes.has(match[2])) codes.set(match[2], file.slice(root.length + 1));
+interface Declared extends ErrorDefinition {
+  file: string;
+}
+
+/** Every code of every table exported by a registry file, with where it was first declared. */
+async function declaredCodes(): Promise<{
+  codes: Map<string, Declared>;
+  conflicts: string[];
+  bare: string[];
+}> {
+  const codes = new Map<string, Declared>();
+  const conflicts: string[] = [];
+  const bare: string[] = [];
+  for (const path of registries()) {
+    const file = path.slice(root.length + 1);
+    const module: Record<string, unknown> = await import(pathToFileURL(path).href);
+    const tables = Object.values(module).filter(isErrorTable);
+    if (tables.length === 0) bare.push(file);
+    for (const table of tables) {
+      for (const [code, definition] of Object.entries(table.definitions)) {
+        const seen = codes.get(code);
+        if (!seen) codes.set(code, { ...definition, file });
+        else if (seen.status !== definition.status || seen.stack !== definition.stack) {
+          conflicts.push(`${code}: ${seen.status} in ${seen.file}, ${definition.status} in ${file}`);
+        }
+      }
     }
   }
-  return codes;
+  return { codes, conflicts, bare };
 }
 
-function documentedCodes(): Set<string> {
-  const codes = new Set<string>();
+/** Code → the status in its row of docs/errors.md (`| Code | Status | Meaning | Fix |`). */
+function documentedCodes(): Map<string, number> {
+  const codes = new Map<string, number>();
   for (const line of readFileSync(join(root, 'docs/errors.md'), 'utf8').split('\n')) {
-    const firstCell = /^\|\s*`?(HR_[A-Z0-9_]+)`?\s*\|/.exec(line);
-    if (firstCell?.[1]) codes.add(firstCell[1]);
+    const row = /^\|\s*`?(HR_[A-Z0-9_]+)`?\s*\|\s*(\d{3})\b/.exec(line);
+    if (row?.[1] && row[2]) codes.set(row[1], Number(row[2]));
+    else if (/^\|\s*`?HR_/.test(line)) codes.set(line, Number.NaN); // a code row without a status
   }
   return codes;
 }
 
-test('every code in an errors.ts or codes.ts is in docs/errors.md, and only those', () => {
-  const defined = definedCodes();
+test('every code of an error table is in docs/errors.md with its status, and only those', async () => {
+  const { codes, conflicts, bare } = await declaredCodes();
   const documented = documentedCodes();
-  assert.ok(defined.size > 0 && documented.size > 0, 'found registries and a table');
-  const undocumented = [...defined]
+  assert.ok(codes.size > 30 && documented.size > 30, 'found the tables and the table of the doc');
+  assert.deepEqual(bare, [], 'every errors.ts / codes.ts declares its codes with defineErrors');
+  assert.deepEqual(conflicts, [], 'a code raised by two modules has one status');
+  const undocumented = [...codes]
     .filter(([code]) => !documented.has(code))
-    .map(([code, f]) => `${code} (${f})`);
-  const gone = [...documented].filter((code) => !defined.has(code));
+    .map(([c, d]) => `${c} (${d.file})`);
+  const gone = [...documented.keys()].filter((code) => !codes.has(code));
+  const wrongStatus = [...codes]
+    .filter(([code, d]) => documented.has(code) && documented.get(code) !== d.status)
+    .map(([code, d]) => `${code}: table ${d.status}, doc ${documented.get(code)}`);
   assert.deepEqual(
-    { undocumented, gone },
-    { undocumented: [], gone: [] },
-    'add undocumented codes to docs/errors.md; remove documented codes no errors.ts defines any more',
+    { undocumented, gone, wrongStatus },
+    { undocumented: [], gone: [], wrongStatus: [] },
+    'add undocumented codes to docs/errors.md; remove documented codes no table declares; make the Status column match',
   );
 });

@@ -3,7 +3,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock } from '@headroom/core/clock';
-import { HeadroomError } from '@headroom/core/errors';
 import {
   type AdminAccess,
   type ConnectionTimeouts,
@@ -24,7 +23,7 @@ import { caseRoutes } from './cases/routes.ts';
 import { database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { entityRoutes } from './entities/routes.ts';
-import { casebookErrorCodes } from './errors.ts';
+import { casebookErrors } from './errors.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
 import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
@@ -98,8 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const isOperator = deps.operatorToken ? operatorCheck(deps.operatorToken) : () => false;
   const requireOperator = (request: FastifyRequest) => {
     if (!isOperator(request)) {
-      throw new HeadroomError(casebookErrorCodes.HR_UNAUTHENTICATED, 'this needs the operator token', {
-        status: 401,
+      throw casebookErrors.create('HR_UNAUTHENTICATED', 'this needs the operator token', {
         headers: { 'www-authenticate': 'Bearer realm="casebook-operations"' },
       });
     }
@@ -124,11 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (isOperator(request)) return { role: 'operator' };
         await authenticated.check(request);
         if (request.principal.role !== 'admin') {
-          throw new HeadroomError(
-            casebookErrorCodes.HR_FORBIDDEN,
-            'the admin API needs an admin of the tenant',
-            { status: 403 },
-          );
+          throw casebookErrors.create('HR_FORBIDDEN', 'the admin API needs an admin of the tenant');
         }
         return { role: 'tenant', tenant: String(request.principal.tenantId) };
       },
@@ -154,10 +148,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onRequest', function notBeforeStartup(request, _reply, done) {
       if (started || !request.url.startsWith('/v1/')) return done();
       done(
-        new HeadroomError(casebookErrorCodes.HR_NOT_READY, 'casebook is starting; retry shortly', {
-          status: 503,
+        casebookErrors.create('HR_NOT_READY', 'casebook is starting; retry shortly', {
           headers: { 'retry-after': '5' },
-          stack: false,
         }),
       );
     });

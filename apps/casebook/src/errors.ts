@@ -1,14 +1,22 @@
 // Codes that casebook's routes answer with; each one is documented in docs/errors.md.
 
-export const casebookErrorCodes = {
-  HR_UNAUTHENTICATED: 'HR_UNAUTHENTICATED',
-  HR_INVALID_CREDENTIALS: 'HR_INVALID_CREDENTIALS',
-  HR_FORBIDDEN: 'HR_FORBIDDEN',
-  HR_TENANT_MISMATCH: 'HR_TENANT_MISMATCH',
-  HR_NOT_FOUND: 'HR_NOT_FOUND',
-  HR_PRECONDITION_FAILED: 'HR_PRECONDITION_FAILED',
-  HR_INVALID_CURSOR: 'HR_INVALID_CURSOR',
-  HR_INVALID_REFERENCE: 'HR_INVALID_REFERENCE',
-  HR_UPSTREAM_FAILED: 'HR_UPSTREAM_FAILED',
-  HR_NOT_READY: 'HR_NOT_READY',
-} as const;
+import { defineErrors, type ErrorCodeOf } from '@headroom/core/errors';
+import { fastifyErrors } from '@headroom/fastify';
+
+/**
+ * Casebook's own codes, on top of the plugin's (authentication, not found and not ready are the plugin's codes,
+ * raised here with the same status): every code a route throws with `casebookErrors.create` is one of these.
+ */
+export const casebookErrors = defineErrors({
+  ...fastifyErrors.definitions,
+  HR_INVALID_CREDENTIALS: { status: 401, stack: false },
+  HR_TENANT_MISMATCH: { status: 403, stack: false },
+  HR_PRECONDITION_FAILED: { status: 412, stack: false },
+  HR_INVALID_CURSOR: { status: 400, stack: false },
+  HR_INVALID_REFERENCE: { status: 422, stack: false },
+  /** Internal: the suggestions route turns it into a stale or partial answer; its cause keeps the stack. */
+  HR_UPSTREAM_FAILED: { status: 502, stack: false },
+});
+
+/** One of the codes in {@link casebookErrors}. */
+export type CasebookErrorCode = ErrorCodeOf<typeof casebookErrors>;

@@ -133,7 +133,7 @@ test('redis-server killed while deciding: no throws, local decisions counted; re
   const limiter = createRateLimiter({
     store: new RedisRateLimitStore(client),
     policies: [{ name: 'pro', limit: 6000, window: 60_000 }],
-    cooldownMs: 100,
+    storeCooldown: 100,
     insuranceDivisor: 2,
   });
   const reasons = new Set<RateLimitFallbackEvent['reason']>();
@@ -175,8 +175,8 @@ test('a hung Redis (CLIENT PAUSE): each decision within the store timeout, from 
   const limiter = createRateLimiter({
     store: new RedisRateLimitStore(client),
     policies: [{ name: 'pro', limit: 600, window: 60_000 }],
-    storeTimeoutMs: 50,
-    cooldownMs: 100,
+    storeTimeout: 50,
+    storeCooldown: 100,
   });
   const sources: DecisionSource[] = [];
   limiter.onDecision((e) => sources.push(e.source));

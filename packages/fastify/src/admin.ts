@@ -2,11 +2,11 @@
 // controls (shared breakers, bulkheads, every cache's stats), and a tenant admin, who may act on their own
 // tenant only (invalidate their own cache entries). Registered only when the app says who is who.
 
-import { HeadroomError } from '@headroom/core/errors';
+import type { HeadroomError } from '@headroom/core/errors';
 import type { CircuitBreakerPolicy } from '@headroom/core/policy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
-import { fastifyErrorCodes } from './errors.ts';
+import { fastifyErrors } from './errors.ts';
 import type { Protection } from './protection.ts';
 
 /**
@@ -55,12 +55,11 @@ declare module 'fastify' {
 }
 
 function forbidden(detail: string): HeadroomError {
-  return new HeadroomError(fastifyErrorCodes.HR_FORBIDDEN, detail, { status: 403 });
+  return fastifyErrors.create('HR_FORBIDDEN', detail);
 }
 
 function notFound(kind: string, name: string): HeadroomError {
-  return new HeadroomError(fastifyErrorCodes.HR_NOT_FOUND, `no ${kind} named "${name}"`, {
-    status: 404,
+  return fastifyErrors.create('HR_NOT_FOUND', `no ${kind} named "${name}"`, {
     context: { [kind === 'circuit breaker' ? 'breaker' : 'cache']: name },
   });
 }
@@ -169,8 +168,7 @@ function invalidationScope(access: AdminAccess | undefined, tenant: string | und
   }
   if (access?.role === 'operator') {
     if (tenant === undefined) {
-      throw new HeadroomError(fastifyErrorCodes.HR_VALIDATION, 'body.tenant is required for an operator', {
-        status: 400,
+      throw fastifyErrors.create('HR_VALIDATION', 'body.tenant is required for an operator', {
         context: { field: 'body.tenant' },
       });
     }

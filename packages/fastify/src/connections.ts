@@ -5,7 +5,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Socket } from 'node:net';
 import type { Clock, Timer } from '@headroom/core/clock';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { fastifyErrorCodes } from './errors.ts';
+import type { FastifyErrorCode } from './errors.ts';
 import { bareProblem, problemContentType, requestPath } from './problem.ts';
 
 /** Timeouts of every connection; each bounds how long a slow or silent client can hold one. */
@@ -77,15 +77,13 @@ export function connectionOptions(overrides: Partial<ConnectionTimeouts> = {}): 
   };
 }
 
-const parserProblems: Record<string, { status: number; code: string; detail: string }> = {
+const parserProblems: Record<string, { code: FastifyErrorCode; detail: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: {
-    status: 408,
-    code: fastifyErrorCodes.HR_REQUEST_TIMEOUT,
+    code: 'HR_REQUEST_TIMEOUT',
     detail: 'the request (headers and body) did not arrive in time',
   },
   HPE_HEADER_OVERFLOW: {
-    status: 431,
-    code: fastifyErrorCodes.HR_HEADERS_TOO_LARGE,
+    code: 'HR_HEADERS_TOO_LARGE',
     detail: 'the request line and headers are larger than the server accepts',
   },
 };
@@ -100,12 +98,11 @@ const parserProblems: Record<string, { status: number; code: string; detail: str
 export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const known = error.code ? parserProblems[error.code] : undefined;
-  const { status, code, detail } = known ?? {
-    status: 400,
-    code: fastifyErrorCodes.HR_BAD_REQUEST,
+  const { code, detail } = known ?? {
+    code: 'HR_BAD_REQUEST',
     detail: 'the request is not valid HTTP/1.1 (request line, headers or body framing)',
   };
-  const body = bareProblem(status, code, detail);
+  const { status, body } = bareProblem(code, detail);
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${problemContentType}; charset=utf-8\r\n` +
@@ -124,13 +121,12 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
  */
 export function answerUnmetExpectations(server: import('node:http').Server): void {
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const body = bareProblem(
-      417,
-      fastifyErrorCodes.HR_EXPECTATION_FAILED,
+    const { status, body } = bareProblem(
+      'HR_EXPECTATION_FAILED',
       'the server meets no Expect but 100-continue',
       requestPath(request.url ?? '/'),
     );
-    response.writeHead(417, {
+    response.writeHead(status, {
       'content-type': `${problemContentType}; charset=utf-8`,
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',

@@ -1,17 +1,18 @@
 // Maps everything a route can throw (and every route that does not exist) to a problem+json answer.
 
-import { commonErrorCodes, isHeadroomError } from '@headroom/core/errors';
+import { isHeadroomError } from '@headroom/core/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fastifyErrorCodes } from './errors.ts';
-import { type Problem, problem, requestPath, sendProblem } from './problem.ts';
+import { type FastifyErrorCode, fastifyErrorCodes, fastifyErrors } from './errors.ts';
+import { codeProblem, type Problem, problem, requestPath, sendProblem } from './problem.ts';
 import { validationDetails } from './validation.ts';
 
 /** Fastify's own client errors (Fastify 5, lib/errors.js) that deserve a more precise code than HR_BAD_REQUEST. */
-const fastifyCodes: Record<string, string> = {
+const fastifyCodes: Record<string, FastifyErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: fastifyErrorCodes.HR_MALFORMED_JSON,
   FST_ERR_CTP_EMPTY_JSON_BODY: fastifyErrorCodes.HR_MALFORMED_JSON,
   FST_ERR_CTP_BODY_TOO_LARGE: fastifyErrorCodes.HR_BODY_TOO_LARGE,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: fastifyErrorCodes.HR_UNSUPPORTED_MEDIA_TYPE,
+  FST_ERR_MAX_PARAM_LENGTH: fastifyErrorCodes.HR_URI_TOO_LONG,
 };
 
 /** Errors Fastify raises before routing (see `frameworkErrors`); their messages would echo the whole URL. */
@@ -64,7 +65,7 @@ export function problemErrorHandler(
  */
 export function routeNotFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const detail = `no route for ${request.method} ${requestPath(request.url)}`;
-  return sendProblem(reply, problem(request, 404, fastifyErrorCodes.HR_ROUTE_NOT_FOUND, detail));
+  return sendProblem(reply, codeProblem(request, 'HR_ROUTE_NOT_FOUND', detail));
 }
 
 function toProblem(error: unknown, request: FastifyRequest): Problem {
@@ -76,17 +77,23 @@ function toProblem(error: unknown, request: FastifyRequest): Problem {
   const message = typeof like.message === 'string' ? like.message : '';
   if (like.code === 'FST_ERR_VALIDATION' || like.validationContext !== undefined) {
     const { field, detail, errors } = validationDetails(like.validationContext, like.validation, message);
-    return problem(request, 400, fastifyErrorCodes.HR_VALIDATION, detail, { field, errors });
+    return codeProblem(request, 'HR_VALIDATION', detail, { field, errors });
   }
   const status = typeof like.statusCode === 'number' ? like.statusCode : 500;
   if (status >= 400 && status < 500) {
-    const code =
-      (typeof like.code === 'string' && fastifyCodes[like.code]) || fastifyErrorCodes.HR_BAD_REQUEST;
+    const code: FastifyErrorCode =
+      (typeof like.code === 'string' && fastifyCodes[like.code]) || 'HR_BAD_REQUEST';
     const detail =
       (typeof like.code === 'string' && routerDetails[like.code]) || clientDetail(code, message, request);
-    return problem(request, status, code, detail);
+    // A known Fastify code gets its own status from the table; an unknown 4xx keeps Fastify's status.
+    return problem(
+      request,
+      code === 'HR_BAD_REQUEST' ? status : fastifyErrors.definitions[code].status,
+      code,
+      detail,
+    );
   }
-  return problem(request, 500, commonErrorCodes.HR_INTERNAL, 'the server failed to handle this request');
+  return problem(request, 500, 'HR_INTERNAL', 'the server failed to handle this request');
 }
 
 function clientDetail(code: string, message: string, request: FastifyRequest): string {

@@ -2,8 +2,7 @@
 
 import type { Clock, Timer } from '@headroom/core/clock';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { fastifyErrorCodes } from './errors.ts';
-import { problem, sendProblem } from './problem.ts';
+import { codeProblem, sendProblem } from './problem.ts';
 
 /** Media type of health answers (draft-inadarei-api-health-check). */
 export const healthContentType = 'application/health+json';
@@ -91,7 +90,7 @@ export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions)
     if (ready) return reply.type(healthContentType).send({ status: 'pass', checks });
     const failing = Object.keys(checks).filter((name) => checks[name]?.status === 'fail');
     const detail = `${service} is not ready${failing.length > 0 ? `: ${failing.join(', ')} failing` : ''}`;
-    return sendProblem(reply, problem(request, 503, fastifyErrorCodes.HR_NOT_READY, detail, { checks }));
+    return sendProblem(reply, codeProblem(request, 'HR_NOT_READY', detail, { checks }));
   });
 
   app.get('/health', { logLevel: 'warn' }, async (request, reply) => {

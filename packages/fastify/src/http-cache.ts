@@ -2,7 +2,7 @@
 // (unless the route already set one, e.g. from a cache entry that stored it), and 304 for If-None-Match.
 
 import { hash } from 'node:crypto';
-import { HeadroomError } from '@headroom/core/errors';
+import { commonErrors } from '@headroom/core/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { noneMatch } from './entity-tags.ts';
 
@@ -30,7 +30,7 @@ export interface HttpCacheOptions {
  */
 export function cacheControl(options: HttpCacheOptions): string {
   if (options.scope === 'public' && options.tenantScoped) {
-    throw new HeadroomError('HR_INVALID_OPTION', 'httpCache: a tenant-scoped answer cannot be public', {
+    throw commonErrors.create('HR_INVALID_OPTION', 'httpCache: a tenant-scoped answer cannot be public', {
       context: { option: 'httpCache.scope' },
     });
   }

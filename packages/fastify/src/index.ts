@@ -7,7 +7,7 @@ export { answerClientError, connectionOptions, defaultConnectionTimeouts } from 
 export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';
-export { fastifyErrorCodes } from './errors.ts';
+export { fastifyErrorCodes, fastifyErrors } from './errors.ts';
 export type { HealthCheck, Readiness, ReadinessResult } from './health.ts';
 export type { HttpCacheOptions } from './http-cache.ts';
 export { bytesEtag, cacheControl } from './http-cache.ts';

@@ -1,7 +1,7 @@
 // The `headroom` Fastify plugin: wires problem+json errors, metrics, health and request-id echo into an app.
 
 import { type Clock, systemClock } from '@headroom/core/clock';
-import { commonErrorCodes, HeadroomError } from '@headroom/core/errors';
+import { commonErrors } from '@headroom/core/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
@@ -9,11 +9,10 @@ import { type AdminOptions, adminRoutes } from './admin.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
 import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
-import { fastifyErrorCodes } from './errors.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
-import { problem, sendProblem } from './problem.ts';
+import { codeProblem, sendProblem } from './problem.ts';
 import { createProtection, type Protection } from './protection.ts';
 import type { RouteRateLimit } from './rate-limit-hook.ts';
 import { requestIdHeader } from './request-id.ts';
@@ -130,13 +129,13 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       const detail = 'an HTTP/1.1 request needs a Host header';
       reply.header('connection', 'close');
-      sendProblem(reply, problem(request, 400, fastifyErrorCodes.HR_BAD_REQUEST, detail));
+      sendProblem(reply, codeProblem(request, 'HR_BAD_REQUEST', detail));
       return;
     }
     if (drain.closing) {
       reply.header('connection', 'close').header('retry-after', '1');
       const detail = 'the server is shutting down; retry on another instance';
-      sendProblem(reply, problem(request, 503, fastifyErrorCodes.HR_SHUTTING_DOWN, detail));
+      sendProblem(reply, codeProblem(request, 'HR_SHUTTING_DOWN', detail));
       return;
     }
     done();
@@ -147,7 +146,7 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     if (allowed.length > 0) {
       const detail = `${request.method} is not allowed here; use ${allowed.join(', ')}`;
       reply.header('allow', allowed.join(', '));
-      sendProblem(reply, problem(request, 405, fastifyErrorCodes.HR_METHOD_NOT_ALLOWED, detail));
+      sendProblem(reply, codeProblem(request, 'HR_METHOD_NOT_ALLOWED', detail));
     } else {
       routeNotFoundHandler(request, reply);
     }
@@ -199,7 +198,7 @@ function withBreakers(readiness: Readiness | undefined, protection: Protection):
 
 function validate(options: HeadroomOptions): void {
   const invalid = (name: string, rule: string) =>
-    new HeadroomError(commonErrorCodes.HR_INVALID_OPTION, `@headroom/fastify: option "${name}" ${rule}`, {
+    commonErrors.create('HR_INVALID_OPTION', `@headroom/fastify: option "${name}" ${rule}`, {
       context: { option: name },
     });
   for (const name of ['service', 'version'] as const) {

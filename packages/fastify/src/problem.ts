@@ -2,6 +2,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type FastifyErrorCode, fastifyErrors } from './errors.ts';
 
 /** Media type of a problem body (RFC 9457). */
 export const problemContentType = 'application/problem+json';
@@ -56,14 +57,34 @@ export function problem(
 }
 
 /**
+ * A problem with one of the plugin's own codes, at the status its table gives.
+ *
+ * @example
+ * sendProblem(reply, codeProblem(request, 'HR_METHOD_NOT_ALLOWED', 'use GET'));
+ */
+export function codeProblem(
+  request: FastifyRequest,
+  code: FastifyErrorCode,
+  detail: string,
+  extra?: Record<string, unknown>,
+): Problem {
+  return problem(request, fastifyErrors.definitions[code].status, code, detail, extra);
+}
+
+/**
  * A problem written where no request object exists (Node's `clientError`, `checkExpectation`): the members
  * of {@link problem} but `request_id`, serialized.
  *
  * @example
- * socket.end(head + bareProblem(408, 'HR_REQUEST_TIMEOUT', 'the request did not arrive in time'));
+ * const { status, body } = bareProblem('HR_REQUEST_TIMEOUT', 'the request did not arrive in time');
  */
-export function bareProblem(status: number, code: string, detail: string, instance?: string): string {
-  return JSON.stringify({
+export function bareProblem(
+  code: FastifyErrorCode,
+  detail: string,
+  instance?: string,
+): { status: number; body: string } {
+  const { status } = fastifyErrors.definitions[code];
+  const body = JSON.stringify({
     type: `urn:headroom:problem:${code}`,
     title: STATUS_CODES[status] ?? 'Error',
     status,
@@ -71,6 +92,7 @@ export function bareProblem(status: number, code: string, detail: string, instan
     code,
     ...(instance === undefined ? {} : { instance }),
   });
+  return { status, body };
 }
 
 /**

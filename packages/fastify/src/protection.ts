@@ -1,7 +1,7 @@
 // The registry of an app's breakers, bulkheads, retries, hedges and rate limiters, and their metrics, which
 // feed `/metrics`, `/health` and the admin API. Policies know nothing of Prometheus; this file subscribes.
 
-import { HeadroomError } from '@headroom/core/errors';
+import { commonErrors } from '@headroom/core/errors';
 import type { BulkheadPolicy, CircuitBreakerPolicy, HedgePolicy, RetryPolicy } from '@headroom/core/policy';
 import type { RateLimiter } from '@headroom/core/ratelimit';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -107,7 +107,7 @@ export function createProtection(registry: Registry): Protection {
 
   const claim = (kind: string, name: string) => {
     if (named.has(`${kind}:${name}`)) {
-      throw new HeadroomError('HR_INVALID_OPTION', `a ${kind} named "${name}" is already registered`, {
+      throw commonErrors.create('HR_INVALID_OPTION', `a ${kind} named "${name}" is already registered`, {
         context: { option: 'name', value: name },
       });
     }

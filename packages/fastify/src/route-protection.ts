@@ -1,10 +1,9 @@
 // What a route's `config.rateLimit` and `config.concurrency` ask for, added from the plugin's onRoute hook:
 // the rate-limit hook, and the handler run inside a bulkhead (503 HR_OVERLOADED + Retry-After when full).
 
-import { HeadroomError } from '@headroom/core/errors';
 import { type BulkheadPermit, type BulkheadPolicy, isBulkheadRejectedError } from '@headroom/core/policy';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { fastifyErrorCodes } from './errors.ts';
+import { fastifyErrors } from './errors.ts';
 import type { Protection } from './protection.ts';
 import { type RouteRateLimit, rateLimitHook } from './rate-limit-hook.ts';
 
@@ -34,12 +33,10 @@ export function protectRoute(route: RouteOptions, protection: Protection): void 
     if (!protection.bulkheads.has(limiter.name)) protection.bulkhead(limiter);
     const handler = route.handler;
     const overloaded = (error: unknown) =>
-      new HeadroomError(fastifyErrorCodes.HR_OVERLOADED, `${limiter.name} is at capacity; retry shortly`, {
-        status: 503,
+      fastifyErrors.create('HR_OVERLOADED', `${limiter.name} is at capacity; retry shortly`, {
         cause: error,
         headers: { 'retry-after': String(retryAfter) },
         context: { limiter: limiter.name },
-        stack: false,
       });
     // The slot is held until the handler settles: the handler cannot be stopped half-way, so a client that
     // leaves frees nothing early. Waiting is what a client that leaves gives up (`clientGone`).

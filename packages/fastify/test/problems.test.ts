@@ -195,7 +195,7 @@ test('URLs the router rejects before routing are problems too, with a request id
   assert.equal(badEncoding.body.request_id, 'r-1');
   const longParam = await call(app, { method: 'GET', url: `/v1/cases/${'9'.repeat(200)}` });
   assert.equal(longParam.res.statusCode, 414);
-  assert.equal(longParam.body.code, 'HR_BAD_REQUEST');
+  assert.equal(longParam.body.code, 'HR_URI_TOO_LONG');
   assert.equal(longParam.body.detail, 'a path parameter is longer than the router accepts');
 });
 

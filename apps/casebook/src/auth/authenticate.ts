@@ -3,9 +3,10 @@
 import { hash } from 'node:crypto';
 import { type Cache, cacheKey, GLOBAL } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
-import { HeadroomError } from '@headroom/core/errors';
+import type { HeadroomError } from '@headroom/core/errors';
 import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/database.ts';
+import { casebookErrors } from '../errors.ts';
 import type { Principal } from './principal.ts';
 import { type SecretKind, secretKind } from './tokens.ts';
 
@@ -36,8 +37,7 @@ interface PrincipalRow {
 }
 
 function unauthenticated(detail: string): HeadroomError {
-  return new HeadroomError('HR_UNAUTHENTICATED', detail, {
-    status: 401,
+  return casebookErrors.create('HR_UNAUTHENTICATED', detail, {
     headers: { 'www-authenticate': 'Bearer realm="casebook"' },
   });
 }
@@ -128,13 +128,10 @@ export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache 
     const { principal } = found;
     const claimed = request.headers['x-tenant-id'];
     if (claimed !== undefined && claimed !== principal.tenantSlug && claimed !== String(principal.tenantId)) {
-      throw new HeadroomError(
+      throw casebookErrors.create(
         'HR_TENANT_MISMATCH',
         'x-tenant-id names a tenant other than the one you belong to',
-        {
-          status: 403,
-          context: { field: 'headers.x-tenant-id' },
-        },
+        { context: { field: 'headers.x-tenant-id' } },
       );
     }
     request.principal = principal;
@@ -173,6 +170,6 @@ export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache 
 /** Throws 403 unless the caller is an admin of their tenant. */
 export function requireAdmin(request: FastifyRequest): void {
   if (request.principal.role !== 'admin') {
-    throw new HeadroomError('HR_FORBIDDEN', 'this needs the admin role', { status: 403 });
+    throw casebookErrors.create('HR_FORBIDDEN', 'this needs the admin role');
   }
 }

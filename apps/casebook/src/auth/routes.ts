@@ -3,11 +3,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Cache } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
-import { HeadroomError } from '@headroom/core/errors';
 import type { RateLimitCheck } from '@headroom/fastify';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { casebookErrors } from '../errors.ts';
 import { IdParams } from '../http/params.ts';
 import { forgetCredential, requireAdmin } from './authenticate.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -65,7 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       ).rows[0];
       if (!(await verifyPassword(request.body.password, user?.password_hash)) || !user) {
         await failures?.throttle.failed(buckets);
-        throw new HeadroomError('HR_INVALID_CREDENTIALS', 'email or password is wrong', { status: 401 });
+        throw casebookErrors.create('HR_INVALID_CREDENTIALS', 'email or password is wrong');
       }
       const token = newSecret('session');
       const now = clock.now();
@@ -164,7 +164,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async
       [request.principal.tenantId, request.params.id, new Date(clock.now())],
     );
     if (result.rowCount === 0) {
-      throw new HeadroomError('HR_NOT_FOUND', `API key ${request.params.id} not found`, { status: 404 });
+      throw casebookErrors.create('HR_NOT_FOUND', `API key ${request.params.id} not found`);
     }
     for (const row of result.rows) if (cache) await forgetCredential(cache, row.hash);
     return reply.code(204).send();

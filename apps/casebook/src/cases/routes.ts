@@ -3,9 +3,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Cache, cacheKey, type GetOrSetOptions } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
-import { HeadroomError } from '@headroom/core/errors';
+import type { HeadroomError } from '@headroom/core/errors';
 import type { BulkheadPolicy } from '@headroom/core/policy';
 import type { Database, Queryable } from '../db/database.ts';
+import { casebookErrors } from '../errors.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import {
   caseTag,
@@ -181,8 +182,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
 };
 
 function preconditionFailed(id: number): HeadroomError {
-  return new HeadroomError('HR_PRECONDITION_FAILED', `case ${id} changed since the ETag in If-Match`, {
-    status: 412,
+  return casebookErrors.create('HR_PRECONDITION_FAILED', `case ${id} changed since the ETag in If-Match`, {
     context: { field: 'headers.if-match' },
   });
 }

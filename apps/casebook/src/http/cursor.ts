@@ -1,6 +1,6 @@
 // Opaque keyset cursors: the sort key of the last row of a page, base64url-encoded.
 
-import { HeadroomError } from '@headroom/core/errors';
+import { casebookErrors } from '../errors.ts';
 
 /** A position in a list ordered by (timestamp DESC, id DESC). */
 export interface Cursor {
@@ -48,8 +48,7 @@ export function decodeCursor(text: string, maxId = maxIntegerId): Cursor {
   } catch {
     // fall through to the error below
   }
-  throw new HeadroomError('HR_INVALID_CURSOR', 'query.cursor is not a cursor this API issued', {
-    status: 400,
+  throw casebookErrors.create('HR_INVALID_CURSOR', 'query.cursor is not a cursor this API issued', {
     context: { field: 'query.cursor' },
   });
 }

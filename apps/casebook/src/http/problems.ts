@@ -1,10 +1,11 @@
 // Problems shared by the resource routes: not found in this tenant, and references that leave it.
 
-import { HeadroomError } from '@headroom/core/errors';
+import type { HeadroomError } from '@headroom/core/errors';
+import { casebookErrors } from '../errors.ts';
 
 /** 404 for a resource missing from the caller's tenant; another tenant's id looks exactly the same. */
 export function notFound(resource: string, id: number): HeadroomError {
-  return new HeadroomError('HR_NOT_FOUND', `${resource} ${id} not found`, { status: 404 });
+  return casebookErrors.create('HR_NOT_FOUND', `${resource} ${id} not found`);
 }
 
 const referenceFields: Record<string, string> = {
@@ -21,8 +22,7 @@ export function rethrowForeignKey(error: unknown): never {
   const field =
     pgError.code === '23503' && pgError.constraint ? referenceFields[pgError.constraint] : undefined;
   if (field) {
-    throw new HeadroomError('HR_INVALID_REFERENCE', `${field} does not name a record of your tenant`, {
-      status: 422,
+    throw casebookErrors.create('HR_INVALID_REFERENCE', `${field} does not name a record of your tenant`, {
       context: { field },
       cause: error,
     });

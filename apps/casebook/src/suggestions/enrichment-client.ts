@@ -1,9 +1,9 @@
 // The HTTP client of the upstream enrichment service (undici): one connection pool, a bounded body, and
 // errors that say whether the upstream failed or answered nonsense.
 
-import { HeadroomError } from '@headroom/core/errors';
+import type { HeadroomError } from '@headroom/core/errors';
 import { Pool } from 'undici';
-import { casebookErrorCodes } from '../errors.ts';
+import { casebookErrors } from '../errors.ts';
 
 /** One suggestion as the upstream sends it and casebook passes it on. */
 export interface Suggestion {
@@ -22,10 +22,7 @@ const maxBodyBytes = 64 * 1024;
 
 // The route turns these into stale or partial answers; a client never sees them.
 function upstreamFailed(detail: string, cause?: unknown): HeadroomError {
-  return new HeadroomError(casebookErrorCodes.HR_UPSTREAM_FAILED, `enrichment upstream: ${detail}`, {
-    status: 502,
-    cause,
-  });
+  return casebookErrors.create('HR_UPSTREAM_FAILED', `enrichment upstream: ${detail}`, { cause });
 }
 
 /**

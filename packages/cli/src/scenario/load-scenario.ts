@@ -3,12 +3,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { HeadroomError } from '@headroom/core/errors';
 import { parseDuration, parseRate } from '@headroom/core/slo';
 import { Ajv } from 'ajv';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
-import { cliErrorCodes } from '../errors.ts';
+import { cliErrors } from '../errors.ts';
 import type { ClosedStage, Flow, OpenStage, Scenario, Step } from './scenario.ts';
 import { scenarioSchema } from './schema.ts';
 
@@ -53,8 +52,8 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     const problems = (validate.errors ?? []).map(
       (e) => `  ${e.instancePath || '/'}: ${e.message} [${e.keyword}]`,
     );
-    throw new HeadroomError(
-      cliErrorCodes.HR_SCENARIO_INVALID,
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
       `${path} is not a valid scenario:\n${problems.join('\n')}`,
       {
         context: { source: path, problems: validate.errors },
@@ -69,10 +68,7 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     feeds[name] = await loadFeed(resolve(base, feed.file));
   const target = overrides.target ?? raw.target;
   if (!target)
-    throw new HeadroomError(
-      cliErrorCodes.HR_SCENARIO_INVALID,
-      `${path}: no target: set "target" or pass --target`,
-    );
+    throw cliErrors.create('HR_SCENARIO_INVALID', `${path}: no target: set "target" or pass --target`);
   return {
     name: raw.name,
     target,
@@ -95,14 +91,13 @@ export async function loadScenario(path: string, overrides: { target?: string } 
  * file's keys on top (shallow), so load profiles can share one set of flows.
  */
 async function readRaw(file: string, seen = new Set<string>()): Promise<unknown> {
-  if (seen.has(file))
-    throw new HeadroomError(cliErrorCodes.HR_SCENARIO_INVALID, `${file}: extends itself in a cycle`);
+  if (seen.has(file)) throw cliErrors.create('HR_SCENARIO_INVALID', `${file}: extends itself in a cycle`);
   seen.add(file);
   const raw: unknown = parseYaml(await readFile(file, 'utf8'));
   if (!raw || typeof raw !== 'object' || !('extends' in raw)) return raw;
   const { extends: base, ...own } = raw as { extends: unknown };
   if (typeof base !== 'string')
-    throw new HeadroomError(cliErrorCodes.HR_SCENARIO_INVALID, `${file}: "extends" must be a file name`);
+    throw cliErrors.create('HR_SCENARIO_INVALID', `${file}: "extends" must be a file name`);
   const parent = (await readRaw(resolve(dirname(file), base), seen)) as Record<string, unknown>;
   // Paths in the base (feeds, spec) stay relative to the base's folder: the same folder here, by convention.
   return { ...parent, ...own };
@@ -113,10 +108,7 @@ function toStage(stage: RawStage, model: 'open' | 'closed', where: string): Open
   const judge = stage.judge ?? true;
   if (model === 'open') {
     if (!stage.rate)
-      throw new HeadroomError(
-        cliErrorCodes.HR_SCENARIO_INVALID,
-        `${where}: an open-model stage needs "rate"`,
-      );
+      throw cliErrors.create('HR_SCENARIO_INVALID', `${where}: an open-model stage needs "rate"`);
     return {
       name: stage.name,
       durationMs,
@@ -126,7 +118,7 @@ function toStage(stage: RawStage, model: 'open' | 'closed', where: string): Open
     };
   }
   if (stage.vus === undefined)
-    throw new HeadroomError(cliErrorCodes.HR_SCENARIO_INVALID, `${where}: a closed-model stage needs "vus"`);
+    throw cliErrors.create('HR_SCENARIO_INVALID', `${where}: a closed-model stage needs "vus"`);
   return {
     name: stage.name,
     durationMs,
@@ -142,7 +134,7 @@ async function loadFeed(file: string): Promise<Record<string, string>[]> {
     ? JSON.parse(text)
     : parseCsv(text, { columns: true, skip_empty_lines: true });
   if (!Array.isArray(rows) || rows.length === 0) {
-    throw new HeadroomError(cliErrorCodes.HR_SCENARIO_INVALID, `feed ${file} has no rows`);
+    throw cliErrors.create('HR_SCENARIO_INVALID', `feed ${file} has no rows`);
   }
   return rows as Record<string, string>[];
 }

@@ -1,7 +1,7 @@
 // What a cache tells the outside: typed events for metrics and logs, and the counters behind `stats()`.
 
 import type { Clock } from '../clock/index.ts';
-import { Emitter } from '../policy/events.ts';
+import { Emitter } from '../shared/events.ts';
 
 /** Which tier answered. */
 export type CacheTier = 'l1' | 'l2';

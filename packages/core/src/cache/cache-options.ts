@@ -2,8 +2,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock/index.ts';
-import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
 import type { Policy } from '../policy/policy.ts';
+import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from '../shared/options.ts';
 import { defaultL2Breaker } from './default-breaker.ts';
 import { jsonSerializer, type Serializer } from './entry.ts';
 import type { CacheBus, CacheStore } from './store.ts';

@@ -2,7 +2,7 @@
 // distributed singleflight, tags, and an invalidation bus. Every L2 and bus call is guarded and fails open.
 
 import type { Clock } from '../clock/index.ts';
-import type { Disposable, Subscribe } from '../policy/events.ts';
+import type { Disposable, Subscribe } from '../shared/events.ts';
 import { type CacheCore, cacheStats, FAILED, l2Call, publish } from './cache-core.ts';
 import {
   type CacheBusEvent,

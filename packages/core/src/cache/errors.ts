@@ -1,14 +1,22 @@
 // Codes of the cache module, and guards that recognise them across duplicate installs of @headroom/core.
 
-import { HeadroomError, isHeadroomError } from '../errors/index.ts';
+import { defineErrors, type ErrorCodeOf, type HeadroomError } from '../errors/index.ts';
 
 /** Codes the cache rejects with; every code here is documented in docs/errors.md. */
-export const cacheErrorCodes = {
-  HR_CACHE_LOAD_TIMEOUT: 'HR_CACHE_LOAD_TIMEOUT',
-  HR_CACHE_INVALID_KEY: 'HR_CACHE_INVALID_KEY',
-  HR_CACHE_SERIALIZE: 'HR_CACHE_SERIALIZE',
-  HR_CACHE_CLOSED: 'HR_CACHE_CLOSED',
-} as const;
+export const cacheErrors = defineErrors({
+  HR_CACHE_LOAD_TIMEOUT: { status: 504, stack: false },
+  /** A programming error: a key or tag built from a bad scope or part. */
+  HR_CACHE_INVALID_KEY: { status: 500, stack: true },
+  HR_CACHE_SERIALIZE: { status: 500, stack: true },
+  /** A call after `close()`: during shutdown, a planned state rather than a fault. */
+  HR_CACHE_CLOSED: { status: 503, stack: false },
+});
+
+/** One of the codes in {@link cacheErrors}. */
+export type CacheErrorCode = ErrorCodeOf<typeof cacheErrors>;
+
+/** The cache codes as constants. */
+export const cacheErrorCodes = cacheErrors.codes;
 
 /**
  * True when a loader ran past its hard timeout and no stale value could stand in for it.
@@ -19,8 +27,8 @@ export const cacheErrorCodes = {
  *   throw e;
  * });
  */
-export function isCacheLoadTimeoutError(value: unknown): value is HeadroomError {
-  return isHeadroomError(value) && value.code === cacheErrorCodes.HR_CACHE_LOAD_TIMEOUT;
+export function isCacheLoadTimeoutError(value: unknown): value is HeadroomError<'HR_CACHE_LOAD_TIMEOUT'> {
+  return cacheErrors.is(value, 'HR_CACHE_LOAD_TIMEOUT');
 }
 
 /**
@@ -30,11 +38,10 @@ export function isCacheLoadTimeoutError(value: unknown): value is HeadroomError 
  * controller.abort(loadTimeoutError('cases', 500));
  */
 export function loadTimeoutError(cache: string, ms: number): HeadroomError {
-  return new HeadroomError(
-    cacheErrorCodes.HR_CACHE_LOAD_TIMEOUT,
+  return cacheErrors.create(
+    'HR_CACHE_LOAD_TIMEOUT',
     `cache "${cache}": loader gave no value within ${ms} ms`,
     {
-      status: 504,
       context: { cache, timeout: ms },
     },
   );
@@ -48,7 +55,7 @@ export function loadTimeoutError(cache: string, ms: number): HeadroomError {
  */
 export function invalidKeyError(rule: string, value: unknown): HeadroomError {
   const shown = typeof value === 'symbol' ? String(value) : (JSON.stringify(value) ?? String(value));
-  return new HeadroomError(cacheErrorCodes.HR_CACHE_INVALID_KEY, `cache key: ${rule}, got ${shown}`, {
+  return cacheErrors.create('HR_CACHE_INVALID_KEY', `cache key: ${rule}, got ${shown}`, {
     context: { rule },
   });
 }
@@ -60,14 +67,10 @@ export function invalidKeyError(rule: string, value: unknown): HeadroomError {
  * throw serializeError('cases', error);
  */
 export function serializeError(cache: string, cause: unknown): HeadroomError {
-  return new HeadroomError(
-    cacheErrorCodes.HR_CACHE_SERIALIZE,
-    `cache "${cache}": value could not be serialized`,
-    {
-      cause,
-      context: { cache },
-    },
-  );
+  return cacheErrors.create('HR_CACHE_SERIALIZE', `cache "${cache}": value could not be serialized`, {
+    cause,
+    context: { cache },
+  });
 }
 
 /**
@@ -77,7 +80,7 @@ export function serializeError(cache: string, cause: unknown): HeadroomError {
  * if (this.#closed) throw closedError(this.name);
  */
 export function closedError(cache: string): HeadroomError {
-  return new HeadroomError(cacheErrorCodes.HR_CACHE_CLOSED, `cache "${cache}" is closed`, {
+  return cacheErrors.create('HR_CACHE_CLOSED', `cache "${cache}" is closed`, {
     context: { cache },
   });
 }

@@ -14,7 +14,8 @@ export type { CacheOptions, EntryOptions, GetOrSetOptions } from './cache-option
 export { defaultL2Breaker } from './default-breaker.ts';
 export type { CachedEntry, Serializer, StoredEntry } from './entry.ts';
 export { bytesEtag, jsonSerializer } from './entry.ts';
-export { cacheErrorCodes, isCacheLoadTimeoutError } from './errors.ts';
+export type { CacheErrorCode } from './errors.ts';
+export { cacheErrorCodes, cacheErrors, isCacheLoadTimeoutError } from './errors.ts';
 export type { MemoryBus } from './memory-bus.ts';
 export { memoryBus } from './memory-bus.ts';
 export type { MemoryStoreOptions } from './memory-store.ts';

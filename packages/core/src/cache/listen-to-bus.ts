@@ -1,7 +1,7 @@
 // What a cache does with the messages of the other instances on its bus: observe tag versions, drop L1 entries
 // they replaced, and wake the loads waiting on theirs.
 
-import type { Disposable } from '../policy/events.ts';
+import type { Disposable } from '../shared/events.ts';
 import type { CacheCore } from './cache-core.ts';
 import type { RemoteWaits } from './remote-waits.ts';
 import type { BusMessage, CacheBus } from './store.ts';

@@ -2,7 +2,8 @@
 // loader run across instances (waiters are woken by the bus, not by polling), the load itself, and the entry it
 // makes.
 
-import { abortedError } from '../policy/errors.ts';
+import { abortedError } from '../errors/index.ts';
+import { untilAborted } from '../shared/abort.ts';
 import { background, type CacheCore, FAILED } from './cache-core.ts';
 import { type CacheKey, scopedTags, scopeOfKey } from './cache-key.ts';
 import { type GetOrSetOptions, type ResolvedEntryOptions, resolveEntryOptions } from './cache-options.ts';
@@ -248,14 +249,4 @@ export class Loads {
     };
     return L1Entry.create(key, value, bytes, times, false, tags, versions);
   }
-}
-
-// Settles with `work`, or rejects as soon as `signal` aborts (the shared load goes on for the other callers).
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortedError(signal));
-  const { promise, resolve, reject } = Promise.withResolvers<T>();
-  const onAbort = () => reject(abortedError(signal));
-  signal.addEventListener('abort', onAbort, { once: true });
-  work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  return promise;
 }

@@ -1,7 +1,7 @@
 // memoryBus: a CacheBus within one process, so several cache instances sharing a memory store behave like
 // several processes sharing Redis (for tests and for apps running more than one cache on one store).
 
-import { type Disposable, Emitter } from '../policy/events.ts';
+import { type Disposable, Emitter } from '../shared/events.ts';
 import type { BusMessage, CacheBus } from './store.ts';
 
 /**

@@ -1,7 +1,7 @@
 // memoryStore: the in-process CacheStore (the embedded mode's L2, and the reference for the store contract).
 
 import { type Clock, systemClock } from '../clock/index.ts';
-import { checkClock, checkNumber, withDefaults } from '../policy/options.ts';
+import { checkClock, checkNumber, withDefaults } from '../shared/options.ts';
 import { type StoredEntry, sizeOf } from './entry.ts';
 import { SieveCache, SieveNode } from './sieve-cache.ts';
 import type { CacheStore, StoreSetOptions, StoreSetResult } from './store.ts';

@@ -1,7 +1,7 @@
 // The one interface every L2 store implements (memory, Redis), and the bus that carries invalidations between
 // instances. The cache core talks only to these.
 
-import type { Disposable } from '../policy/events.ts';
+import type { Disposable } from '../shared/events.ts';
 import type { StoredEntry } from './entry.ts';
 
 /** How a `set` ended: stored; refused because the writer's lease was no longer current; or refused because a tag

@@ -24,14 +24,16 @@ export interface HeadroomErrorOptions {
  *
  * @example
  * throw new HeadroomError('HR_NOT_FOUND', 'case 42 not found', { status: 404 });
+ * // A module's own codes come from its table, which sets the status: see defineErrors.
  */
-export class HeadroomError extends Error {
-  readonly code: string;
+export class HeadroomError<C extends string = string> extends Error {
+  /** The stable `HR_*` code; match on it, never on the message. */
+  readonly code: C;
   readonly status: number;
   readonly context: Record<string, unknown>;
   readonly headers: Record<string, string>;
 
-  constructor(code: string, message: string, options: HeadroomErrorOptions = {}) {
+  constructor(code: C, message: string, options: HeadroomErrorOptions = {}) {
     const traceLimit = Error.stackTraceLimit;
     if (options.stack === false) Error.stackTraceLimit = 0;
     try {

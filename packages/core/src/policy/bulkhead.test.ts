@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../clock/index.ts';
-import { isHeadroomError } from '../errors/index.ts';
+import { isAbortedError, isHeadroomError } from '../errors/index.ts';
 import { bulkhead } from './bulkhead.ts';
-import { isAbortedError, isBulkheadRejectedError } from './errors.ts';
+import { isBulkheadRejectedError } from './errors.ts';
 
 // A call that runs until the test releases it; `log` records the order calls started in.
 function gated(log: string[]) {

@@ -3,9 +3,10 @@
 // (who gets a freed slot, whom a full queue evicts) lives in fair-queue.ts.
 
 import type { Clock } from '../clock/index.ts';
-import { HeadroomError } from '../errors/index.ts';
-import { abortedError, policyErrorCodes } from './errors.ts';
-import { Emitter, type Subscribe } from './events.ts';
+import { abortedError, type HeadroomError } from '../errors/index.ts';
+import { untilAborted } from '../shared/abort.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { policyErrors } from './errors.ts';
 import { FairQueue, type FairQueueRefusal } from './fair-queue.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 
@@ -162,28 +163,14 @@ export class BulkheadPolicy extends PolicyBase {
     const key = slot === NO_KEY ? undefined : slot;
     if (this.#rejected.active) this.#rejected.emit({ bulkhead: this.name, key, reason });
     const timedOut = reason === 'queue-timeout';
-    return new HeadroomError(
-      timedOut ? policyErrorCodes.HR_BULKHEAD_QUEUE_TIMEOUT : policyErrorCodes.HR_BULKHEAD_FULL,
+    return policyErrors.create(
+      timedOut ? 'HR_BULKHEAD_QUEUE_TIMEOUT' : 'HR_BULKHEAD_FULL',
       timedOut
         ? `bulkhead "${this.name}": no slot within ${this.#slots.queueTimeout} ms`
         : `bulkhead "${this.name}" is full (${this.#slots.maxConcurrent} running, ${this.#slots.queued} queued)`,
-      {
-        status: 503,
-        context: { bulkhead: this.name, reason, ...(key === undefined ? {} : { key }) },
-        stack: false,
-      },
+      { context: { bulkhead: this.name, reason, ...(key === undefined ? {} : { key }) } },
     );
   }
-}
-
-// Settles with `work`, or rejects as soon as `signal` aborts (the work keeps its own signal and may stop).
-function untilAborted<T>(work: Promise<T> | T, signal: AbortSignal): Promise<T> {
-  if (!(work instanceof Promise)) return Promise.resolve(work);
-  const { promise, resolve, reject } = Promise.withResolvers<T>();
-  const onAbort = () => reject(abortedError(signal));
-  signal.addEventListener('abort', onAbort, { once: true });
-  work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  return promise;
 }
 
 /**

@@ -2,7 +2,9 @@
 // again once the probes pass. State changes are lazy (decided when a call arrives), so no timer runs.
 
 import { type Clock, systemClock } from '../clock/index.ts';
-import { HeadroomError } from '../errors/index.ts';
+import { abortedError } from '../errors/index.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkClock, checkFunction, checkNumber, withDefaults } from '../shared/options.ts';
 import {
   type CircuitBreakerOptions,
   type CircuitRejection,
@@ -14,9 +16,7 @@ import {
   circuitBreakerDefaults,
   type HalfOpenBackoff,
 } from './circuit-breaker-options.ts';
-import { abortedError, policyErrorCodes } from './errors.ts';
-import { Emitter, type Subscribe } from './events.ts';
-import { checkClock, checkFunction, checkNumber, withDefaults } from './options.ts';
+import { policyErrors } from './errors.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 import { type OutcomeWindow, outcomeWindow } from './sliding-window.ts';
 
@@ -219,10 +219,10 @@ export class CircuitBreakerPolicy extends PolicyBase {
     }
     if (this.#rejected.active) this.#rejected.emit({ breaker: this.name, state: this.#state });
     const isolated = this.#state === 'isolated';
-    throw new HeadroomError(
-      isolated ? policyErrorCodes.HR_CIRCUIT_ISOLATED : policyErrorCodes.HR_CIRCUIT_OPEN,
+    throw policyErrors.create(
+      isolated ? 'HR_CIRCUIT_ISOLATED' : 'HR_CIRCUIT_OPEN',
       isolated ? `circuit "${this.name}" is isolated` : `circuit "${this.name}" is ${this.#state}`,
-      { status: 503, context: { breaker: this.name, state: this.#state }, stack: false },
+      { context: { breaker: this.name, state: this.#state } },
     );
   }
 

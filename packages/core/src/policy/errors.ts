@@ -1,19 +1,25 @@
 // Codes of the policy module, and guards that recognise them across duplicate installs of @headroom/core.
 
-import { HeadroomError, isHeadroomError } from '../errors/index.ts';
+import { commonErrors, defineErrors, type ErrorCodeOf, type HeadroomError } from '../errors/index.ts';
 
 /** Codes the policies reject with; every code here is documented in docs/errors.md. */
-export const policyErrorCodes = {
-  HR_TIMEOUT: 'HR_TIMEOUT',
-  HR_ABORTED: 'HR_ABORTED',
-  HR_CIRCUIT_OPEN: 'HR_CIRCUIT_OPEN',
-  HR_CIRCUIT_ISOLATED: 'HR_CIRCUIT_ISOLATED',
-  HR_BULKHEAD_FULL: 'HR_BULKHEAD_FULL',
-  HR_BULKHEAD_QUEUE_TIMEOUT: 'HR_BULKHEAD_QUEUE_TIMEOUT',
-} as const;
+export const policyErrors = defineErrors({
+  HR_TIMEOUT: { status: 504, stack: false },
+  HR_CIRCUIT_OPEN: { status: 503, stack: false },
+  HR_CIRCUIT_ISOLATED: { status: 503, stack: false },
+  HR_BULKHEAD_FULL: { status: 503, stack: false },
+  HR_BULKHEAD_QUEUE_TIMEOUT: { status: 503, stack: false },
+});
 
-const hasCode = (value: unknown, code: string): value is HeadroomError =>
-  isHeadroomError(value) && value.code === code;
+/** One of the codes in {@link policyErrors}. */
+export type PolicyErrorCode = ErrorCodeOf<typeof policyErrors>;
+
+/**
+ * The policy codes as constants.
+ * @deprecated `HR_ABORTED` moved to `commonErrorCodes` (`@headroom/core/errors`); use `policyErrors.codes`
+ * for the others. Kept for one release.
+ */
+export const policyErrorCodes = { ...policyErrors.codes, HR_ABORTED: commonErrors.codes.HR_ABORTED } as const;
 
 /**
  * True when a `timeout` policy gave up on the call at its deadline.
@@ -21,18 +27,8 @@ const hasCode = (value: unknown, code: string): value is HeadroomError =>
  * @example
  * try { await policy.execute(load); } catch (e) { if (isTimeoutError(e)) metrics.timeouts.inc(); }
  */
-export function isTimeoutError(value: unknown): value is HeadroomError {
-  return hasCode(value, policyErrorCodes.HR_TIMEOUT);
-}
-
-/**
- * True when the caller's AbortSignal ended the call (while it queued, waited for a retry or ran).
- *
- * @example
- * if (isAbortedError(e)) return; // the client went away; nothing to report
- */
-export function isAbortedError(value: unknown): value is HeadroomError {
-  return hasCode(value, policyErrorCodes.HR_ABORTED);
+export function isTimeoutError(value: unknown): value is HeadroomError<'HR_TIMEOUT'> {
+  return policyErrors.is(value, 'HR_TIMEOUT');
 }
 
 /**
@@ -44,10 +40,10 @@ export function isAbortedError(value: unknown): value is HeadroomError {
  *   throw e;
  * });
  */
-export function isBrokenCircuitError(value: unknown): value is HeadroomError {
-  return (
-    hasCode(value, policyErrorCodes.HR_CIRCUIT_OPEN) || hasCode(value, policyErrorCodes.HR_CIRCUIT_ISOLATED)
-  );
+export function isBrokenCircuitError(
+  value: unknown,
+): value is HeadroomError<'HR_CIRCUIT_OPEN' | 'HR_CIRCUIT_ISOLATED'> {
+  return policyErrors.is(value, 'HR_CIRCUIT_OPEN') || policyErrors.is(value, 'HR_CIRCUIT_ISOLATED');
 }
 
 /**
@@ -56,8 +52,8 @@ export function isBrokenCircuitError(value: unknown): value is HeadroomError {
  * @example
  * if (isIsolatedCircuitError(e)) log.info('upstream isolated by an operator');
  */
-export function isIsolatedCircuitError(value: unknown): value is HeadroomError {
-  return hasCode(value, policyErrorCodes.HR_CIRCUIT_ISOLATED);
+export function isIsolatedCircuitError(value: unknown): value is HeadroomError<'HR_CIRCUIT_ISOLATED'> {
+  return policyErrors.is(value, 'HR_CIRCUIT_ISOLATED');
 }
 
 /**
@@ -66,25 +62,8 @@ export function isIsolatedCircuitError(value: unknown): value is HeadroomError {
  * @example
  * if (isBulkheadRejectedError(e)) reply.code(503).header('retry-after', '1');
  */
-export function isBulkheadRejectedError(value: unknown): value is HeadroomError {
-  return (
-    hasCode(value, policyErrorCodes.HR_BULKHEAD_FULL) ||
-    hasCode(value, policyErrorCodes.HR_BULKHEAD_QUEUE_TIMEOUT)
-  );
-}
-
-/**
- * The error a policy rejects with when `signal` aborted: the reason itself when it already is a HeadroomError
- * (an outer timeout's HR_TIMEOUT stays HR_TIMEOUT), else HR_ABORTED with the reason as its cause.
- *
- * @example
- * if (signal.aborted) throw abortedError(signal);
- */
-export function abortedError(signal: AbortSignal): HeadroomError {
-  const reason: unknown = signal.reason;
-  if (isHeadroomError(reason)) return reason;
-  return new HeadroomError(policyErrorCodes.HR_ABORTED, 'the operation was aborted by its caller', {
-    status: 499,
-    cause: reason,
-  });
+export function isBulkheadRejectedError(
+  value: unknown,
+): value is HeadroomError<'HR_BULKHEAD_FULL' | 'HR_BULKHEAD_QUEUE_TIMEOUT'> {
+  return policyErrors.is(value, 'HR_BULKHEAD_FULL') || policyErrors.is(value, 'HR_BULKHEAD_QUEUE_TIMEOUT');
 }

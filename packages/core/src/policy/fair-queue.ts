@@ -4,8 +4,8 @@
 // plus a policy interface; job workers can use it as it is.
 
 import { type Clock, systemClock, type Timer } from '../clock/index.ts';
-import { abortedError } from './errors.ts';
-import { checkClock, checkNumber, withDefaults } from './options.ts';
+import { abortedError } from '../errors/index.ts';
+import { checkClock, checkNumber, withDefaults } from '../shared/options.ts';
 
 /** Options of `fairQueue`. */
 export interface FairQueueOptions {
@@ -231,7 +231,7 @@ export class FairQueue {
  *
  * @example
  * const workers = fairQueue({ maxConcurrent: 8, maxPerKey: 3, maxQueue: 100 }, (key, reason) =>
- *   new HeadroomError('HR_BULKHEAD_FULL', `tenant ${key}: ${reason}`, { status: 503 }));
+ *   policyErrors.create('HR_BULKHEAD_FULL', `tenant ${key}: ${reason}`));
  */
 export function fairQueue(options: FairQueueOptions, refusal: RefusalError): FairQueue {
   return new FairQueue(options, refusal);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isAbortedError } from './errors.ts';
+import { isAbortedError } from '../errors/index.ts';
 import { fallback } from './fallback.ts';
 
 test('answers with the substitute on failure, and only for the errors `when` accepts', async () => {

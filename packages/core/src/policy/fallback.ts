@@ -1,8 +1,8 @@
 // fallback: answer with something else when the protected call fails.
 
-import { abortedError, isAbortedError } from './errors.ts';
-import { Emitter, type Subscribe } from './events.ts';
-import { checkFunction } from './options.ts';
+import { abortedError, isAbortedError } from '../errors/index.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkFunction } from '../shared/options.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 
 /** Options of `fallback`. */

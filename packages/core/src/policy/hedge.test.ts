@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../clock/index.ts';
-import { isAbortedError } from './errors.ts';
+import { isAbortedError } from '../errors/index.ts';
 import { hedge } from './hedge.ts';
 
 test('starts a second attempt after the delay, takes the first answer and aborts the loser', async () => {

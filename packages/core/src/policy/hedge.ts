@@ -2,11 +2,10 @@
 // is aborted through its signal.
 
 import { type Clock, systemClock, type Timer } from '../clock/index.ts';
-import { HeadroomError } from '../errors/index.ts';
-import { SignalLink } from './abort.ts';
-import { abortedError, policyErrorCodes } from './errors.ts';
-import { Emitter, type Subscribe } from './events.ts';
-import { checkClock, checkNumber, invalidOption } from './options.ts';
+import { abortedError, commonErrors } from '../errors/index.ts';
+import { SignalLink } from '../shared/abort.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkClock, checkNumber, invalidOption } from '../shared/options.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 
 /** A delay that follows the observed latency: the given percentile of recent successful calls. */
@@ -70,8 +69,7 @@ class LatencyRing {
   }
 }
 
-const hedgeLost = () =>
-  new HeadroomError(policyErrorCodes.HR_ABORTED, 'another hedged attempt answered first', { status: 499 });
+const hedgeLost = () => commonErrors.create('HR_ABORTED', 'another hedged attempt answered first');
 
 /**
  * The hedge policy; create it with `hedge(options)`.

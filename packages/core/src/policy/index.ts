@@ -1,4 +1,7 @@
-export { sleep } from './abort.ts';
+// Also in @headroom/core/errors, where they live now; kept here so existing imports keep working.
+export { abortedError, isAbortedError } from '../errors/index.ts';
+export { sleep } from '../shared/abort.ts';
+export type { Disposable, Subscribe } from '../shared/events.ts';
 export type { BulkheadOptions, BulkheadRejection, BulkheadRejectReason, BulkheadStats } from './bulkhead.ts';
 export { BulkheadPermit, BulkheadPolicy, bulkhead } from './bulkhead.ts';
 export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
@@ -11,16 +14,15 @@ export type {
   CircuitStats,
   HalfOpenBackoff,
 } from './circuit-breaker-options.ts';
+export type { PolicyErrorCode } from './errors.ts';
 export {
-  abortedError,
-  isAbortedError,
   isBrokenCircuitError,
   isBulkheadRejectedError,
   isIsolatedCircuitError,
   isTimeoutError,
   policyErrorCodes,
+  policyErrors,
 } from './errors.ts';
-export type { Disposable, Subscribe } from './events.ts';
 export type { FairQueueOptions, FairQueueRefusal, FairQueueStats, RefusalError } from './fair-queue.ts';
 export { FairQueue, fairQueue } from './fair-queue.ts';
 export type { FallbackEvent, FallbackOptions } from './fallback.ts';
@@ -35,4 +37,5 @@ export { RetryBudget, retryBudget } from './retry-budget.ts';
 export type { SlidingWindowOptions } from './sliding-window.ts';
 export type { TimeoutEvent, TimeoutOptions } from './timeout.ts';
 export { TimeoutPolicy, timeout } from './timeout.ts';
+export type { ForeignPolicy } from './wrap.ts';
 export { WrappedPolicy, wrap } from './wrap.ts';

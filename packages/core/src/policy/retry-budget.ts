@@ -1,7 +1,7 @@
 // A retry budget: retries may add at most a share of the calls made, so retrying cannot multiply an outage.
 
 import { type Clock, systemClock } from '../clock/index.ts';
-import { checkClock, checkNumber } from './options.ts';
+import { checkClock, checkNumber } from '../shared/options.ts';
 import { RollingCounters } from './sliding-window.ts';
 
 /** Options of `retryBudget`. */

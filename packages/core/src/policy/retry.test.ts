@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../clock/index.ts';
-import { HeadroomError, isHeadroomError } from '../errors/index.ts';
-import { isAbortedError } from './errors.ts';
+import { HeadroomError, isAbortedError, isHeadroomError } from '../errors/index.ts';
 import { retry } from './retry.ts';
 import { retryBudget } from './retry-budget.ts';
 

@@ -1,11 +1,11 @@
 // retry: try again after a backoff with jitter, when the error is retryable and the budget has room.
 
 import { type Clock, systemClock } from '../clock/index.ts';
-import { isHeadroomError } from '../errors/index.ts';
-import { sleep } from './abort.ts';
-import { abortedError, isAbortedError, isBrokenCircuitError, isBulkheadRejectedError } from './errors.ts';
-import { Emitter, type Subscribe } from './events.ts';
-import { checkClock, checkFunction, checkNumber, checkOneOf, withDefaults } from './options.ts';
+import { abortedError, isAbortedError, isHeadroomError } from '../errors/index.ts';
+import { sleep } from '../shared/abort.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkClock, checkFunction, checkNumber, checkOneOf, withDefaults } from '../shared/options.ts';
+import { isBrokenCircuitError, isBulkheadRejectedError } from './errors.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 import type { RetryBudget } from './retry-budget.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../clock/index.ts';
-import { isHeadroomError } from '../errors/index.ts';
-import { isAbortedError, isTimeoutError } from './errors.ts';
+import { isAbortedError, isHeadroomError } from '../errors/index.ts';
+import { isTimeoutError } from './errors.ts';
 import { timeout } from './timeout.ts';
 
 test('rejects with HR_TIMEOUT at the deadline even when the function ignores its signal', async () => {

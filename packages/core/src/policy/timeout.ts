@@ -2,10 +2,10 @@
 // the deadline even when the function ignores the signal. One clock timer serves every pending call.
 
 import { type Clock, systemClock, type Timer } from '../clock/index.ts';
-import { HeadroomError } from '../errors/index.ts';
-import { abortedError, policyErrorCodes } from './errors.ts';
-import { Emitter, type Subscribe } from './events.ts';
-import { checkClock, checkNumber } from './options.ts';
+import { abortedError, type HeadroomError } from '../errors/index.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkClock, checkNumber } from '../shared/options.ts';
+import { policyErrors } from './errors.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 
 /** Options of `timeout`. */
@@ -128,8 +128,7 @@ export class TimeoutPolicy extends PolicyBase {
     const now = this.#clock.monotonic();
     for (let due = this.#head; due !== undefined && due.at <= now; due = this.#head) {
       this.#unlink(due);
-      const error = new HeadroomError(policyErrorCodes.HR_TIMEOUT, `timed out after ${this.#duration} ms`, {
-        status: 504,
+      const error = policyErrors.create('HR_TIMEOUT', `timed out after ${this.#duration} ms`, {
         context: { duration: this.#duration },
       });
       if (this.#timedOut.active) this.#timedOut.emit({ duration: this.#duration });

@@ -1,21 +1,32 @@
 // Codes of the rate-limit module, the 429 error a limited decision maps to, and a guard for it.
 
-import { HeadroomError, isHeadroomError } from '../errors/index.ts';
+import { defineErrors, type ErrorCodeOf, type HeadroomError } from '../errors/index.ts';
 import { rateLimitHeader, rateLimitPolicyHeader, retryAfterSeconds } from './headers.ts';
 import type { RateLimitDecision } from './rate-limit-policy.ts';
 
 /** Codes of the rate-limit module; every code here is documented in docs/errors.md. */
-export const rateLimitErrorCodes = {
-  HR_RATE_LIMITED: 'HR_RATE_LIMITED',
-  HR_RATE_LIMIT_UNKNOWN_POLICY: 'HR_RATE_LIMIT_UNKNOWN_POLICY',
-  HR_RATE_LIMIT_STORE_FAILED: 'HR_RATE_LIMIT_STORE_FAILED',
-  HR_RATE_LIMIT_STORE_TIMEOUT: 'HR_RATE_LIMIT_STORE_TIMEOUT',
-} as const;
+export const rateLimitErrors = defineErrors({
+  HR_RATE_LIMITED: { status: 429, stack: false },
+  /** A programming error: `check` named a policy the limiter was not given. */
+  HR_RATE_LIMIT_UNKNOWN_POLICY: { status: 500, stack: true },
+  // The store's two failures reach listeners of `onStoreError`, never a client (the insurance store decides);
+  // the cause carries the driver's own stack.
+  HR_RATE_LIMIT_STORE_FAILED: { status: 503, stack: false },
+  HR_RATE_LIMIT_STORE_TIMEOUT: { status: 503, stack: false },
+});
+
+/** One of the codes in {@link rateLimitErrors}. */
+export type RateLimitErrorCode = ErrorCodeOf<typeof rateLimitErrors>;
+
+/** The rate-limit codes as constants. */
+export const rateLimitErrorCodes = rateLimitErrors.codes;
 
 /**
- * The 429 for a limited decision: `context.policy` names the violated policy (and `violated-policies` lists
- * it, as the draft's quota-exceeded problem type does); `headers` carry Retry-After, RateLimit and
- * RateLimit-Policy, so an error handler can copy them onto the response.
+ * The 429 for a limited decision: `context.policy` names the violated policy, `violated_policies` lists it
+ * (the member of the draft's quota-exceeded problem type, in the snake_case of every Headroom body) and
+ * `retry_after_ms` says when a retry can pass; `headers` carry Retry-After, RateLimit and RateLimit-Policy, so
+ * an error handler can copy them onto the response. `violated-policies` and `retryAfterMs` are the same
+ * values under their old names, kept for one release.
  *
  * @example
  * const decision = await limiter.check(key, 'pro');
@@ -24,17 +35,19 @@ export const rateLimitErrorCodes = {
 export function rateLimitedError(decision: RateLimitDecision): HeadroomError {
   const { policy } = decision;
   const seconds = retryAfterSeconds(decision);
-  return new HeadroomError(
-    rateLimitErrorCodes.HR_RATE_LIMITED,
+  return rateLimitErrors.create(
+    'HR_RATE_LIMITED',
     `rate limit "${policy.name}" exceeded (${policy.limit} per ${policy.window} ms); retry in ${seconds} s`,
     {
-      status: 429,
       context: {
         policy: policy.name,
-        'violated-policies': [policy.name],
+        violated_policies: [policy.name],
         limit: policy.limit,
         window: policy.window,
         burst: policy.burst,
+        retry_after_ms: decision.retryAfterMs,
+        // Deprecated spellings of violated_policies and retry_after_ms, removed in the next release.
+        'violated-policies': [policy.name],
         retryAfterMs: decision.retryAfterMs,
       },
       headers: {
@@ -42,7 +55,6 @@ export function rateLimitedError(decision: RateLimitDecision): HeadroomError {
         ratelimit: rateLimitHeader(decision),
         'ratelimit-policy': rateLimitPolicyHeader(policy),
       },
-      stack: false,
     },
   );
 }
@@ -53,6 +65,6 @@ export function rateLimitedError(decision: RateLimitDecision): HeadroomError {
  * @example
  * if (isRateLimitedError(e)) metrics.limited.inc({ policy: String(e.context.policy) });
  */
-export function isRateLimitedError(value: unknown): value is HeadroomError {
-  return isHeadroomError(value) && value.code === rateLimitErrorCodes.HR_RATE_LIMITED;
+export function isRateLimitedError(value: unknown): value is HeadroomError<'HR_RATE_LIMITED'> {
+  return rateLimitErrors.is(value, 'HR_RATE_LIMITED');
 }

@@ -1,4 +1,5 @@
-export { isRateLimitedError, rateLimitErrorCodes, rateLimitedError } from './errors.ts';
+export type { RateLimitErrorCode } from './errors.ts';
+export { isRateLimitedError, rateLimitErrorCodes, rateLimitErrors, rateLimitedError } from './errors.ts';
 export type { GcraOutcome, GcraParams, StoreDecision } from './gcra.ts';
 export { gcra, gcraEpsilonMs } from './gcra.ts';
 export type { RateLimitHeaderOptions } from './headers.ts';

@@ -1,7 +1,7 @@
 // An in-process GCRA store, bounded twice over: a key whose TAT has passed holds no information and is
 // dropped, and past `maxKeys` the oldest key goes (approximately the least recently used, CLOCK-style).
 
-import { checkNumber, withDefaults } from '../policy/options.ts';
+import { checkNumber, withDefaults } from '../shared/options.ts';
 import { type GcraParams, gcra, type StoreDecision } from './gcra.ts';
 import type { RateLimitStore } from './store.ts';
 

@@ -77,7 +77,27 @@ test('unknown policies and raw string keys are refused', async () => {
   await assert.rejects(limiter.check(key, 'enterprise'), { code: 'HR_RATE_LIMIT_UNKNOWN_POLICY' });
   await assert.rejects(limiter.check('acme:search' as RateLimitKey, 'pro'), { code: 'HR_INVALID_OPTION' });
   assert.throws(() => createRateLimiter({ policies: [pro, pro] }), /distinct names/);
-  assert.throws(() => createRateLimiter({ storeTimeoutMs: 0 }), /storeTimeoutMs/);
+  assert.throws(() => createRateLimiter({ storeTimeout: 0 }), /storeTimeout/);
+});
+
+test('the old option names still work for one release, with a DeprecationWarning naming the new one', (t) => {
+  const warned = t.mock.method(process, 'emitWarning', () => {});
+  // The old name's value is read (and checked like the new one's)...
+  assert.throws(() => createRateLimiter({ storeTimeoutMs: 0 }), /storeTimeout/);
+  createRateLimiter({ cooldownMs: 500 });
+  const warnings = warned.mock.calls.map((c) => [String(c.arguments[0]), c.arguments[1]]);
+  assert.deepEqual(warnings, [
+    [
+      'rateLimiter: option "storeTimeoutMs" is deprecated and goes in the next release; use "storeTimeout"',
+      { type: 'DeprecationWarning', code: 'HR_DEPRECATED_OPTION' },
+    ],
+    [
+      'rateLimiter: option "cooldownMs" is deprecated and goes in the next release; use "storeCooldown"',
+      { type: 'DeprecationWarning', code: 'HR_DEPRECATED_OPTION' },
+    ],
+  ]);
+  // ...and the new name wins when both are set.
+  assert.doesNotThrow(() => createRateLimiter({ storeTimeout: 50, storeTimeoutMs: 0 }));
 });
 
 test('checkSync decides at once on a memory store, shares its buckets with check, and defers to check on a remote store', async () => {
@@ -113,7 +133,7 @@ test('two tenants never share a bucket, whatever their ids contain; nor do two p
 test('a failing store: insurance decides, nothing throws, the store is skipped for the cooldown, then used again', async () => {
   const clock = new FakeClock();
   const store = new ScriptedStore();
-  const limiter = createRateLimiter({ clock, store, policies: [pro], cooldownMs: 1000 });
+  const limiter = createRateLimiter({ clock, store, policies: [pro], storeCooldown: 1000 });
   const fallbacks: RateLimitFallbackEvent['reason'][] = [];
   const errors: string[] = [];
   const recoveries: number[] = [];
@@ -158,7 +178,7 @@ test('a hung store: the decision comes from insurance at the store timeout, meas
   const clock = new FakeClock();
   const store = new ScriptedStore();
   store.mode = 'hang';
-  const limiter = createRateLimiter({ clock, store, policies: [pro], storeTimeoutMs: 50 });
+  const limiter = createRateLimiter({ clock, store, policies: [pro], storeTimeout: 50 });
   let decided = false;
   const pending = limiter.check(key, 'pro').then((d) => {
     decided = true;

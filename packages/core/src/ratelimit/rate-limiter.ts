@@ -2,11 +2,10 @@
 // store guard (deadline, insurance store, cooldown; store-guard.ts).
 
 import { type Clock, systemClock } from '../clock/index.ts';
-import { HeadroomError } from '../errors/index.ts';
-import { abortedError } from '../policy/errors.ts';
-import { Emitter, type Subscribe } from '../policy/events.ts';
-import { checkClock, checkNumber, invalidOption, withDefaults } from '../policy/options.ts';
-import { rateLimitErrorCodes } from './errors.ts';
+import { abortedError } from '../errors/index.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkClock, checkNumber, deprecatedOption, invalidOption, withDefaults } from '../shared/options.ts';
+import { rateLimitErrors } from './errors.ts';
 import type { GcraParams, StoreDecision } from './gcra.ts';
 import { MemoryRateLimitStore } from './memory-store.ts';
 import { isRateLimitKey, type RateLimitKey } from './rate-limit-key.ts';
@@ -36,9 +35,13 @@ export interface RateLimiterOptions {
   store?: RateLimitStore;
   /** Time source for GCRA, the store timeout and the cooldown. @default systemClock() */
   clock?: Clock;
-  /** Milliseconds to wait for the store before deciding locally. @default 50 */
+  /** How long to wait for the store before deciding locally, in ms. @default 50 */
+  storeTimeout?: number;
+  /** How long to skip the store after it failed or was slow, in ms; then one call probes it. @default 1000 */
+  storeCooldown?: number;
+  /** @deprecated renamed `storeTimeout` (same unit); this name goes in the next release. */
   storeTimeoutMs?: number;
-  /** Milliseconds to skip the store after it failed or was slow; then one call probes it. @default 1000 */
+  /** @deprecated renamed `storeCooldown` (same unit); this name goes in the next release. */
   cooldownMs?: number;
   /**
    * Instances sharing the store: while it is down, each instance enforces limit and burst divided by this
@@ -76,8 +79,8 @@ export interface RateLimiterStats {
 }
 
 const defaultOptions = {
-  storeTimeoutMs: 50,
-  cooldownMs: 1000,
+  storeTimeout: 50,
+  storeCooldown: 1000,
   insuranceDivisor: 1,
   insuranceMaxKeys: 100_000,
 } satisfies Partial<RateLimiterOptions>;
@@ -118,10 +121,18 @@ export class RateLimiter {
   readonly onRecover: Subscribe<RateLimitRecoverEvent>;
 
   constructor(options: RateLimiterOptions = {}) {
-    const o = withDefaults(defaultOptions, options);
+    const o = withDefaults(defaultOptions, {
+      ...options,
+      storeTimeout:
+        options.storeTimeout ??
+        deprecatedOption('rateLimiter', 'storeTimeoutMs', 'storeTimeout', options.storeTimeoutMs),
+      storeCooldown:
+        options.storeCooldown ??
+        deprecatedOption('rateLimiter', 'cooldownMs', 'storeCooldown', options.cooldownMs),
+    });
     this.#clock = checkClock('rateLimiter', o.clock ?? systemClock());
-    const timeoutMs = checkNumber('rateLimiter', 'storeTimeoutMs', o.storeTimeoutMs, { min: 1 });
-    const cooldownMs = checkNumber('rateLimiter', 'cooldownMs', o.cooldownMs, { min: 0 });
+    const timeout = checkNumber('rateLimiter', 'storeTimeout', o.storeTimeout, { min: 1 });
+    const cooldown = checkNumber('rateLimiter', 'storeCooldown', o.storeCooldown, { min: 0 });
     this.#divisor = checkNumber('rateLimiter', 'insuranceDivisor', o.insuranceDivisor, { min: 1 });
     const store = o.store ?? new MemoryRateLimitStore();
     if (typeof store?.decide !== 'function')
@@ -132,8 +143,8 @@ export class RateLimiter {
       : new StoreGuard({
           store,
           clock: this.#clock,
-          timeoutMs,
-          cooldownMs,
+          timeout,
+          cooldown,
           insuranceMaxKeys: o.insuranceMaxKeys,
         });
     // A memory store has no guard: its listeners are never called.
@@ -249,8 +260,8 @@ export class RateLimiter {
     if (typeof policy === 'string') {
       const named = this.#named.get(policy);
       if (named) return named;
-      throw new HeadroomError(
-        rateLimitErrorCodes.HR_RATE_LIMIT_UNKNOWN_POLICY,
+      throw rateLimitErrors.create(
+        'HR_RATE_LIMIT_UNKNOWN_POLICY',
         `no rate-limit policy named ${JSON.stringify(policy)}; known: ${[...this.#named.keys()].join(', ') || 'none'}`,
         { context: { policy } },
       );

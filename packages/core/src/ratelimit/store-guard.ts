@@ -3,11 +3,10 @@
 // circuit: after it, one call probes the store).
 
 import type { Clock } from '../clock/index.ts';
-import { HeadroomError } from '../errors/index.ts';
-import { abortedError } from '../policy/errors.ts';
-import { Emitter } from '../policy/events.ts';
+import { abortedError, HeadroomError } from '../errors/index.ts';
+import { Emitter } from '../shared/events.ts';
 import { aborted, DeadlineQueue, timedOut } from './deadline-queue.ts';
-import { rateLimitErrorCodes } from './errors.ts';
+import { rateLimitErrors } from './errors.ts';
 import type { GcraParams, StoreDecision } from './gcra.ts';
 import { MemoryRateLimitStore } from './memory-store.ts';
 import type { RateLimitKey } from './rate-limit-key.ts';
@@ -45,8 +44,10 @@ export interface GuardedBucket {
 export interface StoreGuardOptions {
   store: RateLimitStore;
   clock: Clock;
-  timeoutMs: number;
-  cooldownMs: number;
+  /** How long a store call may take, in ms. */
+  timeout: number;
+  /** How long a failed store is skipped, in ms. */
+  cooldown: number;
   insuranceMaxKeys: number;
 }
 
@@ -55,7 +56,7 @@ export interface StoreGuardOptions {
  * and exposes the events.
  *
  * @example
- * const guard = new StoreGuard({ store, clock, timeoutMs: 50, cooldownMs: 1000, insuranceMaxKeys: 100_000 });
+ * const guard = new StoreGuard({ store, clock, timeout: 50, cooldown: 1000, insuranceMaxKeys: 100_000 });
  * const decision = await guard.decide(key, bucket, 1, signal, (d, source) => present(d, source));
  */
 export class StoreGuard {
@@ -63,8 +64,8 @@ export class StoreGuard {
   readonly #insurance: MemoryRateLimitStore;
   readonly #clock: Clock;
   readonly #deadlines: DeadlineQueue;
-  readonly #timeoutMs: number;
-  readonly #cooldownMs: number;
+  readonly #timeout: number;
+  readonly #cooldown: number;
   readonly storeFailed = new Emitter<RateLimitStoreErrorEvent>();
   readonly fellBack = new Emitter<RateLimitFallbackEvent>();
   readonly recovered = new Emitter<RateLimitRecoverEvent>();
@@ -77,10 +78,10 @@ export class StoreGuard {
   constructor(options: StoreGuardOptions) {
     this.#store = options.store;
     this.#clock = options.clock;
-    this.#timeoutMs = options.timeoutMs;
-    this.#cooldownMs = options.cooldownMs;
+    this.#timeout = options.timeout;
+    this.#cooldown = options.cooldown;
     this.#insurance = new MemoryRateLimitStore({ maxKeys: options.insuranceMaxKeys });
-    this.#deadlines = new DeadlineQueue(this.#clock, this.#timeoutMs);
+    this.#deadlines = new DeadlineQueue(this.#clock, this.#timeout);
   }
 
   /** 'open' while the store is being skipped or probed. */
@@ -110,14 +111,9 @@ export class StoreGuard {
           signal,
         );
       } catch (error) {
-        outcome = new HeadroomError(
-          rateLimitErrorCodes.HR_RATE_LIMIT_STORE_FAILED,
-          'the rate-limit store failed',
-          {
-            status: 503,
-            cause: error,
-          },
-        );
+        outcome = rateLimitErrors.create('HR_RATE_LIMIT_STORE_FAILED', 'the rate-limit store failed', {
+          cause: error,
+        });
       } finally {
         if (!closed) this.#probing = false;
       }
@@ -137,11 +133,11 @@ export class StoreGuard {
   }
 
   #fail(key: RateLimitKey, error: HeadroomError): void {
-    if (error.code === rateLimitErrorCodes.HR_RATE_LIMIT_STORE_TIMEOUT) this.stats.storeTimeouts++;
+    if (error.code === 'HR_RATE_LIMIT_STORE_TIMEOUT') this.stats.storeTimeouts++;
     else this.stats.storeErrors++;
     const now = this.#clock.monotonic();
     if (this.#openUntil === Number.NEGATIVE_INFINITY) this.#downSince = now;
-    this.#openUntil = now + this.#cooldownMs;
+    this.#openUntil = now + this.#cooldown;
     if (this.storeFailed.active) this.storeFailed.emit({ key, error });
   }
 
@@ -151,10 +147,10 @@ export class StoreGuard {
   }
 
   #timeoutError(): HeadroomError {
-    return new HeadroomError(
-      rateLimitErrorCodes.HR_RATE_LIMIT_STORE_TIMEOUT,
-      `the rate-limit store did not answer within ${this.#timeoutMs} ms`,
-      { status: 503, context: { timeoutMs: this.#timeoutMs } },
+    return rateLimitErrors.create(
+      'HR_RATE_LIMIT_STORE_TIMEOUT',
+      `the rate-limit store did not answer within ${this.#timeout} ms`,
+      { context: { timeout: this.#timeout } },
     );
   }
 }

@@ -1,4 +1,4 @@
-export { sloErrorCodes } from './errors.ts';
+export { sloErrorCodes, sloErrors } from './errors.ts';
 export { loadSpec, parseSpec } from './load-spec.ts';
 export { specSchema } from './schema.ts';
 export type { Objective, Percentile, Spec, SpecProblem } from './spec.ts';

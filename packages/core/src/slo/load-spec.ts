@@ -4,8 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import { HeadroomError } from '../errors/index.ts';
-import { sloErrorCodes } from './errors.ts';
+
+import { sloErrors } from './errors.ts';
 import { specSchema } from './schema.ts';
 import { type Objective, type Percentile, percentiles, type Spec, type SpecProblem } from './spec.ts';
 import { parseDuration, parseRate, parseRatio } from './units.ts';
@@ -140,7 +140,7 @@ function describe(schemaPath: string): string {
 
 function fail(source: string, problems: SpecProblem[]): never {
   const list = problems.map((p) => `  ${p.path}: ${p.message} [${p.rule}]`).join('\n');
-  throw new HeadroomError(sloErrorCodes.HR_SPEC_INVALID, `${source} is not a valid spec:\n${list}`, {
+  throw sloErrors.create('HR_SPEC_INVALID', `${source} is not a valid spec:\n${list}`, {
     context: { source, problems },
   });
 }

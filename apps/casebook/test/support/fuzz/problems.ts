@@ -8,16 +8,19 @@ import { join } from 'node:path';
 /** Which statuses docs/errors.md gives a code: one status, any 4xx, or none (never sent to a client). */
 type DocumentedStatus = number | '4xx' | 'internal';
 
-/** Every `HR_*` code of docs/errors.md with the status its Meaning starts with (`404: ...`, `A 4xx ...`). */
+/**
+ * Every `HR_*` code of docs/errors.md with its Status cell: `404`, `400 (or another 4xx …)`, `500 (never sent)`.
+ */
 export const documentedCodes: ReadonlyMap<string, DocumentedStatus> = new Map(
   readFileSync(join(import.meta.dirname, '..', '..', '..', '..', '..', 'docs', 'errors.md'), 'utf8')
     .split('\n')
     .flatMap((line): [string, DocumentedStatus][] => {
       const row = /^\| `(HR_[A-Z0-9_]+)` \| ([^|]*)\|/.exec(line);
       if (!row?.[1]) return [];
-      const meaning = row[2] ?? '';
-      const status = /^(\d{3})\b/.exec(meaning)?.[1];
-      return [[row[1], status ? Number(status) : /^A 4xx\b/.test(meaning) ? '4xx' : 'internal']];
+      const cell = row[2] ?? '';
+      if (/never sent/.test(cell)) return [[row[1], 'internal']];
+      if (/another 4xx/.test(cell)) return [[row[1], '4xx']];
+      return [[row[1], Number(/^\s*(\d{3})\b/.exec(cell)?.[1])]];
     }),
 );
 

@@ -2,8 +2,8 @@
 // missed messages.
 
 import type { Redis } from 'ioredis';
-import { type Disposable, Emitter } from '../../policy/events.ts';
-import { invalidOption } from '../../policy/options.ts';
+import { type Disposable, Emitter } from '../../shared/events.ts';
+import { invalidOption } from '../../shared/options.ts';
 import type { BusMessage, CacheBus } from '../store.ts';
 
 /** Options of `redisBus`. */

@@ -2,7 +2,7 @@
 // which sends EVAL the first time on a connection and again after NOSCRIPT (a restarted or flushed server).
 
 import type { Cluster, Redis } from 'ioredis';
-import { withDefaults } from '../../policy/options.ts';
+import { withDefaults } from '../../shared/options.ts';
 import type { GcraParams, StoreDecision } from '../gcra.ts';
 import type { RateLimitStore } from '../store.ts';
 import { gcraScript } from './gcra-script.ts';
@@ -74,7 +74,7 @@ export class RedisRateLimitStore implements RateLimitStore {
 /**
  * Creates a Redis store from a client the caller owns (and closes). Recommended client options, so a dead or
  * slow Redis fails fast instead of queueing: `enableOfflineQueue: false`, `maxRetriesPerRequest: 0` or `1`,
- * and `commandTimeout` a little above the limiter's `storeTimeoutMs`. The limiter bounds the wait by itself
+ * and `commandTimeout` a little above the limiter's `storeTimeout`. The limiter bounds the wait by itself
  * either way; these options keep abandoned commands from piling up inside ioredis.
  *
  * @example

@@ -1,7 +1,8 @@
-// AbortSignal plumbing shared by the policies: following a parent signal, and waiting on the clock.
+// AbortSignal plumbing shared by every module: following a parent signal, waiting on the clock, and leaving
+// work behind when the caller gives up on it.
 
 import type { Clock, Timer } from '../clock/index.ts';
-import { abortedError } from './errors.ts';
+import { abortedError } from '../errors/index.ts';
 
 /**
  * Aborts `controller` when `parent` aborts, with the parent's reason. An EventListenerObject rather than a
@@ -72,4 +73,22 @@ class Sleep {
  */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Sleep(clock, ms, signal).promise;
+}
+
+/**
+ * Settles with `work`, or rejects with {@link abortedError} as soon as `signal` aborts: the caller stops
+ * waiting while the work itself goes on (a load shared with other callers, a function that got the same
+ * signal and may stop on its own). A value that is not a promise settles at once.
+ *
+ * @example
+ * return await untilAborted(sharedLoad, request.signal);
+ */
+export function untilAborted<T>(work: Promise<T> | T, signal: AbortSignal): Promise<T> {
+  if (!(work instanceof Promise)) return Promise.resolve(work);
+  if (signal.aborted) return Promise.reject(abortedError(signal));
+  const { promise, resolve, reject } = Promise.withResolvers<T>();
+  const onAbort = () => reject(abortedError(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  return promise;
 }
