@@ -29,7 +29,7 @@ export interface Config {
   /** Bearer token of operators (`/metrics`, process-wide admin); unset = read or made in `<dataDir>/operator-token`. */
   operatorToken: string | undefined;
   /** Connection timeouts; unset ones keep @headroom/fastify's defaults (10 s headers, 30 s request, 72 s keep-alive). */
-  connection: { headersTimeoutMs?: number; requestTimeoutMs?: number; keepAliveTimeoutMs?: number };
+  connection: { headersTimeout?: number; requestTimeout?: number; keepAliveTimeout?: number };
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -57,9 +57,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readCache: env.READ_CACHE !== 'off',
     operatorToken: env.OPERATOR_TOKEN || undefined,
     connection: {
-      ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeoutMs'),
-      ...optionalInteger(env, 'REQUEST_TIMEOUT_MS', 'requestTimeoutMs'),
-      ...optionalInteger(env, 'KEEP_ALIVE_TIMEOUT_MS', 'keepAliveTimeoutMs'),
+      ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeout'),
+      ...optionalInteger(env, 'REQUEST_TIMEOUT_MS', 'requestTimeout'),
+      ...optionalInteger(env, 'KEEP_ALIVE_TIMEOUT_MS', 'keepAliveTimeout'),
     },
   };
 }

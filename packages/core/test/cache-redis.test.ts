@@ -7,7 +7,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startRedis } from '@headroom/dev-servers/redis';
+import { until } from '@headroom/dev-servers/until';
 import { Redis } from 'ioredis';
+import { cacheBusContract } from '../src/cache/bus-contract.ts';
 import { cacheKey, createCache } from '../src/cache/index.ts';
 import { createRedisClients, redisBus, redisStore } from '../src/cache/redis/index.ts';
 import { cacheStoreContract } from '../src/cache/store-contract.ts';
@@ -28,18 +30,15 @@ function clients() {
 let prefixes = 0;
 const nextPrefix = () => `t${process.pid}-${++prefixes}:`;
 
-// Real time is what a real server runs on: wait for a condition, never for a fixed delay.
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  ms = 5_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+cacheBusContract('redisBus', async () => {
+  // Two instances, each with its own connections, on a channel of their own.
+  const channel = `hr:test:bus:${nextPrefix()}`;
+  const [one, two] = [clients(), clients()];
+  const a = redisBus({ ...one, channel });
+  const b = redisBus({ ...two, channel });
+  await Promise.all([one.ready(), two.ready(), a.ready, b.ready]);
+  return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+});
 
 const shared = clients();
 await shared.ready();
@@ -158,7 +157,7 @@ test('a real second process: 2 processes × 500 concurrent misses make exactly o
   child.stdout.on('data', (chunk: string) => {
     out += chunk;
   });
-  await until(() => out.includes('ready\n'), 10_000, 'the child to subscribe');
+  await until(() => out.includes('ready\n'), { timeout: 10_000, what: 'the child to subscribe' });
   const parent = await instance(prefix, 'parent', { name: 'xproc' });
   const load = async () => {
     await parent.pair.client.incr(`${prefix}loads`);
@@ -200,25 +199,30 @@ test('Redis killed during a getOrSet loop: no error reaches the caller; restarte
       if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   })();
-  await until(() => a.cache.stats().requests.l2.hit > 20, 5_000, 'L2 hits before the kill');
+  await until(() => a.cache.stats().requests.l2.hit > 20, {
+    timeout: 5_000,
+    what: 'L2 hits before the kill',
+  });
   await redis.kill();
   const callsAtKill = calls;
-  await until(() => calls > callsAtKill + 2_000, 10_000, 'calls while Redis is down');
+  await until(() => calls > callsAtKill + 2_000, { timeout: 10_000, what: 'calls while Redis is down' });
   assert.equal(a.cache.stats().l2.breaker, 'open', 'the breaker opened');
   const hitsBefore = a.cache.stats().requests.l2.hit + b.cache.stats().requests.l2.hit;
   await redis.start();
-  await until(
-    () => a.cache.stats().requests.l2.hit + b.cache.stats().requests.l2.hit > hitsBefore + 20,
-    10_000,
-    'L2 hits after the restart',
-  );
+  await until(() => a.cache.stats().requests.l2.hit + b.cache.stats().requests.l2.hit > hitsBefore + 20, {
+    timeout: 10_000,
+    what: 'L2 hits after the restart',
+  });
   stop = true;
   await loop;
   const stats = a.cache.stats();
   assert.equal(errors, 0, 'no error reached a caller');
   assert.ok(stats.l2.errors > 0, 'L2 failures were counted');
   assert.equal(stats.l2.breaker, 'closed', 'the breaker closed again');
-  await until(() => a.bus.healthy && a.cache.stats().bus.reconnects >= 1, 5_000, 'the bus to resubscribe');
+  await until(() => a.bus.healthy && a.cache.stats().bus.reconnects >= 1, {
+    timeout: 5_000,
+    what: 'the bus to resubscribe',
+  });
   // The resubscribed bus carries messages again.
   const heard = new Promise<void>((resolve) => {
     const sub = b.cache.onBusMessage(() => {

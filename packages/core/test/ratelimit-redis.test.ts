@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { startRedis } from '@headroom/dev-servers/redis';
+import { until } from '@headroom/dev-servers/until';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FakeClock } from '../src/clock/index.ts';
 import {
@@ -120,14 +121,6 @@ function hammer(limiter: ReturnType<typeof createRateLimiter>, workers: number) 
   };
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 test('redis-server killed while deciding: no throws, local decisions counted; restarted: Redis decides again', async () => {
   const client = await connect(chaos.url);
   const limiter = createRateLimiter({
@@ -142,23 +135,25 @@ test('redis-server killed while deciding: no throws, local decisions counted; re
   limiter.onRecover(() => recovered++);
   const run = hammer(limiter, 16);
   try {
-    await until(() => run.seen.bySource.store > 200, 5000, 'Redis decisions');
+    await until(() => run.seen.bySource.store > 200, { timeout: 5000, what: 'Redis decisions' });
     const closed = new Promise((resolve) => client.once('close', resolve));
     await chaos.kill();
     await closed;
     const atKill = run.seen.decisions;
-    await until(() => run.seen.decisions > atKill + 1000, 5000, 'decisions while Redis is down');
+    await until(() => run.seen.decisions > atKill + 1000, {
+      timeout: 5000,
+      what: 'decisions while Redis is down',
+    });
     assert.equal(limiter.stats.circuit, 'open');
     assert.ok(limiter.stats.fallbackDecisions > 1000);
     assert.ok(reasons.has('error') && reasons.has('circuit-open'), [...reasons].join());
 
     const storeBefore = limiter.stats.storeDecisions;
     await chaos.start();
-    await until(
-      () => limiter.stats.storeDecisions > storeBefore + 100,
-      10_000,
-      'Redis decisions after restart',
-    );
+    await until(() => limiter.stats.storeDecisions > storeBefore + 100, {
+      timeout: 10_000,
+      what: 'Redis decisions after restart',
+    });
     assert.ok(recovered >= 1, 'onRecover fired');
     assert.equal(limiter.stats.circuit, 'closed');
   } finally {

@@ -4,35 +4,58 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Clock, Timer } from '@headroom/core/clock';
+import { deprecatedOption, invalidOption } from '@headroom/core/errors';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { FastifyErrorCode } from './errors.ts';
 import { bareProblem, problemContentType, requestPath } from './problem.ts';
 
-/** Timeouts of every connection; each bounds how long a slow or silent client can hold one. */
+/**
+ * Timeouts of every connection, in ms; each bounds how long a slow or silent client can hold one. The names
+ * are Node's own (`server.headersTimeout`, `requestTimeout`, `keepAliveTimeout`).
+ */
 export interface ConnectionTimeouts {
   /** The request line and headers must arrive within this. @default 10000 */
-  headersTimeoutMs: number;
+  headersTimeout: number;
   /** The whole request, body included, must arrive within this; else 408 and the connection closes. @default 30000 */
-  requestTimeoutMs: number;
+  requestTimeout: number;
   /**
    * An idle kept-alive connection is closed after this. Longer than the usual load balancer idle timeout
    * (60 s), so the balancer, not the server, closes first and never sends on a dying connection. @default 72000
    */
-  keepAliveTimeoutMs: number;
+  keepAliveTimeout: number;
   /** How often Node checks the header and request timeouts; a timeout fires at most this late. @default 1000 */
-  checkIntervalMs: number;
+  checkInterval: number;
   /** Largest request line plus headers, in bytes; beyond it, 431. @default 16384 */
   maxHeaderBytes: number;
 }
 
 /** @see ConnectionTimeouts */
 export const defaultConnectionTimeouts: Readonly<ConnectionTimeouts> = {
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 72_000,
-  checkIntervalMs: 1_000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 72_000,
+  checkInterval: 1_000,
   maxHeaderBytes: 16_384,
 };
+
+/** What {@link connectionOptions} takes: any of the timeouts, also under the names they had before. */
+export interface ConnectionOptionsInput extends Partial<ConnectionTimeouts> {
+  /** @deprecated renamed `headersTimeout` (same unit); this name goes in the next release. */
+  headersTimeoutMs?: number;
+  /** @deprecated renamed `requestTimeout` (same unit); this name goes in the next release. */
+  requestTimeoutMs?: number;
+  /** @deprecated renamed `keepAliveTimeout` (same unit); this name goes in the next release. */
+  keepAliveTimeoutMs?: number;
+  /** @deprecated renamed `checkInterval` (same unit); this name goes in the next release. */
+  checkIntervalMs?: number;
+}
+
+const renamed = [
+  ['headersTimeoutMs', 'headersTimeout'],
+  ['requestTimeoutMs', 'requestTimeout'],
+  ['keepAliveTimeoutMs', 'keepAliveTimeout'],
+  ['checkIntervalMs', 'checkInterval'],
+] as const;
 
 /** The Fastify server options returned by {@link connectionOptions}. */
 export type ConnectionServerOptions = Required<
@@ -50,24 +73,28 @@ export type ConnectionServerOptions = Required<
  * plugin answers those with a problem (HR_SHUTTING_DOWN).
  *
  * @example
- * const app = Fastify({ ...requestIdOptions(), ...connectionOptions({ requestTimeoutMs: 10_000 }) });
+ * const app = Fastify({ ...requestIdOptions(), ...connectionOptions({ requestTimeout: 10_000 }) });
  */
-export function connectionOptions(overrides: Partial<ConnectionTimeouts> = {}): ConnectionServerOptions {
-  const t = { ...defaultConnectionTimeouts, ...overrides };
+export function connectionOptions(overrides: ConnectionOptionsInput = {}): ConnectionServerOptions {
+  const t: ConnectionTimeouts = { ...defaultConnectionTimeouts };
+  for (const [old, name] of renamed) {
+    t[name] = overrides[name] ?? deprecatedOption('connectionOptions', old, name, overrides[old]) ?? t[name];
+  }
+  t.maxHeaderBytes = overrides.maxHeaderBytes ?? t.maxHeaderBytes;
   for (const [name, value] of Object.entries(t)) {
     if (!(Number.isInteger(value) && value > 0)) {
-      throw new TypeError(`connectionOptions: option "${name}" must be a positive integer, got ${value}`);
+      throw invalidOption('connectionOptions', name, 'a positive integer', value);
     }
   }
-  if (t.headersTimeoutMs > t.requestTimeoutMs) {
-    throw new TypeError('connectionOptions: option "headersTimeoutMs" must not exceed requestTimeoutMs');
+  if (t.headersTimeout > t.requestTimeout) {
+    throw invalidOption('connectionOptions', 'headersTimeout', 'at most requestTimeout', t.headersTimeout);
   }
   return {
-    keepAliveTimeout: t.keepAliveTimeoutMs,
-    requestTimeout: t.requestTimeoutMs,
+    keepAliveTimeout: t.keepAliveTimeout,
+    requestTimeout: t.requestTimeout,
     http: {
-      headersTimeout: t.headersTimeoutMs,
-      connectionsCheckingInterval: t.checkIntervalMs,
+      headersTimeout: t.headersTimeout,
+      connectionsCheckingInterval: t.checkInterval,
       maxHeaderSize: t.maxHeaderBytes,
       // Node answers a missing Host with a bare 400 of its own; the plugin answers it with a problem instead.
       requireHostHeader: false,
@@ -147,14 +174,14 @@ export interface ConnectionDrain {
 /**
  * At close: drops every connection that is not running a handler (idle, still sending headers, or still
  * sending a body: a request that never finishes arriving must not hold shutdown), lets handlers that run
- * finish for up to `drainMs`, then drops the rest.
+ * finish for up to `drainTimeout` ms, then drops the rest.
  *
  * @example
- * const drain = drainConnections(app, { clock, drainMs: 10_000 });
+ * const drain = drainConnections(app, { clock, drainTimeout: 10_000 });
  */
 export function drainConnections(
   app: FastifyInstance,
-  options: { clock: Clock; drainMs: number },
+  options: { clock: Clock; drainTimeout: number },
 ): ConnectionDrain {
   const sockets = new Set<Socket>();
   const current = new WeakMap<Socket, import('node:http').ServerResponse>();
@@ -171,10 +198,10 @@ export function drainConnections(
       // Running a handler: its request arrived whole and its answer is not all written yet.
       const busy = response?.req.complete === true && !response.writableFinished;
       if (!busy) socket.destroy();
-      // Its answer ends the connection, so a kept-alive client does not hold it open until drainMs.
+      // Its answer ends the connection, so a kept-alive client does not hold it open until drainTimeout.
       else if (!response.headersSent) response.setHeader('connection', 'close');
     }
-    force = options.clock.setTimeout(() => app.server.closeAllConnections(), options.drainMs);
+    force = options.clock.setTimeout(() => app.server.closeAllConnections(), options.drainTimeout);
     done();
   });
   app.addHook('onClose', function stopDrainTimer(_instance, done) {

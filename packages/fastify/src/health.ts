@@ -28,7 +28,7 @@ export interface HealthRoutesOptions {
   service: string;
   version: string;
   readiness: Readiness | undefined;
-  readinessTimeoutMs: number;
+  readinessTimeout: number;
   clock: Clock;
 }
 
@@ -75,10 +75,10 @@ function failed(output: string): Required<ReadinessResult> {
  * `GET /health` (pass/fail with version and checks). They log at `warn` only, so probes do not flood logs.
  *
  * @example
- * healthRoutes(app, { service: 'casebook', version: '1.0.0', readiness, readinessTimeoutMs: 2000, clock });
+ * healthRoutes(app, { service: 'casebook', version: '1.0.0', readiness, readinessTimeout: 2000, clock });
  */
 export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions): void {
-  const { service, version, readiness, readinessTimeoutMs, clock } = options;
+  const { service, version, readiness, readinessTimeout, clock } = options;
   const live = JSON.stringify({ status: 'pass' });
 
   app.get('/health/live', { logLevel: 'warn' }, async (_request, reply) => {
@@ -86,7 +86,7 @@ export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions)
   });
 
   app.get('/health/ready', { logLevel: 'warn' }, async (request, reply) => {
-    const { ready, checks } = await checkReadiness(readiness, readinessTimeoutMs, clock, request.log);
+    const { ready, checks } = await checkReadiness(readiness, readinessTimeout, clock, request.log);
     if (ready) return reply.type(healthContentType).send({ status: 'pass', checks });
     const failing = Object.keys(checks).filter((name) => checks[name]?.status === 'fail');
     const detail = `${service} is not ready${failing.length > 0 ? `: ${failing.join(', ')} failing` : ''}`;
@@ -94,7 +94,7 @@ export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions)
   });
 
   app.get('/health', { logLevel: 'warn' }, async (request, reply) => {
-    const { ready, checks } = await checkReadiness(readiness, readinessTimeoutMs, clock, request.log);
+    const { ready, checks } = await checkReadiness(readiness, readinessTimeout, clock, request.log);
     const status = ready ? 'pass' : 'fail';
     return reply
       .code(ready ? 200 : 503)

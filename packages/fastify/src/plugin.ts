@@ -1,7 +1,7 @@
 // The `headroom` Fastify plugin: wires problem+json errors, metrics, health and request-id echo into an app.
 
 import { type Clock, systemClock } from '@headroom/core/clock';
-import { commonErrors } from '@headroom/core/errors';
+import { deprecatedOption, invalidOption } from '@headroom/core/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
@@ -29,7 +29,9 @@ export interface HeadroomOptions {
   commit?: string;
   /** Checks the dependencies for `/health/ready` and `/health`. @default always ready */
   readiness?: Readiness;
-  /** A readiness check slower than this counts as not ready. @default 2000 */
+  /** A readiness check slower than this (ms) counts as not ready. @default 2000 */
+  readinessTimeout?: number;
+  /** @deprecated renamed `readinessTimeout` (same unit); this name goes in the next release. */
   readinessTimeoutMs?: number;
   /** Collect prom-client's process metrics into this instance's registry. @default true */
   defaultMetrics?: boolean;
@@ -45,9 +47,11 @@ export interface HeadroomOptions {
   /** Serve the admin API behind this authorization (operators and tenant admins). @default no admin API */
   admin?: AdminOptions;
   /**
-   * At close, handlers that are running may finish for this long before their connections are dropped;
+   * At close, handlers that are running may finish for this long (ms) before their connections are dropped;
    * connections that are idle or still sending a request are dropped at once. @default 10000
    */
+  drainTimeout?: number;
+  /** @deprecated renamed `drainTimeout` (same unit); this name goes in the next release. */
   drainMs?: number;
 }
 
@@ -80,13 +84,26 @@ declare module 'fastify' {
 
 const defaultOptions = {
   commit: 'unknown',
-  readinessTimeoutMs: 2000,
+  readinessTimeout: 2000,
   defaultMetrics: true,
   metricsPath: '/metrics',
-  drainMs: 10_000,
+  drainTimeout: 10_000,
 } as const;
 
-async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): Promise<void> {
+async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Promise<void> {
+  const options: HeadroomOptions = {
+    ...given,
+    readinessTimeout:
+      given.readinessTimeout ??
+      deprecatedOption(
+        '@headroom/fastify',
+        'readinessTimeoutMs',
+        'readinessTimeout',
+        given.readinessTimeoutMs,
+      ),
+    drainTimeout:
+      given.drainTimeout ?? deprecatedOption('@headroom/fastify', 'drainMs', 'drainTimeout', given.drainMs),
+  };
   validate(options);
   const commit = options.commit ?? defaultOptions.commit;
   const metricsPath = options.metricsPath ?? defaultOptions.metricsPath;
@@ -102,7 +119,10 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
   const metrics = httpMetrics(registry);
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
-  const drain = drainConnections(app, { clock, drainMs: options.drainMs ?? defaultOptions.drainMs });
+  const drain = drainConnections(app, {
+    clock,
+    drainTimeout: options.drainTimeout ?? defaultOptions.drainTimeout,
+  });
   answerUnmetExpectations(app.server);
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) {
@@ -172,7 +192,7 @@ async function headroomPlugin(app: FastifyInstance, options: HeadroomOptions): P
     service: options.service,
     version: options.version,
     readiness: withBreakers(options.readiness, protection),
-    readinessTimeoutMs: options.readinessTimeoutMs ?? defaultOptions.readinessTimeoutMs,
+    readinessTimeout: options.readinessTimeout ?? defaultOptions.readinessTimeout,
     clock,
   });
 }
@@ -197,31 +217,29 @@ function withBreakers(readiness: Readiness | undefined, protection: Protection):
 }
 
 function validate(options: HeadroomOptions): void {
-  const invalid = (name: string, rule: string) =>
-    commonErrors.create('HR_INVALID_OPTION', `@headroom/fastify: option "${name}" ${rule}`, {
-      context: { option: name },
-    });
+  const invalid = (name: keyof HeadroomOptions, rule: string) =>
+    invalidOption('@headroom/fastify', name, rule, options[name]);
   for (const name of ['service', 'version'] as const) {
     if (typeof options[name] !== 'string' || options[name] === '') {
-      throw invalid(name, 'must be a non-empty string');
+      throw invalid(name, 'a non-empty string');
     }
   }
-  const timeout = options.readinessTimeoutMs;
+  const timeout = options.readinessTimeout;
   if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
-    throw invalid('readinessTimeoutMs', 'must be a positive number of milliseconds');
+    throw invalid('readinessTimeout', 'a positive number of milliseconds');
   }
   if (options.readiness !== undefined && typeof options.readiness !== 'function') {
-    throw invalid('readiness', 'must be a function');
+    throw invalid('readiness', 'a function');
   }
   if (options.metricsPath !== undefined && !options.metricsPath.startsWith('/')) {
-    throw invalid('metricsPath', 'must start with "/"');
+    throw invalid('metricsPath', 'a path starting with "/"');
   }
   if (options.metricsAuthorize !== undefined && typeof options.metricsAuthorize !== 'function') {
-    throw invalid('metricsAuthorize', 'must be a function');
+    throw invalid('metricsAuthorize', 'a function');
   }
-  const drainMs = options.drainMs;
-  if (drainMs !== undefined && !(Number.isFinite(drainMs) && drainMs >= 0)) {
-    throw invalid('drainMs', 'must be a number of milliseconds >= 0');
+  const drain = options.drainTimeout;
+  if (drain !== undefined && !(Number.isFinite(drain) && drain >= 0)) {
+    throw invalid('drainTimeout', 'a number of milliseconds >= 0');
   }
 }
 

@@ -1,6 +1,7 @@
 // What a route's `config.rateLimit` and `config.concurrency` ask for, added from the plugin's onRoute hook:
 // the rate-limit hook, and the handler run inside a bulkhead (503 HR_OVERLOADED + Retry-After when full).
 
+import { deprecatedOption, invalidOption } from '@headroom/core/errors';
 import { type BulkheadPermit, type BulkheadPolicy, isBulkheadRejectedError } from '@headroom/core/policy';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { fastifyErrors } from './errors.ts';
@@ -12,8 +13,18 @@ export interface RouteConcurrency {
   limiter: BulkheadPolicy;
   /** The fair-share key (the tenant). @default none: one shared pool */
   key?: (request: FastifyRequest) => string | undefined;
-  /** Seconds in the Retry-After of a 503. @default 1 */
+  /** How long a refused client should wait before retrying, in ms: the 503's Retry-After, rounded up to whole seconds. @default 1000 */
+  retryDelay?: number;
+  /** @deprecated seconds; use `retryDelay` (ms). This name goes in the next release. */
   retryAfter?: number;
+}
+
+function retryAfterSeconds(config: RouteConcurrency): string {
+  const old = deprecatedOption('config.concurrency', 'retryAfter', 'retryDelay (ms)', config.retryAfter);
+  const ms = config.retryDelay ?? (old === undefined ? 1000 : old * 1000);
+  if (!(Number.isFinite(ms) && ms >= 0))
+    throw invalidOption('config.concurrency', 'retryDelay', 'a number of milliseconds >= 0', ms);
+  return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 
 /**
@@ -29,13 +40,14 @@ export function protectRoute(route: RouteOptions, protection: Protection): void 
     route.preValidation = [hook, ...[route.preValidation ?? []].flat()];
   }
   if (config?.concurrency) {
-    const { limiter, key, retryAfter = 1 } = config.concurrency;
+    const { limiter, key } = config.concurrency;
+    const retryAfter = retryAfterSeconds(config.concurrency);
     if (!protection.bulkheads.has(limiter.name)) protection.bulkhead(limiter);
     const handler = route.handler;
     const overloaded = (error: unknown) =>
       fastifyErrors.create('HR_OVERLOADED', `${limiter.name} is at capacity; retry shortly`, {
         cause: error,
-        headers: { 'retry-after': String(retryAfter) },
+        headers: { 'retry-after': retryAfter },
         context: { limiter: limiter.name },
       });
     // The slot is held until the handler settles: the handler cannot be stopped half-way, so a client that

@@ -5,18 +5,29 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { type RawAnswer, rawRequest as raw } from '@headroom/dev-servers/raw-http';
+import { until } from '@headroom/dev-servers/until';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { connectionOptions, headroom, requestIdOptions } from '../src/index.ts';
 
-async function listening(timeouts = { headersTimeoutMs: 300, requestTimeoutMs: 500 }) {
-  const app = Fastify({ ...requestIdOptions(), ...connectionOptions({ ...timeouts, checkIntervalMs: 100 }) });
-  await app.register(headroom, { service: 'test', version: '1.0.0', defaultMetrics: false, drainMs: 2_000 });
+async function listening(timeouts = { headersTimeout: 300, requestTimeout: 500 }) {
+  const app = Fastify({ ...requestIdOptions(), ...connectionOptions({ ...timeouts, checkInterval: 100 }) });
+  await app.register(headroom, {
+    service: 'test',
+    version: '1.0.0',
+    defaultMetrics: false,
+    drainTimeout: 2_000,
+  });
   app.post('/echo', async (request) => ({ got: request.body }));
-  app.get('/slow', async () => new Promise((resolve) => setTimeout(() => resolve({ done: true }), 300)));
+  const seen = { connections: 0, slowStarted: 0 };
+  app.get('/slow', async () => {
+    seen.slowStarted++;
+    return new Promise((resolve) => setTimeout(() => resolve({ done: true }), 300));
+  });
+  app.server.on('connection', () => seen.connections++);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return { app, port };
+  return { app, port, seen };
 }
 
 function assertProblem(answer: RawAnswer, status: number, code: string) {
@@ -95,14 +106,14 @@ test('oversized headers: 431 HR_HEADERS_TOO_LARGE', async () => {
 
 test('close drops a connection still sending its body at once, and lets a running handler finish', async () => {
   // Long timeouts: only the close may end the stuck request here.
-  const { app, port } = await listening({ headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+  const { app, port, seen } = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
   const stuck = raw(
     port,
     'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":',
   );
   const running = raw(port, 'GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
   // Both requests must have reached the server before it closes.
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await until(() => seen.connections === 2 && seen.slowStarted === 1, { what: 'both requests to arrive' });
   const closed = app.close();
   const [stuckAnswer, runningAnswer] = await Promise.all([stuck, running]);
   await closed;
@@ -112,16 +123,37 @@ test('close drops a connection still sending its body at once, and lets a runnin
   assert.deepEqual(JSON.parse(runningAnswer.body), { done: true });
 });
 
-test('connectionOptions refuses nonsense, naming the option', () => {
-  assert.throws(() => connectionOptions({ requestTimeoutMs: 0 }), /requestTimeoutMs/);
-  assert.throws(
-    () => connectionOptions({ headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 }),
-    /headersTimeoutMs/,
+test('the old timeout names still work for one release, each with a DeprecationWarning naming the new one', (t) => {
+  const warned = t.mock.method(process, 'emitWarning', () => {});
+  const options = connectionOptions({
+    headersTimeoutMs: 2_000,
+    requestTimeoutMs: 3_000,
+    keepAliveTimeout: 4_000,
+  });
+  assert.equal(options.http.headersTimeout, 2_000);
+  assert.equal(options.requestTimeout, 3_000);
+  assert.equal(options.keepAliveTimeout, 4_000);
+  assert.deepEqual(
+    warned.mock.calls.map((c) => String(c.arguments[0])),
+    [
+      'connectionOptions: option "headersTimeoutMs" is deprecated and goes in the next release; use "headersTimeout"',
+      'connectionOptions: option "requestTimeoutMs" is deprecated and goes in the next release; use "requestTimeout"',
+    ],
+  );
+  assert.equal(
+    connectionOptions({ requestTimeout: 50_000, requestTimeoutMs: 1 }).requestTimeout,
+    50_000,
+    'the new name wins',
   );
 });
 
+test('connectionOptions refuses nonsense, naming the option', () => {
+  assert.throws(() => connectionOptions({ requestTimeout: 0 }), /requestTimeout/);
+  assert.throws(() => connectionOptions({ headersTimeout: 5_000, requestTimeout: 1_000 }), /headersTimeout/);
+});
+
 test('close: a running kept-alive request ends with Connection: close; one sent after close began is never served', async () => {
-  const { app, port } = await listening({ headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+  const { app, port, seen } = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
   const socket = connect({ port, host: '127.0.0.1' });
   let data = '';
   socket.setEncoding('latin1');
@@ -130,7 +162,7 @@ test('close: a running kept-alive request ends with Connection: close; one sent 
   });
   const ended = new Promise((resolve) => socket.on('close', resolve));
   socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await until(() => seen.slowStarted === 1, { what: 'the first request to run' });
   const started = performance.now();
   const closed = app.close();
   await new Promise((resolve) => setTimeout(resolve, 50));
@@ -145,5 +177,8 @@ test('close: a running kept-alive request ends with Connection: close; one sent 
       'a late request is refused, not served',
     );
   }
-  assert.ok(performance.now() - started < 1_500, 'the kept-alive connection did not wait for drainMs (2 s)');
+  assert.ok(
+    performance.now() - started < 1_500,
+    'the kept-alive connection did not wait for drainTimeout (2 s)',
+  );
 });

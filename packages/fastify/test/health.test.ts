@@ -84,7 +84,7 @@ test('probes and scrapes log nothing below warn', async () => {
   assert.deepEqual(logs, []);
 });
 
-test('a readiness check that hangs past readinessTimeoutMs is not ready, and its signal aborts', async () => {
+test('a readiness check that hangs past readinessTimeout is not ready, and its signal aborts', async () => {
   const clock = new FakeClock();
   let signal: AbortSignal | undefined;
   let called: () => void = () => {};
@@ -93,7 +93,7 @@ test('a readiness check that hangs past readinessTimeoutMs is not ready, and its
   });
   const app = await buildApp({
     clock,
-    readinessTimeoutMs: 50,
+    readinessTimeout: 50,
     readiness: (s) => {
       signal = s;
       called();
@@ -112,7 +112,7 @@ test('a readiness check that hangs past readinessTimeoutMs is not ready, and its
 
 test('the timeout also works on the real clock', async () => {
   const app = await buildApp({
-    readinessTimeoutMs: 50,
+    readinessTimeout: 50,
     readiness: () => new Promise<ReadinessResult>(() => {}),
   });
   const res = await app.inject({ method: 'GET', url: '/health/ready' });
@@ -165,6 +165,6 @@ test('health routes are measured like any other route', async () => {
 
 test('bad options are rejected with a message that names the option', async () => {
   await assert.rejects(buildApp({ service: '' }), /option "service"/);
-  await assert.rejects(buildApp({ readinessTimeoutMs: 0 }), /option "readinessTimeoutMs"/);
+  await assert.rejects(buildApp({ readinessTimeout: 0 }), /option "readinessTimeout"/);
   await assert.rejects(buildApp({ metricsPath: 'metrics' }), /option "metricsPath"/);
 });

@@ -84,7 +84,7 @@ test('a full concurrency limit answers 503 HR_OVERLOADED with Retry-After at onc
   const gate = new Promise<void>((resolve) => {
     release = resolve;
   });
-  server.get('/report', { config: { concurrency: { limiter, retryAfter: 2 } } }, async () => {
+  server.get('/report', { config: { concurrency: { limiter, retryDelay: 2_000 } } }, async () => {
     await gate;
     return { done: true };
   });

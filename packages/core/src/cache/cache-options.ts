@@ -2,8 +2,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock/index.ts';
+import { invalidOption } from '../errors/index.ts';
 import type { Policy } from '../policy/policy.ts';
-import { checkClock, checkFunction, checkNumber, invalidOption, withDefaults } from '../shared/options.ts';
+import { checkClock, checkFunction, checkNumber, withDefaults } from '../shared/options.ts';
 import { defaultL2Breaker } from './default-breaker.ts';
 import { jsonSerializer, type Serializer } from './entry.ts';
 import type { CacheBus, CacheStore } from './store.ts';

@@ -16,13 +16,14 @@ export class MemoryBus implements CacheBus {
   readonly #messages = new Emitter<BusMessage>();
   readonly #reconnects = new Emitter<undefined>();
   #healthy = true;
+  #closed = false;
 
   get healthy(): boolean {
-    return this.#healthy;
+    return this.#healthy && !this.#closed;
   }
 
   async publish(message: BusMessage): Promise<void> {
-    if (!this.#healthy) return;
+    if (!this.#healthy || this.#closed) return;
     queueMicrotask(() => this.#messages.emit(message));
   }
 
@@ -36,12 +37,16 @@ export class MemoryBus implements CacheBus {
 
   /** Test hook: while down, messages are dropped; coming back up fires `onReconnect`. */
   setHealthy(healthy: boolean): void {
+    if (this.#closed) return;
     const recovered = healthy && !this.#healthy;
     this.#healthy = healthy;
     if (recovered) this.#reconnects.emit(undefined);
   }
 
-  async close(): Promise<void> {}
+  /** Stops delivering: a closed bus drops what is published and is never healthy again. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
 }
 
 /**

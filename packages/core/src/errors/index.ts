@@ -11,3 +11,4 @@ export type {
 export { defineErrors, isErrorTable } from './define-errors.ts';
 export type { HeadroomErrorOptions } from './headroom-error.ts';
 export { HeadroomError, isHeadroomError } from './headroom-error.ts';
+export { deprecatedOption, invalidOption } from './option-errors.ts';

@@ -1,8 +1,8 @@
 // The options, events and snapshots of `circuitBreaker`, with their defaults and checks.
 
 import type { Clock } from '../clock/index.ts';
-import { isAbortedError } from '../errors/index.ts';
-import { checkNumber, invalidOption } from '../shared/options.ts';
+import { invalidOption, isAbortedError } from '../errors/index.ts';
+import { checkNumber } from '../shared/options.ts';
 import type { SlidingWindowOptions } from './sliding-window.ts';
 
 /** Where a breaker stands. `isolated` is open by an operator's hand and stays so until released. */

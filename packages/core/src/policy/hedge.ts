@@ -2,10 +2,10 @@
 // is aborted through its signal.
 
 import { type Clock, systemClock, type Timer } from '../clock/index.ts';
-import { abortedError, commonErrors } from '../errors/index.ts';
+import { abortedError, commonErrors, invalidOption } from '../errors/index.ts';
 import { SignalLink } from '../shared/abort.ts';
 import { Emitter, type Subscribe } from '../shared/events.ts';
-import { checkClock, checkNumber, invalidOption } from '../shared/options.ts';
+import { checkClock, checkNumber } from '../shared/options.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 
 /** A delay that follows the observed latency: the given percentile of recent successful calls. */

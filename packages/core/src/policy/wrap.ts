@@ -1,7 +1,7 @@
 // wrap: composes policies, outermost first, into one policy; the layers pass the call along without
 // allocating a closure per layer.
 
-import { invalidOption } from '../shared/options.ts';
+import { invalidOption } from '../errors/index.ts';
 import {
   type ExecuteOptions,
   keyOf,

@@ -1,7 +1,7 @@
 // RateLimit-Policy, RateLimit and Retry-After values per draft-ietf-httpapi-ratelimit-headers-10: each field
 // is an RFC 8941 List of Items whose value is the policy name as an sf-string, with Integer parameters.
 
-import { invalidOption } from '../shared/options.ts';
+import { invalidOption } from '../errors/index.ts';
 import type { RateLimitDecision, RateLimitPolicy } from './rate-limit-policy.ts';
 
 /** Options of the header functions. */

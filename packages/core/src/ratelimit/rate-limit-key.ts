@@ -1,7 +1,7 @@
 // Keys that name whose bucket it is: a key can only be built from a scope, and distinct (scope, name) pairs
 // always give distinct keys, so two tenants never share a bucket whatever characters their ids contain.
 
-import { invalidOption } from '../shared/options.ts';
+import { invalidOption } from '../errors/index.ts';
 
 declare const keyBrand: unique symbol;
 

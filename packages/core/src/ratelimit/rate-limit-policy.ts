@@ -1,6 +1,6 @@
 // A rate-limit policy (sustained rate plus burst), its validation, and the decision a limiter answers with.
 
-import { invalidOption } from '../shared/options.ts';
+import { invalidOption } from '../errors/index.ts';
 import type { GcraParams } from './gcra.ts';
 
 /** A quota: `limit` requests per `window` ms sustained, and up to `burst` at once. */

@@ -2,9 +2,9 @@
 // store guard (deadline, insurance store, cooldown; store-guard.ts).
 
 import { type Clock, systemClock } from '../clock/index.ts';
-import { abortedError } from '../errors/index.ts';
+import { abortedError, deprecatedOption, invalidOption } from '../errors/index.ts';
 import { Emitter, type Subscribe } from '../shared/events.ts';
-import { checkClock, checkNumber, deprecatedOption, invalidOption, withDefaults } from '../shared/options.ts';
+import { checkClock, checkNumber, withDefaults } from '../shared/options.ts';
 import { rateLimitErrors } from './errors.ts';
 import type { GcraParams, StoreDecision } from './gcra.ts';
 import { MemoryRateLimitStore } from './memory-store.ts';

@@ -1,6 +1,6 @@
 // Choosing a policy by plan tier: plain config in, a lookup that falls back to a named tier out.
 
-import { invalidOption } from '../shared/options.ts';
+import { invalidOption } from '../errors/index.ts';
 import { type RateLimitPolicy, type ResolvedRateLimitPolicy, rateLimitPolicy } from './rate-limit-policy.ts';
 
 /** Options of `tierPolicies`. */

@@ -1,21 +1,6 @@
 // Checks of policy options: a bad option throws HR_INVALID_OPTION at construction, naming the option.
 
-import { commonErrors, type HeadroomError } from '../errors/index.ts';
-
-/**
- * The error for an option a policy cannot use; `context.option` names it.
- *
- * @example
- * throw invalidOption('retry', 'maxAttempts', 'an integer >= 1', 0);
- */
-export function invalidOption(policy: string, option: string, rule: string, value: unknown): HeadroomError {
-  const shown = typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
-  return commonErrors.create(
-    'HR_INVALID_OPTION',
-    `${policy}: option "${option}" must be ${rule}, got ${shown}`,
-    { context: { policy, option, value: typeof value === 'function' ? undefined : value } },
-  );
-}
+import { invalidOption } from '../errors/index.ts';
 
 interface Range {
   min?: number;
@@ -85,23 +70,6 @@ export function checkClock<C extends { now(): number; monotonic(): number }>(pol
   const c = value as Partial<Record<string, unknown>> | null;
   if (c && typeof c.monotonic === 'function' && typeof c.setTimeout === 'function') return value;
   throw invalidOption(policy, 'clock', 'a Clock (now, monotonic, setTimeout)', value);
-}
-
-/**
- * The value of an option under its old name, with a DeprecationWarning naming the new one when it is set.
- * Options are renamed with an alias for one release (see CONTRIBUTING.md); the new name wins when both are set.
- *
- * @example
- * const storeTimeout = options.storeTimeout ?? deprecatedOption('rateLimiter', 'storeTimeoutMs', 'storeTimeout', options.storeTimeoutMs);
- */
-export function deprecatedOption<T>(component: string, old: string, replacement: string, value: T): T {
-  if (value !== undefined) {
-    process.emitWarning(
-      `${component}: option "${old}" is deprecated and goes in the next release; use "${replacement}"`,
-      { type: 'DeprecationWarning', code: 'HR_DEPRECATED_OPTION' },
-    );
-  }
-  return value;
 }
 
 /**

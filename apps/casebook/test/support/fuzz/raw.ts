@@ -11,7 +11,7 @@ import { answerBoundMs, counts } from './run.ts';
 import { type FuzzTarget, fuzzConnection } from './target.ts';
 
 /** The most a connection may stay open: the request timeout, the check interval, and slack for a busy machine. */
-const closeBoundMs = fuzzConnection.requestTimeoutMs + fuzzConnection.checkIntervalMs + answerBoundMs;
+const closeBoundMs = fuzzConnection.requestTimeout + fuzzConnection.checkInterval + answerBoundMs;
 
 /** The checks of any raw answer: it came in time (rawRequest rejects otherwise), no 5xx, errors are problems. */
 export function checkRawAnswer(answer: RawAnswer, what: string): void {

@@ -9,10 +9,10 @@ import type { Issued } from './routes.ts';
 
 /** Connection timeouts of the app under attack: short, so raw-socket cases end quickly. */
 export const fuzzConnection = {
-  headersTimeoutMs: 1_000,
-  requestTimeoutMs: 1_500,
-  keepAliveTimeoutMs: 1_000,
-  checkIntervalMs: 100,
+  headersTimeout: 1_000,
+  requestTimeout: 1_500,
+  keepAliveTimeout: 1_000,
+  checkInterval: 100,
 };
 
 /** Who sends a request: its `Authorization` value, and how its own values are filled in. */

@@ -2,8 +2,8 @@
 // missed messages.
 
 import type { Redis } from 'ioredis';
+import { invalidOption } from '../../errors/index.ts';
 import { type Disposable, Emitter } from '../../shared/events.ts';
-import { invalidOption } from '../../shared/options.ts';
 import type { BusMessage, CacheBus } from '../store.ts';
 
 /** Options of `redisBus`. */

@@ -3,7 +3,8 @@
 
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../../clock/index.ts';
-import { checkClock, checkNumber, invalidOption, withDefaults } from '../../shared/options.ts';
+import { invalidOption } from '../../errors/index.ts';
+import { checkClock, checkNumber, withDefaults } from '../../shared/options.ts';
 import type { StoredEntry } from '../entry.ts';
 import type { CacheStore, StoreSetOptions, StoreSetResult } from '../store.ts';
 import { decodeEntry, encodeEntry } from './envelope.ts';
