@@ -1,4 +1,4 @@
-// The spike drill (seed 004, scenario 3, scaled to this machine): casebook with its real tier quotas and
+// The spike drill (scaled to this machine): casebook with its real tier quotas and
 // search bulkhead takes a sustainable rate R, then 10 × R, then R again. It must stay up, answer beyond
 // its limits only with 429 / 503, keep the p99 of admitted requests within 2 × normal, and be back to
 // normal within 5 s of the spike's end.

@@ -35,7 +35,7 @@ test('every /v1 route has an objective, and every objective names a real route',
   assert.deepEqual(unknown, []);
 });
 
-test('objectives are tighter than the seeds’ targets (cache-hit p95 178 ms; p95 < 200 ms under the mix)', () => {
+test('objectives are tighter than the targets casebook was set (cache-hit p95 178 ms; p95 < 200 ms under the mix)', () => {
   for (const objective of spec.objectives) {
     assert.ok((objective.latency.p95 ?? 0) < 178, `${objective.name} p95 ${objective.latency.p95} ms`);
   }

@@ -2,7 +2,7 @@
 
 export type { AdminAccess, AdminOptions } from './admin.ts';
 export type { CacheRegistry } from './cache-metrics.ts';
-export type { ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
+export type { ConnectionOptionsInput, ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
 export { answerClientError, connectionOptions, defaultConnectionTimeouts } from './connections.ts';
 export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';

@@ -28,7 +28,7 @@ export interface RouteComparison {
 }
 
 export interface CompareOptions {
-  /** A change smaller than this share is "no change". @default 0.1 (the seeds' 10% rule) */
+  /** A change smaller than this share is "no change". @default 0.1 (10%) */
   threshold?: number;
   /** @default 0.95 */
   confidence?: number;

@@ -1,13 +1,12 @@
 // The generator's own HTTP/1.1 client for http: targets: keep-alive sockets from `node:net`, one request at
 // a time on each, requests serialized once per plain step, answers parsed from one shared read buffer.
 //
-// Why not undici: against a bare Fastify route on a 2-core machine (bench/load-throughput.ts), undici's
-// Pool.dispatch with an empty handler and one shared options object cost 17.7–18.9 µs of generator CPU per
-// request at 35–45k req/s, 10 µs of it in user space (a Request object, header validation and lower-casing,
-// llhttp through WASM, a Readable socket with 'data' chunks, a timer per request): more than autocannon's
-// whole loop (14.3 µs, 8 in user space). This client costs 13.3–14.5 µs, 4–5 in user space; the rest is the
-// kernel's write and read of each request. The generator shares the machine with the server, so every
-// microsecond it saves is the server's. What undici does that this does not (TLS) stays with undici: see
+// Why not undici: even through Pool.dispatch with an empty handler, undici does per request what a load
+// generator cannot afford (a Request object, header validation and lower-casing, llhttp through WASM, a
+// Readable socket with 'data' chunks, a timer), and cost more generator CPU per request than autocannon's
+// whole loop when it was tried. This client costs about what autocannon does (`npm run bench:load-throughput`
+// prints both); the rest is the kernel's write and read of each request. The generator shares the machine
+// with the server, so every microsecond it saves is the server's. What undici does that this does not (TLS) stays with undici: see
 // createTransport.
 
 import { Connection, type ConnectionOwner, TimeoutError } from './http1-connection.ts';

@@ -135,7 +135,7 @@ function describe(schemaPath: string): string {
   if (schemaPath.includes('route')) return 'METHOD /route/template, e.g. GET /v1/cases/:id';
   if (schemaPath.includes('errors') || schemaPath.includes('availability'))
     return 'a ratio such as 0.1% or 0.001';
-  return 'see the spec format in DESIGN.md';
+  return 'see the spec format in the README of @headroom/core (## slo)';
 }
 
 function fail(source: string, problems: SpecProblem[]): never {
