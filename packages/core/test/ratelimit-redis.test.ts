@@ -14,6 +14,7 @@ import {
   type RateLimitFallbackEvent,
   rateLimitKey,
 } from '../src/ratelimit/index.ts';
+import { MemoryRateLimitStore } from '../src/ratelimit/memory-store.ts';
 import { RedisRateLimitStore } from '../src/ratelimit/redis/index.ts';
 import { rateLimitStoreContract } from '../src/ratelimit/store-contract.ts';
 
@@ -56,6 +57,69 @@ test('one key per decision, holding the TAT with a PX expiry; works again after 
   assert.equal(Number(await shared.get(`ttl:${key}`)), now + 3000);
   await shared.script('FLUSH');
   assert.equal((await store.decide(key, { emissionIntervalMs: 1000, burst: 10 }, now, 0)).remaining, 7);
+});
+
+test('the decisions of one turn go to Redis as one call, decided in order, as the memory store decides them', async () => {
+  const client = await connect(server.url);
+  const batched = new RedisRateLimitStore(client, { prefix: 'batch:' });
+  const alone = new RedisRateLimitStore(client, { prefix: 'alone:', maxBatch: 1 });
+  const memory = new MemoryRateLimitStore();
+  const params = { emissionIntervalMs: 1000, burst: 5 };
+  const calls = async () => {
+    const stats = await client.info('commandstats');
+    return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+  };
+  const key = `k/${randomUUID()}`;
+  const now = Date.now();
+  await batched.decide(`warm-${key}`, params, now, 1); // loads the scripts (EVALSHA, NOSCRIPT, EVAL)
+  await alone.decide(`warm-${key}`, params, now, 1);
+  const before = await calls();
+  // Eight callers in one turn: on one key with a burst of 5, and on three keys of their own.
+  const keys = [key, key, 'x', key, key, 'y', key, key, key, 'z', key].map((k) =>
+    k === key ? k : `${k}-${key}`,
+  );
+  const together = await Promise.all(keys.map((k) => batched.decide(k, params, now, 1)));
+  const afterBatch = await calls();
+  assert.equal(afterBatch - before, 1, 'one script call for the whole turn');
+  const expected = await Promise.all(keys.map((k) => memory.decide(k, params, now, 1)));
+  assert.deepEqual(
+    together,
+    expected.map(({ allowed, remaining, resetMs, retryAfterMs }) => ({
+      allowed,
+      remaining,
+      resetMs,
+      retryAfterMs,
+    })),
+  );
+  assert.deepEqual(
+    together.filter((_, i) => keys[i] === key).map((d) => d.allowed),
+    [true, true, true, true, true, false, false, false],
+  );
+  await Promise.all(keys.map((k) => alone.decide(`${k}!`, params, now, 1)));
+  assert.equal((await calls()) - afterBatch, keys.length, 'maxBatch: 1 sends each decision alone');
+});
+
+test('a failed batch fails each of its decisions, and the next turn is a new batch', async () => {
+  const client = await connect(chaos.url);
+  const store = new RedisRateLimitStore(client, { prefix: 'fail:' });
+  const params = { emissionIntervalMs: 1000, burst: 5 };
+  await store.decide('warm', params, Date.now(), 1);
+  client.disconnect(); // with no offline queue, commands fail at once
+  const failed = await Promise.allSettled([1, 2, 3].map((i) => store.decide(`k${i}`, params, Date.now(), 1)));
+  assert.deepEqual(
+    failed.map((r) => r.status),
+    ['rejected', 'rejected', 'rejected'],
+  );
+  await until(() => client.status === 'end', { what: 'the client to finish closing' });
+  await client.connect();
+  const again = await Promise.all([1, 2].map((i) => store.decide(`k${i}`, params, Date.now(), 1)));
+  assert.deepEqual(
+    again.map((d) => d.allowed),
+    [true, true],
+  );
 });
 
 test("time: 'server' decides on Redis TIME", async () => {
