@@ -62,16 +62,26 @@ export class RedisStore implements CacheStore {
     this.#clock = checkClock('redisStore', o.clock ?? systemClock());
   }
 
-  async get(key: string): Promise<StoredEntry | undefined> {
-    const entry = decodeEntry(await this.#client.getBuffer(`${this.#prefix}e:${key}`));
+  // Not async: an untagged entry, the hot case, resolves through one `then` with no async frame around it.
+  get(key: string): Promise<StoredEntry | undefined> {
+    try {
+      return this.#client.getBuffer(`${this.#prefix}e:${key}`).then(this.#checkTags);
+    } catch (error) {
+      return Promise.reject(error); // ioredis throws at once when the stream is not writable
+    }
+  }
+
+  readonly #checkTags = (raw: Buffer | null): StoredEntry | undefined | Promise<StoredEntry | undefined> => {
+    const entry = decodeEntry(raw);
     if (entry === undefined || entry.tags.length === 0) return entry;
     // Tagged entries take a second round trip for their tags' versions; a tag moved since the load began → gone.
-    const current = await this.#client.mget(entry.tags.map((tag) => `${this.#prefix}v:${tag}`));
-    for (let i = 0; i < current.length; i++) {
-      if (Number(current[i] ?? 0) !== entry.tagVersions[i]) return undefined;
-    }
-    return entry;
-  }
+    return this.#client.mget(entry.tags.map((tag) => `${this.#prefix}v:${tag}`)).then((current) => {
+      for (let i = 0; i < current.length; i++) {
+        if (Number(current[i] ?? 0) !== entry.tagVersions[i]) return undefined;
+      }
+      return entry;
+    });
+  };
 
   async set(key: string, entry: StoredEntry, options: StoreSetOptions = {}): Promise<StoreSetResult> {
     const lastServable = Math.max(entry.freshUntil, entry.swrUntil, entry.graceUntil);
