@@ -86,9 +86,38 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
 export function untilAborted<T>(work: Promise<T> | T, signal: AbortSignal): Promise<T> {
   if (!(work instanceof Promise)) return Promise.resolve(work);
   if (signal.aborted) return Promise.reject(abortedError(signal));
-  const { promise, resolve, reject } = Promise.withResolvers<T>();
-  const onAbort = () => reject(abortedError(signal));
-  signal.addEventListener('abort', onAbort, { once: true });
-  work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  return promise;
+  return new AbortRace(work, signal).promise;
+}
+
+// untilAborted's state as one object: the listener is the object itself (handleEvent), and settling removes
+// it, so a call makes one promise of its own and one `then`, with no `finally` chained behind.
+class AbortRace<T> {
+  readonly promise: Promise<T>;
+  readonly #signal: AbortSignal;
+  #resolve!: (value: T) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(work: Promise<T>, signal: AbortSignal) {
+    this.#signal = signal;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    signal.addEventListener('abort', this);
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', this);
+        this.#resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', this);
+        this.#reject(error);
+      },
+    );
+  }
+
+  handleEvent(): void {
+    this.#signal.removeEventListener('abort', this);
+    this.#reject(abortedError(this.#signal));
+  }
 }
