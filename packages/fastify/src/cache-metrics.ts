@@ -2,7 +2,7 @@
 // cache's events (the cache itself knows nothing of Prometheus).
 
 import type { Cache } from '@headroom/core/cache';
-import { commonErrors } from '@headroom/core/errors';
+import { invalidOption } from '@headroom/core/errors';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries } from './metric-series.ts';
 
@@ -64,13 +64,7 @@ export function createCacheRegistry(registry: Registry): CacheRegistry {
     caches,
     add(cache) {
       if (caches.has(cache.name)) {
-        throw commonErrors.create(
-          'HR_INVALID_OPTION',
-          `a cache named "${cache.name}" is already registered`,
-          {
-            context: { option: 'name', value: cache.name },
-          },
-        );
+        throw invalidOption('app.headroom.caches.add', 'name', 'a name no registered cache has', cache.name);
       }
       caches.set(cache.name, cache);
       // A hit is the hot path: a series is found by tier, then result, with no label string built per hit.

@@ -1,7 +1,7 @@
 // The registry of an app's breakers, bulkheads, retries, hedges and rate limiters, and their metrics, which
 // feed `/metrics`, `/health` and the admin API. Policies know nothing of Prometheus; this file subscribes.
 
-import { commonErrors } from '@headroom/core/errors';
+import { invalidOption } from '@headroom/core/errors';
 import type { BulkheadPolicy, CircuitBreakerPolicy, HedgePolicy, RetryPolicy } from '@headroom/core/policy';
 import type { RateLimiter } from '@headroom/core/ratelimit';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -107,9 +107,7 @@ export function createProtection(registry: Registry): Protection {
 
   const claim = (kind: string, name: string) => {
     if (named.has(`${kind}:${name}`)) {
-      throw commonErrors.create('HR_INVALID_OPTION', `a ${kind} named "${name}" is already registered`, {
-        context: { option: 'name', value: name },
-      });
+      throw invalidOption('app.headroom.protection', 'name', `a name no registered ${kind} has`, name);
     }
     named.add(`${kind}:${name}`);
   };

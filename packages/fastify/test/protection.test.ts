@@ -139,7 +139,7 @@ test('breakers show in /metrics and /health; only a critical open breaker makes 
   );
   assert.throws(
     () => server.headroom.protection.breaker(circuitBreaker({ name: 'ledger' })),
-    /already registered/,
+    /option "name" must be a name no registered breaker has, got "ledger"/,
   );
 });
 
