@@ -3,6 +3,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { isHeadroomError } from '@headroom/core/errors';
 import { loadSpec, parseRatio, type Spec } from '@headroom/core/slo';
 import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
@@ -18,45 +19,130 @@ import { junitReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
 import { loadScenario } from './scenario/load-scenario.ts';
 
+interface CommandHelp {
+  usage: string;
+  summary: string;
+  options: [flag: string, text: string][];
+  examples: string[];
+}
+
+// Every command's help: `headroom <command> --help` prints its own, `headroom --help` lists them all.
+const commands: Record<string, CommandHelp> = {
+  load: {
+    usage: 'headroom load <scenario.yaml> [options]',
+    summary: 'run a scenario, print per-route figures, judge them against the spec',
+    options: [
+      ['--target URL', "the server to load (overrides the scenario's target)"],
+      ['--spec FILE', "headroom.yaml to name routes by and judge against (overrides the scenario's spec)"],
+      ['--out FILE', 'save the run artifact (JSON: merged HDR histograms per stage and route)'],
+      ['--connections N', 'sockets to the target (default 256)'],
+      [
+        '--warm-connections N',
+        'sockets opened before the first arrival, as a load balancer keeps them (default 0)',
+      ],
+      ['--workers N', 'generator threads, for more than one core (default 1)'],
+      ['--check-failures RATIO', "share of requests whose checks may fail (default: the scenario's, else 0)"],
+      [
+        '--abort-on-breach',
+        'stop early once a budget is sure to be breached (errors over budget, p95 over 2×)',
+      ],
+      ['--markdown FILE', 'a Markdown summary for a PR comment'],
+      ['--junit FILE', 'JUnit XML: a test case per budget check'],
+      ['--html FILE', 'one self-contained HTML file with charts'],
+    ],
+    examples: [
+      'headroom load scenarios/golden-path.yaml --target http://127.0.0.1:3000 --spec headroom.yaml',
+      'headroom load scenarios/peak.yaml --out runs/peak-1.json --junit junit.xml',
+    ],
+  },
+  check: {
+    usage: 'headroom check <summary.json> --from k6|autocannon --spec FILE [options]',
+    summary: "judge another tool's summary with the same gate",
+    options: [
+      ['--from k6|autocannon', 'the tool that wrote the summary'],
+      ['--spec FILE', 'headroom.yaml with the objectives to judge against'],
+      ['--route "GET /path"', 'the route an autocannon run loaded (default: GET and its URL path)'],
+      ['--check-failures RATIO', 'share of requests whose checks may fail (default 0)'],
+      ['--junit FILE', 'JUnit XML: a test case per budget check'],
+    ],
+    examples: [
+      'headroom check summary.json --from k6 --spec headroom.yaml',
+      'headroom check ac.json --from autocannon --spec headroom.yaml --route "GET /v1/cases/search"',
+    ],
+  },
+  compare: {
+    usage: 'headroom compare --baseline A.json... --candidate B.json... [--threshold 10%]',
+    summary: 'repeated runs as the unit: bootstrap CI of p95/p99 ratios, Mann-Whitney on per-run medians',
+    options: [
+      ['--baseline FILE', 'a baseline run artifact (repeat the option; 3 or more runs for a verdict)'],
+      ['--candidate FILE', 'a candidate run artifact (repeat the option)'],
+      ['--threshold RATIO', 'smaller changes are "no change" (default 10%)'],
+    ],
+    examples: [
+      'headroom compare --baseline runs/main-1.json --baseline runs/main-2.json --baseline runs/main-3.json \\\n    --candidate runs/pr-1.json --candidate runs/pr-2.json --candidate runs/pr-3.json',
+    ],
+  },
+  merge: {
+    usage: 'headroom merge <shard.json>... --out FILE',
+    summary: 'merge the artifacts of shards of one run, exactly',
+    options: [['--out FILE', 'where to write the merged artifact']],
+    examples: ['headroom merge shard-1.json shard-2.json --out run.json'],
+  },
+  report: {
+    usage: 'headroom report <run.json> [--markdown FILE] [--junit FILE] [--html FILE]',
+    summary: 'render a saved run',
+    options: [
+      ['--markdown FILE', 'a Markdown summary'],
+      ['--junit FILE', 'JUnit XML (a run saved with a spec)'],
+      ['--html FILE', 'one self-contained HTML file with charts'],
+    ],
+    examples: ['headroom report runs/peak-1.json --html report.html'],
+  },
+};
+
+const exitCodes =
+  'Exit codes: 0 gate passed (or nothing to judge), 1 a budget was breached, 2 bad usage or input.';
+
+function commandHelp(name: string): string {
+  const c = commands[name]!;
+  const width = Math.max(...c.options.map(([flag]) => flag.length)) + 2;
+  const options = [...c.options, ['-h, --help', 'this text'] as [string, string]]
+    .map(([flag, text]) => `  ${flag.padEnd(width)}${text}`)
+    .join('\n');
+  return `${c.usage}\n\n${c.summary}\n\nOptions:\n${options}\n\n${exitCodes}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+}
+
 const help = `headroom — load, judge and compare HTTP APIs against their budgets
 
 Usage:
-  headroom load <scenario.yaml> [options]   run a scenario, print per-route figures, judge them
-  headroom compare --baseline A.json... --candidate B.json... [--threshold 10%]
-                                            repeated runs as the unit: bootstrap CI of p95/p99 ratios
-                                            and Mann-Whitney on per-run medians; exit 1 on a regression
-  headroom merge <shard.json>... --out FILE merge artifacts of shards of one run, exactly
-  headroom report <run.json> [--markdown F] [--junit F] [--html F]
-                                            render a saved run
-  headroom check <summary.json> --from k6|autocannon --spec FILE [--route "GET /path"]
-                                            judge another tool's summary with the same gate
+${Object.entries(commands)
+  .map(([name, c]) => `  headroom ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
 
-Options for load:
-  --target URL        the server to load (overrides the scenario's target)
-  --spec FILE         headroom.yaml to name routes by and judge against (overrides the scenario's spec)
-  --out FILE          save the run artifact (JSON: merged HDR histograms per stage and route)
-  --connections N     sockets to the target (default 256)
-  --warm-connections N
-                      sockets opened before the first arrival, as a load balancer keeps them (default 0)
-  --workers N         generator threads, for more than one core (default 1)
-  --abort-on-breach   stop early once a budget is sure to be breached (errors over budget, p95 over 2×)
-  --markdown FILE     a Markdown summary for a PR comment
-  --junit FILE        JUnit XML: a test case per budget check
-  --html FILE         one self-contained HTML file with charts
-  -h, --help          this text
+Run \`headroom <command> --help\` for a command's options and examples.
 
-Options for compare:
-  --baseline FILE     a baseline run artifact (repeat the option, ≥ 3 runs for a verdict)
-  --candidate FILE    a candidate run artifact (repeat the option)
-  --threshold RATIO   smaller changes are "no change" (default 10%)
-
-Exit codes: 0 gate passed (or nothing to judge), 1 a budget was breached, 2 bad usage or input.
-
-Examples:
-  headroom load scenarios/golden-path.yaml --target http://127.0.0.1:3000 --spec apps/casebook/headroom.yaml
-  headroom load scenarios/peak.yaml --out runs/peak-1.json
-  headroom compare --baseline runs/main-{1,2,3}.json --candidate runs/pr-{1,2,3}.json
+${exitCodes}
 `;
+
+/** A bad flag value: exit 2, naming the flag. */
+class UsageError extends Error {}
+
+function wholeNumber(flag: string, text: string | undefined, min: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min)
+    throw new UsageError(`${flag} must be a whole number ≥ ${min}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+function ratioFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseRatio(text).value;
+  } catch {
+    throw new UsageError(`${flag} must be a ratio such as 1% or 0.01, got ${JSON.stringify(text)}`);
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -69,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
       connections: { type: 'string' },
       workers: { type: 'string' },
       'warm-connections': { type: 'string' },
+      'check-failures': { type: 'string' },
       'abort-on-breach': { type: 'boolean', default: false },
       baseline: { type: 'string', multiple: true },
       candidate: { type: 'string', multiple: true },
@@ -82,22 +169,34 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [command, file] = positionals;
-  if (values.help || !command) {
+  if (command === 'help') {
+    process.stdout.write(positionals[1] && commands[positionals[1]] ? commandHelp(positionals[1]) : help);
+    return 0;
+  }
+  if (!command) {
     process.stdout.write(help);
-    return command || values.help ? 0 : 2;
+    return values.help ? 0 : 2;
+  }
+  if (!commands[command]) {
+    process.stderr.write(`headroom: unknown command "${command}"\n\n${help}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(commandHelp(command));
+    return 0;
   }
   if (command === 'compare')
     return compareCommand(values.baseline ?? [], values.candidate ?? [], values.threshold);
   if (command === 'merge') return mergeCommand(positionals.slice(1), values.out);
-  if (command === 'check' && file) return checkCommand(file, values);
-  if (command === 'report' && file) {
+  if (!file) {
+    process.stderr.write(`headroom ${command}: missing the file to read\n\n${commandHelp(command)}`);
+    return 2;
+  }
+  if (command === 'check') return checkCommand(file, values);
+  if (command === 'report') {
     const [artifact] = await readArtifacts([file]);
     await writeReports(artifact!, values);
     return 0;
-  }
-  if (command !== 'load' || !file) {
-    process.stderr.write(`unknown command or missing scenario: ${positionals.join(' ')}\n\n${help}`);
-    return 2;
   }
 
   const scenario = await loadScenario(file, values.target ? { target: values.target } : {});
@@ -105,12 +204,11 @@ async function main(argv: string[]): Promise<number> {
   const spec: Spec | undefined = specPath ? await loadSpec(specPath) : undefined;
   const tty = process.stdout.isTTY && !process.env.CI;
   const routes = spec?.objectives.map((o) => `${o.method} ${o.route}`);
-  const connections = values.connections ? Number(values.connections) : undefined;
-  const workers = values.workers ? Number(values.workers) : 1;
-  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a whole number ≥ 1');
-  const warmConnections = Number(values['warm-connections'] ?? 0);
-  if (!Number.isInteger(warmConnections) || warmConnections < 0)
-    throw new Error('--warm-connections must be a whole number ≥ 0');
+  const connections =
+    values.connections === undefined ? undefined : wholeNumber('--connections', values.connections, 1, 256);
+  const workers = wholeNumber('--workers', values.workers, 1, 1);
+  const warmConnections = wholeNumber('--warm-connections', values['warm-connections'], 0, 0);
+  const checkFailures = ratioFlag('--check-failures', values['check-failures']) ?? scenario.checkFailures;
   if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
   const result =
     workers > 1
@@ -148,7 +246,7 @@ async function main(argv: string[]): Promise<number> {
   );
 
   process.stdout.write(`${stageTable(result)}\n\n`);
-  const gate = judge(result, spec);
+  const gate = judge(result, spec, { checkFailures });
   process.stdout.write(`${verdictTable(gate)}\n`);
   const artifact = toArtifact(scenario, result, spec ? gate : undefined);
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
@@ -168,15 +266,21 @@ async function writeReports(
 
 async function checkCommand(
   file: string,
-  options: { from?: string; spec?: string; route?: string; junit?: string },
+  options: { from?: string; spec?: string; route?: string; junit?: string; 'check-failures'?: string },
 ): Promise<number> {
   if (!options.spec || (options.from !== 'k6' && options.from !== 'autocannon')) {
-    process.stderr.write('check needs --from k6|autocannon and --spec\n');
+    process.stderr.write(`headroom check: needs --from k6|autocannon and --spec\n\n${commandHelp('check')}`);
     return 2;
   }
-  const summary: unknown = JSON.parse(await readFile(file, 'utf8'));
+  const checkFailures = ratioFlag('--check-failures', options['check-failures']) ?? 0;
+  let summary: unknown;
+  try {
+    summary = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file}: not a JSON summary (${(error as Error).message})`);
+  }
   const imported = options.from === 'k6' ? importK6(summary) : importAutocannon(summary, options.route);
-  const gate = judgeFigures(imported.routes, await loadSpec(options.spec), 0);
+  const gate = judgeFigures(imported.routes, await loadSpec(options.spec), { checkFailures });
   process.stdout.write(`${verdictTable(gate)}\n`);
   if (options.junit) await writeFile(options.junit, junitReport(gate, file));
   return gate.verdict === 'fail' ? 1 : 0;
@@ -223,7 +327,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: Error) => {
+    // Bad flags, files and specs are the caller's to fix (exit 2, named); anything else is a fault.
+    const known =
+      error instanceof UsageError ||
+      isHeadroomError(error) ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ||
+      (error as { code?: string }).code === 'ENOENT';
     process.stderr.write(`headroom: ${error.message}\n`);
+    if (!known && error.stack) process.stderr.write(`${error.stack}\n`);
     process.exitCode = 2;
   },
 );

@@ -1,13 +1,13 @@
 // The gate: each route's figures over the judged stages, against the spec's objectives.
 
-import type { Objective, Percentile, Spec } from '@headroom/core/slo';
+import type { Objective, Percentile, Spec, StatusPattern } from '@headroom/core/slo';
 import type { RunResult } from '../engine/run.ts';
 import { RouteStats } from '../stats/route-stats.ts';
 
 export type Verdict = 'pass' | 'fail' | 'insufficient';
 
 export interface CheckResult {
-  /** `p95`, `errors`, `throughput`. */
+  /** `p95`, `errors`, `availability`, `checks`, `throughput`. */
   metric: string;
   observed: number;
   limit: number;
@@ -26,10 +26,24 @@ export interface RouteVerdict {
 
 /** What the gate needs of a route: a run's merged histograms, or the summary figures of an import. */
 export interface RouteFigures {
+  /** Every request that ended. */
   count: number;
-  errorShare: number;
-  /** Milliseconds, or undefined when the source does not have this percentile (an imported summary). */
+  /** Requests that were not refused (429, 503): the samples latency budgets judge. */
+  admitted: number;
+  /** Share of requests answered with one of `statuses`, or not answered at all. */
+  share(statuses: readonly StatusPattern[]): number;
+  /** Share of requests whose checks (expected status, `expect`) failed. */
+  failedCheckShare: number;
+  /** Admitted requests' latency in ms, or undefined when the source lacks this percentile (an import). */
   percentileMs(p: number): number | undefined;
+}
+
+/** What the gate is told beyond the spec. */
+export interface JudgeOptions {
+  /** Judged duration in seconds, for throughput floors; 0 leaves throughput unjudged. @default 0 */
+  seconds?: number;
+  /** Largest share of requests whose checks may fail (the scenario's `checks`). @default 0 */
+  checkFailures?: number;
 }
 
 export interface GateResult {
@@ -48,14 +62,14 @@ export function minimumSamples(p: number): number {
 const percentileValue: Record<Percentile, number> = { p50: 50, p90: 90, p95: 95, p99: 99, 'p99.9': 99.9 };
 
 /**
- * Judges a run against a spec. A route without an objective is listed but not judged; an objective
+ * Judges a run against a spec. A route without an objective is judged on its checks only; an objective
  * whose route got no traffic is `insufficient`. Any `fail` fails the gate.
  *
  * @example
- * const gate = judge(result, spec);
+ * const gate = judge(result, spec, { checkFailures: 0 });
  * process.exitCode = gate.verdict === 'fail' ? 1 : 0;
  */
-export function judge(result: RunResult, spec: Spec | undefined): GateResult {
+export function judge(result: RunResult, spec: Spec | undefined, options: JudgeOptions = {}): GateResult {
   const judged = new Set(result.stages.filter((s) => s.judge).map((s) => s.name));
   const seconds = result.stages.filter((s) => s.judge).reduce((sum, s) => sum + s.durationMs, 0) / 1000;
   const byRoute = new Map<string, RouteStats>();
@@ -65,30 +79,35 @@ export function judge(result: RunResult, spec: Spec | undefined): GateResult {
     byRoute.set(cell.route, merged);
     merged.merge(cell);
   }
-  return judgeFigures(byRoute, spec, result.judgeThroughput ? seconds : 0);
+  return judgeFigures(byRoute, spec, { ...options, seconds: result.judgeThroughput ? seconds : 0 });
 }
 
 /**
- * Judges per-route figures from any source (a run, an imported k6 or autocannon summary). `seconds` is the
- * judged duration for throughput floors; 0 leaves throughput unjudged.
+ * Judges per-route figures from any source (a run, an imported k6 or autocannon summary).
  *
  * @example
- * judgeFigures(new Map([['GET /x', figures]]), spec, 60);
+ * judgeFigures(new Map([['GET /x', figures]]), spec, { seconds: 60 });
  */
 export function judgeFigures(
   byRoute: Map<string, RouteFigures>,
   spec: Spec | undefined,
-  seconds: number,
+  options: JudgeOptions = {},
 ): GateResult {
+  const seconds = options.seconds ?? 0;
+  const checkFailures = options.checkFailures ?? 0;
   const objectives = new Map((spec?.objectives ?? []).map((o) => [`${o.method} ${o.route}`, o]));
   const routes: RouteVerdict[] = [];
   for (const [route, stats] of [...byRoute].sort(([a], [b]) => a.localeCompare(b))) {
     const objective = objectives.get(route);
-    routes.push(
-      objective
-        ? judgeRoute(route, stats, objective, seconds)
-        : { route, samples: stats.count, checks: [], verdict: 'unjudged' },
-    );
+    const checks = judgeChecks(stats, checkFailures);
+    if (objective) routes.push(judgeRoute(route, stats, objective, seconds, checks));
+    else
+      routes.push({
+        route,
+        samples: stats.count,
+        checks,
+        verdict: checks.length ? checks[0]!.verdict : 'unjudged',
+      });
   }
   for (const [route, objective] of objectives) {
     if (byRoute.has(route)) continue;
@@ -114,8 +133,20 @@ export function judgeFigures(
   return { verdict: routes.some((r) => r.verdict === 'fail') ? 'fail' : 'pass', routes };
 }
 
-function judgeRoute(route: string, stats: RouteFigures, objective: Objective, seconds: number): RouteVerdict {
-  const checks: CheckResult[] = [];
+// Failed scenario checks fail the run past the allowance, on every route, with or without an objective.
+function judgeChecks(stats: RouteFigures, allowed: number): CheckResult[] {
+  const observed = stats.failedCheckShare;
+  if (observed === 0) return [];
+  return [{ metric: 'checks', observed, limit: allowed, verdict: observed <= allowed ? 'pass' : 'fail' }];
+}
+
+function judgeRoute(
+  route: string,
+  stats: RouteFigures,
+  objective: Objective,
+  seconds: number,
+  checks: CheckResult[],
+): RouteVerdict {
   for (const [name, limit] of Object.entries(objective.latency) as [Percentile, number][]) {
     const p = percentileValue[name];
     const observed = stats.percentileMs(p);
@@ -131,24 +162,36 @@ function judgeRoute(route: string, stats: RouteFigures, objective: Objective, se
       continue;
     }
     checks.push(
-      stats.count < needed
+      stats.admitted < needed
         ? {
             metric: name,
             observed,
             limit,
             verdict: 'insufficient',
-            note: `${stats.count} samples, ${needed} needed`,
+            note: `${stats.admitted} admitted samples, ${needed} needed`,
           }
         : { metric: name, observed, limit, verdict: observed <= limit ? 'pass' : 'fail' },
     );
   }
   if (objective.errors) {
-    const limit = objective.errors.value;
+    const { value: limit, statuses } = objective.errors;
+    const observed = stats.share(statuses);
     checks.push({
       metric: 'errors',
-      observed: stats.errorShare,
+      observed,
       limit,
-      verdict: stats.errorShare <= limit ? 'pass' : 'fail',
+      verdict: stats.count === 0 ? 'insufficient' : observed <= limit ? 'pass' : 'fail',
+      note: `counts ${statuses.join(', ')} and requests with no answer`,
+    });
+  }
+  if (objective.availability) {
+    const observed = 1 - stats.share(['5xx']);
+    const limit = objective.availability.value;
+    checks.push({
+      metric: 'availability',
+      observed,
+      limit,
+      verdict: stats.count === 0 ? 'insufficient' : observed >= limit ? 'pass' : 'fail',
     });
   }
   if (objective.throughput !== undefined && seconds > 0) {
@@ -187,11 +230,12 @@ export function breachDetector(spec: Spec): (cells: readonly RouteStats[]) => st
     for (const [route, stats] of byRoute) {
       const objective = objectives.get(route);
       if (!objective) continue;
-      if (objective.errors && stats.count >= 100 && stats.errorShare > objective.errors.value) {
-        return `${route}: error share ${(stats.errorShare * 100).toFixed(2)}% over ${objective.errors.decimal}`;
+      const errors = objective.errors ? stats.share(objective.errors.statuses) : 0;
+      if (objective.errors && stats.count >= 100 && errors > objective.errors.value) {
+        return `${route}: error share ${(errors * 100).toFixed(2)}% over ${objective.errors.decimal}`;
       }
       const p95 = objective.latency.p95;
-      if (p95 !== undefined && stats.count >= minimumSamples(95) && stats.percentileMs(95) > 2 * p95) {
+      if (p95 !== undefined && stats.admitted >= minimumSamples(95) && stats.percentileMs(95) > 2 * p95) {
         return `${route}: p95 ${stats.percentileMs(95).toFixed(1)} ms over twice its budget of ${p95} ms`;
       }
     }

@@ -28,7 +28,7 @@ test('a k6 --summary-export with tagged sub-metrics is judged per route', () => 
   const run = importK6(summary);
   assert.equal(run.seconds, 60);
   assert.deepEqual([...run.routes.keys()].sort(), ['ALL', 'GET /v1/cases/:id', 'GET /v1/cases/search']);
-  const gate = judgeFigures(run.routes, spec, 0);
+  const gate = judgeFigures(run.routes, spec);
   const search = gate.routes.find((r) => r.route === 'GET /v1/cases/search')!;
   assert.equal(search.checks.find((c) => c.metric === 'p95')?.verdict, 'fail', '130 ms > 120 ms');
   assert.equal(search.checks.find((c) => c.metric === 'p99')?.verdict, 'pass');
@@ -44,7 +44,7 @@ test('handleSummary data (values nested) reads the same; a missing percentile is
       'http_reqs{name:GET /v1/cases/search}': { type: 'counter', values: { count: 6000, rate: 100 } },
     },
   });
-  const search = judgeFigures(run.routes, spec, 0).routes.find((r) => r.route === 'GET /v1/cases/search')!;
+  const search = judgeFigures(run.routes, spec).routes.find((r) => r.route === 'GET /v1/cases/search')!;
   assert.equal(search.checks.find((c) => c.metric === 'p95')?.verdict, 'pass');
   const p99 = search.checks.find((c) => c.metric === 'p99');
   assert.equal(p99?.verdict, 'insufficient');
@@ -64,7 +64,7 @@ test('an autocannon result is one route; its missing p95 is insufficient', () =>
     },
     undefined,
   );
-  const [route] = judgeFigures(run.routes, spec, 0).routes;
+  const [route] = judgeFigures(run.routes, spec).routes;
   assert.equal(route?.route, 'GET /v1/cases/search');
   assert.equal(route?.checks.find((c) => c.metric === 'p50')?.verdict, 'pass');
   assert.equal(route?.checks.find((c) => c.metric === 'p95')?.verdict, 'insufficient');

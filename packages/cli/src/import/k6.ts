@@ -47,13 +47,19 @@ export function importK6(summary: unknown): ImportedRun {
     const reqs = valuesOf(metrics[`http_reqs${tag}`]) ?? (tag ? undefined : overallReqs);
     const failed = valuesOf(metrics[`http_req_failed${tag}`]);
     const count = reqs?.count ?? (failed ? (failed.passes ?? 0) + (failed.fails ?? 0) : 0);
-    // http_req_failed is a Rate whose "passes" are the failed requests (k6's naming).
-    const errorShare = failed?.rate ?? failed?.value ?? 0;
+    // http_req_failed is a Rate whose "passes" are the failed requests (k6's naming): by k6's default
+    // expectedStatuses, every status >= 400 and every request with no answer, a 429 included.
+    const failedShare = failed?.rate ?? failed?.value ?? 0;
+    // `checks` is a Rate whose "fails" are failed checks; untagged, it belongs to the whole run.
+    const checks = valuesOf(metrics[`checks${tag}`]);
+    const failedChecks = checks
+      ? (checks.fails ?? 0) * (count / Math.max(1, (checks.passes ?? 0) + (checks.fails ?? 0)))
+      : 0;
     const percentiles: Record<number, number> = {};
     for (const [name, p] of Object.entries(percentileKeys)) {
       if (typeof duration[name] === 'number') percentiles[p] = duration[name];
     }
-    routes.set(route, new SummaryFigures(count, errorShare, percentiles));
+    routes.set(route, new SummaryFigures({ count, failedShare, failedChecks, percentiles }));
   }
   if (routes.size === 0) throw new Error('not a k6 summary: no http_req_duration metric');
   return { tool: 'k6', seconds, routes };

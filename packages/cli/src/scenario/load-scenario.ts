@@ -1,12 +1,11 @@
-// Reads a scenario file (YAML): schema check with every problem named by path, units turned into numbers,
-// data feeds loaded beside it.
+// Reads a scenario file (YAML): schema check with every problem named by file, line and path, units turned
+// into numbers, runs that could measure nothing refused, data feeds loaded beside it.
 
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDuration, parseRate } from '@headroom/core/slo';
+import { parseDuration, parseRate, parseRatio, readYaml } from '@headroom/core/slo';
 import { Ajv } from 'ajv';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { parse as parseYaml } from 'yaml';
 import { cliErrors } from '../errors.ts';
 import type { ClosedStage, Flow, OpenStage, Scenario, Step } from './scenario.ts';
 import { scenarioSchema } from './schema.ts';
@@ -34,6 +33,14 @@ interface RawScenario {
   flows: (Omit<Flow, 'weight'> & { weight?: number })[];
   spec?: string;
   judgeThroughput?: boolean;
+  checkFailures?: string | number;
+}
+
+/** The merged YAML of a scenario and its `extends` chain, and where each top-level key was written. */
+interface RawSource {
+  raw: unknown;
+  /** `file:line` of the value at a JSON pointer. */
+  where(pointer: string): string;
 }
 
 const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile<RawScenario>(
@@ -47,10 +54,10 @@ const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false 
  * const scenario = await loadScenario('scenarios/golden-path.yaml', { target: 'http://127.0.0.1:3000' });
  */
 export async function loadScenario(path: string, overrides: { target?: string } = {}): Promise<Scenario> {
-  const raw = await readRaw(resolve(path));
+  const { raw, where } = await readRaw(resolve(path));
   if (!validate(raw)) {
     const problems = (validate.errors ?? []).map(
-      (e) => `  ${e.instancePath || '/'}: ${e.message} [${e.keyword}]`,
+      (e) => `  ${where(e.instancePath)}: ${e.instancePath || '/'} ${e.message} [${e.keyword}]`,
     );
     throw cliErrors.create(
       'HR_SCENARIO_INVALID',
@@ -61,7 +68,7 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     );
   }
   const model = raw.model ?? 'open';
-  const stages = raw.stages.map((stage, i) => toStage(stage, model, `${path}: /stages/${i}`));
+  const stages = raw.stages.map((stage, i) => toStage(stage, model, (key) => where(`/stages/${i}/${key}`)));
   const base = dirname(resolve(path));
   const feeds: Scenario['feeds'] = {};
   for (const [name, feed] of Object.entries(raw.feeds ?? {}))
@@ -82,43 +89,60 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     setup: raw.setup ?? [],
     flows: raw.flows.map((flow) => ({ ...flow, weight: flow.weight ?? 1 })),
     judgeThroughput: raw.judgeThroughput ?? false,
+    checkFailures: raw.checkFailures === undefined ? 0 : parseRatio(raw.checkFailures).value,
     ...(raw.spec ? { spec: resolve(base, raw.spec) } : {}),
   };
 }
 
 /**
  * Reads a scenario's YAML, following `extends: other.yaml` (relative to the file): the base's keys, then this
- * file's keys on top (shallow), so load profiles can share one set of flows.
+ * file's keys on top (shallow), so load profiles can share one set of flows. A problem is located in the file
+ * that wrote the top-level key it is under.
  */
-async function readRaw(file: string, seen = new Set<string>()): Promise<unknown> {
+async function readRaw(file: string, seen = new Set<string>()): Promise<RawSource> {
   if (seen.has(file)) throw cliErrors.create('HR_SCENARIO_INVALID', `${file}: extends itself in a cycle`);
   seen.add(file);
-  const raw: unknown = parseYaml(await readFile(file, 'utf8'));
-  if (!raw || typeof raw !== 'object' || !('extends' in raw)) return raw;
+  const yaml = readYaml(await readFile(file, 'utf8'));
+  const first = yaml.errors[0];
+  if (first) {
+    throw cliErrors.create('HR_SCENARIO_INVALID', `${file}:${first.line}:${first.column}: ${first.message}`);
+  }
+  const here = (pointer: string) => `${file}:${yaml.lineOf(pointer) ?? 1}`;
+  const raw = yaml.value;
+  if (!raw || typeof raw !== 'object' || !('extends' in raw)) return { raw, where: here };
   const { extends: base, ...own } = raw as { extends: unknown };
   if (typeof base !== 'string')
-    throw cliErrors.create('HR_SCENARIO_INVALID', `${file}: "extends" must be a file name`);
-  const parent = (await readRaw(resolve(dirname(file), base), seen)) as Record<string, unknown>;
+    throw cliErrors.create('HR_SCENARIO_INVALID', `${here('/extends')}: "extends" must be a file name`);
+  const parent = await readRaw(resolve(dirname(file), base), seen);
   // Paths in the base (feeds, spec) stay relative to the base's folder: the same folder here, by convention.
-  return { ...parent, ...own };
+  return {
+    raw: { ...(parent.raw as Record<string, unknown>), ...own },
+    where: (pointer) => {
+      const key = pointer.split('/')[1]?.replaceAll('~1', '/').replaceAll('~0', '~');
+      return key !== undefined && !(key in own) ? parent.where(pointer) : here(pointer);
+    },
+  };
 }
 
-function toStage(stage: RawStage, model: 'open' | 'closed', where: string): OpenStage | ClosedStage {
+function toStage(
+  stage: RawStage,
+  model: 'open' | 'closed',
+  where: (key: string) => string,
+): OpenStage | ClosedStage {
+  const refuse = (key: string, why: string) =>
+    cliErrors.create('HR_SCENARIO_INVALID', `${where(key)}: stage "${stage.name}": ${why}`);
   const durationMs = parseDuration(stage.duration);
+  if (durationMs <= 0) throw refuse('duration', 'a stage of 0 s measures nothing');
   const judge = stage.judge ?? true;
   if (model === 'open') {
-    if (!stage.rate)
-      throw cliErrors.create('HR_SCENARIO_INVALID', `${where}: an open-model stage needs "rate"`);
-    return {
-      name: stage.name,
-      durationMs,
-      judge,
-      rate: parseRate(stage.rate),
-      ...(stage.to ? { to: parseRate(stage.to) } : {}),
-    };
+    if (!stage.rate) throw refuse('', 'an open-model stage needs "rate"');
+    const rate = parseRate(stage.rate);
+    const to = stage.to === undefined ? undefined : parseRate(stage.to);
+    // A rate of 0 sends nothing, and a run that sends nothing passes every budget: refuse it.
+    if (rate <= 0 && !(to && to > 0)) throw refuse('rate', `rate ${stage.rate} sends no request`);
+    return { name: stage.name, durationMs, judge, rate, ...(to !== undefined ? { to } : {}) };
   }
-  if (stage.vus === undefined)
-    throw cliErrors.create('HR_SCENARIO_INVALID', `${where}: a closed-model stage needs "vus"`);
+  if (stage.vus === undefined) throw refuse('', 'a closed-model stage needs "vus"');
   return {
     name: stage.name,
     durationMs,

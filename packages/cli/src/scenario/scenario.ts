@@ -61,4 +61,6 @@ export interface Scenario {
   judgeThroughput: boolean;
   /** A spec to name routes by and to judge against. */
   spec?: string;
+  /** Largest share of a route's requests whose checks (status, `expect`) may fail; beyond it the run fails. */
+  checkFailures: number;
 }

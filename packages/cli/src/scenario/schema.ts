@@ -1,7 +1,9 @@
-// JSON Schema of a scenario file as people write it.
+// JSON Schema of a scenario file as people write it. Units are the spec's (one set of patterns).
 
-const duration = { type: 'string', pattern: '^(?:\\d+(?:\\.\\d+)?(?:us|ms|s|m|h|d))+$' };
-const rate = { type: 'string', pattern: '^\\d+(?:\\.\\d+)?/(?:s|m|h)$' };
+import { durationPattern, ratePattern, ratioPattern } from '@headroom/core/slo';
+
+const duration = { type: 'string', pattern: durationPattern };
+const rate = { type: 'string', pattern: ratePattern };
 const step = {
   type: 'object',
   additionalProperties: false,
@@ -74,5 +76,13 @@ export const scenarioSchema = {
     },
     spec: { type: 'string' },
     judgeThroughput: { type: 'boolean' },
+    checkFailures: {
+      anyOf: [
+        { type: 'string', pattern: ratioPattern },
+        { type: 'number', minimum: 0, maximum: 1 },
+      ],
+      description:
+        'largest share of requests whose checks (status, expect) may fail before the run fails; default 0',
+    },
   },
 } as const;

@@ -1,6 +1,8 @@
 // What a run learns about one route in one stage: latency histograms (from the intended start and from
-// the actual send), status classes, network errors and failed checks. Histograms merge exactly.
+// the actual send) of admitted requests and of refused ones apart, exact status counts, network errors and
+// failed checks. Histograms merge exactly.
 
+import type { StatusPattern } from '@headroom/core/slo';
 import * as hdr from 'hdr-histogram-js';
 
 /** Latencies are recorded in microseconds, up to 10 minutes, to 3 significant digits. */
@@ -14,12 +16,22 @@ function histogram(): hdr.Histogram {
 
 const statusClasses = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
+/**
+ * Answers that refuse a request rather than serve it: too many requests, or shed while overloaded. Their
+ * latency is kept apart: a refusal answered in 1 ms must not pull down the percentiles budgets judge.
+ */
+export const refusalStatuses: ReadonlySet<number> = new Set([429, 503]);
+
 export interface RouteStatsJson {
   stage: string;
   route: string;
   corrected: string;
   raw: string;
   status: Record<string, number>;
+  /** Exact counts by status code (older artifacts have only the classes in `status`). */
+  codes?: Record<string, number>;
+  /** Latency of refused requests (429, 503), from the intended start. */
+  refused?: string;
   networkErrors: number;
   failedChecks: number;
   firstAt: number;
@@ -36,11 +48,16 @@ export interface RouteStatsJson {
 export class RouteStats {
   readonly stage: string;
   readonly route: string;
-  /** From each request's intended start: what users saw (coordinated omission corrected). */
+  /** Admitted requests, from each one's intended start: what users saw (coordinated omission corrected). */
   readonly corrected = histogram();
-  /** From the actual send: what the server took once the request reached it. */
+  /** Admitted requests, from the actual send: what the server took once the request reached it. */
   readonly raw = histogram();
+  /** Refused requests (429, 503), from the intended start. */
+  readonly refused = histogram();
+  /** Answers by status class (`2xx`). */
   readonly status: Record<string, number> = {};
+  /** Answers by exact status code (`'429'`). */
+  readonly codes: Record<string, number> = {};
   networkErrors = 0;
   failedChecks = 0;
   /** Run-relative ms of the first and last completion, for throughput. */
@@ -70,32 +87,60 @@ export class RouteStats {
     status: number | undefined,
     checkFailed: boolean,
   ): void {
-    this.corrected.recordValue(Math.max(1, Math.round((doneMs - intendedMs) * 1000)));
-    this.raw.recordValue(Math.max(1, Math.round((doneMs - sentMs) * 1000)));
+    const corrected = Math.max(1, Math.round((doneMs - intendedMs) * 1000));
+    if (status !== undefined && refusalStatuses.has(status)) this.refused.recordValue(corrected);
+    else {
+      this.corrected.recordValue(corrected);
+      this.raw.recordValue(Math.max(1, Math.round((doneMs - sentMs) * 1000)));
+    }
     if (status === undefined) this.networkErrors++;
     else {
       const cls = statusClasses[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
       this.status[cls] = (this.status[cls] ?? 0) + 1;
+      this.codes[status] = (this.codes[status] ?? 0) + 1;
     }
     if (checkFailed) this.failedChecks++;
     if (doneMs < this.firstAt) this.firstAt = doneMs;
     if (doneMs > this.lastAt) this.lastAt = doneMs;
   }
 
+  /** Every request that ended: admitted, refused, or without an answer. */
   get count(): number {
+    return this.corrected.totalCount + this.refused.totalCount;
+  }
+
+  /** Requests that were not refused (network errors included): the samples latency budgets judge. */
+  get admitted(): number {
     return this.corrected.totalCount;
+  }
+
+  /** Share of requests answered with one of `statuses`, or never answered (network errors, timeouts). */
+  share(statuses: readonly StatusPattern[]): number {
+    if (this.count === 0) return 0;
+    let failed = this.networkErrors;
+    for (const pattern of statuses) {
+      failed += typeof pattern === 'number' ? (this.codes[pattern] ?? 0) : (this.status[pattern] ?? 0);
+    }
+    return failed / this.count;
   }
 
   /** Share of answers that are 5xx or never came (network errors, timeouts). */
   get errorShare(): number {
-    return this.count === 0 ? 0 : ((this.status['5xx'] ?? 0) + this.networkErrors) / this.count;
+    return this.share(['5xx']);
+  }
+
+  /** Share of requests whose scenario checks (expected status, `expect`) failed. */
+  get failedCheckShare(): number {
+    return this.count === 0 ? 0 : this.failedChecks / this.count;
   }
 
   /** Empties the cell for reuse (the per-second window of live progress), keeping its histograms' memory. */
   reset(): void {
     this.corrected.reset();
     this.raw.reset();
+    this.refused.reset();
     for (const key of Object.keys(this.status)) delete this.status[key];
+    for (const key of Object.keys(this.codes)) delete this.codes[key];
     this.networkErrors = 0;
     this.failedChecks = 0;
     this.firstAt = Number.POSITIVE_INFINITY;
@@ -106,15 +151,20 @@ export class RouteStats {
   merge(other: RouteStats): void {
     this.corrected.add(other.corrected);
     this.raw.add(other.raw);
+    this.refused.add(other.refused);
     for (const [cls, n] of Object.entries(other.status)) this.status[cls] = (this.status[cls] ?? 0) + n;
+    for (const [code, n] of Object.entries(other.codes)) this.codes[code] = (this.codes[code] ?? 0) + n;
     this.networkErrors += other.networkErrors;
     this.failedChecks += other.failedChecks;
     this.firstAt = Math.min(this.firstAt, other.firstAt);
     this.lastAt = Math.max(this.lastAt, other.lastAt);
   }
 
-  /** Percentile of the corrected latency, in milliseconds. */
-  percentileMs(p: number, kind: 'corrected' | 'raw' = 'corrected'): number {
+  /**
+   * Percentile of the admitted requests' corrected latency (or `raw`, or the `refused` ones'), in
+   * milliseconds; 0 when there are none.
+   */
+  percentileMs(p: number, kind: 'corrected' | 'raw' | 'refused' = 'corrected'): number {
     return this[kind].getValueAtPercentile(p) / 1000;
   }
 
@@ -125,6 +175,8 @@ export class RouteStats {
       corrected: hdr.encodeIntoCompressedBase64(this.corrected),
       raw: hdr.encodeIntoCompressedBase64(this.raw),
       status: this.status,
+      codes: this.codes,
+      refused: hdr.encodeIntoCompressedBase64(this.refused),
       networkErrors: this.networkErrors,
       failedChecks: this.failedChecks,
       firstAt: this.firstAt,
@@ -136,7 +188,9 @@ export class RouteStats {
     const cell = new RouteStats(json.stage, json.route);
     cell.corrected.add(hdr.decodeFromCompressedBase64(json.corrected));
     cell.raw.add(hdr.decodeFromCompressedBase64(json.raw));
+    if (json.refused) cell.refused.add(hdr.decodeFromCompressedBase64(json.refused));
     Object.assign(cell.status, json.status);
+    Object.assign(cell.codes, json.codes ?? {});
     cell.networkErrors = json.networkErrors;
     cell.failedChecks = json.failedChecks;
     cell.firstAt = json.firstAt;

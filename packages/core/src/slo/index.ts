@@ -1,7 +1,9 @@
 export { sloErrorCodes, sloErrors } from './errors.ts';
 export { loadSpec, parseSpec } from './load-spec.ts';
 export { specSchema } from './schema.ts';
-export type { Objective, Percentile, Spec, SpecProblem } from './spec.ts';
-export { percentiles } from './spec.ts';
+export type { ErrorBudget, Objective, Percentile, Spec, SpecProblem, StatusPattern } from './spec.ts';
+export { matchesStatus, percentiles } from './spec.ts';
 export type { Ratio } from './units.ts';
-export { parseDuration, parseRate, parseRatio } from './units.ts';
+export { durationPattern, parseDuration, parseRate, parseRatio, ratePattern, ratioPattern } from './units.ts';
+export type { YamlSource } from './yaml-source.ts';
+export { readYaml } from './yaml-source.ts';

@@ -43,7 +43,7 @@ test('a good spec is normalised: durations in ms, exact ratios, rates per second
     route: '/v1/cases/search',
     journey: 'case-search',
     latency: { p50: 30, p95: 120, p99: 300 },
-    errors: { value: 0.001, decimal: '0.001' },
+    errors: { value: 0.001, decimal: '0.001', statuses: ['5xx'] },
     availability: { value: 0.999, decimal: '0.999' },
     throughput: 200,
   });
@@ -52,6 +52,29 @@ test('a good spec is normalised: durations in ms, exact ratios, rates per second
     parseSpec('service: x\nobjectives: [{name: a, route: GET /a, errors: 1%}]').windowMs,
     30 * 86_400_000,
   );
+});
+
+test('an error budget can name the statuses it counts; a bad status is refused with its path', () => {
+  const spec = parseSpec(
+    'service: x\nobjectives: [{name: a, route: GET /a, errors: { ratio: 0.5%, statuses: [5xx, 429] }}]',
+  );
+  assert.deepEqual(spec.objectives[0]?.errors, { value: 0.005, decimal: '0.005', statuses: ['5xx', 429] });
+  const found = problems(
+    'service: x\nobjectives: [{name: a, route: GET /a, errors: { ratio: 1%, statuses: [6xx] }}]',
+  );
+  assert.ok(
+    found.some((p) => p.path.startsWith('/objectives/0/errors')),
+    JSON.stringify(found),
+  );
+  assert.ok(
+    problems('service: x\nobjectives: [{name: a, route: GET /a, errors: { statuses: [429] }}]').length > 0,
+  );
+});
+
+test('matchesStatus: a code matches itself, a class its hundred', async () => {
+  const { matchesStatus } = await import('./spec.ts');
+  assert.ok(matchesStatus('5xx', 503) && matchesStatus('5xx', 500) && !matchesStatus('5xx', 429));
+  assert.ok(matchesStatus(429, 429) && !matchesStatus(429, 430) && matchesStatus('4xx', 404));
 });
 
 test('every schema problem is reported with its path and rule', () => {
@@ -80,6 +103,11 @@ objectives:
     found.some((p) => p.path === '/objectives/0/latency/p95' && /250ms/.test(p.message)),
     'names the format',
   );
+  const lines = Object.fromEntries(found.map((p) => [`${p.path} ${p.rule}`, p.line]));
+  assert.equal(lines['/service pattern'], 2, 'each problem names its line');
+  assert.equal(lines['/objectives/0/route pattern'], 5);
+  assert.equal(lines['/objectives/0/latency/p95 pattern'], 6);
+  assert.equal(lines['/objectives/1 required'], 8);
 });
 
 test('meaning checks: unique names and routes, percentiles that grow', () => {
@@ -92,6 +120,10 @@ objectives:
   assert.deepEqual(
     found.map((p) => `${p.path} ${p.rule}`),
     ['/objectives/0/latency/p95 monotonic', '/objectives/1/name unique', '/objectives/1/route unique'],
+  );
+  assert.deepEqual(
+    found.map((p) => p.line),
+    [4, 5, 5],
   );
 });
 

@@ -3,19 +3,27 @@
 
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
 
 import { sloErrors } from './errors.ts';
 import { specSchema } from './schema.ts';
-import { type Objective, type Percentile, percentiles, type Spec, type SpecProblem } from './spec.ts';
+import {
+  type ErrorBudget,
+  type Objective,
+  type Percentile,
+  percentiles,
+  type Spec,
+  type SpecProblem,
+  type StatusPattern,
+} from './spec.ts';
 import { parseDuration, parseRate, parseRatio } from './units.ts';
+import { readYaml, type YamlSource } from './yaml-source.ts';
 
 interface RawObjective {
   name: string;
   route: string;
   journey?: string;
   latency?: Partial<Record<Percentile, string>>;
-  errors?: string | number;
+  errors?: string | number | { ratio: string | number; statuses?: StatusPattern[] };
   availability?: string | number;
   throughput?: string;
 }
@@ -48,22 +56,18 @@ export async function loadSpec(path: string): Promise<Spec> {
  * parseSpec('service: x\nobjectives: [{ name: a, route: GET /a, latency: { p95: 100ms } }]');
  */
 export function parseSpec(text: string, source = 'headroom.yaml'): Spec {
-  const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  if (document.errors.length > 0) {
+  const yaml = readYaml(text);
+  if (yaml.errors.length > 0) {
     fail(
       source,
-      document.errors.map((e) => {
-        const at = lines.linePos(e.pos[0]);
-        return {
-          path: `line ${at.line}, column ${at.col}`,
-          rule: 'yaml',
-          message: e.message.split('\n')[0]!,
-        };
-      }),
+      yaml.errors.map((e) => ({
+        path: `line ${e.line}, column ${e.column}`,
+        rule: 'yaml',
+        message: e.message,
+      })),
     );
   }
-  const raw: unknown = document.toJS();
+  const raw: unknown = yaml.value;
   if (!validate(raw)) {
     fail(
       source,
@@ -71,13 +75,14 @@ export function parseSpec(text: string, source = 'headroom.yaml'): Spec {
         path: e.instancePath || '/',
         rule: e.keyword,
         message: `${e.message ?? 'is invalid'}${e.params && 'pattern' in e.params ? ` (${describe(e.schemaPath)})` : ''}`,
+        line: yaml.lineOf(e.instancePath),
       })),
     );
   }
-  return normalise(raw, source);
+  return normalise(raw, source, yaml);
 }
 
-function normalise(raw: RawSpec, source: string): Spec {
+function normalise(raw: RawSpec, source: string, yaml: YamlSource): Spec {
   const problems: SpecProblem[] = [];
   const names = new Map<string, number>();
   const routes = new Map<string, number>();
@@ -119,13 +124,22 @@ function normalise(raw: RawSpec, source: string): Spec {
       route,
       ...(o.journey ? { journey: o.journey } : {}),
       latency,
-      ...(o.errors !== undefined ? { errors: parseRatio(o.errors) } : {}),
+      ...(o.errors !== undefined ? { errors: errorBudget(o.errors) } : {}),
       ...(o.availability !== undefined ? { availability: parseRatio(o.availability) } : {}),
       ...(o.throughput !== undefined ? { throughput: parseRate(o.throughput) } : {}),
     };
   });
-  if (problems.length > 0) fail(source, problems);
+  if (problems.length > 0)
+    fail(
+      source,
+      problems.map((p) => ({ ...p, line: yaml.lineOf(p.path) })),
+    );
   return { service: raw.service, windowMs: parseDuration(raw.window ?? '30d'), objectives };
+}
+
+function errorBudget(raw: NonNullable<RawObjective['errors']>): ErrorBudget {
+  if (typeof raw === 'object') return { ...parseRatio(raw.ratio), statuses: raw.statuses ?? ['5xx'] };
+  return { ...parseRatio(raw), statuses: ['5xx'] };
 }
 
 function describe(schemaPath: string): string {
@@ -133,13 +147,16 @@ function describe(schemaPath: string): string {
     return 'a duration such as 250ms, 1.5s, 5m, 30d';
   if (schemaPath.includes('throughput')) return 'a rate such as 200/s';
   if (schemaPath.includes('route')) return 'METHOD /route/template, e.g. GET /v1/cases/:id';
+  if (schemaPath.includes('statuses')) return 'a status code such as 429, or a class such as 5xx';
   if (schemaPath.includes('errors') || schemaPath.includes('availability'))
     return 'a ratio such as 0.1% or 0.001';
   return 'see the spec format in the README of @headroom/core (## slo)';
 }
 
 function fail(source: string, problems: SpecProblem[]): never {
-  const list = problems.map((p) => `  ${p.path}: ${p.message} [${p.rule}]`).join('\n');
+  const list = problems
+    .map((p) => `  ${p.line ? `line ${p.line}, ` : ''}${p.path}: ${p.message} [${p.rule}]`)
+    .join('\n');
   throw sloErrors.create('HR_SPEC_INVALID', `${source} is not a valid spec:\n${list}`, {
     context: { source, problems },
   });

@@ -15,6 +15,27 @@ const ratio = {
   description: 'a ratio such as 0.1% or 0.001',
 };
 
+// A status an error budget counts: one code (429) or a class ('5xx').
+const statusPattern = {
+  anyOf: [
+    { type: 'integer', minimum: 100, maximum: 599 },
+    { type: 'string', pattern: '^[1-5]xx$' },
+  ],
+  description: 'a status code such as 429, or a class such as 5xx',
+};
+const errorBudget = {
+  anyOf: [
+    ratio,
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ratio'],
+      properties: { ratio, statuses: { type: 'array', minItems: 1, items: statusPattern } },
+    },
+  ],
+  description: 'a ratio such as 0.1%, or { ratio: 0.1%, statuses: [5xx, 429] }',
+};
+
 /** JSON Schema (draft-07, as Ajv 8 checks it by default) of the file. */
 export const specSchema = {
   type: 'object',
@@ -44,7 +65,7 @@ export const specSchema = {
             minProperties: 1,
             properties: { p50: duration, p90: duration, p95: duration, p99: duration, 'p99.9': duration },
           },
-          errors: ratio,
+          errors: errorBudget,
           availability: ratio,
           throughput: { type: 'string', pattern: ratePattern, description: 'a rate such as 200/s' },
         },

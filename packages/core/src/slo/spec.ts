@@ -6,6 +6,26 @@ import type { Ratio } from './units.ts';
 export const percentiles = ['p50', 'p90', 'p95', 'p99', 'p99.9'] as const;
 export type Percentile = (typeof percentiles)[number];
 
+/** A status an error budget counts: one code (`429`) or a class (`'5xx'`). */
+export type StatusPattern = number | '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+
+/** An error budget: the largest share of requests that may fail, and which answers count as failing. */
+export interface ErrorBudget extends Ratio {
+  /** Answers that count against the budget, besides requests that got no answer at all. @default ['5xx'] */
+  statuses: readonly StatusPattern[];
+}
+
+/**
+ * True when `status` is one `pattern` names.
+ *
+ * @example
+ * matchesStatus('5xx', 503); // true
+ * matchesStatus(429, 429);   // true
+ */
+export function matchesStatus(pattern: StatusPattern, status: number): boolean {
+  return typeof pattern === 'number' ? pattern === status : Math.floor(status / 100) === Number(pattern[0]);
+}
+
 /** One objective: a route and what it promises. All durations are in milliseconds. */
 export interface Objective {
   name: string;
@@ -16,8 +36,9 @@ export interface Objective {
   /** Golden-path journey; becomes the span attribute `app.journey`. */
   journey?: string;
   latency: Partial<Record<Percentile, number>>;
-  /** Largest acceptable share of 5xx answers. */
-  errors?: Ratio;
+  /** Largest acceptable share of failed requests: 5xx and no answer, or the statuses it names. */
+  errors?: ErrorBudget;
+  /** Smallest acceptable share of requests answered without a 5xx (a request with no answer counts as down). */
   availability?: Ratio;
   /** Requests per second a load test must sustain. */
   throughput?: number;
@@ -34,6 +55,8 @@ export interface Spec {
 /** One thing wrong with a spec: where (a JSON pointer into the file) and which rule it breaks. */
 export interface SpecProblem {
   path: string;
+  /** The line of the file the problem is at, when it is known. */
+  line?: number | undefined;
   rule: string;
   message: string;
 }
