@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import { RouteStats } from '../src/stats/route-stats.ts';
+import { runArtifact } from './support/run-artifact.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const bin = join(root, 'packages/cli/src/bin.ts');
@@ -162,34 +163,7 @@ test('compare exits 1 on a regression, 0 when nothing changed', async () => {
       x = (x * 1103515245 + 12345) % 2 ** 31;
       cell.record({ intendedMs: 0, sentMs: 0, doneMs: scale * (5 + (x / 2 ** 31) * 5), status: 200 });
     }
-    const stage = {
-      name: 'steady',
-      judge: true,
-      durationMs: 1000,
-      achievedRate: 2000,
-      iterations: 2000,
-      dropped: 0,
-      lateStarts: 0,
-    };
-    return JSON.stringify({
-      format: 'headroom-run/1',
-      scenario: { name: 's', hash: 'h' },
-      commit: 'c',
-      machine: { hostname: 'm', cpus: 2, cpuModel: 'x', memoryGiB: 1, node: 'v24' },
-      result: {
-        scenario: 's',
-        target: 't',
-        model: 'open',
-        judgeThroughput: false,
-        startedAt: '',
-        durationMs: 1000,
-        stages: [stage],
-        cells: [cell.toJSON()],
-        eventLoopDelayMs: { p50: 0, p99: 0, max: 0 },
-        setupErrors: [],
-        timeline: [],
-      },
-    });
+    return JSON.stringify(runArtifact([cell]));
   };
   const write = async (name: string, scale: number, seeds: number[]) =>
     Promise.all(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runArtifact } from '../../test/support/run-artifact.ts';
 import type { RunArtifact } from '../artifact.ts';
 import { seededRandom } from '../engine/random.ts';
 import { RouteStats } from '../stats/route-stats.ts';
@@ -13,35 +14,7 @@ function run(scale: number, seed: number): RunArtifact {
     const base = random() < 0.03 ? 40 + random() * 60 : 5 + random() * 5;
     cell.record({ intendedMs: 0, sentMs: 0, doneMs: base * scale * (0.97 + random() * 0.06), status: 200 });
   }
-  return {
-    format: 'headroom-run/1',
-    scenario: { name: 's', hash: 'h' },
-    commit: 'c',
-    machine: { hostname: 'm', cpus: 2, cpuModel: 'x', memoryGiB: 1, node: 'v24' },
-    result: {
-      scenario: 's',
-      target: 't',
-      model: 'open',
-      judgeThroughput: false,
-      startedAt: '',
-      durationMs: 1000,
-      stages: [
-        {
-          name: 'steady',
-          judge: true,
-          durationMs: 1000,
-          achievedRate: 3000,
-          iterations: 3000,
-          dropped: 0,
-          lateStarts: 0,
-        },
-      ],
-      cells: [cell.toJSON()],
-      eventLoopDelayMs: { p50: 0, p99: 0, max: 0 },
-      setupErrors: [],
-      timeline: [],
-    },
-  };
+  return runArtifact([cell]);
 }
 const runs = (scale: number, from: number, n = 5) =>
   Array.from({ length: n }, (_, i) => run(scale, from + i));
