@@ -30,6 +30,18 @@ export interface AuthRoutesOptions {
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 
+/** What login answers. `expiresAt` is the same instant as `expires_at`, kept for one release (v1 is snake_case). */
+export const LoginAnswer = Type.Object({
+  token: Type.String(),
+  expires_at: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({
+    format: 'date-time',
+    deprecated: true,
+    description: 'Deprecated: use expires_at; removed in the next release.',
+  }),
+  tenant: Type.Object({ slug: Type.String(), tier: Type.String() }),
+});
+
 /** Public routes: login. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { db, clock } = options;
@@ -43,6 +55,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           { email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) },
           { additionalProperties: false },
         ),
+        response: { 200: LoginAnswer },
       },
     },
     async (request, reply) => {
@@ -75,7 +88,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         [hashSecret(token), user.tenant_id, user.id, new Date(now), expiresAt],
       );
       reply.header('cache-control', 'no-store');
-      return { token, expiresAt: expiresAt.toISOString(), tenant: { slug: user.slug, tier: user.tier } };
+      const expires = expiresAt.toISOString();
+      return {
+        token,
+        expires_at: expires,
+        expiresAt: expires,
+        tenant: { slug: user.slug, tier: user.tier },
+      };
     },
   );
 };
