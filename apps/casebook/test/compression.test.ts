@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import type { LightMyRequestResponse } from 'fastify';
-import { startTestApp, type TestApp } from './support/app.ts';
+import { operatorHeaders, startTestApp, type TestApp } from './support/app.ts';
 
 let t: TestApp;
 let acme: string;
@@ -101,6 +101,17 @@ describe('a client that asks gets br or gzip; the body decodes to the identity b
     const unauthenticated = await t.app.inject({ url: '/v1/cases/search', headers });
     assert.equal(unauthenticated.statusCode, 401);
     assert.equal(unauthenticated.headers['content-encoding'], undefined);
+  });
+
+  test('the operations routes of @headroom/fastify are not compressed', async () => {
+    for (const url of ['/metrics', '/health', '/admin/caches']) {
+      const res = await t.app.inject({
+        url,
+        headers: { 'accept-encoding': 'gzip', ...operatorHeaders },
+      });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.headers['content-encoding'], undefined, url);
+    }
   });
 
   test('writes are compressed too, with the coded tag of what they wrote', async () => {
