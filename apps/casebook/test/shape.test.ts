@@ -152,6 +152,33 @@ describe('stale answers say so (fake clock: past the fresh time, within stale-wh
   });
 });
 
+describe('stale answers say so (grace: PostgreSQL fails past the stale-while-revalidate window)', () => {
+  test('a detail and a search page read while their table is gone: the cached data, stale: true; fresh again once it is back', async () => {
+    const urls = [`/v1/cases/${caseId}?expand=owner.team.org`, '/v1/cases/search?q=phishing'];
+    const fresh = new Map<string, unknown>();
+    for (const url of urls) {
+      const res = await t.as(acme, { url });
+      assert.equal(res.json().stale, false, url);
+      fresh.set(url, res.json());
+    }
+    // Past fresh (60 s ± 10%) and stale-while-revalidate (60 s more), within grace (5 min after fresh).
+    t.clock.advance(130_000);
+    await t.db.pool.query('ALTER TABLE cases RENAME TO cases_away');
+    try {
+      for (const url of urls) {
+        const res = await t.as(acme, { url });
+        assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
+        assert.deepEqual(res.json(), { ...(fresh.get(url) as object), stale: true }, url);
+        assert.match(String(res.headers.etag), /~stale"$/, url);
+      }
+    } finally {
+      await t.db.pool.query('ALTER TABLE cases_away RENAME TO cases');
+    }
+    t.clock.advance(2_000); // the failed load's backoff (graceBackoff)
+    for (const url of urls) assert.equal((await t.as(acme, { url })).json().stale, false, url);
+  });
+});
+
 /** Waits for the refreshes the stale reads started (the cache's background work), then reads each URL fresh. */
 async function waitForFresh(urls: string[]): Promise<void> {
   await t.app.headroom.caches.caches.get('casebook')!.whenIdle();
