@@ -103,10 +103,11 @@ export async function registerCompression(app: FastifyInstance): Promise<void> {
 
   function varyCoding(_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: DoneFn) {
     if (foreseen.has(reply)) {
+      // Vary is one string here (the HTTP cache hook's or the plugin's); this runs on every cache hit.
       const vary = reply.getHeader('vary');
-      const names = vary === undefined ? [] : [vary].flat().map(String);
-      if (!names.some((name) => /\baccept-encoding\b/i.test(name))) {
-        reply.header('vary', [...names, 'accept-encoding'].join(', '));
+      if (vary === undefined || vary === '') reply.header('vary', 'accept-encoding');
+      else if (!String(vary).toLowerCase().includes('accept-encoding')) {
+        reply.header('vary', `${String(vary)}, accept-encoding`);
       }
       const coding = foreseen.get(reply);
       const sent = reply.getHeader('content-encoding') as Coding | undefined;
