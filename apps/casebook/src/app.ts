@@ -24,6 +24,7 @@ import { database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
+import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
 import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
@@ -154,6 +155,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     });
   }
+
+  // After the headroom plugin (its own routes, /health, /metrics, /admin, stay as they are), before
+  // casebook's: every v1 answer from 1 KB is sent in br or gzip to a client that asks for it.
+  await registerCompression(app);
 
   const protection = app.headroom.protection;
   app.headroom.caches.add(cache);

@@ -52,7 +52,12 @@ describe('timeline', () => {
     await t.db.pool.query('DELETE FROM events WHERE case_id = $1', [created.id]);
     const empty = await t.as(acme, { url: `/v1/cases/${created.id}/timeline` });
     assert.equal(empty.statusCode, 200);
-    assert.deepEqual(empty.json(), { data: [], page: { next_cursor: null, limit: 20 } });
+    assert.deepEqual(empty.json(), {
+      version: 1,
+      data: [],
+      page: { next_cursor: null, limit: 20 },
+      stale: false,
+    });
     const cross = await t.as(globex, { url: `/v1/cases/${created.id}/timeline` });
     assert.equal(cross.statusCode, 404);
   });

@@ -26,6 +26,20 @@ describe('login', () => {
     assert.deepEqual(me.json().tenant, { id: me.json().tenant.id, slug: 'acme', tier: 'enterprise' });
   });
 
+  test('login answers snake_case: expires_at, with the deprecated expiresAt the same instant for one release', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/login',
+      payload: { email: 'analyst@initech.test', password: 'headroom-demo' },
+    });
+    assert.equal(res.statusCode, 200);
+    const body = res.json();
+    assert.deepEqual(Object.keys(body), ['token', 'expires_at', 'expiresAt', 'tenant']);
+    assert.equal(body.expires_at, new Date(t.clock.now() + 12 * 60 * 60 * 1000).toISOString());
+    assert.equal(body.expiresAt, body.expires_at);
+    assert.deepEqual(body.tenant, { slug: 'initech', tier: 'free' });
+  });
+
   test('a wrong password and an unknown email get the same 401', async () => {
     for (const payload of [
       { email: 'analyst@acme.test', password: 'wrong' },

@@ -106,10 +106,10 @@ describe('detail', () => {
     assert.equal(typeof d3.owner.team.org.name, 'string');
   });
 
-  test('fields narrows the representation; id always stays', async () => {
+  test('fields narrows the representation; id and stale always stay', async () => {
     const { id } = await aCaseOf('acme');
     const res = await t.as(acme, { url: `/v1/cases/${id}?fields=title,status` });
-    assert.deepEqual(Object.keys(res.json()).sort(), ['id', 'status', 'title']);
+    assert.deepEqual(Object.keys(res.json()).sort(), ['id', 'stale', 'status', 'title']);
     const bad = await t.as(acme, { url: `/v1/cases/${id}?fields=title,password_hash` });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().field, 'query.fields');

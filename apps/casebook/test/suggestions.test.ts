@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { type EnrichmentClient, enrichmentClient } from '../src/suggestions/enrichment-client.ts';
 import { defaultTuning } from '../src/suggestions/routes.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { nonSnakeMembers } from './support/shape.ts';
 
 let t: TestApp;
 let sim: FastifyInstance;
@@ -96,6 +97,9 @@ test('a calm upstream answers suggestions; the answer is cached and tenant-scope
   const body = res.json();
   assert.equal(body.partial, false);
   assert.equal(body.stale, false);
+  assert.equal(body.version, 1, 'a list: the envelope version');
+  assert.deepEqual(Object.keys(body), ['version', 'case_id', 'data', 'stale', 'partial']);
+  assert.deepEqual(nonSnakeMembers(body), []);
   assert.ok(body.data.length >= 3);
   assert.equal(
     res.headers['cache-control'],

@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { casebookErrors } from '../errors.ts';
+import { envelopeVersion } from '../http/envelope.ts';
 import { IdParams } from '../http/params.ts';
 import { forgetCredential, requireAdmin } from './authenticate.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -30,6 +31,21 @@ export interface AuthRoutesOptions {
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 
+/** What login answers. `expiresAt` is the same instant as `expires_at`, kept for one release (v1 is snake_case). */
+export const LoginAnswer = Type.Object(
+  {
+    token: Type.String(),
+    expires_at: Type.String({ format: 'date-time' }),
+    expiresAt: Type.String({
+      format: 'date-time',
+      deprecated: true,
+      description: 'Deprecated: use expires_at; removed in the next release.',
+    }),
+    tenant: Type.Object({ slug: Type.String(), tier: Type.String() }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
 /** Public routes: login. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { db, clock } = options;
@@ -43,6 +59,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           { email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) },
           { additionalProperties: false },
         ),
+        response: { 200: LoginAnswer },
       },
     },
     async (request, reply) => {
@@ -75,7 +92,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         [hashSecret(token), user.tenant_id, user.id, new Date(now), expiresAt],
       );
       reply.header('cache-control', 'no-store');
-      return { token, expiresAt: expiresAt.toISOString(), tenant: { slug: user.slug, tier: user.tier } };
+      const expires = expiresAt.toISOString();
+      return {
+        token,
+        expires_at: expires,
+        expiresAt: expires,
+        tenant: { slug: user.slug, tier: user.tier },
+      };
     },
   );
 };
@@ -154,7 +177,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async
       `SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY id`,
       [request.principal.tenantId],
     );
-    return { data: rows.rows };
+    return { version: envelopeVersion, data: rows.rows };
   });
 
   authed.delete('/v1/api-keys/:id', { schema: { params: IdParams } }, async (request, reply) => {

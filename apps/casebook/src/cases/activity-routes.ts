@@ -16,11 +16,12 @@ import {
   tenantScope,
 } from '../http/cached-reads.ts';
 import { type Cursor, decodeCursor, maxIntegerId, page } from '../http/cursor.ts';
+import { PagedList, responses } from '../http/envelope.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import { activityPageQuery, commentColumns, timelineColumns } from './queries.ts';
-import { PageQuery } from './schemas.ts';
+import { Comment, PageQuery, TimelineEvent } from './schemas.ts';
 
 export interface ActivityRoutesOptions {
   db: Database;
@@ -69,15 +70,18 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
   }
 
   // First pages (the ones people look at) are cached under the case's tag; later pages go to PostgreSQL.
-  async function firstPageCached(
+  async function firstPageCached<R extends FastifyReply>(
     table: 'events' | 'comments',
     columns: string[],
     timeColumn: string,
     request: Parameters<typeof list>[3],
     query: Parameters<typeof list>[4],
-    reply: FastifyReply,
-  ) {
-    if (query.cursor) return list(table, columns, timeColumn, request, query);
+    reply: R,
+  ): Promise<R> {
+    if (query.cursor) {
+      reply.send(await list(table, columns, timeColumn, request, query));
+      return reply;
+    }
     const { tenantId, tier } = request.principal;
     const id = request.params.id;
     const key = cacheKey(tenantScope(tenantId), 'case', id, table, pageSize(tier, query.limit));
@@ -85,30 +89,36 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
       ...readCaching,
       tags: [caseTag(id)],
     });
-    return sendEntry(reply, entry);
+    return sendEntry(reply, entry, clock.now());
   }
 
   app.get(
     '/v1/cases/:id/timeline',
-    { schema: { params: IdParams, querystring: PageQuery }, config: { httpCache: tenantData } },
+    {
+      schema: { params: IdParams, querystring: PageQuery, ...responses({ 200: PagedList(TimelineEvent) }) },
+      config: { httpCache: tenantData },
+    },
     (request, reply) =>
       firstPageCached('events', timelineColumns, 'occurred_at', request, request.query, reply),
   );
 
   app.get(
     '/v1/cases/:id/comments',
-    { schema: { params: IdParams, querystring: PageQuery }, config: { httpCache: tenantData } },
+    {
+      schema: { params: IdParams, querystring: PageQuery, ...responses({ 200: PagedList(Comment) }) },
+      config: { httpCache: tenantData },
+    },
     (request, reply) =>
       firstPageCached('comments', commentColumns, 'created_at', request, request.query, reply),
   );
 
   app.post(
     '/v1/cases/:id/comments',
-    { schema: { params: IdParams, body: CommentBody } },
+    { schema: { params: IdParams, body: CommentBody, ...responses({ 201: Comment }) } },
     async (request, reply) => {
       const { tenantId, userId } = request.principal;
       const now = new Date(clock.now());
-      const { rows } = await db.query(
+      const { rows } = await db.query<{ id: number; author_id: number; body: string; created_at: Date }>(
         `WITH target AS (SELECT id FROM cases WHERE tenant_id = $1 AND id = $2),
        inserted AS (
          INSERT INTO comments (tenant_id, case_id, author_id, body, created_at)

@@ -11,14 +11,24 @@ import { tenantData } from '../http/cache-policy.ts';
 import {
   caseTag,
   invalidateCase,
+  isStale,
   readCaching,
   readEntry,
   searchTag,
   sendEntry,
+  sendJson,
   tenantScope,
 } from '../http/cached-reads.ts';
 import { decodeCursor, page } from '../http/cursor.ts';
-import { digest, ifMatchTags, type VersionTag, versionedEtag, versionedEtagOf } from '../http/etag.ts';
+import { PagedList, responses } from '../http/envelope.ts';
+import {
+  digest,
+  ifMatchTags,
+  staleEtag,
+  type VersionTag,
+  versionedEtag,
+  versionedEtagOf,
+} from '../http/etag.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
@@ -32,7 +42,15 @@ import {
   searchQuery,
   updateCase,
 } from './queries.ts';
-import { CreateCaseBody, caseFields, DetailQuery, PatchCaseBody, SearchQuery } from './schemas.ts';
+import {
+  CaseDetail,
+  CaseSummary,
+  CreateCaseBody,
+  caseFields,
+  DetailQuery,
+  PatchCaseBody,
+  SearchQuery,
+} from './schemas.ts';
 
 export interface CaseRoutesOptions {
   db: Database;
@@ -51,7 +69,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
   app.get(
     '/v1/cases/search',
     {
-      schema: { querystring: SearchQuery },
+      schema: { querystring: SearchQuery, ...responses({ 200: PagedList(CaseSummary) }) },
       config: {
         httpCache: tenantData,
         ...(options.searchLimiter
@@ -74,7 +92,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const key = cacheKey(tenantScope(tenantId), 'search', q ?? '', status ?? '', limit, cursor ?? '');
       const hit = cache?.peekEntry(key);
       if (hit) {
-        sendEntry(reply, hit);
+        sendEntry(reply, hit, clock.now());
         return;
       }
       const load = async () => {
@@ -83,13 +101,16 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         );
         return page(rows, limit, (row) => row.sort_at, presentSummary);
       };
-      return readEntry(cache, key, load, searchCaching).then((entry) => sendEntry(reply, entry));
+      return readEntry(cache, key, load, searchCaching).then((entry) => sendEntry(reply, entry, clock.now()));
     },
   );
 
   app.get(
     '/v1/cases/:id',
-    { schema: { params: IdParams, querystring: DetailQuery }, config: { httpCache: tenantData } },
+    {
+      schema: { params: IdParams, querystring: DetailQuery, ...responses({ 200: CaseDetail }) },
+      config: { httpCache: tenantData },
+    },
     async (request, reply) => {
       const { tenantId } = request.principal;
       const id = request.params.id;
@@ -112,35 +133,38 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       if (entry.notFound || representation === undefined) throw notFound('case', id);
       const version = representation.version as number;
       const fields = request.query.fields;
-      if (!fields) return sendEntry(reply, entry, versionedEtagOf(version, entry.etag));
+      const now = clock.now();
+      if (!fields) return sendEntry(reply, entry, now, versionedEtagOf(version, entry.etag));
       // A narrowed variant changes exactly when the full one does: the full one's digest, plus the selection.
-      return reply
-        .header('etag', versionedEtagOf(version, entry.etag, fieldsVariant(fields)))
-        .type('application/json; charset=utf-8')
-        .send(JSON.stringify(selectFields(representation, fields)));
+      const stale = isStale(entry, now);
+      const etag = versionedEtagOf(version, entry.etag, fieldsVariant(fields));
+      const body = JSON.stringify(
+        selectFields(stale ? { ...representation, stale } : representation, fields),
+      );
+      return sendJson(reply, body, stale ? staleEtag(etag) : etag);
     },
   );
 
-  app.post('/v1/cases', { schema: { body: CreateCaseBody } }, async (request, reply) => {
-    const { title, description = '', status = 'open', priority = 'medium', owner_id = null } = request.body;
-    const { tenantId, userId } = request.principal;
-    const now = new Date(clock.now());
-    const row = await db
-      .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
-      .then((result) => result.rows[0]!, rethrowForeignKey);
-    await invalidateCase(cache, tenantId, row.id, { search: true });
-    const body = JSON.stringify(presentCase(row));
-    return reply
-      .code(201)
-      .header('location', `/v1/cases/${row.id}`)
-      .header('etag', versionedEtag(row.version, body))
-      .type('application/json; charset=utf-8')
-      .send(body);
-  });
+  app.post(
+    '/v1/cases',
+    { schema: { body: CreateCaseBody, ...responses({ 201: CaseDetail }) } },
+    async (request, reply) => {
+      const { title, description = '', status = 'open', priority = 'medium', owner_id = null } = request.body;
+      const { tenantId, userId } = request.principal;
+      const now = new Date(clock.now());
+      const row = await db
+        .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
+        .then((result) => result.rows[0]!, rethrowForeignKey);
+      await invalidateCase(cache, tenantId, row.id, { search: true });
+      const body = JSON.stringify(presentCase(row));
+      reply.code(201).header('location', `/v1/cases/${row.id}`);
+      return sendJson(reply, body, versionedEtag(row.version, body));
+    },
+  );
 
   app.patch(
     '/v1/cases/:id',
-    { schema: { params: IdParams, body: PatchCaseBody } },
+    { schema: { params: IdParams, body: PatchCaseBody, ...responses({ 200: CaseDetail }) } },
     async (request, reply) => {
       const { tenantId, userId } = request.principal;
       const id = request.params.id;
@@ -173,10 +197,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       if (!row) throw notFound('case', id);
       await invalidateCase(cache, tenantId, id, { search: true });
       const body = JSON.stringify(presentCase(row));
-      return reply
-        .header('etag', versionedEtag(row.version, body))
-        .type('application/json; charset=utf-8')
-        .send(body);
+      return sendJson(reply, body, versionedEtag(row.version, body));
     },
   );
 };
@@ -257,13 +278,16 @@ function presentCase(row: CaseRow): Record<string, unknown> {
     updated_at: row.updated_at,
   };
   if (row.owner !== undefined) out.owner = row.owner;
+  // Always false as built; a detail served from cache past its fresh time is sent with `stale: true`.
+  out.stale = false;
   return out;
 }
 
-/** Narrows a representation to the requested top-level fields; `id` always stays. */
+/** Narrows a representation to the requested top-level fields; `id` and `stale` always stay. */
 function selectFields(full: Record<string, unknown>, fields: string | undefined): Record<string, unknown> {
   if (!fields) return full;
   const wanted = new Set(fields.split(','));
   wanted.add('id');
+  wanted.add('stale');
   return Object.fromEntries(Object.entries(full).filter(([key]) => wanted.has(key)));
 }

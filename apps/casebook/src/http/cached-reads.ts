@@ -10,6 +10,7 @@ import {
   type GetOrSetOptions,
 } from '@headroom/core/cache';
 import type { FastifyReply } from 'fastify';
+import { staleEtag } from './etag.ts';
 
 /**
  * Freshness of cached reads. Writes invalidate by tag at once (a writer reads its own write), so the TTL
@@ -54,13 +55,41 @@ export function invalidateCase(
 }
 
 /**
- * Sends a cached JSON entry: its bytes, and its strong ETag unless `etag` names another.
+ * Whether the cache served `entry` past its fresh time: within stale-while-revalidate (one refresh runs
+ * meanwhile) or within grace (the load failed or timed out). Such an answer says `stale: true`.
+ */
+export function isStale(entry: CachedEntry<unknown>, now: number): boolean {
+  return entry.freshUntil <= now;
+}
+
+/**
+ * Sends a cached JSON entry: its bytes, and its strong ETag unless `etag` names another. An entry served
+ * stale is sent as its value with `stale: true` instead (serialized again: the stale path is rare, the
+ * fresh one sends the stored bytes untouched), under the stale variant of its tag (`staleEtag`).
  *
  * @example
- * return sendEntry(reply, await cache.getOrSetEntry(key, load, readCaching));
+ * return sendEntry(reply, await cache.getOrSetEntry(key, load, readCaching), clock.now());
  */
-export function sendEntry(reply: FastifyReply, entry: CachedEntry<unknown>, etag = entry.etag): FastifyReply {
-  return reply.header('etag', etag).type('application/json; charset=utf-8').send(entry.bytes);
+export function sendEntry<R extends FastifyReply>(
+  reply: R,
+  entry: CachedEntry<unknown>,
+  now: number,
+  etag = entry.etag,
+): R {
+  if (!isStale(entry, now)) return sendJson(reply, entry.bytes, etag);
+  return sendJson(reply, JSON.stringify({ ...(entry.value as object), stale: true }), staleEtag(etag));
+}
+
+/**
+ * Sends JSON already serialized, with its ETag, and returns the reply: an async handler must hand the
+ * reply back (not undefined) when onSend hooks such as compression may finish after it returns.
+ *
+ * @example
+ * return sendJson(reply.code(201), body, versionedEtag(row.version, body));
+ */
+export function sendJson<R extends FastifyReply>(reply: R, body: string | Buffer, etag: string): R {
+  reply.header('etag', etag).type('application/json; charset=utf-8').send(body);
+  return reply;
 }
 
 /**
@@ -88,7 +117,7 @@ async function loadEntry<T>(load: () => Promise<T>): Promise<CachedEntry<T>> {
     bytes,
     etag: bytesEtag(bytes),
     createdAt: 0,
-    freshUntil: 0,
+    freshUntil: Number.POSITIVE_INFINITY, // read straight from PostgreSQL: never stale
     notFound: value === undefined,
   };
 }

@@ -1,6 +1,7 @@
 // Opaque keyset cursors: the sort key of the last row of a page, base64url-encoded.
 
 import { casebookErrors } from '../errors.ts';
+import { envelopeVersion } from './envelope.ts';
 
 /** A position in a list ordered by (timestamp DESC, id DESC). */
 export interface Cursor {
@@ -83,16 +84,33 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-/** Builds `{ data, page }` from `limit + 1` fetched rows: the extra row only says another page exists. */
+/** A page of a list as the API answers it (`PagedList` in `envelope.ts`). */
+export interface ListPage<Out> {
+  version: typeof envelopeVersion;
+  data: Out[];
+  page: { next_cursor: string | null; limit: number };
+  /** False as built: a cached page is flagged stale only when it is served stale (`sendEntry`). */
+  stale: boolean;
+}
+
+/**
+ * Builds the list envelope `{version, data, page, stale: false}` from `limit + 1` fetched rows: the extra
+ * row only says another page exists.
+ */
 export function page<Row extends { id: number }, Out>(
   rows: Row[],
   limit: number,
   at: (row: Row) => string,
   present: (row: Row) => Out,
-): { data: Out[]; page: { next_cursor: string | null; limit: number } } {
+): ListPage<Out> {
   const more = rows.length > limit;
   const shown = more ? rows.slice(0, limit) : rows;
   const last = shown.at(-1);
   const next = more && last ? encodeCursor({ at: at(last), id: last.id }) : null;
-  return { data: shown.map(present), page: { next_cursor: next, limit } };
+  return {
+    version: envelopeVersion,
+    data: shown.map(present),
+    page: { next_cursor: next, limit },
+    stale: false,
+  };
 }

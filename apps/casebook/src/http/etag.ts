@@ -30,17 +30,32 @@ export function versionedEtagOf(version: number, bytesEtag: string, variant?: st
   return `"${version}-${bytesEtag.slice(1, 17)}${variant === undefined ? '' : `.${variant}`}"`;
 }
 
+/**
+ * The tag of a representation served stale: the bytes of the fresh one with `"stale": true`, so another
+ * strong tag; derived from the fresh tag (`"T"` → `"T~stale"`), so If-Match still finds the version and
+ * digest it was read from.
+ *
+ * @example
+ * staleEtag('"3-AbCdEfGhIjKlMnOp"') // '"3-AbCdEfGhIjKlMnOp~stale"'
+ */
+export function staleEtag(etag: string): string {
+  return `${etag.slice(0, -1)}~stale"`;
+}
+
 /** What an If-Match tag of ours says: the version and the digest of the representation it was read from. */
 export interface VersionTag {
   version: number;
   digest: string;
 }
 
-const versionTag = /^(\d{1,10})-([A-Za-z0-9_-]{16})(?:\.[0-9a-z]{1,8})?$/;
+// `"<version>-<digest>"`, then the marks a variant may carry: `.<fields>` (a `fields=` selection), `~stale`
+// (served stale), `-gzip` / `-br` (the content coding it was sent in). None changes what the tag validates.
+const versionTag = /^(\d{1,10})-([A-Za-z0-9_-]{16})(?:\.[0-9a-z]{1,8})?(?:~stale)?(?:-(?:gzip|br))?$/;
 
 /**
  * Parses If-Match (RFC 9110 §13.1.1): `'*'` (any current representation), the strong tags of ours it lists,
- * or undefined when the header is absent. Weak tags never match (strong comparison); tags that are not
+ * or undefined when the header is absent. A variant's marks (fields, stale, content coding) are read past:
+ * the tag still names the version and the digest of the representation it came from. Weak tags never match (strong comparison); tags that are not
  * ours, or name a version no row can have, are dropped: a list of only such tags matches nothing (412).
  *
  * @example

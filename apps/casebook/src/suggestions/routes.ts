@@ -15,7 +15,10 @@ import {
   timeout,
   wrap,
 } from '@headroom/core/policy';
+import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { isStale } from '../http/cached-reads.ts';
+import { envelopeVersion, Stale } from '../http/envelope.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import type { EnrichmentClient, Suggestion } from './enrichment-client.ts';
@@ -56,7 +59,28 @@ export const defaultTuning: SuggestionsTuning = {
 /** The breaker's name in metrics, /health and the admin API. */
 export const enrichmentBreakerName = 'enrichment';
 
+/** What the route answers: a whole list (`version`, `data`) with the case and both flags. */
+const SuggestionsAnswer = Type.Object(
+  {
+    version: Type.Literal(envelopeVersion),
+    case_id: Type.Integer(),
+    data: Type.Array(
+      Type.Object(
+        { kind: Type.String(), ref: Type.String(), score: Type.Number() },
+        { additionalProperties: false },
+      ),
+    ),
+    stale: Stale,
+    partial: Type.Boolean({
+      description:
+        'true when the upstream could not be reached and nothing was cached: no suggestions, try later',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 interface Answer {
+  version: typeof envelopeVersion;
   case_id: number;
   data: Suggestion[];
   /** Served from cache after the upstream failed. */
@@ -102,7 +126,8 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
   );
   const degraded = fallback({ to: () => undefined });
 
-  app.get('/v1/cases/:id/suggestions', { schema: { params: IdParams } }, async (request): Promise<Answer> => {
+  const schema = { params: IdParams, response: { 200: SuggestionsAnswer } };
+  app.get('/v1/cases/:id/suggestions', { schema }, async (request): Promise<Answer> => {
     const { tenantId, tenantSlug } = request.principal;
     const caseId = request.params.id;
     const { rowCount } = await db.query({
@@ -125,9 +150,11 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
         },
       ),
     );
-    if (entry === undefined) return { case_id: caseId, data: [], stale: false, partial: true };
+    if (entry === undefined) {
+      return { version: envelopeVersion, case_id: caseId, data: [], stale: false, partial: true };
+    }
     // Past its fresh time, the answer is one the cache kept for grace while the upstream failed.
-    const stale = clock.now() - entry.createdAt >= tuning.freshMs;
-    return { case_id: caseId, data: entry.value, stale, partial: false };
+    const stale = isStale(entry, clock.now());
+    return { version: envelopeVersion, case_id: caseId, data: entry.value, stale, partial: false };
   });
 };

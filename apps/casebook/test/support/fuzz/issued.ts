@@ -86,6 +86,13 @@ export function entityTagArbitrary(issued: readonly string[]): fc.Arbitrary<stri
     { weight: 4, arbitrary: own('etag') },
     { weight: 2, arbitrary: real },
     { weight: 1, arbitrary: real.map((tag) => `W/${tag}`) },
+    // The variants a client may hold: sent compressed, served stale, both; and a coding we never send.
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(real, fc.constantFrom('-gzip', '-br', '~stale', '~stale-gzip', '-zstd', '-gzip-gzip'))
+        .map(([tag, mark]) => `${tag.slice(0, -1)}${mark}"`),
+    },
     { weight: 1, arbitrary: real.map((tag) => `"0-AAAAAAAAAAAAAAAA", ${tag}`) },
     {
       weight: 4,
@@ -97,6 +104,8 @@ export function entityTagArbitrary(issued: readonly string[]): fc.Arbitrary<stri
         '"0-AAAAAAAAAAAAAAAA"',
         '"-1-AAAAAAAAAAAAAAAA"',
         '"1-AAAAAAAAAAAAAAAA"',
+        '"1-AAAAAAAAAAAAAAAA-gzip"',
+        '"1-AAAAAAAAAAAAAAAA.1f~stale-br"',
         'W/"1-AAAAAAAAAAAAAAAA"',
         '"1-AAAAAAAAAAAAAAAA", *',
         '*, *',

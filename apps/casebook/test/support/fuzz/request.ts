@@ -105,6 +105,22 @@ function queryArbitrary(route: FuzzRoute, hostile: boolean): fc.Arbitrary<[strin
     .map(([known, extra]) => [...known.flat(), ...(extra ? [extra] : [])]);
 }
 
+// What clients send (browsers, curl, undici), preferences that refuse a coding, and junk.
+const acceptEncodings = fc.constantFrom(
+  'gzip, deflate, br',
+  'gzip',
+  'br',
+  'identity',
+  '*',
+  'x-gzip',
+  'br;q=0, gzip;q=0.5',
+  'gzip;q=0, identity',
+  'zstd',
+  'gzip;q=abc, br;q=',
+  ',,,',
+  '',
+);
+
 function headersArbitrary(route: FuzzRoute, issued: Issued, hostile: boolean) {
   const tag = hostile ? entityTagArbitrary(issued.etags) : own('etag');
   const tenant = hostile
@@ -117,6 +133,7 @@ function headersArbitrary(route: FuzzRoute, issued: Issued, hostile: boolean) {
       'x-tenant-id': sometimes(tenant, 2),
       'x-request-id': hostile ? sometimes(requestIds, 1) : fc.constant(undefined),
       'content-type': hostile ? contentTypes : fc.constant('application/json'),
+      'accept-encoding': sometimes(acceptEncodings, 2),
     })
     .map(
       (all) =>

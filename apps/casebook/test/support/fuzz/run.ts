@@ -2,9 +2,11 @@
 // (`test/fuzz.test.ts`) and the long run (`npm run fuzz`) both drive it.
 
 import assert from 'node:assert/strict';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import type { TestApp } from '../app.ts';
+import { nonSnakeMembers } from '../shape.ts';
 import { checkProblem } from './problems.ts';
 import { render, requestArbitrary, type SentRequest } from './request.ts';
 import type { FuzzRoute, Issued } from './routes.ts';
@@ -36,11 +38,54 @@ function describe(request: SentRequest): string {
   return `${request.method} ${request.url.slice(0, 300)} ${JSON.stringify(headers)}${payload}`;
 }
 
-/** The checks every answer passes: never a 5xx, every error a problem with a documented code. */
-export function checkAnswer(request: SentRequest, res: LightMyRequestResponse, where: string): void {
+const decoders: Record<string, (bytes: Buffer) => Buffer> = { gzip: gunzipSync, br: brotliDecompressSync };
+
+/**
+ * The checks every answer passes: never a 5xx, every error a problem with a documented code; compressed
+ * only when 2xx and asked for, under the coded tag; v1 success bodies snake_case (but the deprecated
+ * `expiresAt`), lists with the envelope version, `stale` / `partial` booleans. Returns the body as the
+ * client reads it (decoded).
+ */
+export function checkAnswer(request: SentRequest, res: LightMyRequestResponse, where: string): string {
   assert.ok(res.statusCode < 500, `${where} → ${res.statusCode} ${res.body.slice(0, 500)}`);
-  if (res.statusCode < 400) return;
-  checkProblem(res.statusCode, res.headers, request.method === 'HEAD' ? undefined : res.body, where);
+  const body = decodedBody(request, res, where);
+  if (res.statusCode >= 400) {
+    checkProblem(res.statusCode, res.headers, request.method === 'HEAD' ? undefined : body, where);
+  } else if (
+    body !== '' &&
+    request.url.startsWith('/v1/') &&
+    /^application\/json\b/.test(String(res.headers['content-type']))
+  ) {
+    // v1 only: the admin API of @headroom/fastify has its own (camelCase) shapes.
+    checkShape(JSON.parse(body), where);
+  }
+  return body;
+}
+
+function decodedBody(request: SentRequest, res: LightMyRequestResponse, where: string): string {
+  const coding = res.headers['content-encoding'];
+  if (coding === undefined) return res.body;
+  assert.ok(res.statusCode >= 200 && res.statusCode < 300, `${where} → ${res.statusCode} sent in ${coding}`);
+  const decode = decoders[String(coding)];
+  assert.ok(decode, `${where} → content-encoding ${coding}`);
+  assert.ok(request.headers['accept-encoding'] !== undefined, `${where} → ${coding} nobody asked for`);
+  assert.match(String(res.headers.vary), /accept-encoding/, `${where} → ${coding} without Vary`);
+  const etag = res.headers.etag;
+  if (typeof etag === 'string' && etag.startsWith('"')) {
+    assert.ok(etag.endsWith(`-${coding}"`), `${where} → ${coding} body under the tag ${etag}`);
+  }
+  return request.method === 'HEAD' ? '' : decode(res.rawPayload).toString('utf8');
+}
+
+function checkShape(body: unknown, where: string): void {
+  const names = nonSnakeMembers(body).filter((name) => name !== 'expiresAt');
+  assert.deepEqual(names, [], `${where} → members not snake_case`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const envelope = body as Record<string, unknown>;
+  if (Array.isArray(envelope.data)) assert.equal(envelope.version, 1, `${where} → a list without version 1`);
+  for (const flag of ['stale', 'partial']) {
+    if (flag in envelope) assert.equal(typeof envelope[flag], 'boolean', `${where} → ${flag} not a boolean`);
+  }
 }
 
 const tables: Partial<Record<string, string>> = { case: 'cases', entity: 'entities', key: 'api_keys' };
@@ -54,6 +99,7 @@ async function checkTenancy(
   route: FuzzRoute,
   request: SentRequest,
   res: LightMyRequestResponse,
+  body: string,
   tenant: number,
   where: string,
 ): Promise<void> {
@@ -68,7 +114,7 @@ async function checkTenancy(
   // The path as the client resolved it (`/v1/cases/search/../1` is a case detail, not a search).
   const path = new URL(request.url, 'http://fuzz.invalid').pathname;
   if (path === '/v1/cases/search' && request.method === 'GET') {
-    const ids = (res.json().data as { id: number }[]).map((c) => c.id);
+    const ids = (JSON.parse(body).data as { id: number }[]).map((c) => c.id);
     const foreign = await t.db.pool.query('SELECT id FROM cases WHERE id = ANY($1) AND tenant_id <> $2', [
       ids,
       tenant,
@@ -138,8 +184,8 @@ export async function fuzzRoute(
       const res = await send(target.t, request, where);
       requests++;
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-      checkAnswer(request, res, where);
-      if (res.statusCode < 300) await checkTenancy(target.t, route, request, res, caller.tenant, where);
+      const body = checkAnswer(request, res, where);
+      if (res.statusCode < 300) await checkTenancy(target.t, route, request, res, body, caller.tenant, where);
       if (res.statusCode >= 400) {
         const after = await counts(target.t);
         last = after;

@@ -71,7 +71,7 @@ export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
     const pools = (await t.db.pool.query(poolsQuery, [tenant])).rows[0] as Record<string, number[]>;
     const resolve: Resolve = async (own, id) => {
       if (own.kind === 'tenant') return String(tenant);
-      if (own.kind === 'etag') return currentTag(t, token, id);
+      if (own.kind === 'etag') return currentTag(t, token, id, own.pick);
       const list =
         own.kind === 'key'
           ? (await t.db.pool.query(keysQuery, [tenant, callerKeys])).rows.map((r) => r.id as number)
@@ -125,11 +125,16 @@ export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
   return { t, adminToken: acme, callers, intruders, loggingOut };
 }
 
-/** The ETag a GET of case `id` gets now, or a tag that matches nothing. */
-async function currentTag(t: TestApp, token: string | undefined, id: string): Promise<string> {
+/**
+ * The ETag a GET of case `id` gets now, or a tag that matches nothing; by `pick`, as the identity tag or as
+ * a client holding the gzip, br or stale variant of the same representation has it.
+ */
+async function currentTag(t: TestApp, token: string | undefined, id: string, pick: number): Promise<string> {
   const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
   const res = await t.app.inject({ url: `/v1/cases/${id}`, headers });
-  return typeof res.headers.etag === 'string' ? res.headers.etag : '"0-none"';
+  if (typeof res.headers.etag !== 'string') return '"0-none"';
+  const mark = ['', '-gzip', '-br', '~stale'][pick % 4];
+  return mark ? `${res.headers.etag.slice(0, -1)}${mark}"` : res.headers.etag;
 }
 
 /** Cursors of first pages (search, timelines, comments), ETags of cases at several depths, admin names. */

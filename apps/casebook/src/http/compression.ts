@@ -1,0 +1,151 @@
+// Response compression (br, gzip) through @fastify/compress, and the entity tags that go with it: an
+// encoded body is another representation, so it carries another strong tag (RFC 9110 §8.8.3).
+
+import { negotiate } from '@fastify/accept-negotiator';
+import compress from '@fastify/compress';
+import { bytesEtag, type HttpCacheOptions } from '@headroom/fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+
+/** Bodies smaller than this are sent as they are: compressing them saves little and costs CPU. */
+export const compressionThreshold = 1024;
+
+/** In order of preference: brotli (quality 4, the plugin's default) is smaller at a similar cost. */
+const codings: Coding[] = ['br', 'gzip'];
+type Coding = 'br' | 'gzip';
+
+// What @fastify/compress reads as gzip before negotiating (`*`, and the old `x-gzip` alias).
+const gzipAlias = /\*|x-gzip/gu;
+const jsonType = /^application\/json(?:;|$)/;
+
+/**
+ * The strong tag of a body sent in `coding`: the identity tag with `-<coding>` inside the quotes
+ * (`"T"` → `"T-gzip"`), as Apache's mod_deflate does. Weak tags stay as they are: they already claim only
+ * semantic equivalence, which every coding of the same bytes has.
+ *
+ * @example
+ * codedEtag('"3-AbCdEfGhIjKlMnOp"', 'br') // '"3-AbCdEfGhIjKlMnOp-br"'
+ */
+export function codedEtag(etag: string, coding: Coding): string {
+  return etag.startsWith('"') ? `${etag.slice(0, -1)}-${coding}"` : etag;
+}
+
+/**
+ * The content coding @fastify/compress will choose for `request`, or undefined for none: the same
+ * negotiator over the same list, so a tag and the body it names agree.
+ */
+function negotiatedCoding(request: FastifyRequest): Coding | undefined {
+  if (request.headers['x-no-compression'] !== undefined) return undefined;
+  const header = request.headers['accept-encoding'];
+  if (header === undefined) return undefined;
+  return negotiate(header.toLowerCase().replace(gzipAlias, 'gzip'), codings) ?? undefined;
+}
+
+/** A JSON success body large enough to compress: the answers whose bytes depend on Accept-Encoding. */
+function compressible(reply: FastifyReply, payload: unknown): payload is string | Buffer {
+  const status = reply.statusCode;
+  if (status < 200 || status >= 300 || status === 204 || status === 206) return false;
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return false;
+  const type = reply.getHeader('content-type');
+  return (
+    typeof type === 'string' && jsonType.test(type) && Buffer.byteLength(payload) >= compressionThreshold
+  );
+}
+
+type OnSend = NonNullable<RouteOptions['onSend']>;
+type OnSendHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error: Error | null, payload?: unknown) => void,
+) => void;
+
+function hooksOf(onSend: RouteOptions['onSend']): OnSendHook[] {
+  return (onSend === undefined ? [] : [onSend].flat()) as OnSendHook[];
+}
+
+/**
+ * Registers @fastify/compress for every route registered after it (br and gzip, bodies from
+ * {@link compressionThreshold} bytes; request bodies are not decompressed), with two onSend hooks of
+ * casebook's around it:
+ *
+ * - before the HTTP cache hook: a compressible answer's ETag becomes the tag of the coding it will be
+ *   sent in (`codedEtag`), so If-None-Match is compared with the tag of what this request would get and a
+ *   304 carries that tag (RFC 9110 §15.4.5); an answer that is not 2xx is never compressed (problems
+ *   stay cheap when they come in floods: 429, 503);
+ * - after compression: `Vary: accept-encoding` on every compressible answer, sent compressed or not, 304s
+ *   included, beside the `Vary` the route already had; and the tag corrected should the plugin have sent
+ *   another coding than the one foreseen.
+ *
+ * @example
+ * await app.register(headroom, options);
+ * await registerCompression(app); // then the routes
+ */
+export async function registerCompression(app: FastifyInstance): Promise<void> {
+  // The coding each compressible answer was tagged for (undefined: identity), until it is sent.
+  const foreseen = new WeakMap<FastifyReply, Coding | undefined>();
+
+  function tagCoding(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: DoneFn) {
+    if (compressible(reply, payload)) {
+      const coding = negotiatedCoding(request);
+      foreseen.set(reply, coding);
+      if (coding !== undefined) {
+        let etag = reply.getHeader('etag');
+        // The HTTP cache hook would tag these bytes next; tag them here, for their coding.
+        if (etag === undefined && wantsEtag(request, reply)) etag = bytesEtag(payload);
+        if (typeof etag === 'string') reply.header('etag', codedEtag(etag, coding));
+      }
+    } else if (reply.statusCode >= 300) {
+      // The plugin's documented switch; it reads it from the request.
+      request.headers['x-no-compression'] = 'not 2xx';
+    }
+    done(null, payload);
+  }
+
+  function varyCoding(_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: DoneFn) {
+    if (foreseen.has(reply)) {
+      // Vary is one string here (the HTTP cache hook's or the plugin's); this runs on every cache hit.
+      const vary = reply.getHeader('vary');
+      if (vary === undefined || vary === '') reply.header('vary', 'accept-encoding');
+      else if (!String(vary).toLowerCase().includes('accept-encoding')) {
+        reply.header('vary', `${String(vary)}, accept-encoding`);
+      }
+      const coding = foreseen.get(reply);
+      const sent = reply.getHeader('content-encoding') as Coding | undefined;
+      const etag = reply.getHeader('etag');
+      if (reply.statusCode !== 304 && sent !== coding && typeof etag === 'string' && etag.startsWith('"')) {
+        const identity = coding === undefined ? etag : `${etag.slice(0, -(coding.length + 2))}"`;
+        reply.header('etag', sent === undefined ? identity : codedEtag(identity, sent));
+      }
+      foreseen.delete(reply);
+    }
+    done(null, payload);
+  }
+
+  // onRoute hooks run in the order they were added: the HTTP cache hook is already first in each route's
+  // onSend list when this one puts tagCoding in front of it; the plugin then appends its own, and
+  // varyCoding comes last.
+  app.addHook('onRoute', function compressionTags(route) {
+    route.onSend = [tagCoding, ...hooksOf(route.onSend)] as OnSend;
+  });
+  await app.register(compress, {
+    global: true,
+    globalDecompression: false,
+    encodings: codings,
+    threshold: compressionThreshold,
+  });
+  app.addHook('onRoute', function compressionVary(route) {
+    route.onSend = [...hooksOf(route.onSend), varyCoding] as OnSend;
+  });
+}
+
+type DoneFn = (error: Error | null, payload?: unknown) => void;
+
+/** Whether the HTTP cache hook would tag this answer from its bytes (a cacheable GET or HEAD 200). */
+function wantsEtag(request: FastifyRequest, reply: FastifyReply): boolean {
+  const httpCache = (request.routeOptions.config as { httpCache?: HttpCacheOptions }).httpCache;
+  return (
+    httpCache !== undefined &&
+    reply.statusCode === 200 &&
+    (request.method === 'GET' || request.method === 'HEAD')
+  );
+}
