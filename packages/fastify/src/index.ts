@@ -11,6 +11,7 @@ export { fastifyErrorCodes, fastifyErrors } from './errors.ts';
 export type { HealthCheck, Readiness, ReadinessResult } from './health.ts';
 export type { HttpCacheOptions } from './http-cache.ts';
 export { bytesEtag, cacheControl } from './http-cache.ts';
+export type { RequestIdempotency, RouteIdempotency } from './idempotency-hook.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
 export { headroom } from './plugin.ts';
 export type { Problem } from './problem.ts';

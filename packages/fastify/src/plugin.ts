@@ -2,6 +2,7 @@
 
 import { type Clock, systemClock } from '@headroom/core/clock';
 import { deprecatedOption, invalidOption } from '@headroom/core/errors';
+import type { Idempotency } from '@headroom/core/idempotency';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
@@ -12,6 +13,12 @@ import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
+import {
+  idempotentRoute,
+  type RouteIdempotency,
+  recordIdempotentAnswer,
+  releaseUnsettledKey,
+} from './idempotency-hook.ts';
 import { codeProblem, sendProblem } from './problem.ts';
 import { createProtection, type Protection } from './protection.ts';
 import type { RouteRateLimit } from './rate-limit-hook.ts';
@@ -51,6 +58,11 @@ export interface HeadroomOptions {
    * connections that are idle or still sending a request are dropped at once. @default 10000
    */
   drainTimeout?: number;
+  /**
+   * Where routes with `config.idempotency` keep their keys (`createIdempotency` from
+   * `@headroom/core/idempotency`). @default none: such a route fails at start-up
+   */
+  idempotency?: Idempotency;
   /** @deprecated renamed `drainTimeout` (same unit); this name goes in the next release. */
   drainMs?: number;
 }
@@ -75,6 +87,8 @@ declare module 'fastify' {
     rateLimit?: RouteRateLimit;
     /** Concurrency limit of this route's handler: 503 HR_OVERLOADED + Retry-After when full. */
     concurrency?: RouteConcurrency;
+    /** The Idempotency-Key protocol around this route's handler (needs the plugin's `idempotency`). */
+    idempotency?: RouteIdempotency;
   }
   interface FastifyInstance {
     /** Set by the `headroom` plugin of `@headroom/fastify`. */
@@ -124,6 +138,13 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     drainTimeout: options.drainTimeout ?? defaultOptions.drainTimeout,
   });
   answerUnmetExpectations(app.server);
+  if (options.idempotency) {
+    // Global, so they run before a compression hook the app registers after the plugin: the kept answer is
+    // the identity body. Apps without idempotency pay for neither.
+    app.addHook('onSend', recordIdempotentAnswer);
+    app.addHook('onResponse', releaseUnsettledKey);
+    app.addHook('onRequestAbort', releaseUnsettledKey);
+  }
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url });
@@ -131,6 +152,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     }
     route.onResponse = [metrics.route(route.url), ...[route.onResponse ?? []].flat()];
     protectRoute(route, protection);
+    idempotentRoute(route, options.idempotency);
     // Only routes that cache pay for the hook; bad caching options fail here, at start-up.
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
     if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];

@@ -1,0 +1,150 @@
+// `config.idempotency` of a route: the Idempotency-Key protocol around its handler. The key is looked at
+// once validation, authentication and rate limits have passed (their refusals are not recorded); a replay
+// answers without running the handler; the answer is recorded before it is sent, so a retry that arrives
+// the moment it lands finds it; a 5xx gives the key up, so the retry runs again.
+
+import { invalidOption } from '@headroom/core/errors';
+import type { Idempotency, IdempotentRun } from '@headroom/core/idempotency';
+import { idempotencyErrors, parseIdempotencyKey } from '@headroom/core/idempotency';
+import type { Queryable } from '@headroom/core/idempotency/postgres';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
+
+/** `config.idempotency` of a route. */
+export interface RouteIdempotency {
+  /** A request without `Idempotency-Key` is refused with 400 HR_IDEMPOTENCY_KEY_MISSING. @default false */
+  required?: boolean;
+  /** Who the caller is: a key means the same only for the same tenant and principal (and route). */
+  scope: (request: FastifyRequest) => { tenant: string; principal: string };
+}
+
+/** What a keyed request's handler can do with its key (`request.idempotency`). */
+export interface RequestIdempotency {
+  /** The client's key. */
+  readonly key: string;
+  /**
+   * Records the answer through the handler's own transaction (a PostgreSQL store), so the record commits or
+   * rolls back with the write; call it just before COMMIT with exactly what the route answers.
+   */
+  completeWithin(
+    client: Queryable,
+    status: number,
+    body: string,
+    headers?: Record<string, string>,
+  ): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set on a route with `config.idempotency` when the request carries a key this request now holds. */
+    idempotency?: RequestIdempotency;
+  }
+}
+
+const kRun = Symbol('headroom.idempotentRun');
+type WithRun = FastifyRequest & { [kRun]?: { run: IdempotentRun; settled: boolean } };
+
+/** The headers a replay repeats: what a client acts on after a create. */
+const keptHeaders = ['location', 'content-location', 'etag', 'content-type'] as const;
+
+/**
+ * Adds the pre-handler a route's `config.idempotency` asks for; called from `onRoute`.
+ *
+ * @example
+ * app.addHook('onRoute', (route) => idempotentRoute(route, idempotency));
+ */
+export function idempotentRoute(route: RouteOptions, idempotency: Idempotency | undefined): void {
+  const config = (route.config as { idempotency?: RouteIdempotency } | undefined)?.idempotency;
+  if (!config) return;
+  if (!idempotency) {
+    const rule = 'set only when the headroom plugin has an idempotency option';
+    throw invalidOption(`route ${route.url}`, 'config.idempotency', rule, 'set');
+  }
+  const template = route.url;
+  const hook: preHandlerAsyncHookHandler = async function idempotencyKey(request, reply) {
+    const key = parseIdempotencyKey(request.headers['idempotency-key']);
+    if (key === undefined) {
+      if (config.required) {
+        throw idempotencyErrors.create(
+          'HR_IDEMPOTENCY_KEY_MISSING',
+          'this route requires an Idempotency-Key header',
+          {
+            context: { field: 'headers.idempotency-key' },
+          },
+        );
+      }
+      return;
+    }
+    const { tenant, principal } = config.scope(request);
+    const call = await idempotency.begin(
+      { tenant, principal, method: request.method, route: template },
+      key,
+      {
+        method: request.method,
+        url: request.url,
+        body: request.body,
+      },
+    );
+    if (call.kind === 'replay') {
+      const { status, headers, body, binary } = call.response;
+      reply.code(status).headers(headers).header('idempotent-replayed', 'true');
+      return reply.send(binary ? Buffer.from(body, 'base64') : body);
+    }
+    const held = { run: call, settled: false };
+    (request as WithRun)[kRun] = held;
+    request.idempotency = {
+      key,
+      async completeWithin(client, status, body, headers = {}) {
+        await call.completeWithin(client, { status, headers, body });
+        held.settled = true;
+      },
+    };
+  };
+  route.preHandler = [...[route.preHandler ?? []].flat(), hook];
+}
+
+/**
+ * The plugin's onSend hook: records a keyed request's answer before it leaves (or gives the key up on a 5xx).
+ * A global hook, registered before any compression, so what is kept is the identity body.
+ *
+ * @example
+ * app.addHook('onSend', recordIdempotentAnswer);
+ */
+export async function recordIdempotentAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+): Promise<unknown> {
+  const held = (request as WithRun)[kRun];
+  if (!held || held.settled) return payload;
+  held.settled = true;
+  const status = reply.statusCode;
+  const bytes = typeof payload === 'string' || Buffer.isBuffer(payload);
+  if (status >= 500 || !bytes) {
+    // A 5xx rolled its write back: the retry must run again. A streamed body cannot be replayed.
+    await held.run.release();
+    return payload;
+  }
+  const headers: Record<string, string> = {};
+  for (const name of keptHeaders) {
+    const value = reply.getHeader(name);
+    if (value !== undefined) headers[name] = String(value);
+  }
+  const binary = Buffer.isBuffer(payload);
+  const body = binary ? (payload as Buffer).toString('base64') : (payload as string);
+  await held.run.complete({ status, headers, body, ...(binary ? { binary } : {}) });
+  return payload;
+}
+
+/**
+ * The plugin's onResponse hook: a keyed request that ended without onSend recording it (the client went
+ * away, the handler never answered) gives its key up, so the retry runs.
+ *
+ * @example
+ * app.addHook('onResponse', releaseUnsettledKey);
+ */
+export async function releaseUnsettledKey(request: FastifyRequest): Promise<void> {
+  const held = (request as WithRun)[kRun];
+  if (!held || held.settled) return;
+  held.settled = true;
+  await held.run.release();
+}
