@@ -2,7 +2,9 @@
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Cache, createCache } from '@headroom/core/cache';
-import { type Clock, systemClock } from '@headroom/core/clock';
+import { type Clock, systemClock, type Timer } from '@headroom/core/clock';
+import { createIdempotency, type Idempotency } from '@headroom/core/idempotency';
+import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
 import {
   type AdminAccess,
   type ConnectionTimeouts,
@@ -111,6 +113,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     (error: unknown) => app.log.error({ err: error }, 'start-up failed; casebook stays not ready'),
   );
 
+  // Idempotency-Key records live beside the data they guard: a create and its record commit together.
+  const idempotency = createIdempotency({ store: postgresIdempotencyStore(deps.pool), clock });
+  const sweep = sweepExpired(idempotency, clock, app);
+
   let migrated = false;
   await app.register(headroom, {
     service: 'casebook',
@@ -118,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     commit: deps.commit ?? 'unknown',
     clock,
     metricsAuthorize: requireOperator,
+    idempotency,
     admin: {
       async authorize(request): Promise<AdminAccess> {
         if (isOperator(request)) return { role: 'operator' };
@@ -193,7 +200,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
   app.addHook('onClose', async () => {
+    sweep.cancel();
     await cache.close();
   });
   return app;
+}
+
+/** Expired idempotency records go every 15 minutes (a sweep is one indexed DELETE); a failure is logged. */
+function sweepExpired(idempotency: Idempotency, clock: Clock, app: FastifyInstance): Timer {
+  const every = 15 * 60_000;
+  let timer: Timer;
+  const run = () => {
+    idempotency.sweep().then(
+      (swept) => {
+        if (swept > 0) app.log.debug({ swept }, 'idempotency records swept');
+      },
+      (error: unknown) => app.log.warn({ err: error }, 'idempotency sweep failed'),
+    );
+    timer = clock.setTimeout(run, every);
+  };
+  timer = clock.setTimeout(run, every);
+  return { cancel: () => timer.cancel() };
 }

@@ -104,25 +104,33 @@ export function idempotentRoute(route: RouteOptions, idempotency: Idempotency | 
 
 /**
  * The plugin's onSend hook: records a keyed request's answer before it leaves (or gives the key up on a 5xx).
- * A global hook, registered before any compression, so what is kept is the identity body.
+ * A global hook, registered before any compression, so what is kept is the identity body. Callback-style:
+ * a request without a key passes through with no promise and no extra tick.
  *
  * @example
  * app.addHook('onSend', recordIdempotentAnswer);
  */
-export async function recordIdempotentAnswer(
+export function recordIdempotentAnswer(
   request: FastifyRequest,
   reply: FastifyReply,
   payload: unknown,
-): Promise<unknown> {
+  done: (error: Error | null, payload?: unknown) => void,
+): void {
   const held = (request as WithRun)[kRun];
-  if (!held || held.settled) return payload;
+  if (!held || held.settled) return done(null, payload);
   held.settled = true;
   const status = reply.statusCode;
-  const bytes = typeof payload === 'string' || Buffer.isBuffer(payload);
-  if (status >= 500 || !bytes) {
+  // The answer goes out whatever the store says: turning a done write into a 500 would make the client
+  // retry it. A store that fails here is logged; the key frees when its lock lapses.
+  const sent = () => done(null, payload);
+  const failed = (error: unknown) => {
+    request.log.warn({ err: error }, 'idempotency: the store failed to keep or release a key');
+    done(null, payload);
+  };
+  if (status >= 500 || !(typeof payload === 'string' || Buffer.isBuffer(payload))) {
     // A 5xx rolled its write back: the retry must run again. A streamed body cannot be replayed.
-    await held.run.release();
-    return payload;
+    held.run.release().then(sent, failed);
+    return;
   }
   const headers: Record<string, string> = {};
   for (const name of keptHeaders) {
@@ -130,21 +138,27 @@ export async function recordIdempotentAnswer(
     if (value !== undefined) headers[name] = String(value);
   }
   const binary = Buffer.isBuffer(payload);
-  const body = binary ? (payload as Buffer).toString('base64') : (payload as string);
-  await held.run.complete({ status, headers, body, ...(binary ? { binary } : {}) });
-  return payload;
+  const body = binary ? payload.toString('base64') : payload;
+  held.run.complete({ status, headers, body, ...(binary ? { binary } : {}) }).then(sent, failed);
 }
 
 /**
- * The plugin's onResponse hook: a keyed request that ended without onSend recording it (the client went
- * away, the handler never answered) gives its key up, so the retry runs.
+ * The plugin's onResponse and onRequestAbort hook: a keyed request that ended without onSend recording it
+ * (the client went away, the handler never answered) gives its key up, so the retry runs.
  *
  * @example
  * app.addHook('onResponse', releaseUnsettledKey);
  */
-export async function releaseUnsettledKey(request: FastifyRequest): Promise<void> {
+export function releaseUnsettledKey(request: FastifyRequest, ...rest: unknown[]): void {
+  const done = rest.at(-1) as (error?: Error) => void;
   const held = (request as WithRun)[kRun];
-  if (!held || held.settled) return;
+  if (!held || held.settled) return done();
   held.settled = true;
-  await held.run.release();
+  held.run.release().then(
+    () => done(),
+    (error: Error) => {
+      request.log.warn({ err: error }, 'idempotency: releasing a key failed; it frees when its lock lapses');
+      done();
+    },
+  );
 }

@@ -17,6 +17,7 @@ import {
 } from '../http/cached-reads.ts';
 import { type Cursor, decodeCursor, maxIntegerId, page } from '../http/cursor.ts';
 import { PagedList, responses } from '../http/envelope.ts';
+import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
@@ -114,12 +115,16 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
 
   app.post(
     '/v1/cases/:id/comments',
-    { schema: { params: IdParams, body: CommentBody, ...responses({ 201: Comment }) } },
+    {
+      schema: { params: IdParams, body: CommentBody, ...responses({ 201: Comment }) },
+      config: { idempotency: acceptsIdempotencyKey },
+    },
     async (request, reply) => {
       const { tenantId, userId } = request.principal;
       const now = new Date(clock.now());
-      const { rows } = await db.query<{ id: number; author_id: number; body: string; created_at: Date }>(
-        `WITH target AS (SELECT id FROM cases WHERE tenant_id = $1 AND id = $2),
+      const created = await createOnce(db, request, async (tx) => {
+        const { rows } = await tx.query<{ id: number; author_id: number; body: string; created_at: Date }>(
+          `WITH target AS (SELECT id FROM cases WHERE tenant_id = $1 AND id = $2),
        inserted AS (
          INSERT INTO comments (tenant_id, case_id, author_id, body, created_at)
          SELECT $1, id, $3, $4, $5 FROM target RETURNING ${commentColumns.join(', ')}
@@ -129,12 +134,14 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
          SELECT $1, $2, 'comment_added', left(body, 120), $3, $5 FROM inserted
        )
        SELECT * FROM inserted`,
-        [tenantId, request.params.id, userId, request.body.body, now],
-      );
-      const row = rows[0];
-      if (!row) throw notFound('case', request.params.id);
+          [tenantId, request.params.id, userId, request.body.body, now],
+        );
+        const row = rows[0];
+        if (!row) throw notFound('case', request.params.id);
+        return { status: 201, body: JSON.stringify(row), headers: { 'content-type': jsonType } };
+      });
       await invalidateCase(cache, tenantId, request.params.id, { search: false });
-      return reply.code(201).send(row);
+      return reply.code(201).type(jsonType).send(created.body);
     },
   );
 };

@@ -29,6 +29,7 @@ import {
   versionedEtag,
   versionedEtagOf,
 } from '../http/etag.ts';
+import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
@@ -147,18 +148,31 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
 
   app.post(
     '/v1/cases',
-    { schema: { body: CreateCaseBody, ...responses({ 201: CaseDetail }) } },
+    {
+      schema: { body: CreateCaseBody, ...responses({ 201: CaseDetail }) },
+      config: { idempotency: acceptsIdempotencyKey },
+    },
     async (request, reply) => {
       const { title, description = '', status = 'open', priority = 'medium', owner_id = null } = request.body;
       const { tenantId, userId } = request.principal;
       const now = new Date(clock.now());
-      const row = await db
-        .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
-        .then((result) => result.rows[0]!, rethrowForeignKey);
-      await invalidateCase(cache, tenantId, row.id, { search: true });
-      const body = JSON.stringify(presentCase(row));
-      reply.code(201).header('location', `/v1/cases/${row.id}`);
-      return sendJson(reply, body, versionedEtag(row.version, body));
+      let id = 0;
+      const created = await createOnce(db, request, async (tx) => {
+        const row = await tx
+          .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
+          .then((result) => result.rows[0]!, rethrowForeignKey);
+        id = row.id;
+        const body = JSON.stringify(presentCase(row));
+        const headers = {
+          location: `/v1/cases/${row.id}`,
+          etag: versionedEtag(row.version, body),
+          'content-type': jsonType,
+        };
+        return { status: 201, body, headers };
+      });
+      await invalidateCase(cache, tenantId, id, { search: true });
+      reply.code(201).header('location', created.headers.location);
+      return sendJson(reply, created.body, created.headers.etag!);
     },
   );
 

@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import { invalidateCase } from '../http/cached-reads.ts';
+import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency.ts';
 import { Id, IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 
@@ -49,17 +50,25 @@ export const entityRoutes: FastifyPluginAsyncTypebox<EntityRoutesOptions> = asyn
   app,
   { db, clock, cache },
 ) => {
-  app.post('/v1/entities', { schema: { body: CreateEntityBody } }, async (request, reply) => {
-    const { kind, name, attributes = {} } = request.body;
-    const row = (
-      await db.query(
-        `INSERT INTO entities (tenant_id, kind, name, attributes, created_at) VALUES ($1, $2, $3, $4, $5)
-         RETURNING ${entityColumns}`,
-        [request.principal.tenantId, kind, name, JSON.stringify(attributes), new Date(clock.now())],
-      )
-    ).rows[0]!;
-    return reply.code(201).header('location', `/v1/entities/${row.id}`).send(row);
-  });
+  app.post(
+    '/v1/entities',
+    { schema: { body: CreateEntityBody }, config: { idempotency: acceptsIdempotencyKey } },
+    async (request, reply) => {
+      const { kind, name, attributes = {} } = request.body;
+      const created = await createOnce(db, request, async (tx) => {
+        const row = (
+          await tx.query(
+            `INSERT INTO entities (tenant_id, kind, name, attributes, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING ${entityColumns}`,
+            [request.principal.tenantId, kind, name, JSON.stringify(attributes), new Date(clock.now())],
+          )
+        ).rows[0]!;
+        const headers = { location: `/v1/entities/${row.id}`, 'content-type': jsonType };
+        return { status: 201, body: JSON.stringify(row), headers };
+      });
+      return reply.code(201).header('location', created.headers.location).type(jsonType).send(created.body);
+    },
+  );
 
   app.get(
     '/v1/entities/:id',

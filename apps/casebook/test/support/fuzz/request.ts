@@ -121,6 +121,14 @@ const acceptEncodings = fc.constantFrom(
   '',
 );
 
+// Idempotency keys: good ones (quoted, bare, a few reused so replays and 422s happen) and broken ones.
+const idempotencyKeys = fc.oneof(
+  fc.constantFrom('"k-1"', '"k-2"', 'k-1', '"k-3"'),
+  fc.string({ maxLength: 300 }).map((s) => `"${s}"`),
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('""', '"unterminated', '"a"b"', '"\\x"', `"${'x'.repeat(256)}"`, '"é"', ' "padded" '),
+);
+
 function headersArbitrary(route: FuzzRoute, issued: Issued, hostile: boolean) {
   const tag = hostile ? entityTagArbitrary(issued.etags) : own('etag');
   const tenant = hostile
@@ -134,6 +142,7 @@ function headersArbitrary(route: FuzzRoute, issued: Issued, hostile: boolean) {
       'x-request-id': hostile ? sometimes(requestIds, 1) : fc.constant(undefined),
       'content-type': hostile ? contentTypes : fc.constant('application/json'),
       'accept-encoding': sometimes(acceptEncodings, 2),
+      'idempotency-key': sometimes(idempotencyKeys, route.method === 'POST' ? 3 : 1),
     })
     .map(
       (all) =>
