@@ -202,13 +202,14 @@ test('without the optional peer ioredis, every entry point but the /redis subpat
   assert.match(redis.stderr, /ERR_MODULE_NOT_FOUND[\s\S]*'ioredis'|Cannot find package 'ioredis'/);
 });
 
-test('with ioredis installed, the /redis subpaths load and the project type-checks against the published declarations', async () => {
+test('with ioredis installed, the /redis subpaths load, and the project and the README example type-check against the published declarations', async () => {
   const install = await npm(['install', '--no-audit', '--no-fund', 'ioredis@^5'], consumer);
   assert.equal(install.code, 0, install.stderr);
   const redis = await node(24, ['redis.ts']);
   assert.equal(redis.code, 0, redis.stderr);
   assert.deepEqual(Object.values(JSON.parse(redis.stdout)), ['function', 'function', 'function', 'function']);
 
+  writeFileSync(join(consumer, 'readme-example.ts'), readmeExample());
   // strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, nodenext, skipLibCheck off (test/consumer/fixture/tsconfig.json)
   const tsc = await run(join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', 'tsconfig.json'], {
     cwd: consumer,
@@ -399,6 +400,14 @@ async function isNodeLine(binary: string, line: number): Promise<boolean> {
   if (!existsSync(binary)) return false;
   const version = await run(binary, ['--version'], { cwd: root, env: userEnv(0) });
   return version.code === 0 && version.stdout.startsWith(`v${line}.`);
+}
+
+/** The root README's full example, as a user pastes it, with their own data access declared. */
+function readmeExample(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = /<!-- consumer-test: readme-example -->\n```ts\n([\s\S]*?)\n```/.exec(readme);
+  assert.ok(block, 'README.md has no block marked <!-- consumer-test: readme-example -->');
+  return `${block[1]}\n\ndeclare function findOrder(id: string, signal: AbortSignal): Promise<{ id: string }>;\n`;
 }
 
 /** The manifest as the tarball carried it into the consumer's node_modules. */
