@@ -6,6 +6,10 @@ import type { Scenario } from '../scenario/scenario.ts';
 import { RouteStats, type RouteStatsJson } from '../stats/route-stats.ts';
 import { type RunOptions, type RunResult, runSetup, type TimelinePoint } from './run.ts';
 
+// The worker is this module's sibling: worker.ts in the repository, worker.js in the published build, where the
+// compiler rewrites import specifiers but not URLs.
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+
 export interface WorkerInput {
   scenarioFile: string;
   target: string;
@@ -46,7 +50,7 @@ export async function runParallel(
         setupValues: setup.values,
       };
       return new Promise<WorkerOutput>((resolve, reject) => {
-        const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: input });
+        const worker = new Worker(workerUrl, { workerData: input });
         worker.once('message', resolve);
         worker.once('error', reject);
         worker.once(
