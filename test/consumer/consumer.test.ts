@@ -207,7 +207,13 @@ test('with ioredis installed, the /redis subpaths load, and the project and the 
   assert.equal(install.code, 0, install.stderr);
   const redis = await node(24, ['redis.ts']);
   assert.equal(redis.code, 0, redis.stderr);
-  assert.deepEqual(Object.values(JSON.parse(redis.stdout)), ['function', 'function', 'function', 'function']);
+  assert.deepEqual(Object.values(JSON.parse(redis.stdout)), [
+    'function',
+    'function',
+    'function',
+    'function',
+    'function',
+  ]);
 
   writeFileSync(join(consumer, 'readme-example.ts'), readmeExample());
   // strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, nodenext, skipLibCheck off (test/consumer/fixture/tsconfig.json)

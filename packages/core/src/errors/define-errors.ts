@@ -97,7 +97,7 @@ export function defineErrors<const D extends ErrorDefinitions>(definitions: Only
  * True for a table made by {@link defineErrors}, also by another installed copy of `@headroom/core`.
  *
  * @example
- * for (const value of Object.values(await import('./errors.ts'))) if (isErrorTable(value)) tables.push(value);
+ * const tables = Object.values(errorsModule).filter(isErrorTable);
  */
 export function isErrorTable(value: unknown): value is ErrorTable<ErrorDefinitions> {
   return (
