@@ -117,7 +117,10 @@ export function recordIdempotentAnswer(
   done: (error: Error | null, payload?: unknown) => void,
 ): void {
   const held = (request as WithRun)[kRun];
-  if (!held || held.settled) return done(null, payload);
+  if (!held || held.settled) {
+    done(null, payload);
+    return;
+  }
   held.settled = true;
   const status = reply.statusCode;
   // The answer goes out whatever the store says: turning a done write into a 500 would make the client
@@ -152,7 +155,10 @@ export function recordIdempotentAnswer(
 export function releaseUnsettledKey(request: FastifyRequest, ...rest: unknown[]): void {
   const done = rest.at(-1) as (error?: Error) => void;
   const held = (request as WithRun)[kRun];
-  if (!held || held.settled) return done();
+  if (!held || held.settled) {
+    done();
+    return;
+  }
   held.settled = true;
   held.run.release().then(
     () => done(),
