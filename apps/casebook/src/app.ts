@@ -16,6 +16,7 @@ import {
 } from '@headroom/fastify';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type pg from 'pg';
+import { Gauge, Histogram } from 'prom-client';
 import { authenticate } from './auth/authenticate.ts';
 import { loginThrottle } from './auth/login-throttle.ts';
 import { operatorCheck } from './auth/operator.ts';
@@ -76,7 +77,9 @@ export interface AppDeps {
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock();
-  const db = database(deps.pool);
+  // Set once the plugin's registry exists; the database reports its pool waits to it.
+  let poolWait: Histogram | undefined;
+  const db = database(deps.pool, { acquired: (ms) => poolWait?.observe(ms / 1000) });
   const logger = deps.logger ?? false;
   const options: FastifyServerOptions = {
     ...(typeof logger === 'object' && logger !== null && 'child' in logger
@@ -166,6 +169,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // After the headroom plugin (its own routes, /health, /metrics, /admin, stay as they are), before
   // casebook's: every v1 answer from 1 KB is sent in br or gzip to a client that asks for it.
   await registerCompression(app);
+
+  poolWait = new Histogram({
+    name: 'headroom_db_pool_wait_seconds',
+    help: 'Time a query waited for a PostgreSQL connection from the pool.',
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [app.headroom.registry],
+  });
+  const pool = deps.pool;
+  new Gauge({
+    name: 'headroom_db_pool_connections',
+    help: 'PostgreSQL pool connections by state: idle, active (checked out), waiting (callers queued for one).',
+    labelNames: ['state'] as const,
+    registers: [app.headroom.registry],
+    collect() {
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'active' }, pool.totalCount - pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
 
   const protection = app.headroom.protection;
   app.headroom.caches.add(cache);

@@ -1,6 +1,7 @@
 // The only place in casebook that reads the environment.
 
 import { isAbsolute, join, resolve } from 'node:path';
+import type { DatabaseLimits } from './db/pool.ts';
 
 export interface Config {
   port: number;
@@ -30,6 +31,8 @@ export interface Config {
   operatorToken: string | undefined;
   /** Connection timeouts; unset ones keep @headroom/fastify's defaults (10 s headers, 30 s request, 72 s keep-alive). */
   connection: { headersTimeout?: number; requestTimeout?: number; keepAliveTimeout?: number };
+  /** Bounds of every database call; unset ones keep db/pool.ts's defaults (1 s acquire, 2 s statement, 3 s answer). */
+  database: Partial<DatabaseLimits>;
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -60,6 +63,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeout'),
       ...optionalInteger(env, 'REQUEST_TIMEOUT_MS', 'requestTimeout'),
       ...optionalInteger(env, 'KEEP_ALIVE_TIMEOUT_MS', 'keepAliveTimeout'),
+    },
+    database: {
+      ...optionalInteger(env, 'DB_POOL_MAX', 'max'),
+      ...optionalInteger(env, 'DB_ACQUIRE_TIMEOUT_MS', 'acquireTimeout'),
+      ...optionalInteger(env, 'DB_STATEMENT_TIMEOUT_MS', 'statementTimeout'),
+      ...optionalInteger(env, 'DB_QUERY_TIMEOUT_MS', 'queryTimeout'),
     },
   };
 }

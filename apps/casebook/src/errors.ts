@@ -14,6 +14,8 @@ export const casebookErrors = defineErrors({
   HR_PRECONDITION_FAILED: { status: 412, stack: false },
   HR_INVALID_CURSOR: { status: 400, stack: false },
   HR_INVALID_REFERENCE: { status: 422, stack: false },
+  /** PostgreSQL did not answer in time (pool wait, statement or answer timeout, refused or lost connection). */
+  HR_DATABASE_UNAVAILABLE: { status: 503, stack: false },
   /** Internal: the suggestions route turns it into a stale or partial answer; its cause keeps the stack. */
   HR_UPSTREAM_FAILED: { status: 502, stack: false },
 });

@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { migrate } from './db/migrate.ts';
+import { databasePool } from './db/pool.ts';
 import { createLimits } from './protection/limits.ts';
 import { profiles, seedInWorker } from './seed/index.ts';
 import { enrichmentClient } from './suggestions/enrichment-client.ts';
@@ -38,7 +39,8 @@ if (!databaseUrl) {
   logger.info({ dataDir: embedded.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
 }
 
-const pool = new pg.Pool({ connectionString: databaseUrl, max: 20 });
+// Every call bounded (db/pool.ts): a stalled or absent database answers 503 within the bounds, never hangs.
+const pool = databasePool(databaseUrl, config.database);
 pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
 // No upstream configured: run the enrichment simulator in this process, on its own port.
 const simulator = config.enrichmentUrl ? undefined : createSimulator();

@@ -23,6 +23,7 @@ after(() => db.close());
 function recording(pool: pg.Pool): pg.Pool {
   const record = (config: unknown) =>
     statements.push(typeof config === 'string' ? config : (config as { text: string }).text);
+  const wrapped = new WeakSet<object>();
   return new Proxy(pool, {
     get(target, key, receiver) {
       if (key === 'query') {
@@ -34,10 +35,13 @@ function recording(pool: pg.Pool): pg.Pool {
       if (key === 'connect') {
         return async () => {
           const client = await target.connect();
-          const query = client.query.bind(client);
-          client.query = ((config: unknown, values?: unknown) => {
-            record(config);
-            return query(config as string, values as unknown[]);
+          if (wrapped.has(client)) return client; // a pooled client comes back: wrap it once
+          wrapped.add(client);
+          const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+          // Every argument passes through: pool.query hands a pooled client a callback as the third.
+          client.query = ((...args: unknown[]) => {
+            record(args[0]);
+            return query(...args);
           }) as typeof client.query;
           return client;
         };

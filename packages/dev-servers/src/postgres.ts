@@ -7,7 +7,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import {
   chmod,
   chown,
@@ -57,6 +57,13 @@ export interface PostgresServer {
   createDatabase(name: string, template?: string): Promise<void>;
   /** Fast shutdown (SIGINT), waiting for the server to exit. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Stops the postmaster and every backend (SIGSTOP to the process group): connections stay open and nothing
+   * answers, as when a host stalls. `thaw()` resumes them.
+   */
+  freeze(): void;
+  /** Resumes a frozen server (SIGCONT). */
+  thaw(): void;
   /** True once initdb ran in this call (an empty data directory was initialised). */
   readonly initialised: boolean;
   /** Where the cluster's files really are: `dataDir`, or under /var/lib/headroom when run as root (see clusterDir). */
@@ -126,8 +133,20 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
       }
     },
     stop() {
+      // A frozen server handles no signal but SIGCONT: resume it, so the shutdown can run.
+      if (child.pid && child.exitCode === null && child.signalCode === null) {
+        for (const pid of [child.pid, ...childrenOf(child.pid)]) process.kill(pid, 'SIGCONT');
+      }
       stopping ??= stopChild(child);
       return stopping;
+    },
+    // Each backend runs in a session of its own (PostgreSQL calls setsid), so the signal goes to the
+    // postmaster and to each of its children by pid; a frozen postmaster forks no new ones.
+    freeze() {
+      if (child.pid) for (const pid of [child.pid, ...childrenOf(child.pid)]) process.kill(pid, 'SIGSTOP');
+    },
+    thaw() {
+      if (child.pid) for (const pid of [child.pid, ...childrenOf(child.pid)]) process.kill(pid, 'SIGCONT');
     },
   };
 }
@@ -327,6 +346,23 @@ function waitUntilReady(child: ChildProcess, onLog: (line: string) => void): Pro
         reject(new Error(`PostgreSQL exited during start-up (code ${code}, signal ${signal}):\n${log}`));
     });
   });
+}
+
+/** The pids whose parent is `parent` (Linux: read from /proc). */
+function childrenOf(parent: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) found.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

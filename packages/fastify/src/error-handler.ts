@@ -1,5 +1,6 @@
 // Maps everything a route can throw (and every route that does not exist) to a problem+json answer.
 
+import type { Clock } from '@headroom/core/clock';
 import { isHeadroomError } from '@headroom/core/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type FastifyErrorCode, fastifyErrorCodes, fastifyErrors } from './errors.ts';
@@ -42,14 +43,55 @@ export function problemErrorHandler(
   request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
+  return answer(error, request, reply, logEachShed);
+}
+
+type ShedLog = (request: FastifyRequest, body: Problem) => void;
+
+const logEachShed: ShedLog = (request, body) =>
+  request.log.warn({ code: body.code, status: body.status, detail: body.detail }, 'request shed');
+
+/**
+ * The plugin's error handler, as {@link problemErrorHandler} but with planned 5xx logged once per burst: the
+ * first of a code is logged, the next ones within `window` ms only counted, and the next logged one says
+ * how many it stood for. An outage answered a thousand times a second is one line every ten seconds.
+ *
+ * @example
+ * app.setErrorHandler(burstErrorHandler(clock));
+ */
+export function burstErrorHandler(clock: Clock, window = 10_000) {
+  const bursts = new Map<string, { until: number; suppressed: number }>();
+  const logShed: ShedLog = (request, body) => {
+    const now = clock.monotonic();
+    const burst = bursts.get(body.code);
+    if (burst && now < burst.until) {
+      burst.suppressed++;
+      return;
+    }
+    const suppressed = burst?.suppressed ?? 0;
+    bursts.set(body.code, { until: now + window, suppressed: 0 });
+    const fields = { code: body.code, status: body.status, detail: body.detail, suppressed };
+    request.log.warn(fields, suppressed ? `request shed, and ${suppressed} more like it` : 'request shed');
+  };
+  return function problemErrorHandlerInBursts(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+    return answer(error, request, reply, logShed);
+  };
+}
+
+function answer(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  logShed: ShedLog,
+): FastifyReply {
   const body = toProblem(error, request);
-  // A planned 5xx (overload, open breaker, not ready) is the system working as designed: no stack trace,
-  // and no error-level flood during a spike.
+  // A planned 5xx (overload, open breaker, not ready, database away) is the system working as designed: no
+  // stack trace, and no error-level flood during a spike.
   const planned = isHeadroomError(error) && body.status !== 500;
   if (body.status >= 500 && !planned) {
     request.log.error({ err: error, code: body.code }, 'request failed');
   } else if (body.status >= 500) {
-    request.log.warn({ code: body.code, status: body.status, detail: body.detail }, 'request shed');
+    logShed(request, body);
   } else {
     request.log.info({ code: body.code, status: body.status, detail: body.detail }, 'request rejected');
   }

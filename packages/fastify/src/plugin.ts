@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
-import { problemErrorHandler, routeNotFoundHandler } from './error-handler.ts';
+import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
@@ -182,7 +182,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     }
     done();
   });
-  app.setErrorHandler(problemErrorHandler);
+  app.setErrorHandler(burstErrorHandler(clock));
   app.setNotFoundHandler(function answerUnmatched(request, reply) {
     const allowed = methods.allowed(request.url);
     if (allowed.length > 0) {

@@ -34,6 +34,8 @@ export async function migrate(pool: pg.Pool): Promise<MigrationResult> {
       const sql = await readFile(join(migrationsDir, name), 'utf8');
       await client.query('BEGIN');
       try {
+        // A migration may take longer than a request may: lift the pool's statement bound for this one only.
+        await client.query('SET LOCAL statement_timeout = 0');
         await client.query(sql);
         await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [name]);
         await client.query('COMMIT');

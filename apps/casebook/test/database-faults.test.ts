@@ -1,0 +1,139 @@
+// PostgreSQL frozen and stopped under casebook (a server of this file's own, so the rest of the suite keeps
+// its database): every call is bounded, so an uncached route answers 503 HR_DATABASE_UNAVAILABLE with
+// Retry-After instead of hanging or failing with a 500; cached answers keep coming; the outage is logged once
+// per burst; and the pool's state is in /metrics.
+
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { FakeClock } from '@headroom/core/clock';
+import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { buildApp } from '../src/app.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { databasePool } from '../src/db/pool.ts';
+import { createLimits } from '../src/protection/limits.ts';
+import { profiles, seed } from '../src/seed/index.ts';
+import { operatorHeaders, testNow, testOperatorToken } from './support/app.ts';
+
+let dir: string;
+let server: PostgresServer;
+let pool: pg.Pool;
+let app: FastifyInstance;
+const clock = new FakeClock({ now: testNow });
+const logs: Record<string, unknown>[] = [];
+let token: string;
+let caseId: number;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'headroom-db-faults-'));
+  await chmod(dir, 0o711);
+  server = await startPostgres({ dataDir: join(dir, 'pg'), ephemeral: true });
+  await server.createDatabase('casebook');
+  pool = databasePool(server.url('casebook'), {
+    max: 4,
+    acquireTimeout: 300,
+    statementTimeout: 500,
+    queryTimeout: 800,
+  });
+  pool.on('error', () => {}); // idle connections die with the server; the next call gets a fresh one
+  await migrate(pool);
+  await seed(pool, profiles.test);
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  app = await buildApp({
+    pool,
+    clock,
+    operatorToken: testOperatorToken,
+    logger: pino({ level: 'warn' }, sink),
+    limits: createLimits({ clock, scale: 1000 }),
+  });
+  await app.ready();
+  const login = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { email: 'analyst@acme.test', password: 'headroom-demo' },
+  });
+  token = login.json().token;
+  const created = await app.inject({
+    method: 'POST',
+    url: '/v1/cases',
+    payload: { title: 'before' },
+    headers: auth(),
+  });
+  caseId = created.json().id;
+});
+after(async () => {
+  await app?.close();
+  await pool?.end().catch(() => {});
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const auth = () => ({ authorization: `Bearer ${token}` });
+const create = (title: string) =>
+  app.inject({ method: 'POST', url: '/v1/cases', payload: { title }, headers: auth() });
+const shedLines = () =>
+  logs.filter((l) => l.msg?.toString().startsWith('request shed') && l.code === 'HR_DATABASE_UNAVAILABLE');
+
+test('frozen: cached reads answer, writes answer 503 with Retry-After within the bounds; one log line per burst', async () => {
+  assert.equal((await app.inject({ url: `/v1/cases/${caseId}`, headers: auth() })).statusCode, 200); // cached now
+  server.freeze();
+  try {
+    const cached = await app.inject({ url: `/v1/cases/${caseId}`, headers: auth() });
+    assert.equal(cached.statusCode, 200, 'the principal and the case come from the cache');
+
+    const started = performance.now();
+    const write = await create('while frozen');
+    const took = performance.now() - started;
+    assert.equal(write.statusCode, 503, write.body);
+    assert.equal(write.json().code, 'HR_DATABASE_UNAVAILABLE');
+    assert.equal(write.headers['retry-after'], '1');
+    assert.equal(write.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.ok(
+      took < 5_000,
+      `answered in ${took.toFixed(0)} ms: bounded by the query timeout (800 ms), not the freeze`,
+    );
+
+    for (let i = 0; i < 10; i++) assert.equal((await create(`again ${i}`)).statusCode, 503);
+    assert.equal(shedLines().length, 1, 'eleven failures, one line');
+    clock.tick(10_000);
+    assert.equal((await create('later')).statusCode, 503);
+    const [, second] = shedLines();
+    assert.equal(second?.suppressed, 10, 'the next line counts what the burst left out');
+  } finally {
+    server.thaw();
+  }
+  // Back: broken connections were destroyed, fresh ones serve.
+  let back = await create('after the thaw');
+  for (let i = 0; i < 5 && back.statusCode === 503; i++) back = await create('after the thaw');
+  assert.equal(back.statusCode, 201, back.body);
+});
+
+test('the pool is in /metrics: connections by state and the wait for one', async () => {
+  const metrics = await app.inject({ url: '/metrics', headers: operatorHeaders });
+  assert.match(metrics.body, /headroom_db_pool_connections\{state="idle"\} \d+/);
+  assert.match(metrics.body, /headroom_db_pool_connections\{state="waiting"\} 0/);
+  assert.match(metrics.body, /headroom_db_pool_wait_seconds_count \d+/);
+});
+
+test('stopped: a write answers 503 at once (connection refused), never a 500', async () => {
+  await server.stop();
+  const write = await create('while stopped');
+  assert.equal(write.statusCode, 503, write.body);
+  assert.equal(write.json().code, 'HR_DATABASE_UNAVAILABLE');
+  assert.equal(
+    logs.filter((l) => l.msg === 'request failed').length,
+    0,
+    'no error-level line, no stack trace',
+  );
+});
