@@ -7,6 +7,7 @@ import { routesOf } from '../src/compare/compare.ts';
 import { stageTable } from '../src/gate/stage-table.ts';
 import { verdictTable } from '../src/gate/table.ts';
 import { judgedMaxima, maxMs } from '../src/report/bounded.ts';
+import { reportData } from '../src/report/html.ts';
 import { junitReport, junitRunReport } from '../src/report/junit.ts';
 import { markdownReport } from '../src/report/markdown.ts';
 import { reportArtifact } from './support/report-artifact.ts';
@@ -95,12 +96,21 @@ test('the headline says insufficient data when a route could not be judged, thou
   assert.equal(artifact.gate!.verdict, 'pass');
   assert.match(markdownReport(artifact), /— insufficient data\n/);
   assert.match(verdictTable(artifact.gate!), /verdict: \*\*insufficient data\*\*$/);
+  assert.equal(reportData(artifact).headline, 'insufficient data');
+  assert.equal(reportData(reportArtifact({ failing: true }).artifact).headline, 'fail');
 });
 
 test('percentiles in the reports never exceed the max', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     const { artifact } = reportArtifact({ failing: true, seed });
     const maxima = new Map([...routesOf(artifact)].map(([route, stats]) => [route, maxMs(stats)]));
+    for (const route of reportData(artifact).routes) {
+      const s = route.summary!;
+      assert.ok(s.p50 <= s.p95 && s.p95 <= s.p99 && s.p99 <= s.max, `${route.route} ${JSON.stringify(s)}`);
+      for (const stage of route.stages)
+        for (const v of Object.values(stage.values))
+          assert.ok(v === null || v <= stage.max!, `${route.route} ${stage.stage}`);
+    }
     for (const [, route, metric, observed] of markdownReport(artifact).matchAll(latencyRows))
       assert.ok(Number(observed) <= Number(maxima.get(route!)!.toFixed(2)), `${route} ${metric} ${observed}`);
   }
