@@ -138,3 +138,37 @@ test('a run whose budgets could not all be judged says insufficient data, though
     ],
   );
 });
+
+test('an old artifact (no gate, no timeline, no exact codes) still draws: not judged, per-stage charts only', async () => {
+  const { artifact } = reportArtifact();
+  const { gate: _gate, ...unjudged } = artifact;
+  const old = {
+    ...unjudged,
+    result: {
+      ...artifact.result,
+      timeline: [],
+      cells: artifact.result.cells.map(({ codes: _codes, refused: _refused, ...cell }) => cell),
+    },
+  };
+  const { page, url, requests, errors } = await openReport(browser, htmlReport(old), dir, 'old');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(requests, [url]);
+  assert.equal(await page.textContent('#headline'), 'not judged');
+  assert.equal(await page.textContent('#latency'), 'This artifact has no per-second timeline.');
+  const charts = await chartFacts(page);
+  assert.deepEqual(
+    charts.map((c) => [c.id, c.budgets.length]),
+    [
+      ['route-0', 0],
+      ['route-1', 0],
+      ['throughput', 0],
+    ],
+  );
+  // Without exact codes, 429 and 503 cannot be told from other 4xx and 5xx: no refused series.
+  assert.deepEqual(charts.at(-1)!.series, [
+    '2xx/3xx /s (stage mean)',
+    '4xx /s (stage mean)',
+    '5xx/no answer /s (stage mean)',
+  ]);
+  for (const chart of charts) assert.ok(chart.xTicks.length >= 5 && chart.yTicks.length >= 2, chart.id);
+});

@@ -3,6 +3,7 @@
 // carries what it drew as data attributes (tick labels, budget lines, scale), for tests and for people
 // reading the DOM; `window.headroomCharts` holds the uPlot instances.
 
+/** The report page's script, inlined after uPlot; it reads the figures from `<script id="data">`. */
 export const chartScript = `
 'use strict';
 const data = JSON.parse(document.getElementById('data').textContent);

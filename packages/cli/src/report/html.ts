@@ -29,7 +29,12 @@ export function htmlReport(artifact: RunArtifact): string {
   });
 }
 
-/** What the page draws, computed here so that the page only lays it out. */
+/**
+ * What the page draws, computed here so that the page only lays it out.
+ *
+ * @example
+ * reportData(artifact).headline; // 'insufficient data'
+ */
 export function reportData(artifact: RunArtifact) {
   const { result, gate } = artifact;
   let at = 0;
