@@ -14,8 +14,9 @@ import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
 import { importAutocannon } from './import/autocannon.ts';
 import { importK6 } from './import/k6.ts';
+import { judgedMaxima } from './report/bounded.ts';
 import { htmlReport } from './report/html.ts';
-import { junitReport } from './report/junit.ts';
+import { junitReport, junitRunReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
 import { loadScenario } from './scenario/load-scenario.ts';
 
@@ -89,14 +90,18 @@ const commands: Record<string, CommandHelp> = {
     examples: ['headroom merge shard-1.json shard-2.json --out run.json'],
   },
   report: {
-    usage: 'headroom report <run.json> [--markdown FILE] [--junit FILE] [--html FILE]',
+    usage: 'headroom report <run.json> [--markdown FILE] [--baseline base.json] [--junit FILE] [--html FILE]',
     summary: 'render a saved run',
     options: [
       ['--markdown FILE', 'a Markdown summary'],
+      ['--baseline FILE', "a run to compare against: the Markdown's checks gain a `vs base` column"],
       ['--junit FILE', 'JUnit XML (a run saved with a spec)'],
       ['--html FILE', 'one self-contained HTML file with charts'],
     ],
-    examples: ['headroom report runs/peak-1.json --html report.html'],
+    examples: [
+      'headroom report runs/peak-1.json --html report.html',
+      'headroom report runs/pr.json --markdown pr.md --baseline runs/main.json',
+    ],
   },
 };
 
@@ -194,8 +199,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'check') return checkCommand(file, values);
   if (command === 'report') {
-    const [artifact] = await readArtifacts([file]);
-    await writeReports(artifact!, values);
+    if ((values.baseline?.length ?? 0) > 1) throw new UsageError('headroom report takes one --baseline');
+    const [artifact, baseline] = await readArtifacts([file, ...(values.baseline ?? [])]);
+    await writeReports(artifact!, values, baseline);
     return 0;
   }
 
@@ -247,7 +253,7 @@ async function main(argv: string[]): Promise<number> {
 
   process.stdout.write(`${stageTable(result)}\n\n`);
   const gate = judge(result, spec, { checkFailures });
-  process.stdout.write(`${verdictTable(gate)}\n`);
+  process.stdout.write(`${verdictTable(gate, { maxima: judgedMaxima(result.stages, result.cells) })}\n`);
   const artifact = toArtifact(scenario, result, spec ? gate : undefined);
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
   await writeReports(artifact, values);
@@ -257,10 +263,11 @@ async function main(argv: string[]): Promise<number> {
 async function writeReports(
   artifact: RunArtifact,
   files: { markdown?: string; junit?: string; html?: string },
+  baseline?: RunArtifact,
 ) {
-  if (files.markdown) await writeFile(files.markdown, markdownReport(artifact));
+  if (files.markdown) await writeFile(files.markdown, markdownReport(artifact, baseline ? { baseline } : {}));
   if (files.junit && artifact.gate)
-    await writeFile(files.junit, junitReport(artifact.gate, artifact.scenario.name));
+    await writeFile(files.junit, junitRunReport({ ...artifact, gate: artifact.gate }));
   if (files.html) await writeFile(files.html, htmlReport(artifact));
 }
 

@@ -1,22 +1,21 @@
-// Reports of a real run: the HTML file opened in headless Chromium draws its charts; JUnit and Markdown
-// carry the verdicts.
+// Reports of a real run: the HTML file opened in headless Chromium draws its charts; JUnit (read by the
+// browser's XML parser) and Markdown carry the verdicts.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { parseSpec } from '@headroom/core/slo';
 import Fastify from 'fastify';
-import { chromium } from 'playwright-core';
 import { type RunArtifact, toArtifact } from '../src/artifact.ts';
 import { runScenario } from '../src/engine/run.ts';
 import { judge } from '../src/gate/judge.ts';
 import { htmlReport } from '../src/report/html.ts';
-import { junitReport } from '../src/report/junit.ts';
+import { junitRunReport } from '../src/report/junit.ts';
 import { markdownReport } from '../src/report/markdown.ts';
 import { loadScenario } from '../src/scenario/load-scenario.ts';
+import { chartFacts, launch, openReport } from './support/chromium.ts';
 
 const app = Fastify();
 app.get('/fast', async () => ({ ok: true }));
@@ -46,55 +45,87 @@ objectives:
 });
 after(() => app.close());
 
-test('the HTML report draws its charts in headless Chromium', async () => {
-  const file = join(dir, 'report.html');
-  await writeFile(file, htmlReport(artifact));
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+test('the HTML report of a real run draws uPlot charts with ticks and budget lines, offline', async (t) => {
+  const browser = await launch();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(pathToFileURL(file).href);
-    await page.waitForSelector('body[data-drawn="true"]', { timeout: 10_000 });
+    const { page, url, requests, errors } = await openReport(browser, htmlReport(artifact), dir, 'report');
     assert.deepEqual(errors, []);
-    // Runs in the page (a string: this file is type-checked without the DOM library).
-    const drawn = (await page.evaluate(`({
-      series: [...document.querySelectorAll('path.series')].map((p) => (p.getAttribute('d') ?? '').split('L').length),
-      routes: document.querySelectorAll('#routes tbody tr').length,
-      bars: document.querySelectorAll('#budgets rect.bar').length,
-      budgets: document.querySelectorAll('#budgets line.budget').length,
-      verdict: document.getElementById('verdict')?.textContent,
-    })`)) as { series: number[]; routes: number; bars: number; budgets: number; verdict: string };
-    assert.equal(drawn.series.length, 5, 'p50, p95, p99, req/s and errors');
-    assert.ok(
-      drawn.series.every((points) => points >= 2),
-      `every series has points: ${drawn.series}`,
+    assert.deepEqual(requests, [url], 'one self-contained file');
+    // GET /slow sleeps 5 ms against a 1 ms p50 budget.
+    assert.equal(await page.textContent('#headline'), 'fail');
+    const charts = await chartFacts(page);
+    assert.deepEqual(
+      charts.map((c) => c.id),
+      ['latency', 'route-0', 'route-1', 'throughput'],
     );
-    assert.equal(drawn.routes, 2);
-    assert.equal(drawn.bars, 2);
-    assert.equal(drawn.budgets, 0, 'no p95 budget in this spec, so no budget line');
-    assert.equal(drawn.verdict, 'fail');
+    for (const chart of charts) {
+      assert.ok(chart.xTicks.length >= 2 && chart.xTicks.every((tick) => tick.endsWith(' s')), chart.id);
+      assert.ok(chart.yTicks.length >= 2, `${chart.id}: ${chart.yTicks}`);
+    }
+    const budgets = charts.flatMap((c) => c.budgets);
+    assert.deepEqual(
+      budgets.map((b) => [b.label, b.value]),
+      [
+        ['p50 budget', 100],
+        ['p50 budget', 1],
+      ],
+    );
+    for (const budget of budgets)
+      assert.ok(budget.drawnColumns > budget.plotWidth * 0.3, `${budget.label} ${budget.value} ms drawn`);
+    const shot = join(dir, 'report.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    t.diagnostic(`screenshot: ${shot}`);
+
+    // The JUnit XML, read by a real XML parser (the browser's).
+    const xml = junitRunReport({ ...artifact, gate: artifact.gate! });
+    const parsed = (await page.evaluate(`((xml) => {
+      const doc = new DOMParser().parseFromString(xml, 'application/xml');
+      if (doc.querySelector('parsererror')) return { error: doc.querySelector('parsererror').textContent };
+      const attrs = (el) => Object.fromEntries([...el.attributes].map((a) => [a.name, a.value]));
+      return {
+        root: attrs(doc.documentElement),
+        suites: [...doc.querySelectorAll('testsuite')].map(attrs),
+        cases: [...doc.querySelectorAll('testcase')].map((c) => ({
+          ...attrs(c),
+          properties: Object.fromEntries([...c.querySelectorAll('property')].map((p) => [p.getAttribute('name'), p.getAttribute('value')])),
+          failure: c.querySelector('failure')?.getAttribute('message') ?? null,
+          out: c.querySelector('system-out')?.textContent ?? null,
+        })),
+      };
+    })(${JSON.stringify(xml)})`)) as {
+      error?: string;
+      root: Record<string, string>;
+      suites: Record<string, string>[];
+      cases: (Record<string, string> & {
+        properties: Record<string, string>;
+        failure: string | null;
+        out: string;
+      })[];
+    };
+    assert.equal(parsed.error, undefined);
+    assert.equal(parsed.root.failures, '1');
+    assert.equal(parsed.root.time, '2.500', 'the judged stage lasted 2.5 s');
+    assert.deepEqual(
+      parsed.cases.map((c) => [c.classname, c.name, c.time]),
+      [
+        ['GET /fast', 'p50 ≤ 100 ms', '0'],
+        ['GET /fast', 'errors ≤ 1%', '0'],
+        ['GET /slow', 'p50 ≤ 1 ms', '0'],
+      ],
+    );
+    const slow = parsed.cases[2]!;
+    assert.equal(slow.properties.limit, '1');
+    assert.ok(Number(slow.properties.observed) >= 5, `measured: ${slow.properties.observed}`);
+    assert.equal(slow.properties.unit, 'ms');
+    assert.match(slow.failure ?? '', /^p50 [\d.]+ ms breaches p50 ≤ 1 ms$/);
+    assert.match(slow.out, /^p50 [\d.]+ ms \(limit 1 ms, \d+ samples\): fail$/);
   } finally {
     await browser.close();
   }
 });
 
-test('JUnit marks the breached budget as a failure; Markdown carries the verdict', () => {
-  const xml = junitReport(artifact.gate!, 'report');
-  assert.match(xml, /<testsuite name="GET \/slow" tests="1" failures="1"/);
-  assert.match(xml, /<testsuite name="GET \/fast" tests="2" failures="0"/);
+test('Markdown carries the verdict, and each check as observed / limit', () => {
   const md = markdownReport(artifact);
   assert.match(md, /— fail/);
-  assert.match(md, /\| `GET \/slow` \|/);
+  assert.match(md, /\| `GET \/slow` \| \d+ \| p50 ≤ 1 ms \| [\d.]+ ms \/ 1 ms \| \*\*fail\*\* \|/);
 });

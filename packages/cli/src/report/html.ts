@@ -1,100 +1,154 @@
-// One self-contained HTML file: the run's data embedded as JSON, drawn into SVG charts by an inline script
-// (percentiles over time, req/s, errors, and a per-route table with budget lines). No network, no library.
+// One self-contained HTML file: the run's figures embedded as JSON and drawn by uPlot, whose script and
+// stylesheet are inlined from node_modules when the report is written. No request leaves the page (its
+// Content-Security-Policy forbids any): the file can be mailed, archived as a CI artifact, opened offline.
 
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { RunArtifact } from '../artifact.ts';
 import { routesOf } from '../compare/compare.ts';
+import { RouteStats } from '../stats/route-stats.ts';
+import { boundedObserved, boundedPercentileMs, isLatency, maxMs } from './bounded.ts';
+import { htmlPage } from './html-page.ts';
+import { checkTitle, formatLimit, formatObserved, headline } from './verdict.ts';
+
+/** The percentiles every latency chart draws; a budget on another one (p90, p99.9) adds its line. */
+const drawn = ['p50', 'p95', 'p99'];
 
 /**
  * @example
  * await writeFile('headroom.html', htmlReport(artifact));
  */
 export function htmlReport(artifact: RunArtifact): string {
-  const routes = [...routesOf(artifact)].map(([route, stats]) => {
-    const gate = artifact.gate?.routes.find((r) => r.route === route);
-    const limits = Object.fromEntries((gate?.checks ?? []).map((c) => [c.metric, c.limit]));
-    return {
-      route,
-      samples: stats.count,
-      p50: stats.percentileMs(50),
-      p95: stats.percentileMs(95),
-      p99: stats.percentileMs(99),
-      errors: stats.errorShare,
-      limits,
-      verdict: gate?.verdict ?? 'unjudged',
-    };
+  const require = createRequire(import.meta.url);
+  const asset = (path: string) => readFileSync(require.resolve(`uplot/dist/${path}`), 'utf8');
+  const copyright = readFileSync(require.resolve('uplot/LICENSE'), 'utf8').match(/Copyright.*/)?.[0] ?? '';
+  return htmlPage({
+    title: `headroom: ${artifact.scenario.name}`,
+    data: reportData(artifact),
+    uplot: { script: asset('uPlot.iife.min.js'), style: asset('uPlot.min.css'), copyright },
   });
-  const data = {
-    name: artifact.scenario.name,
-    verdict: artifact.gate?.verdict ?? 'not judged',
-    timeline: artifact.result.timeline,
-    routes,
-  };
-  const json = JSON.stringify(data).replace(/</g, '\\u003c');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>headroom: ${escapeHtml(artifact.scenario.name)}</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.3rem}
-.chart{margin:1rem 0}svg{background:#fafafa;border:1px solid #ddd}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}td:first-child{text-align:left}
-.fail{color:#b00020;font-weight:bold}.pass{color:#1b5e20}.insufficient{color:#8a6d00}
-.bar{fill:#5c6bc0}.budget{stroke:#b00020;stroke-dasharray:4 3}
-</style></head><body>
-<h1>headroom: <span id="name"></span> — <span id="verdict"></span></h1>
-<div class="chart" id="latency"><h2>Latency over time (ms, from intended start)</h2></div>
-<div class="chart" id="throughput"><h2>Requests per second</h2></div>
-<div class="chart" id="errors"><h2>Errors per second (5xx and network)</h2></div>
-<h2>Routes</h2><table id="routes"><thead><tr><th>route</th><th>samples</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>errors</th><th>verdict</th></tr></thead><tbody></tbody></table>
-<h2>p95 per route against its budget</h2><div class="chart" id="budgets"></div>
-<script id="data" type="application/json">${json}</script>
-<script>
-const data = JSON.parse(document.getElementById('data').textContent);
-const NS = 'http://www.w3.org/2000/svg';
-const el = (name, attrs, parent) => { const e = document.createElementNS(NS, name); for (const k in attrs) e.setAttribute(k, attrs[k]); parent && parent.appendChild(e); return e; };
-function lineChart(id, series) {
-  const W = 800, H = 220, P = 36, pts = data.timeline;
-  const svg = el('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
-  const maxT = Math.max(1, ...pts.map(p => p.t)), maxY = Math.max(1e-9, ...series.flatMap(s => pts.map(p => p[s.key])));
-  const x = t => P + (t / maxT) * (W - 2 * P), y = v => H - P - (v / maxY) * (H - 2 * P);
-  el('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: '#999' }, svg);
-  el('text', { x: 4, y: P - 8, 'font-size': 11 }, svg).textContent = maxY.toFixed(maxY < 10 ? 2 : 0);
-  series.forEach(s => {
-    const d = pts.map((p, i) => (i ? 'L' : 'M') + x(p.t).toFixed(1) + ' ' + y(p[s.key]).toFixed(1)).join(' ');
-    el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, class: 'series', 'data-key': s.key }, svg);
-  });
-  series.forEach((s, i) => { el('text', { x: W - P - 60, y: P + 14 * i, fill: s.color, 'font-size': 12 }, svg).textContent = s.key; });
-  document.getElementById(id).appendChild(svg);
-}
-document.getElementById('name').textContent = data.name;
-document.getElementById('verdict').textContent = data.verdict;
-lineChart('latency', [{ key: 'p50', color: '#2e7d32' }, { key: 'p95', color: '#f9a825' }, { key: 'p99', color: '#c62828' }]);
-lineChart('throughput', [{ key: 'requests', color: '#3949ab' }]);
-lineChart('errors', [{ key: 'errors', color: '#c62828' }]);
-const tbody = document.querySelector('#routes tbody');
-for (const r of data.routes) {
-  const tr = document.createElement('tr');
-  [r.route, r.samples, r.p50.toFixed(2), r.p95.toFixed(2), r.p99.toFixed(2), (r.errors * 100).toFixed(2) + '%', r.verdict].forEach((v, i) => {
-    const td = document.createElement('td'); td.textContent = v; if (i === 6) td.className = r.verdict; tr.appendChild(td);
-  });
-  tbody.appendChild(tr);
-}
-(function budgets() {
-  const W = 800, rowH = 26, P = 260, H = rowH * data.routes.length + 20;
-  const svg = el('svg', { width: W, height: H });
-  const max = Math.max(1e-9, ...data.routes.map(r => Math.max(r.p95, r.limits.p95 || 0)));
-  const x = v => P + (v / max) * (W - P - 20);
-  data.routes.forEach((r, i) => {
-    const top = 10 + i * rowH;
-    el('text', { x: 4, y: top + 14, 'font-size': 12 }, svg).textContent = r.route;
-    el('rect', { x: P, y: top + 2, width: Math.max(1, x(r.p95) - P), height: rowH - 8, class: 'bar' }, svg);
-    if (r.limits.p95) el('line', { x1: x(r.limits.p95), x2: x(r.limits.p95), y1: top, y2: top + rowH - 4, class: 'budget' }, svg);
-  });
-  document.getElementById('budgets').appendChild(svg);
-})();
-document.body.dataset.drawn = 'true';
-</script></body></html>
-`;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+/**
+ * What the page draws, computed here so that the page only lays it out.
+ *
+ * @example
+ * reportData(artifact).headline; // 'insufficient data'
+ */
+export function reportData(artifact: RunArtifact) {
+  const { result, gate } = artifact;
+  let at = 0;
+  const stages = result.stages.map((s) => {
+    const start = at;
+    at += s.durationMs / 1000;
+    return { name: s.name, judge: s.judge, start, end: at, durationS: s.durationMs / 1000 };
+  });
+  const durationS = Math.max(at, result.durationMs / 1000, ...result.timeline.map((p) => p.t));
+  const cells = result.cells.map((c) => RouteStats.fromJSON(c));
+  const judgedRoutes = routesOf(artifact);
+  const names = [...new Set([...(gate?.routes.map((r) => r.route) ?? []), ...judgedRoutes.keys()])].sort();
+  const routes = names.map((route) => {
+    const verdict = gate?.routes.find((r) => r.route === route);
+    const judged = judgedRoutes.get(route);
+    const max = judged ? maxMs(judged) : undefined;
+    const budgets = (verdict?.checks ?? [])
+      .filter((c) => isLatency(c.metric))
+      .map((c) => ({ metric: c.metric, limit: c.limit }));
+    const percentiles = [...new Set([...drawn, ...budgets.map((b) => b.metric)])];
+    return {
+      route,
+      objective: verdict?.objective ?? null,
+      verdict: verdict?.verdict ?? 'unjudged',
+      budgets,
+      // Per stage, not per second: the artifact's timeline is the run's, not a route's.
+      stages: stages.map((stage) => {
+        const cell = cells.find((c) => c.stage === stage.name && c.route === route);
+        return {
+          stage: stage.name,
+          requests: cell?.count ?? 0,
+          max: cell?.admitted ? maxMs(cell) : null,
+          values: Object.fromEntries(
+            percentiles.map((m) => [
+              m,
+              cell?.admitted ? boundedPercentileMs(cell, Number(m.slice(1))) : null,
+            ]),
+          ),
+        };
+      }),
+      summary: judged
+        ? {
+            requests: judged.count,
+            refused: judged.count - judged.admitted,
+            p50: boundedPercentileMs(judged, 50),
+            p95: boundedPercentileMs(judged, 95),
+            p99: boundedPercentileMs(judged, 99),
+            max: maxMs(judged),
+            failures: (judged.status['5xx'] ?? 0) + judged.networkErrors,
+          }
+        : null,
+      checks: (verdict?.checks ?? []).map((c) => ({
+        title: checkTitle(c),
+        observed: formatObserved(c.metric, boundedObserved(c, max)),
+        limit: formatLimit(c.metric, c.limit),
+        verdict: c.verdict,
+        note: c.verdict === 'pass' ? '' : (c.note ?? ''),
+      })),
+    };
+  });
+  return {
+    name: artifact.scenario.name,
+    headline: headline(gate),
+    why: (gate?.routes ?? [])
+      .filter((r) => r.verdict === 'fail' || r.verdict === 'insufficient')
+      .map((r) => `${r.route}: ${r.verdict}`),
+    run: {
+      model: result.model,
+      target: result.target,
+      startedAt: result.startedAt,
+      commit: artifact.commit.slice(0, 12),
+      machine: `${artifact.machine.cpus} × ${artifact.machine.cpuModel}, Node ${artifact.machine.node}`,
+      eventLoopP99: result.eventLoopDelayMs.p99,
+      aborted: result.aborted ?? null,
+    },
+    durationS,
+    stages: result.stages.map((s, i) => ({ ...s, ...stages[i]! })),
+    timeline: {
+      t: result.timeline.map((p) => p.t),
+      requests: result.timeline.map((p) => p.requests),
+      errors: result.timeline.map((p) => p.errors),
+      // No request completed in that second: a gap, not a 0 ms latency (a log scale cannot draw 0).
+      p50: result.timeline.map((p) => (p.requests ? p.p50 : null)),
+      p95: result.timeline.map((p) => (p.requests ? p.p95 : null)),
+      p99: result.timeline.map((p) => (p.requests ? p.p99 : null)),
+    },
+    classes: statusClasses(artifact, stages),
+    routes,
+  };
+}
+
+export type ReportData = ReturnType<typeof reportData>;
+
+// Answers per second by class, per stage: 2xx/3xx served, 4xx refused as bad requests, 429/503 refused for
+// load, 5xx and no answer failed. Artifacts from before `codes` cannot tell refusals apart: null.
+function statusClasses(artifact: RunArtifact, stages: { name: string; durationS: number }[]) {
+  const exact = artifact.result.cells.every((c) => c.codes !== undefined);
+  return stages.map((stage) => {
+    const sum = { served: 0, client: 0, refused: 0, failed: 0 };
+    for (const c of artifact.result.cells) {
+      if (c.stage !== stage.name) continue;
+      const code = (n: string) => (exact ? (c.codes?.[n] ?? 0) : 0);
+      sum.served += (c.status['1xx'] ?? 0) + (c.status['2xx'] ?? 0) + (c.status['3xx'] ?? 0);
+      sum.client += (c.status['4xx'] ?? 0) - code('429');
+      sum.refused += code('429') + code('503');
+      sum.failed += (c.status['5xx'] ?? 0) - code('503') + c.networkErrors;
+    }
+    const rate = (n: number) => (stage.durationS > 0 ? n / stage.durationS : 0);
+    return {
+      stage: stage.name,
+      served: rate(sum.served),
+      client: rate(sum.client),
+      refused: exact ? rate(sum.refused) : null,
+      failed: rate(sum.failed),
+    };
+  });
 }

@@ -1,7 +1,22 @@
-// JUnit XML of a gate: one test suite per route, one test case per check; a breach is a failure and a
-// percentile with too few samples is skipped, so CI systems show budgets like tests.
+// JUnit XML of a gate: one test suite per route, one test case per check, so CI systems show budgets like
+// tests. A case's name is the budget (`p95 ≤ 40 ms`), never the measured value, so CI history follows one
+// test across runs; the measured value sits in the case's <properties> and <system-out>. A breach is a
+// failure; a check that could not be judged (too few samples) is skipped, with the reason.
 
-import type { GateResult } from '../gate/judge.ts';
+import type { RunArtifact } from '../artifact.ts';
+import type { CheckResult, GateResult } from '../gate/judge.ts';
+import { RouteStats } from '../stats/route-stats.ts';
+import { boundedObserved, judgedMaxima } from './bounded.ts';
+import { checkTitle, formatLimit, formatObserved, unitOf } from './verdict.ts';
+
+export interface JunitOptions {
+  /** Seconds of load the verdicts rest on (the judged stages), for the suites' `time`. @default 0 */
+  seconds?: number;
+  /** When the run started (ISO 8601), for the suites' `timestamp`. */
+  timestamp?: string;
+  /** Each route's largest admitted latency in ms: reported percentiles are capped at it. */
+  maxima?: ReadonlyMap<string, number>;
+}
 
 const escapeXml = (text: string) =>
   text.replace(
@@ -9,27 +24,85 @@ const escapeXml = (text: string) =>
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
   );
 
+const attributes = (values: Record<string, string | number | undefined>) =>
+  Object.entries(values)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => ` ${key}="${escapeXml(String(value))}"`)
+    .join('');
+
 /**
  * @example
- * await writeFile('headroom.junit.xml', junitReport(gate, 'golden-path'));
+ * await writeFile('headroom.junit.xml', junitReport(gate, 'golden-path', { seconds: 60 }));
  */
-export function junitReport(gate: GateResult, name: string): string {
+export function junitReport(gate: GateResult, name: string, options: JunitOptions = {}): string {
+  // A check is measured, not executed: its own time is 0; the suite's time is the load it was measured under.
+  const time = (options.seconds ?? 0).toFixed(3);
+  const count = (checks: CheckResult[], verdict: string) =>
+    checks.filter((c) => c.verdict === verdict).length;
   const suites = gate.routes.map((route) => {
     const cases = route.checks.map((check) => {
-      const title = `${check.metric} ${check.observed.toFixed(3)} (limit ${check.limit})`;
-      const body =
+      const observed = boundedObserved(check, options.maxima?.get(route.route));
+      const measured = `${check.metric} ${formatObserved(check.metric, observed)} (limit ${formatLimit(check.metric, check.limit)}, ${route.samples} samples): ${check.verdict}${check.note ? ` (${check.note})` : ''}`;
+      const outcome =
         check.verdict === 'fail'
-          ? `<failure message="${escapeXml(`${check.metric} ${check.observed.toFixed(3)} exceeds ${check.limit}`)}"/>`
+          ? `\n      <failure message="${escapeXml(`${check.metric} ${formatObserved(check.metric, observed)} breaches ${checkTitle(check)}`)}" type="budget"/>`
           : check.verdict === 'insufficient'
-            ? `<skipped message="${escapeXml(check.note ?? 'insufficient samples')}"/>`
+            ? `\n      <skipped message="${escapeXml(`insufficient data: ${check.note ?? 'too few samples'}`)}"/>`
             : '';
-      return `    <testcase classname="${escapeXml(route.route)}" name="${escapeXml(title)}">${body}</testcase>`;
+      const properties = [
+        ['metric', check.metric],
+        ...(Number.isNaN(observed) ? [] : [['observed', String(observed)]]),
+        ['limit', String(check.limit)],
+        ['unit', unitOf(check.metric)],
+        ['samples', String(route.samples)],
+        ['verdict', check.verdict],
+        ...(route.objective ? [['objective', route.objective]] : []),
+      ]
+        .map(([key, value]) => `        <property${attributes({ name: key, value })}/>`)
+        .join('\n');
+      // Properties first, as pytest writes them; then the outcome and the output the JUnit schema orders.
+      return `    <testcase${attributes({ classname: route.route, name: checkTitle(check), time: '0' })}>
+      <properties>\n${properties}\n      </properties>${outcome}
+      <system-out>${escapeXml(measured)}</system-out>
+    </testcase>`;
     });
-    const failures = route.checks.filter((c) => c.verdict === 'fail').length;
-    const skipped = route.checks.filter((c) => c.verdict === 'insufficient').length;
-    return `  <testsuite name="${escapeXml(route.route)}" tests="${route.checks.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
+    return `  <testsuite${attributes({
+      name: route.route,
+      tests: route.checks.length,
+      failures: count(route.checks, 'fail'),
+      errors: 0,
+      skipped: count(route.checks, 'insufficient'),
+      time,
+      timestamp: options.timestamp,
+    })}>\n${cases.join('\n')}\n  </testsuite>`;
   });
-  const tests = gate.routes.reduce((n, r) => n + r.checks.length, 0);
-  const failures = gate.routes.reduce((n, r) => n + r.checks.filter((c) => c.verdict === 'fail').length, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${escapeXml(name)}" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
+  const all = gate.routes.flatMap((r) => r.checks);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites${attributes({
+    name,
+    tests: all.length,
+    failures: count(all, 'fail'),
+    errors: 0,
+    skipped: count(all, 'insufficient'),
+    time,
+    timestamp: options.timestamp,
+  })}>\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+/**
+ * The JUnit XML of a saved run: its gate, with the judged stages' duration as the suites' `time`, the start
+ * as their `timestamp`, and percentiles capped at each route's max.
+ *
+ * @example
+ * await writeFile('junit.xml', junitRunReport(artifact));
+ */
+export function junitRunReport(artifact: RunArtifact & { gate: GateResult }): string {
+  const { stages, cells, startedAt } = artifact.result;
+  return junitReport(artifact.gate, artifact.scenario.name, {
+    seconds: stages.filter((s) => s.judge).reduce((sum, s) => sum + s.durationMs, 0) / 1000,
+    timestamp: startedAt,
+    maxima: judgedMaxima(
+      stages,
+      cells.map((c) => RouteStats.fromJSON(c)),
+    ),
+  });
 }
