@@ -113,6 +113,7 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
   const url = (database = 'postgres') =>
     `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
   let stopping: Promise<void> | undefined;
+  let frozen = false;
 
   return {
     host,
@@ -134,19 +135,22 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
     },
     stop() {
       // A frozen server handles no signal but SIGCONT: resume it, so the shutdown can run.
-      if (child.pid && child.exitCode === null && child.signalCode === null) {
-        for (const pid of [child.pid, ...childrenOf(child.pid)]) process.kill(pid, 'SIGCONT');
-      }
+      if (frozen && child.pid) signalAll(child.pid, 'SIGCONT');
+      frozen = false;
       stopping ??= stopChild(child);
       return stopping;
     },
     // Each backend runs in a session of its own (PostgreSQL calls setsid), so the signal goes to the
     // postmaster and to each of its children by pid; a frozen postmaster forks no new ones.
     freeze() {
-      if (child.pid) for (const pid of [child.pid, ...childrenOf(child.pid)]) process.kill(pid, 'SIGSTOP');
+      if (!child.pid) return;
+      frozen = true;
+      signalAll(child.pid, 'SIGSTOP');
     },
     thaw() {
-      if (child.pid) for (const pid of [child.pid, ...childrenOf(child.pid)]) process.kill(pid, 'SIGCONT');
+      if (!child.pid) return;
+      frozen = false;
+      signalAll(child.pid, 'SIGCONT');
     },
   };
 }
@@ -346,6 +350,17 @@ function waitUntilReady(child: ChildProcess, onLog: (line: string) => void): Pro
         reject(new Error(`PostgreSQL exited during start-up (code ${code}, signal ${signal}):\n${log}`));
     });
   });
+}
+
+/** Sends `signal` to `parent` and each of its children; one that ended meanwhile is skipped. */
+function signalAll(parent: number, signal: NodeJS.Signals): void {
+  for (const pid of [parent, ...childrenOf(parent)]) {
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
 }
 
 /** The pids whose parent is `parent` (Linux: read from /proc). */
