@@ -106,7 +106,7 @@ test('frozen: cached reads answer, writes answer 503 with Retry-After within the
 
     for (let i = 0; i < 10; i++) assert.equal((await create(`again ${i}`)).statusCode, 503);
     assert.equal(shedLines().length, 1, 'eleven failures, one line');
-    clock.tick(10_000);
+    await clock.tick(10_000);
     assert.equal((await create('later')).statusCode, 503);
     const [, second] = shedLines();
     assert.equal(second?.suppressed, 10, 'the next line counts what the burst left out');
@@ -117,6 +117,49 @@ test('frozen: cached reads answer, writes answer 503 with Retry-After within the
   let back = await create('after the thaw');
   for (let i = 0; i < 5 && back.statusCode === 503; i++) back = await create('after the thaw');
   assert.equal(back.statusCode, 201, back.body);
+});
+
+test('past its 30 s, a known principal stands in while the database is frozen; a revoked one does not', async () => {
+  const other = (
+    await app.inject({
+      method: 'POST',
+      url: '/v1/auth/login',
+      payload: { email: 'admin@acme.test', password: 'headroom-demo' },
+    })
+  ).json().token as string;
+  assert.equal(
+    (await app.inject({ url: `/v1/cases/${caseId}`, headers: { authorization: `Bearer ${other}` } }))
+      .statusCode,
+    200,
+  );
+  assert.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/auth/logout',
+        headers: { authorization: `Bearer ${other}` },
+      })
+    ).statusCode,
+    204,
+  );
+  assert.equal((await app.inject({ url: `/v1/cases/${caseId}`, headers: auth() })).statusCode, 200);
+  await clock.tick(31_000); // both principals past their fresh 30 s
+  server.freeze();
+  try {
+    const known = await app.inject({ url: `/v1/cases/${caseId}`, headers: auth() });
+    assert.equal(known.statusCode, 200, known.body);
+    const revoked = await app.inject({
+      url: `/v1/cases/${caseId}`,
+      headers: { authorization: `Bearer ${other}` },
+    });
+    assert.notEqual(
+      revoked.statusCode,
+      200,
+      'a credential revoked before the outage is not served from grace',
+    );
+  } finally {
+    server.thaw();
+  }
 });
 
 test('the pool is in /metrics: connections by state and the wait for one', async () => {

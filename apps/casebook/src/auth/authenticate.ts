@@ -48,6 +48,22 @@ interface CachedPrincipal {
   expiresAt: number | null;
 }
 
+/**
+ * How long a principal is trusted from the cache. Fresh for 30 s; past that, while PostgreSQL fails or stalls
+ * (250 ms soft timeout), the known principal stands in for up to 5 minutes more (grace). The bound: a
+ * revocation made before the outage removed the entry on every instance (its tag), and a session's own expiry
+ * is checked on every request, so grace keeps only credentials that were valid when the database was last
+ * reachable, for an outage short enough that nothing could have been revoked through casebook anyway (a
+ * revocation is a database write). Past 5 minutes a request needs the database again.
+ */
+const principalCaching = (id: string) => ({
+  ttl: 30_000,
+  grace: 5 * 60_000,
+  graceBackoff: 2_000,
+  timeout: 250,
+  tags: [credentialTag(id)],
+});
+
 // Keyed by the secret's SHA-256 (base64url), never by the secret itself.
 const credentialKey = (id: string) => cacheKey(GLOBAL, 'principal', id);
 const credentialTag = (id: string) => `credential:${id}`;
@@ -116,8 +132,7 @@ export function authenticate(deps: { db: Queryable; clock: Clock; cache?: Cache 
     // revocation invalidates the entry's tag on every instance, and expiry is checked on every request.
     const key = credentialKey(id);
     return (
-      cache.peek<CachedPrincipal>(key) ??
-      cache.getOrSet(key, () => load(kind, id), { ttl: 30_000, tags: [credentialTag(id)] })
+      cache.peek<CachedPrincipal>(key) ?? cache.getOrSet(key, () => load(kind, id), principalCaching(id))
     );
   }
 

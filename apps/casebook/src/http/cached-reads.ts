@@ -15,7 +15,9 @@ import { staleEtag } from './etag.ts';
 /**
  * Freshness of cached reads. Writes invalidate by tag at once (a writer reads its own write), so the TTL
  * only bounds what another writer of the same data outside casebook could leave stale; SWR keeps hot keys
- * answered while one refresh runs; grace answers from cache while PostgreSQL fails.
+ * answered while one refresh runs; grace answers from cache while PostgreSQL fails, and the soft timeout
+ * while it is slow or stalled: past 250 ms a stale answer goes out and the load carries on for the next
+ * caller (a load with nothing stale to stand in for it is bounded by the database's own limits, db/pool.ts).
  */
 export const readCaching: GetOrSetOptions = {
   ttl: 60_000,
@@ -23,6 +25,7 @@ export const readCaching: GetOrSetOptions = {
   staleWhileRevalidate: 60_000,
   grace: 5 * 60_000,
   graceBackoff: 2_000,
+  timeout: 250,
 };
 
 /** Every search page of a tenant: any case write may change any of them. */
