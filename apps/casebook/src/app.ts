@@ -190,6 +190,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const protection = app.headroom.protection;
+  // The search bulkhead guards queries inside the cache's loader, not the route: register it for metrics
+  // and the admin API here.
+  protection.bulkhead(limits.search);
   app.headroom.caches.add(cache);
   await app.register(async (open) => {
     open.addHook(

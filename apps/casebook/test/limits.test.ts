@@ -2,8 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loginQuotas, tierQuotas } from '../src/protection/limits.ts';
-import { startTestApp } from './support/app.ts';
+import { FakeClock } from '@headroom/core/clock';
+import { until } from '@headroom/dev-servers/until';
+import { createLimits, loginQuotas, tierQuotas } from '../src/protection/limits.ts';
+import { startTestApp, testNow } from './support/app.ts';
 
 test('a free tenant flooding search gets 429s with the free policy while an enterprise tenant is still served', async () => {
   const real = await startTestApp({ realLimits: true });
@@ -82,5 +84,33 @@ test('failed logins are throttled per account from one client and per client; th
     assert.equal(codes[attempts], 429);
   } finally {
     await real.close();
+  }
+});
+
+test('the search limit guards the query, not the route: with every slot taken, a cached page answers and an uncached one waits its queue timeout, then 503', async () => {
+  const clock = new FakeClock({ now: testNow });
+  const limits = createLimits({ clock, scale: 1000 });
+  const t = await startTestApp({ deps: { clock, limits } });
+  try {
+    const token = await t.login('analyst@acme.test');
+    const cached = '/v1/cases/search?q=fraud';
+    assert.equal((await t.as(token, { url: cached })).statusCode, 200); // now in the cache
+    const held = [];
+    for (let i = 0; i < 16; i++) held.push(await limits.search.acquire(`hog-${i % 4}`));
+    const hit = await t.as(token, { url: cached });
+    assert.equal(hit.statusCode, 200, 'a cache hit takes no slot');
+    const pending = t.as(token, { url: '/v1/cases/search?q=wire' });
+    await until(() => limits.search.stats().queued === 1, {
+      what: 'the uncached search to queue for a slot',
+    });
+    await clock.tick(250); // its queue timeout
+    const miss = await pending;
+    assert.equal(miss.statusCode, 503, miss.body);
+    assert.equal(miss.json().code, 'HR_OVERLOADED');
+    assert.equal(miss.headers['retry-after'], '1');
+    for (const permit of held) permit.release();
+    assert.equal((await t.as(token, { url: '/v1/cases/search?q=wire' })).statusCode, 200);
+  } finally {
+    await t.close();
   }
 });

@@ -32,6 +32,7 @@ import {
 import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
+import { limited } from '../protection/limits.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import {
   type CaseRow,
@@ -58,7 +59,10 @@ export interface CaseRoutesOptions {
   clock: Clock;
   /** Reads are cached here; writes invalidate by tag. */
   cache: Cache | undefined;
-  /** Fair concurrency limit of search, keyed by tenant. @default none */
+  /**
+   * Fair concurrency limit of search queries, keyed by tenant. It guards the query, not the route: a page
+   * answered from the cache never waits for a slot. @default none
+   */
   searchLimiter?: BulkheadPolicy;
 }
 
@@ -71,17 +75,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/search',
     {
       schema: { querystring: SearchQuery, ...responses({ 200: PagedList(CaseSummary) }) },
-      config: {
-        httpCache: tenantData,
-        ...(options.searchLimiter
-          ? {
-              concurrency: {
-                limiter: options.searchLimiter,
-                key: (request) => request.principal.tenantSlug,
-              },
-            }
-          : {}),
-      },
+      config: { httpCache: tenantData },
     },
     // Not async: a page in L1 is answered with no promise at all (an async handler makes one a request).
     (request, reply) => {
@@ -96,10 +90,9 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         sendEntry(reply, hit, clock.now());
         return;
       }
+      const query = () => db.query<SearchRow>(searchQuery({ tenantId, q, status, after, fetch: limit + 1 }));
       const load = async () => {
-        const { rows } = await db.query<SearchRow>(
-          searchQuery({ tenantId, q, status, after, fetch: limit + 1 }),
-        );
+        const { rows } = await limited(options.searchLimiter, request.principal.tenantSlug, query);
         return page(rows, limit, (row) => row.sort_at, presentSummary);
       };
       return readEntry(cache, key, load, searchCaching).then((entry) => sendEntry(reply, entry, clock.now()));

@@ -2,7 +2,7 @@
 // and per client address and account on login, and a fair concurrency limit on search.
 
 import type { Clock } from '@headroom/core/clock';
-import { type BulkheadPolicy, bulkhead } from '@headroom/core/policy';
+import { type BulkheadPolicy, bulkhead, isBulkheadRejectedError } from '@headroom/core/policy';
 import {
   createRateLimiter,
   type RateLimiter,
@@ -14,6 +14,7 @@ import {
 import type { RateLimitCheck } from '@headroom/fastify';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
+import { casebookErrors } from '../errors.ts';
 import type { Tier } from '../tenancy/tiers.ts';
 
 /** Sustained rate and burst of every authenticated request, per tenant, by tier. */
@@ -129,4 +130,30 @@ export function createLimits(options: LimitsOptions): Limits {
       clock: options.clock,
     }),
   };
+}
+
+/**
+ * Runs `work` holding a slot of `limiter` for `key` (no limiter: at once). A refusal (queue full, or waited
+ * past the queue timeout) is 503 HR_OVERLOADED with Retry-After; in a cache loader it lets the cache answer
+ * from grace when it has a stale page.
+ *
+ * @example
+ * const { rows } = await limited(limits.search, tenantSlug, () => db.query(sql));
+ */
+export async function limited<T>(
+  limiter: BulkheadPolicy | undefined,
+  key: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!limiter) return work();
+  try {
+    return await limiter.execute(work, { key });
+  } catch (error) {
+    if (!isBulkheadRejectedError(error)) throw error;
+    throw casebookErrors.create('HR_OVERLOADED', `${limiter.name} is at capacity; retry shortly`, {
+      cause: error,
+      headers: { 'retry-after': '1' },
+      context: { limiter: limiter.name },
+    });
+  }
 }
