@@ -162,6 +162,18 @@ test('past its 30 s, a known principal stands in while the database is frozen; a
   }
 });
 
+test('suggestions answer partial at once while the database is frozen; an unknown case is still 404 when it answers', async () => {
+  assert.equal((await app.inject({ url: '/v1/cases/999999/suggestions', headers: auth() })).statusCode, 404);
+  server.freeze();
+  try {
+    const answer = await app.inject({ url: `/v1/cases/${caseId}/suggestions`, headers: auth() });
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.equal(answer.json().partial, true);
+  } finally {
+    server.thaw();
+  }
+});
+
 test('the pool is in /metrics: connections by state and the wait for one', async () => {
   const metrics = await app.inject({ url: '/metrics', headers: operatorHeaders });
   assert.match(metrics.body, /headroom_db_pool_connections\{state="idle"\} \d+/);

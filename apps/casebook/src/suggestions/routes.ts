@@ -5,7 +5,7 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Cache, cacheKey } from '@headroom/core/cache';
-import type { Clock } from '@headroom/core/clock';
+import type { Clock, Timer } from '@headroom/core/clock';
 import {
   type CircuitBreakerPolicy,
   circuitBreaker,
@@ -17,6 +17,7 @@ import {
 } from '@headroom/core/policy';
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
+import { casebookErrors } from '../errors.ts';
 import { isStale } from '../http/cached-reads.ts';
 import { envelopeVersion, Stale } from '../http/envelope.ts';
 import { IdParams } from '../http/params.ts';
@@ -45,6 +46,8 @@ export interface SuggestionsTuning {
   /** How long an answer is fresh, and how long it may still be served when the upstream fails. */
   freshMs: number;
   staleMs: number;
+  /** How long the route waits for the database to say the case exists before answering without it. */
+  existsTimeoutMs: number;
 }
 
 export const defaultTuning: SuggestionsTuning = {
@@ -54,6 +57,7 @@ export const defaultTuning: SuggestionsTuning = {
   halfOpenAfterMs: 2_000,
   freshMs: 60_000,
   staleMs: 60 * 60_000,
+  existsTimeoutMs: 150,
 };
 
 /** The breaker's name in metrics, /health and the admin API. */
@@ -126,23 +130,49 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
   );
   const degraded = fallback({ to: () => undefined });
 
+  // True or false when the database answers within `existsTimeout`; undefined when it cannot say (stalled or down).
+  async function caseExists(tenantId: number, caseId: number): Promise<boolean | undefined> {
+    let timer: Timer | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = clock.setTimeout(() => resolve(undefined), tuning.existsTimeoutMs);
+    });
+    const check = db
+      .query({
+        name: 'case-exists',
+        text: 'SELECT 1 FROM cases WHERE tenant_id = $1 AND id = $2',
+        values: [tenantId, caseId],
+      })
+      .then(
+        ({ rowCount }) => rowCount !== 0,
+        (error: unknown) => {
+          if (casebookErrors.is(error, 'HR_DATABASE_UNAVAILABLE')) return undefined;
+          throw error;
+        },
+      );
+    try {
+      return await Promise.race([check, late]);
+    } finally {
+      timer?.cancel();
+    }
+  }
+
   const schema = { params: IdParams, response: { 200: SuggestionsAnswer } };
   app.get('/v1/cases/:id/suggestions', { schema }, async (request): Promise<Answer> => {
     const { tenantId, tenantSlug } = request.principal;
     const caseId = request.params.id;
-    const { rowCount } = await db.query({
-      name: 'case-exists',
-      text: 'SELECT 1 FROM cases WHERE tenant_id = $1 AND id = $2',
-      values: [tenantId, caseId],
-    });
-    if (rowCount === 0) throw notFound('case', caseId);
-
     const key = cacheKey({ tenant: String(tenantId) }, 'suggestions', caseId);
+    // A fresh cached answer (tenant-scoped: its case existed in this tenant) needs no database. Otherwise
+    // the case must exist, unless the database cannot say within a moment: then the answer is what the
+    // cache kept for grace, or partial, and the upstream is not asked for a case nobody could check.
+    const known = cache.peekEntry<Suggestion[]>(key) ? true : await caseExists(tenantId, caseId);
+    if (known === false) throw notFound('case', caseId);
     const entry = await degraded.execute(() =>
       cache.getOrSetEntry<Suggestion[]>(
         key,
         ({ signal }) =>
-          upstream.execute(({ signal }) => enrichment.suggestions(tenantSlug, caseId, signal), signal),
+          known
+            ? upstream.execute(({ signal }) => enrichment.suggestions(tenantSlug, caseId, signal), signal)
+            : Promise.reject(new Error('the case could not be checked: the database is unavailable')),
         {
           ttl: tuning.freshMs,
           grace: tuning.staleMs,
