@@ -119,6 +119,21 @@ test('the timeout also works on the real clock', async () => {
   assert.equal(res.statusCode, 503);
 });
 
+test('the old readinessTimeoutMs and drainMs still work for one release, with DeprecationWarnings', async (t) => {
+  const warned = t.mock.method(process, 'emitWarning', () => {});
+  const app = await buildApp({
+    readinessTimeoutMs: 50,
+    drainMs: 1_000,
+    readiness: () => new Promise<ReadinessResult>(() => {}),
+  });
+  const res = await app.inject({ method: 'GET', url: '/health/ready' });
+  assert.equal(res.statusCode, 503);
+  assert.match(res.json().checks.readiness.output, /50 ms/, 'the old name set the timeout');
+  const messages = warned.mock.calls.map((c) => String(c.arguments[0]));
+  assert.ok(messages.some((m) => /"readinessTimeoutMs" is deprecated .* use "readinessTimeout"/.test(m)));
+  assert.ok(messages.some((m) => /"drainMs" is deprecated .* use "drainTimeout"/.test(m)));
+});
+
 test('a fast readiness check leaves no timer behind', async () => {
   const clock = new FakeClock();
   const app = await buildApp({ clock, readiness: () => up });

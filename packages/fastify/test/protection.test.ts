@@ -106,6 +106,26 @@ test('a full concurrency limit answers 503 HR_OVERLOADED with Retry-After at onc
   assert.match(metrics, /headroom_concurrency_inflight\{limiter="reports"\} 0/);
 });
 
+test('the old retryAfter (seconds) still sets Retry-After for one release, with a DeprecationWarning', async (t) => {
+  const warned = t.mock.method(process, 'emitWarning', () => {});
+  const limiter = bulkhead({ name: 'legacy', maxConcurrent: 1, maxQueue: 0 });
+  const server = await app();
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
+  server.get('/legacy', { config: { concurrency: { limiter, retryAfter: 3 } } }, async () => {
+    await gate;
+    return {};
+  });
+  const running = server.inject('/legacy');
+  while (limiter.inflight === 0) await new Promise((r) => setImmediate(r));
+  assert.equal((await server.inject('/legacy')).headers['retry-after'], '3');
+  release();
+  await running;
+  assert.match(
+    String(warned.mock.calls[0]?.arguments[0]),
+    /option "retryAfter" is deprecated .* use "retryDelay \(ms\)"/,
+  );
+});
+
 test('breakers show in /metrics and /health; only a critical open breaker makes the instance unready', async () => {
   const clock = new FakeClock();
   const server = await app();
