@@ -9,6 +9,7 @@ import {
   type AdminAccess,
   type ConnectionTimeouts,
   connectionOptions,
+  type HealthCheck,
   headroom,
   type ReadinessResult,
   requestIdOptions,
@@ -147,7 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (!migrated)
           return { ready: false, checks: { database: { status: 'fail', output: 'migrations pending' } } };
         await deps.pool.query('SELECT 1');
-        return { ready: true, checks: { database: { status: 'pass' } } };
+        return { ready: true, checks: { database: { status: 'pass' }, ...cacheChecks(cache) } };
       } catch (error) {
         // The driver's message names hosts and ports: it goes to the log, never to the caller.
         app.log.warn({ err: error }, 'readiness: database check failed');
@@ -229,6 +230,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await cache.close();
   });
   return app;
+}
+
+/**
+ * The shared cache tiers as health checks: with Redis, its L2 (through its breaker) and the invalidation bus.
+ * Either down warns (degraded: L1 and loads still answer), never fails readiness.
+ */
+function cacheChecks(cache: Cache): Record<string, HealthCheck> {
+  const { l2, bus } = cache.stats();
+  const checks: Record<string, HealthCheck> = {};
+  if (l2.breaker !== undefined) {
+    checks['cache:l2'] =
+      l2.breaker === 'closed'
+        ? { status: 'pass' }
+        : { status: 'warn', output: `L2 ${l2.breaker}: answering from L1 and loads` };
+  }
+  if (bus.healthy !== undefined) {
+    checks['cache:bus'] = bus.healthy
+      ? { status: 'pass' }
+      : { status: 'warn', output: 'invalidation bus down: L1 entries expire by TTL until it returns' };
+  }
+  return checks;
 }
 
 /** Expired idempotency records go every 15 minutes (a sweep is one indexed DELETE); a failure is logged. */

@@ -72,7 +72,7 @@ function failed(output: string): Required<ReadinessResult> {
 
 /**
  * Adds `GET /health/live` (always pass, no I/O), `GET /health/ready` (200 or 503 HR_NOT_READY problem) and
- * `GET /health` (pass/fail with version and checks). They log at `warn` only, so probes do not flood logs.
+ * `GET /health` (pass, warn or fail with version and checks: `warn` when ready but a check warns, degraded). They log at `warn` only, so probes do not flood logs.
  *
  * @example
  * healthRoutes(app, { service: 'casebook', version: '1.0.0', readiness, readinessTimeout: 2000, clock });
@@ -95,7 +95,9 @@ export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions)
 
   app.get('/health', { logLevel: 'warn' }, async (request, reply) => {
     const { ready, checks } = await checkReadiness(readiness, readinessTimeout, clock, request.log);
-    const status = ready ? 'pass' : 'fail';
+    // Ready but with a check that warns (an optional breaker open, a cache tier down): degraded, still 200.
+    const degraded = Object.values(checks).some((check) => check?.status === 'warn');
+    const status = ready ? (degraded ? 'warn' : 'pass') : 'fail';
     return reply
       .code(ready ? 200 : 503)
       .type(healthContentType)

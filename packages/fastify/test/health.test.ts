@@ -50,6 +50,24 @@ test('readiness goes from 503 HR_NOT_READY with the checks to 200 when the depen
   assert.deepEqual(after.json(), { status: 'pass', checks: up.checks });
 });
 
+test('/health says pass, warn (ready but degraded: a check warns) or fail', async () => {
+  let state: ReadinessResult = up;
+  const app = await buildApp({ readiness: async () => state });
+  assert.equal((await app.inject('/health')).json().status, 'pass');
+  state = {
+    ready: true,
+    checks: { database: { status: 'pass' }, 'cache:l2': { status: 'warn', output: 'Redis unreachable' } },
+  };
+  const degraded = await app.inject('/health');
+  assert.equal(degraded.statusCode, 200);
+  assert.equal(degraded.json().status, 'warn');
+  assert.equal((await app.inject('/health/ready')).statusCode, 200, 'degraded is still ready');
+  state = down;
+  const failing = await app.inject('/health');
+  assert.equal(failing.statusCode, 503);
+  assert.equal(failing.json().status, 'fail');
+});
+
 test('a readiness check that throws means not ready, never a 500, and its message stays in the log', async () => {
   const logs: { level: number; err?: { message: string } }[] = [];
   const app = Fastify({
