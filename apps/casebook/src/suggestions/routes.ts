@@ -41,8 +41,13 @@ export interface SuggestionsTuning {
   totalTimeoutMs: number;
   /** A call slower than this counts as slow for the breaker. */
   slowCallMs: number;
-  /** Breaker's open time before the first probe (doubling while probes fail, up to 30 s). */
+  /** Breaker's open time before the first probe (doubling while probes fail, up to `halfOpenMaxMs`). */
   halfOpenAfterMs: number;
+  /**
+   * The longest the breaker stays open between probes: once the upstream heals, it is probed (and closes)
+   * within this, however long the outage was.
+   */
+  halfOpenMaxMs: number;
   /** How long an answer is fresh, and how long it may still be served when the upstream fails. */
   freshMs: number;
   staleMs: number;
@@ -55,6 +60,7 @@ export const defaultTuning: SuggestionsTuning = {
   totalTimeoutMs: 280,
   slowCallMs: 80,
   halfOpenAfterMs: 2_000,
+  halfOpenMaxMs: 5_000,
   freshMs: 60_000,
   staleMs: 60 * 60_000,
   existsTimeoutMs: 150,
@@ -107,7 +113,7 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
       failureRateThreshold: 0.5,
       slowCallDurationThreshold: tuning.slowCallMs,
       slowCallRateThreshold: 0.5,
-      halfOpenAfter: { initial: tuning.halfOpenAfterMs, max: 30_000 },
+      halfOpenAfter: { initial: tuning.halfOpenAfterMs, max: tuning.halfOpenMaxMs },
       halfOpenProbes: 3,
       clock,
     }),
