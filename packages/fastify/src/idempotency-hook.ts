@@ -41,7 +41,14 @@ declare module 'fastify' {
 }
 
 const kRun = Symbol('headroom.idempotentRun');
-type WithRun = FastifyRequest & { [kRun]?: { run: IdempotentRun; settled: boolean } };
+interface Held {
+  run: IdempotentRun;
+  /** onSend or onResponse has dealt with the key. */
+  settled: boolean;
+  /** The handler kept the answer in its transaction: nothing to keep here, but a 5xx still releases. */
+  keptWithin: boolean;
+}
+type WithRun = FastifyRequest & { [kRun]?: Held };
 
 /** The headers a replay repeats: what a client acts on after a create. */
 const keptHeaders = ['location', 'content-location', 'etag', 'content-type'] as const;
@@ -89,13 +96,13 @@ export function idempotentRoute(route: RouteOptions, idempotency: Idempotency | 
       reply.code(status).headers(headers).header('idempotent-replayed', 'true');
       return reply.send(binary ? Buffer.from(body, 'base64') : body);
     }
-    const held = { run: call, settled: false };
+    const held: Held = { run: call, settled: false, keptWithin: false };
     (request as WithRun)[kRun] = held;
     request.idempotency = {
       key,
       async completeWithin(client, status, body, headers = {}) {
         await call.completeWithin(client, { status, headers, body });
-        held.settled = true;
+        held.keptWithin = true;
       },
     };
   };
@@ -131,8 +138,14 @@ export function recordIdempotentAnswer(
     done(null, payload);
   };
   if (status >= 500 || !(typeof payload === 'string' || Buffer.isBuffer(payload))) {
-    // A 5xx rolled its write back: the retry must run again. A streamed body cannot be replayed.
+    // A 5xx rolled its write back: the retry must run again. A streamed body cannot be replayed. When the
+    // handler kept the answer in a transaction that then failed to commit, the record rolled back with it and
+    // this frees the key; when the commit went through, release finds a kept answer and leaves it.
     held.run.release().then(sent, failed);
+    return;
+  }
+  if (held.keptWithin) {
+    sent();
     return;
   }
   const headers: Record<string, string> = {};
@@ -160,6 +173,8 @@ export function releaseUnsettledKey(request: FastifyRequest, ...rest: unknown[])
     return;
   }
   held.settled = true;
+  // Kept in the handler's transaction or not, release never touches a kept answer: it frees only a key
+  // still running under this request's token.
   held.run.release().then(
     () => done(),
     (error: Error) => {

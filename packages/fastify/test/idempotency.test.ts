@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createIdempotency } from '@headroom/core/idempotency';
+import { idempotencyTableSql, postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
 import Fastify, { type FastifyRequest } from 'fastify';
+import pg from 'pg';
 import { headroom } from '../src/index.ts';
 
 const scope = (request: FastifyRequest) => ({
@@ -160,4 +162,57 @@ test('a route with config.idempotency needs the plugin option', async () => {
     () => server.post('/x', { config: { idempotency: { scope } } }, async () => ({})),
     /config\.idempotency" must be set only when the headroom plugin has an idempotency option/,
   );
+});
+
+test('an answer kept in the handler’s transaction that then rolls back frees the key: the retry runs again', async () => {
+  const admin = new pg.Pool({ connectionString: process.env.HEADROOM_TEST_PG_URL, max: 1 });
+  const name = `idem_fastify_${process.pid}_${Date.now()}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(process.env.HEADROOM_TEST_PG_URL!);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.href, max: 2 });
+  try {
+    await pool.query(idempotencyTableSql());
+    const server = Fastify();
+    const idempotency = createIdempotency({ store: postgresIdempotencyStore(pool) });
+    await server.register(headroom, { service: 't', version: '1', defaultMetrics: false, idempotency });
+    let runs = 0;
+    server.post('/v1/cases', { config: { idempotency: { scope } } }, async (request, reply) => {
+      runs++;
+      const tx = await pool.connect();
+      try {
+        await tx.query('BEGIN');
+        const body = JSON.stringify({ id: runs });
+        await request.idempotency?.completeWithin(tx, 201, body, { 'content-type': 'application/json' });
+        if (runs === 1) throw new Error('COMMIT failed'); // the kept answer rolls back with the write
+        await tx.query('COMMIT');
+        return reply.code(201).type('application/json').send(body);
+      } catch (error) {
+        await tx.query('ROLLBACK');
+        throw error;
+      } finally {
+        tx.release();
+      }
+    });
+    const post = () =>
+      server.inject({
+        method: 'POST',
+        url: '/v1/cases',
+        payload: { title: 'x' },
+        headers: { 'idempotency-key': '"tx-1"' },
+      });
+    assert.equal((await post()).statusCode, 500);
+    const retried = await post();
+    assert.equal(retried.statusCode, 201, retried.body);
+    assert.equal(retried.headers['idempotent-replayed'], undefined, 'ran again, not a 409');
+    const replayed = await post();
+    assert.equal(replayed.headers['idempotent-replayed'], 'true');
+    assert.equal(replayed.body, '{"id":2}');
+    assert.equal(runs, 2);
+    await server.close();
+  } finally {
+    await pool.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.end();
+  }
 });
