@@ -46,22 +46,24 @@ export function problemErrorHandler(
   return answer(error, request, reply, logEachShed);
 }
 
-type ShedLog = (request: FastifyRequest, body: Problem) => void;
+/** Logs a planned refusal: `warn` for a shed 5xx, `info` for a 429. */
+type ShedLog = (request: FastifyRequest, body: Problem, level: 'warn' | 'info') => void;
 
-const logEachShed: ShedLog = (request, body) =>
-  request.log.warn({ code: body.code, status: body.status, detail: body.detail }, 'request shed');
+const logEachShed: ShedLog = (request, body, level) =>
+  request.log[level]({ code: body.code, status: body.status, detail: body.detail }, 'request shed');
 
 /**
- * The plugin's error handler, as {@link problemErrorHandler} but with planned 5xx logged once per burst: the
- * first of a code is logged, the next ones within `window` ms only counted, and the next logged one says
- * how many it stood for. An outage answered a thousand times a second is one line every ten seconds.
+ * The plugin's error handler, as {@link problemErrorHandler} but with planned refusals (a shed 5xx, a 429)
+ * logged once per burst: the first of a code is logged, the next ones within `window` ms only counted, and
+ * the next logged one says how many it stood for. An outage, or a client over its quota, answered a thousand
+ * times a second is one line every ten seconds.
  *
  * @example
  * app.setErrorHandler(burstErrorHandler(clock));
  */
 export function burstErrorHandler(clock: Clock, window = 10_000) {
   const bursts = new Map<string, { until: number; suppressed: number }>();
-  const logShed: ShedLog = (request, body) => {
+  const logShed: ShedLog = (request, body, level) => {
     const now = clock.monotonic();
     const burst = bursts.get(body.code);
     if (burst && now < burst.until) {
@@ -71,7 +73,7 @@ export function burstErrorHandler(clock: Clock, window = 10_000) {
     const suppressed = burst?.suppressed ?? 0;
     bursts.set(body.code, { until: now + window, suppressed: 0 });
     const fields = { code: body.code, status: body.status, detail: body.detail, suppressed };
-    request.log.warn(fields, suppressed ? `request shed, and ${suppressed} more like it` : 'request shed');
+    request.log[level](fields, suppressed ? `request shed, and ${suppressed} more like it` : 'request shed');
   };
   return function problemErrorHandlerInBursts(error: unknown, request: FastifyRequest, reply: FastifyReply) {
     return answer(error, request, reply, logShed);
@@ -91,7 +93,9 @@ function answer(
   if (body.status >= 500 && !planned) {
     request.log.error({ err: error, code: body.code }, 'request failed');
   } else if (body.status >= 500) {
-    logShed(request, body);
+    logShed(request, body, 'warn');
+  } else if (body.status === 429) {
+    logShed(request, body, 'info');
   } else {
     request.log.info({ code: body.code, status: body.status, detail: body.detail }, 'request rejected');
   }

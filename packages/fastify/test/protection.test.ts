@@ -77,6 +77,30 @@ test('a rate-limited route answers 429 problem+json naming the policy, with Rate
   );
 });
 
+test('a client over its quota is one log line per burst, not one per refused request', async () => {
+  const clock = new FakeClock();
+  const lines: { msg: string; code?: string; suppressed?: number }[] = [];
+  const server = Fastify({
+    logger: { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+  });
+  await server.register(headroom, { service: 'test', version: '1.0.0', defaultMetrics: false, clock });
+  const limiter = createRateLimiter({ clock, policies: [{ name: 'tiny', limit: 1, window: 60_000 }] });
+  const key = rateLimitKey({ tenant: 'acme' }, 'flood');
+  server.get(
+    '/flood',
+    { config: { rateLimit: { limiter, checks: () => [{ key, policy: 'tiny' }] } } },
+    async () => ({}),
+  );
+  assert.equal((await server.inject('/flood')).statusCode, 200);
+  for (let i = 0; i < 20; i++) assert.equal((await server.inject('/flood')).statusCode, 429);
+  const refusals = () => lines.filter((l) => l.code === 'HR_RATE_LIMITED');
+  assert.equal(refusals().length, 1, 'twenty refusals, one line');
+  await clock.tick(10_000);
+  assert.equal((await server.inject('/flood')).statusCode, 429);
+  assert.equal(refusals()[1]?.suppressed, 19);
+  await server.close();
+});
+
 test('a full concurrency limit answers 503 HR_OVERLOADED with Retry-After at once, and frees the slot after', async () => {
   const limiter = bulkhead({ name: 'reports', maxConcurrent: 1, maxQueue: 0 });
   const server = await app();
