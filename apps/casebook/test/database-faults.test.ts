@@ -4,6 +4,7 @@
 // per burst; and the pool's state is in /metrics.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +180,10 @@ test('the pool is in /metrics: connections by state and the wait for one', async
   assert.match(metrics.body, /headroom_db_pool_connections\{state="idle"\} \d+/);
   assert.match(metrics.body, /headroom_db_pool_connections\{state="waiting"\} 0/);
   assert.match(metrics.body, /headroom_db_pool_wait_seconds_count \d+/);
+  // The whole exposition of casebook, its own series and the plugin's, passes Prometheus' own linter.
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
+  assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
+  assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '');
 });
 
 test('stopped: a write answers 503 at once (connection refused), never a 500', async () => {

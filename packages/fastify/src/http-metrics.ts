@@ -37,9 +37,21 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
     registers: [registry],
   });
   buildInfo.set({ service: options.service, version: options.version, commit: options.commit }, 1);
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics) {
+    collectDefaultMetrics({ register: registry });
+    // Three of prom-client's defaults are gauges named like counters (`_total`), which `promtool check
+    // metrics` reports; the same figures stay in the labelled gauges without the suffix
+    // (`nodejs_active_handles{type}`, …), whose sum they are.
+    for (const name of misnamedDefaults) registry.removeSingleMetric(name);
+  }
   return registry;
 }
+
+const misnamedDefaults = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** An `onResponse` hook, callback style (an async hook would allocate a promise per request for nothing). */
 export type HttpMetricsHook = (request: FastifyRequest, reply: FastifyReply, done: () => void) => void;

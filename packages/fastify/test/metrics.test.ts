@@ -1,6 +1,7 @@
 // Metrics: one registry per app, labelled by route template, with bounded cardinality and a build marker.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import Fastify from 'fastify';
@@ -79,6 +80,21 @@ test('the metrics path is configurable and default metrics are opt-out', async (
   assert.equal((await quiet.inject({ method: 'GET', url: '/metrics' })).statusCode, 404);
   const full = await buildApp({ defaultMetrics: true });
   assert.ok((await scrape(full)).body.includes('process_cpu_user_seconds_total'));
+});
+
+test('the exposition passes promtool check metrics, default metrics included', async () => {
+  const app = await buildApp({ defaultMetrics: true });
+  await app.inject({ method: 'GET', url: '/v1/cases/1' });
+  const { body } = await scrape(app);
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+  assert.equal(
+    lint.error,
+    undefined,
+    'promtool (Debian package prometheus) is installed; .ci/run installs it',
+  );
+  assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
+  assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'no warning either');
+  assert.match(body, /nodejs_active_handles\{type="/, 'the labelled gauges stay');
 });
 
 test('two apps in one process keep separate registries, none of them the global one', async () => {
