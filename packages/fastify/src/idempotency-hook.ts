@@ -4,9 +4,8 @@
 // the moment it lands finds it; a 5xx gives the key up, so the retry runs again.
 
 import { invalidOption } from '@headroom/core/errors';
-import type { Idempotency, IdempotentRun } from '@headroom/core/idempotency';
+import type { Idempotency, IdempotentRun, Queryable } from '@headroom/core/idempotency';
 import { idempotencyErrors, parseIdempotencyKey } from '@headroom/core/idempotency';
-import type { Queryable } from '@headroom/core/idempotency/postgres';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
 
 /** `config.idempotency` of a route. */

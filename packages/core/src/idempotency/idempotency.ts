@@ -7,8 +7,7 @@ import { checkClock, checkNumber, withDefaults } from '../shared/options.ts';
 import { idempotencyErrors } from './errors.ts';
 import { type FingerprintedRequest, requestFingerprint } from './fingerprint.ts';
 import { MemoryIdempotencyStore } from './memory-store.ts';
-import type { Queryable } from './postgres/postgres-store.ts';
-import type { IdempotencyStore, StoredResponse } from './store.ts';
+import type { IdempotencyStore, Queryable, StoredResponse } from './store.ts';
 
 /** Options of `createIdempotency`. */
 export interface IdempotencyOptions {
@@ -135,19 +134,10 @@ export class Idempotency {
       key: recordKey,
       complete: (response) => store.complete(recordKey, token, response, clock.now(), retention),
       completeWithin: (client, response) => {
-        const within = (store as { completeWithin?: unknown }).completeWithin;
-        if (typeof within !== 'function') {
+        if (!store.completeWithin) {
           throw new TypeError('completeWithin needs a store that writes through a transaction (PostgreSQL)');
         }
-        return (within as PostgresCompleteWithin).call(
-          store,
-          client,
-          recordKey,
-          token,
-          response,
-          clock.now(),
-          retention,
-        );
+        return store.completeWithin(client, recordKey, token, response, clock.now(), retention);
       },
       release: () => store.release(recordKey, token),
     };
@@ -158,15 +148,6 @@ export class Idempotency {
     return this.#store.sweep(this.#clock.now());
   }
 }
-
-type PostgresCompleteWithin = (
-  client: Queryable,
-  key: string,
-  token: string,
-  response: StoredResponse,
-  now: number,
-  retention: number,
-) => Promise<boolean>;
 
 /**
  * Creates the Idempotency-Key coordinator.

@@ -6,4 +6,4 @@ export type { IdempotencyOptions, IdempotencyScope, IdempotentReplay, Idempotent
 export { createIdempotency, Idempotency } from './idempotency.ts';
 export { maxKeyLength, parseIdempotencyKey } from './idempotency-key.ts';
 export { MemoryIdempotencyStore, memoryIdempotencyStore } from './memory-store.ts';
-export type { BeginOutcome, BeginRequest, IdempotencyStore, StoredResponse } from './store.ts';
+export type { BeginOutcome, BeginRequest, IdempotencyStore, Queryable, StoredResponse } from './store.ts';

@@ -10,6 +10,14 @@ export interface StoredResponse {
   binary?: boolean;
 }
 
+/** A database client a store can write through, inside the caller's transaction: node-postgres's `query`. */
+export interface Queryable {
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+}
+
 /** What `begin` found. */
 export type BeginOutcome =
   /** Nobody holds the key: this request runs, holding it with `token` until it completes or releases it. */
@@ -46,6 +54,18 @@ export interface IdempotencyStore {
   begin(request: BeginRequest): Promise<BeginOutcome>;
   /** Records the answer, kept `retention` ms; false when `token` no longer holds the key. */
   complete(
+    key: string,
+    token: string,
+    response: StoredResponse,
+    now: number,
+    retention: number,
+  ): Promise<boolean>;
+  /**
+   * `complete` through `client`, the caller's transaction, so the record commits or rolls back with the
+   * write it guards. Only stores in the same database as the writes have it (PostgreSQL).
+   */
+  completeWithin?(
+    client: Queryable,
     key: string,
     token: string,
     response: StoredResponse,

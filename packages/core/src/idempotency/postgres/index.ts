@@ -1,2 +1,3 @@
-export type { PostgresIdempotencyStoreOptions, Queryable } from './postgres-store.ts';
+export type { Queryable } from '../store.ts';
+export type { PostgresIdempotencyStoreOptions } from './postgres-store.ts';
 export { idempotencyTableSql, PostgresIdempotencyStore, postgresIdempotencyStore } from './postgres-store.ts';

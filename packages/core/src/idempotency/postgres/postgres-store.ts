@@ -2,15 +2,7 @@
 // guard: a crash between the write and its record cannot happen, so a retried request never runs twice.
 // No driver dependency: any client with `query(text, values)` (node-postgres's Pool, Client or PoolClient).
 
-import type { BeginOutcome, BeginRequest, IdempotencyStore, StoredResponse } from '../store.ts';
-
-/** What the store needs of a PostgreSQL client: node-postgres's `query`. */
-export interface Queryable {
-  query(
-    text: string,
-    values?: unknown[],
-  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
-}
+import type { BeginOutcome, BeginRequest, IdempotencyStore, Queryable, StoredResponse } from '../store.ts';
 
 /** Options of `postgresIdempotencyStore`. */
 export interface PostgresIdempotencyStoreOptions {
