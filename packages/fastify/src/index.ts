@@ -21,6 +21,7 @@ export type { RequestIdServerOptions } from './request-id.ts';
 export { requestIdOptions } from './request-id.ts';
 export { lazyChildLogger } from './request-logger.ts';
 export type { RouteConcurrency } from './route-protection.ts';
+export { overloadedError } from './route-protection.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';
 export { validatorCompiler } from './validator-compiler.ts';

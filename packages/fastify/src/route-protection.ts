@@ -1,7 +1,7 @@
 // What a route's `config.rateLimit` and `config.concurrency` ask for, added from the plugin's onRoute hook:
 // the rate-limit hook, and the handler run inside a bulkhead (503 HR_OVERLOADED + Retry-After when full).
 
-import { deprecatedOption, invalidOption } from '@headroom/core/errors';
+import { deprecatedOption, type HeadroomError, invalidOption } from '@headroom/core/errors';
 import { type BulkheadPermit, type BulkheadPolicy, isBulkheadRejectedError } from '@headroom/core/policy';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { fastifyErrors } from './errors.ts';
@@ -17,6 +17,26 @@ export interface RouteConcurrency {
   retryDelay?: number;
   /** @deprecated seconds; use `retryDelay` (ms). This name goes in the next release. */
   retryAfter?: number;
+}
+
+/**
+ * The 503 of a full concurrency limit: HR_OVERLOADED naming the limiter, with `Retry-After` (seconds, as the
+ * header takes them) and the bulkhead's refusal as its cause. For limits a service applies itself, inside a
+ * loader say, as well as for `config.concurrency`.
+ *
+ * @example
+ * if (isBulkheadRejectedError(error)) throw overloadedError('search', error);
+ */
+export function overloadedError(
+  limiter: string,
+  cause: unknown,
+  retryAfter = '1',
+): HeadroomError<'HR_OVERLOADED'> {
+  return fastifyErrors.create('HR_OVERLOADED', `${limiter} is at capacity; retry shortly`, {
+    cause,
+    headers: { 'retry-after': retryAfter },
+    context: { limiter },
+  });
 }
 
 function retryAfterSeconds(config: RouteConcurrency): string {
@@ -44,12 +64,7 @@ export function protectRoute(route: RouteOptions, protection: Protection): void 
     const retryAfter = retryAfterSeconds(config.concurrency);
     if (!protection.bulkheads.has(limiter.name)) protection.bulkhead(limiter);
     const handler = route.handler;
-    const overloaded = (error: unknown) =>
-      fastifyErrors.create('HR_OVERLOADED', `${limiter.name} is at capacity; retry shortly`, {
-        cause: error,
-        headers: { 'retry-after': retryAfter },
-        context: { limiter: limiter.name },
-      });
+    const overloaded = (error: unknown) => overloadedError(limiter.name, error, retryAfter);
     // The slot is held until the handler settles: the handler cannot be stopped half-way, so a client that
     // leaves frees nothing early. Waiting is what a client that leaves gives up (`clientGone`).
     const queued = async (self: unknown, request: FastifyRequest, reply: FastifyReply, slot?: string) => {

@@ -60,6 +60,14 @@ test('a rate-limited route answers 429 problem+json naming the policy, with Rate
   const body = limited.json();
   assert.equal(body.code, 'HR_RATE_LIMITED');
   assert.equal(body.policy, 'free');
+  assert.deepEqual(body.violated_policies, ['free']);
+  assert.ok(
+    body.retry_after_ms > 29_000 && body.retry_after_ms <= 30_000,
+    `retry_after_ms ${body.retry_after_ms}`,
+  );
+  // The old spellings, kept for one release.
+  assert.deepEqual(body['violated-policies'], body.violated_policies);
+  assert.equal(body.retryAfterMs, body.retry_after_ms);
   assert.equal(limited.headers['retry-after'], '30');
   assert.match(String(limited.headers.ratelimit), /^"free";r=0;t=30$/);
   assert.equal((await get('globex')).statusCode, 200, 'another tenant has its own bucket');

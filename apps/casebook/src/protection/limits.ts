@@ -11,10 +11,9 @@ import {
   rateLimitKey,
   tierPolicies,
 } from '@headroom/core/ratelimit';
-import type { RateLimitCheck } from '@headroom/fastify';
+import { overloadedError, type RateLimitCheck } from '@headroom/fastify';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
-import { casebookErrors } from '../errors.ts';
 import type { Tier } from '../tenancy/tiers.ts';
 
 /** Sustained rate and burst of every authenticated request, per tenant, by tier. */
@@ -149,11 +148,6 @@ export async function limited<T>(
   try {
     return await limiter.execute(work, { key });
   } catch (error) {
-    if (!isBulkheadRejectedError(error)) throw error;
-    throw casebookErrors.create('HR_OVERLOADED', `${limiter.name} is at capacity; retry shortly`, {
-      cause: error,
-      headers: { 'retry-after': '1' },
-      context: { limiter: limiter.name },
-    });
+    throw isBulkheadRejectedError(error) ? overloadedError(limiter.name, error) : error;
   }
 }
