@@ -202,7 +202,8 @@ async function main(argv: string[]): Promise<number> {
     if ((values.baseline?.length ?? 0) > 1) throw new UsageError('headroom report takes one --baseline');
     const [artifact, baseline] = await readArtifacts([file, ...(values.baseline ?? [])]);
     await writeReports(artifact!, values, baseline);
-    return 0;
+    // The same exit code as the run it renders: a saved breach stays a breach (the help says 1).
+    return artifact!.gate?.verdict === 'fail' ? 1 : 0;
   }
 
   const scenario = await loadScenario(file, values.target ? { target: values.target } : {});

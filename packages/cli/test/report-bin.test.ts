@@ -11,10 +11,12 @@ import { promisify } from 'node:util';
 import { reportArtifact } from './support/report-artifact.ts';
 
 const bin = join(import.meta.dirname, '../src/bin.ts');
+// Exit 0 or 1 is the gate's verdict, returned; anything else is a failure of the command.
 const headroom = (args: string[]) =>
   promisify(execFile)(process.execPath, [bin, ...args]).then(
     () => 0,
     (error: { code: number; stderr: string }) => {
+      if (error.code === 1) return 1;
       throw new Error(`exit ${error.code}: ${error.stderr}`);
     },
   );
@@ -24,8 +26,18 @@ test('headroom report writes HTML, JUnit and Markdown, the Markdown against --ba
   const file = (name: string) => join(dir, name);
   await writeFile(file('base.json'), JSON.stringify(reportArtifact({ failing: true }).artifact));
   await writeFile(file('pr.json'), JSON.stringify(reportArtifact({ failing: true, scale: 1.2 }).artifact));
-  await headroom(['report', file('pr.json'), '--markdown', file('pr.md'), '--baseline', file('base.json')]);
+  await writeFile(file('passing.json'), JSON.stringify(reportArtifact({ failing: false }).artifact));
+  const failed = await headroom([
+    'report',
+    file('pr.json'),
+    '--markdown',
+    file('pr.md'),
+    '--baseline',
+    file('base.json'),
+  ]);
+  assert.equal(failed, 1, 'rendering a run whose gate failed exits 1, as the run did');
   await headroom(['report', file('pr.json'), '--junit', file('junit.xml'), '--html', file('report.html')]);
+  assert.equal(await headroom(['report', file('passing.json'), '--markdown', file('passing.md')]), 0);
   const md = await readFile(file('pr.md'), 'utf8');
   assert.match(md, /\| route \| samples \| check \| observed \/ limit \| vs base \| verdict \|/);
   assert.match(
