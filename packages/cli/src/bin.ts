@@ -14,7 +14,6 @@ import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
 import { importAutocannon } from './import/autocannon.ts';
 import { importK6 } from './import/k6.ts';
-import { judgedMaxima } from './report/bounded.ts';
 import { htmlReport } from './report/html.ts';
 import { junitReport, junitRunReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
@@ -254,7 +253,7 @@ async function main(argv: string[]): Promise<number> {
 
   process.stdout.write(`${stageTable(result)}\n\n`);
   const gate = judge(result, spec, { checkFailures });
-  process.stdout.write(`${verdictTable(gate, { maxima: judgedMaxima(result.stages, result.cells) })}\n`);
+  process.stdout.write(`${verdictTable(gate)}\n`);
   const artifact = toArtifact(scenario, result, spec ? gate : undefined);
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
   await writeReports(artifact, values);

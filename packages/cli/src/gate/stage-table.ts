@@ -2,7 +2,7 @@
 // counted apart), before any judging.
 
 import type { RunResult } from '../engine/run.ts';
-import { boundedPercentileMs, maxMs } from '../report/bounded.ts';
+import { maxMs } from '../report/bounded.ts';
 
 /**
  * @example
@@ -20,7 +20,7 @@ export function stageTable(result: RunResult): string {
   for (const c of cells) {
     const failures = (c.status['5xx'] ?? 0) + c.networkErrors;
     lines.push(
-      `| ${c.stage} | \`${c.route}\` | ${c.count} | ${c.count - c.admitted} | ${boundedPercentileMs(c, 50).toFixed(2)} | ${boundedPercentileMs(c, 95).toFixed(2)} | ${boundedPercentileMs(c, 99).toFixed(2)} | ${maxMs(c).toFixed(2)} | ${failures} | ${c.failedChecks} |`,
+      `| ${c.stage} | \`${c.route}\` | ${c.count} | ${c.count - c.admitted} | ${c.percentileMs(50).toFixed(2)} | ${c.percentileMs(95).toFixed(2)} | ${c.percentileMs(99).toFixed(2)} | ${maxMs(c).toFixed(2)} | ${failures} | ${c.failedChecks} |`,
     );
   }
   return lines.join('\n');

@@ -1,13 +1,11 @@
 // The verdict table, for a terminal and for a PR comment (Markdown): one row per check, observed against
 // its limit, and (given a baseline) the change since.
 
-import { boundedObserved, isLatency } from '../report/bounded.ts';
+import { isLatency } from '../report/bounded.ts';
 import { checkTitle, formatLimit, formatObserved, headline } from '../report/verdict.ts';
 import type { GateResult } from './judge.ts';
 
 export interface VerdictTableOptions {
-  /** Each route's largest admitted latency in ms: printed percentiles are capped at it. */
-  maxima?: ReadonlyMap<string, number>;
   /** The same route's figure for a metric in a baseline run, for a `vs base` column. */
   baseline?: (route: string, metric: string) => number | undefined;
 }
@@ -40,7 +38,7 @@ export function change(metric: string, observed: number, base: number | undefine
  * console.log(verdictTable(judge(result, spec)));
  */
 export function verdictTable(gate: GateResult, options: VerdictTableOptions = {}): string {
-  const { maxima, baseline } = options;
+  const { baseline } = options;
   const lines = baseline
     ? [
         '| route | samples | check | observed / limit | vs base | verdict |',
@@ -52,7 +50,7 @@ export function verdictTable(gate: GateResult, options: VerdictTableOptions = {}
       `| \`${route.route}\` | ${route.samples} | ${check} | ${figures} |${baseline ? ` ${base} |` : ''} ${verdict} |`;
     if (route.checks.length === 0) lines.push(cells('(no objective)', '–', '–', route.verdict));
     for (const check of route.checks) {
-      const observed = boundedObserved(check, maxima?.get(route.route));
+      const observed = check.observed;
       const base = baseline?.(route.route, check.metric);
       const vsBase =
         base === undefined

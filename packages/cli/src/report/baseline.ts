@@ -2,7 +2,7 @@
 
 import type { RunArtifact } from '../artifact.ts';
 import { routesOf } from '../compare/compare.ts';
-import { boundedPercentileMs, isLatency } from './bounded.ts';
+import { isLatency } from './bounded.ts';
 
 /**
  * Latency percentiles, availability and failed checks come from the baseline's histograms and counts
@@ -21,7 +21,7 @@ export function baselineFigures(
     const stats = routes.get(route);
     if (stats && stats.count > 0) {
       if (isLatency(metric))
-        return stats.admitted > 0 ? boundedPercentileMs(stats, Number(metric.slice(1))) : undefined;
+        return stats.admitted > 0 ? stats.percentileMs(Number(metric.slice(1))) : undefined;
       if (metric === 'availability') return 1 - stats.share(['5xx']);
       if (metric === 'checks') return stats.failedCheckShare;
     }

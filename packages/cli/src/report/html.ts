@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { RunArtifact } from '../artifact.ts';
 import { routesOf } from '../compare/compare.ts';
 import { RouteStats } from '../stats/route-stats.ts';
-import { boundedObserved, boundedPercentileMs, isLatency, maxMs } from './bounded.ts';
+import { isLatency, maxMs } from './bounded.ts';
 import { htmlPage } from './html-page.ts';
 import { checkTitle, formatLimit, formatObserved, headline } from './verdict.ts';
 
@@ -50,7 +50,6 @@ export function reportData(artifact: RunArtifact) {
   const routes = names.map((route) => {
     const verdict = gate?.routes.find((r) => r.route === route);
     const judged = judgedRoutes.get(route);
-    const max = judged ? maxMs(judged) : undefined;
     const budgets = (verdict?.checks ?? [])
       .filter((c) => isLatency(c.metric))
       .map((c) => ({ metric: c.metric, limit: c.limit }));
@@ -68,10 +67,7 @@ export function reportData(artifact: RunArtifact) {
           requests: cell?.count ?? 0,
           max: cell?.admitted ? maxMs(cell) : null,
           values: Object.fromEntries(
-            percentiles.map((m) => [
-              m,
-              cell?.admitted ? boundedPercentileMs(cell, Number(m.slice(1))) : null,
-            ]),
+            percentiles.map((m) => [m, cell?.admitted ? cell.percentileMs(Number(m.slice(1))) : null]),
           ),
         };
       }),
@@ -79,16 +75,16 @@ export function reportData(artifact: RunArtifact) {
         ? {
             requests: judged.count,
             refused: judged.count - judged.admitted,
-            p50: boundedPercentileMs(judged, 50),
-            p95: boundedPercentileMs(judged, 95),
-            p99: boundedPercentileMs(judged, 99),
+            p50: judged.percentileMs(50),
+            p95: judged.percentileMs(95),
+            p99: judged.percentileMs(99),
             max: maxMs(judged),
             failures: (judged.status['5xx'] ?? 0) + judged.networkErrors,
           }
         : null,
       checks: (verdict?.checks ?? []).map((c) => ({
         title: checkTitle(c),
-        observed: formatObserved(c.metric, boundedObserved(c, max)),
+        observed: formatObserved(c.metric, c.observed),
         limit: formatLimit(c.metric, c.limit),
         verdict: c.verdict,
         note: c.verdict === 'pass' ? '' : (c.note ?? ''),

@@ -5,8 +5,6 @@
 
 import type { RunArtifact } from '../artifact.ts';
 import type { CheckResult, GateResult } from '../gate/judge.ts';
-import { RouteStats } from '../stats/route-stats.ts';
-import { boundedObserved, judgedMaxima } from './bounded.ts';
 import { checkTitle, formatLimit, formatObserved, unitOf } from './verdict.ts';
 
 export interface JunitOptions {
@@ -14,8 +12,6 @@ export interface JunitOptions {
   seconds?: number;
   /** When the run started (ISO 8601), for the suites' `timestamp`. */
   timestamp?: string;
-  /** Each route's largest admitted latency in ms: reported percentiles are capped at it. */
-  maxima?: ReadonlyMap<string, number>;
 }
 
 const escapeXml = (text: string) =>
@@ -41,7 +37,7 @@ export function junitReport(gate: GateResult, name: string, options: JunitOption
     checks.filter((c) => c.verdict === verdict).length;
   const suites = gate.routes.map((route) => {
     const cases = route.checks.map((check) => {
-      const observed = boundedObserved(check, options.maxima?.get(route.route));
+      const observed = check.observed;
       const measured = `${check.metric} ${formatObserved(check.metric, observed)} (limit ${formatLimit(check.metric, check.limit)}, ${route.samples} samples): ${check.verdict}${check.note ? ` (${check.note})` : ''}`;
       const outcome =
         check.verdict === 'fail'
@@ -90,19 +86,15 @@ export function junitReport(gate: GateResult, name: string, options: JunitOption
 
 /**
  * The JUnit XML of a saved run: its gate, with the judged stages' duration as the suites' `time`, the start
- * as their `timestamp`, and percentiles capped at each route's max.
+ * as their `timestamp`.
  *
  * @example
  * await writeFile('junit.xml', junitRunReport(artifact));
  */
 export function junitRunReport(artifact: RunArtifact & { gate: GateResult }): string {
-  const { stages, cells, startedAt } = artifact.result;
+  const { stages, startedAt } = artifact.result;
   return junitReport(artifact.gate, artifact.scenario.name, {
     seconds: stages.filter((s) => s.judge).reduce((sum, s) => sum + s.durationMs, 0) / 1000,
     timestamp: startedAt,
-    maxima: judgedMaxima(
-      stages,
-      cells.map((c) => RouteStats.fromJSON(c)),
-    ),
   });
 }

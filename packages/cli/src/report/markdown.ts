@@ -5,7 +5,7 @@ import type { RunArtifact } from '../artifact.ts';
 import { routesOf } from '../compare/compare.ts';
 import { verdictTable } from '../gate/table.ts';
 import { baselineFigures } from './baseline.ts';
-import { boundedPercentileMs, maxMs } from './bounded.ts';
+import { maxMs } from './bounded.ts';
 import { headline } from './verdict.ts';
 
 export interface MarkdownOptions {
@@ -45,10 +45,7 @@ export function markdownReport(artifact: RunArtifact, options: MarkdownOptions =
     '',
   );
   if (artifact.gate) {
-    const maxima = new Map([...routes].map(([route, stats]) => [route, maxMs(stats)]));
-    lines.push(
-      verdictTable(artifact.gate, { maxima, ...(baseline ? { baseline: baselineFigures(baseline) } : {}) }),
-    );
+    lines.push(verdictTable(artifact.gate, baseline ? { baseline: baselineFigures(baseline) } : {}));
   } else {
     lines.push(
       'Latency of admitted requests over the judged stages (no spec, so nothing judged):',
@@ -57,7 +54,7 @@ export function markdownReport(artifact: RunArtifact, options: MarkdownOptions =
       '| --- | ---: | ---: | ---: | ---: | ---: |',
       ...[...routes].map(
         ([route, s]) =>
-          `| \`${route}\` | ${s.count} | ${[50, 95, 99].map((p) => boundedPercentileMs(s, p).toFixed(2)).join(' | ')} | ${maxMs(s).toFixed(2)} |`,
+          `| \`${route}\` | ${s.count} | ${[50, 95, 99].map((p) => s.percentileMs(p).toFixed(2)).join(' | ')} | ${maxMs(s).toFixed(2)} |`,
       ),
     );
   }

@@ -162,10 +162,13 @@ export class RouteStats {
 
   /**
    * Percentile of the admitted requests' corrected latency (or `raw`, or the `refused` ones'), in
-   * milliseconds; 0 when there are none.
+   * milliseconds; 0 when there are none. Never above the largest sample: HDR answers a percentile with the
+   * top of its bucket, up to 0.1% above the values in it (3 significant digits), and a p99 above the max is
+   * a figure nobody can trust, in a table or at the gate.
    */
   percentileMs(p: number, kind: 'corrected' | 'raw' | 'refused' = 'corrected'): number {
-    return this[kind].getValueAtPercentile(p) / 1000;
+    const histogram = this[kind];
+    return Math.min(histogram.getValueAtPercentile(p), histogram.maxValue) / 1000;
   }
 
   toJSON(): RouteStatsJson {
