@@ -54,6 +54,14 @@ async function metric(server: ServerProcess, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`, { headers: operatorHeaders })).text();
   return Number(pattern.exec(text)?.[1] ?? 0);
 }
+const cacheStats = async (server: ServerProcess) =>
+  JSON.stringify(
+    (
+      (await (await fetch(`${server.url}/admin/caches`, { headers: operatorHeaders })).json()) as {
+        data: unknown[];
+      }
+    ).data,
+  );
 const loads = (server: ServerProcess) =>
   metric(server, /headroom_cache_loads_total\{cache="casebook",kind="load",outcome="ok"\} (\d+)/);
 const l2Hits = (server: ServerProcess) =>
@@ -71,7 +79,7 @@ test('two processes × 500 concurrent misses on one Redis: exactly one load in t
   assert.equal(new Set(responses.map(([, body]) => body)).size, 1, 'every caller got the same bytes');
   const total = (await loads(a)) + (await loads(b)) - before;
   console.log(`# stampede: 2 processes × 500 concurrent misses → ${total} load(s)`);
-  assert.equal(total, 1);
+  assert.equal(total, 1, `loads: ${total}; cache stats: ${await cacheStats(a)} / ${await cacheStats(b)}`);
 });
 
 test("a write on A reaches B's L1 through the bus: B serves the new value within 100 ms", async () => {

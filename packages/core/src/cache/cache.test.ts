@@ -3,15 +3,31 @@ import { test } from 'node:test';
 import { FakeClock } from '../clock/index.ts';
 import { isHeadroomError } from '../errors/index.ts';
 import { createCache } from './cache.ts';
-import { cacheKey, GLOBAL } from './cache-key.ts';
+import { type CacheKey, cacheKey, GLOBAL } from './cache-key.ts';
 import { bytesEtag } from './entry.ts';
 import { isCacheLoadTimeoutError } from './errors.ts';
 import { memoryBus } from './memory-bus.ts';
 import { memoryStore } from './memory-store.ts';
-import type { CacheStore } from './store.ts';
+import type { CacheBus, CacheStore } from './store.ts';
 
 const acme = { tenant: 'acme' };
 const beta = { tenant: 'beta' };
+
+/** `store` with some of its methods replaced. */
+function storeWith(store: CacheStore, replaced: Partial<CacheStore>): CacheStore {
+  return {
+    name: store.name,
+    get: (k) => store.get(k),
+    set: (k, entry, options) => store.set(k, entry, options),
+    delete: (keys) => store.delete(keys),
+    tagVersions: (tags) => store.tagVersions(tags),
+    invalidateTags: (tags) => store.invalidateTags(tags),
+    acquireLease: (k, token, ttl) => store.acquireLease(k, token, ttl),
+    releaseLease: (k, token) => store.releaseLease(k, token),
+    clear: () => store.clear(),
+    ...replaced,
+  };
+}
 
 function counter<T>(make: (n: number) => T | Promise<T>) {
   const loader = Object.assign(
@@ -364,20 +380,12 @@ test('a lease won after another instance already stored the value: the value is 
   const bus = memoryBus();
   const { promise: gate, resolve: open } = Promise.withResolvers<void>();
   // B's lease request is held back until A has loaded and stored: the window a slow process sees under load.
-  const slowLease: CacheStore = {
-    name: l2.name,
-    get: (k) => l2.get(k),
-    set: (k, entry, options) => l2.set(k, entry, options),
-    delete: (keys) => l2.delete(keys),
-    tagVersions: (tags) => l2.tagVersions(tags),
-    invalidateTags: (tags) => l2.invalidateTags(tags),
-    releaseLease: (k, token) => l2.releaseLease(k, token),
-    clear: () => l2.clear(),
+  const slowLease = storeWith(l2, {
     async acquireLease(k, token, ttl) {
       await gate;
       return l2.acquireLease(k, token, ttl);
     },
-  };
+  });
   const a = createCache({ clock, l2, bus, instanceId: 'a' });
   const b = createCache({ clock, l2: slowLease, bus, instanceId: 'b' });
   const key = cacheKey(acme, 'case', 9);
@@ -389,6 +397,120 @@ test('a lease won after another instance already stored the value: the value is 
   open();
   assert.deepEqual(await fromB, { id: 9, by: 'a' });
   assert.equal(loadA.calls + loadB.calls, 1);
+});
+
+/** Resolves after the promise chains now queued have run (memory store and bus answer in microtasks). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A holds `key`'s lease with a load held back until `finishA()`; B waits on it. */
+async function holderAndWaiter(
+  a: ReturnType<typeof createCache>,
+  b: ReturnType<typeof createCache>,
+  key: CacheKey,
+) {
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  const loadA = counter(async () => {
+    await gate;
+    return { by: 'a' };
+  });
+  const loadB = counter(async () => ({ by: 'b' }));
+  const fromA = a.getOrSet(key, loadA);
+  await settle();
+  const race: { fromB: { by: string } | undefined } & Record<string, unknown> = { fromB: undefined };
+  const waiting = b.getOrSet(key, loadB).then((v) => {
+    race.fromB = v;
+  });
+  await settle();
+  return Object.assign(race, {
+    loadA,
+    loadB,
+    waiting,
+    async finishA() {
+      open();
+      const value = await fromA;
+      await a.whenIdle();
+      return value;
+    },
+  });
+}
+
+test("the holder's write times out after it landed: the lease is given back and the waiter reads, not loads", async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  const bus = memoryBus();
+  // What ioredis does on a busy event loop: the command ran in Redis, the client's commandTimeout fired first.
+  const lateStore = storeWith(l2, {
+    async set(k, entry, options) {
+      await l2.set(k, entry, options);
+      throw new Error('Command timed out');
+    },
+  });
+  const a = createCache({ clock, l2: lateStore, bus, instanceId: 'a' });
+  const b = createCache({ clock, l2, bus, instanceId: 'b' });
+  const key = cacheKey(acme, 'case', 11);
+  const race = await holderAndWaiter(a, b, key);
+  assert.equal(b.stats().loads.waitedRemote, 1, 'B waits on A');
+  assert.deepEqual(await race.finishA(), { by: 'a' });
+  await settle();
+  assert.deepEqual(race.fromB, { by: 'a' }, 'B answered without the clock moving');
+  await race.waiting;
+  assert.equal(race.loadA.calls + race.loadB.calls, 1);
+});
+
+test('a notice that never comes costs the waiter one recheck (500 ms), not the whole lease', async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  const bus = memoryBus();
+  const deaf: CacheBus = {
+    get healthy() {
+      return bus.healthy;
+    },
+    publish: async () => {}, // lost on the way
+    subscribe: (listener) => bus.subscribe(listener),
+    onReconnect: (listener) => bus.onReconnect(listener),
+    close: () => bus.close(),
+  };
+  const a = createCache({ clock, l2, bus: deaf, instanceId: 'a' });
+  const b = createCache({ clock, l2, bus, instanceId: 'b' });
+  const key = cacheKey(acme, 'case', 12);
+  const race = await holderAndWaiter(a, b, key);
+  await race.finishA();
+  clock.advance(499);
+  await settle();
+  assert.equal(race.fromB, undefined, 'no notice: B is still waiting');
+  clock.advance(1);
+  await settle();
+  assert.deepEqual(race.fromB, { by: 'a' }, "B's recheck found A's entry in L2");
+  await race.waiting;
+  assert.equal(race.loadB.calls, 0);
+  assert.equal(b.stats().loads.waitedRemote, 1, 'one wait, however many rechecks');
+});
+
+test('a holder that never finishes: the waiter loads itself once the lease time is up, rechecking meanwhile', async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  let leaseTries = 0;
+  const counted = storeWith(l2, {
+    acquireLease: (k, token, ttl) => {
+      leaseTries++;
+      return l2.acquireLease(k, token, ttl);
+    },
+  });
+  const b = createCache({ clock, l2: counted, bus: memoryBus(), instanceId: 'b', leaseTtl: 2_000 });
+  const key = cacheKey(acme, 'case', 13);
+  assert.equal(await l2.acquireLease(`cache|${key}`, 'gone', 60_000), true);
+  const loadB = counter(async () => ({ by: 'b' }));
+  let fromB: { by: string } | undefined;
+  const waiting = b.getOrSet(key, loadB).then((v) => (fromB = v));
+  for (let t = 500; t < 2_000; t += 500) {
+    await clock.tick(500);
+    assert.equal(fromB, undefined, `still waiting at ${t} ms`);
+  }
+  await clock.tick(500);
+  assert.deepEqual(fromB, { by: 'b' });
+  await waiting;
+  assert.equal(loadB.calls, 1);
+  assert.equal(leaseTries, 4, 'one try at the start and one per recheck: 500, 1,000 and 1,500 ms');
 });
 
 test('set on a cache without L2 writes L1 only and counts no L2 error', async () => {

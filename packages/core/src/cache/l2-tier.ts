@@ -68,7 +68,12 @@ export class L2Tier {
     const result = await l2Call(this.#c, 'set', (l2) =>
       l2.set(storeKey, entry, lease === undefined ? {} : { lease }),
     );
-    if (result === FAILED) return;
+    if (result === FAILED) {
+      // The write may have landed or not (a timeout can come after Redis did it): give the lease back, which
+      // also wakes the instances waiting on it, so they look for themselves instead of waiting out the lease.
+      if (lease !== undefined) await this.#release(storeKey, lease);
+      return;
+    }
     if (result === 'stored') {
       await publish(this.#c, { type: 'set', cache: this.#c.name, keys: [storeKey] });
       return;

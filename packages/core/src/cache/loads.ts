@@ -13,6 +13,9 @@ import type { L2Tier } from './l2-tier.ts';
 import { RemoteWaits } from './remote-waits.ts';
 import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
 
+/** How often an instance waiting on another's lease looks at L2 even without a bus notice. */
+const RECHECK_MS = 500;
+
 interface Flight {
   promise: Promise<L1Entry>;
   /** Set when the flight adopted a stale L2 entry: refresh it once the flight is done. */
@@ -136,7 +139,14 @@ export class Loads {
       if (found.freshUntil <= this.#c.clock.now()) flight.refreshAfter = true;
       return found;
     }
-    for (let round = 0; round < 3 && this.#c.bus?.healthy === true; round++) {
+    // Wait for the lease holder at most min(leaseTtl, hardTimeout) in all, woken by its bus notice; look at L2
+    // again every RECHECK_MS as well, because a notice can be lost (the holder's write or publish timed out on its
+    // side while Redis did the work, or the holder died) and one lost notice must not cost the whole lease.
+    const deadline = this.#c.clock.monotonic() + Math.min(this.#c.leaseTtl, o.hardTimeout);
+    let waited = false;
+    while (this.#c.bus?.healthy === true) {
+      const left = deadline - this.#c.clock.monotonic();
+      if (left <= 0) break;
       const wait = this.waits.register(storeKey);
       try {
         const lease = await this.#l2.lease(storeKey);
@@ -149,12 +159,11 @@ export class Loads {
           this.#l2.release(storeKey, lease);
           return stored;
         }
-        this.#c.s.waitedRemote++;
+        if (!waited) this.#c.s.waitedRemote++;
+        waited = true;
         const again = await this.#l2.read(key, storeKey, stale, refresh, false);
         if (again !== undefined) return again;
-        const bound = Math.min(this.#c.leaseTtl, o.hardTimeout);
-        const outcome = await wait.until(this.#c.clock, bound);
-        if (outcome === 'timeout') break;
+        await wait.until(this.#c.clock, Math.min(left, RECHECK_MS));
         const filled = await this.#l2.read(key, storeKey, stale, refresh, false);
         if (filled !== undefined) return filled;
       } finally {
