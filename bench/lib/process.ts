@@ -1,6 +1,6 @@
 // Child processes for benches: start a server, wait for the line that says it is ready, stop it.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 
 export interface Started {
   child: ChildProcess;
@@ -14,10 +14,19 @@ export interface Started {
 /** Spawns `node <script>` (the repo's Node 24) and resolves when stdout matches `ready`. */
 export function startNode(
   script: string,
-  options: { env?: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number; args?: string[] },
+  options: {
+    env?: NodeJS.ProcessEnv;
+    ready: RegExp;
+    timeoutMs?: number;
+    args?: string[];
+    /** Linux: run on these CPUs only (`taskset -c`), so that a generator on the others cannot take its CPU. */
+    cpus?: string;
+  },
 ): Promise<Started> {
   const started = performance.now();
-  const child = spawn(process.execPath, [script, ...(options.args ?? [])], {
+  const command = [process.execPath, script, ...(options.args ?? [])];
+  if (options.cpus !== undefined) command.unshift('taskset', '-c', options.cpus);
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -61,3 +70,13 @@ export const benchOperatorToken = 'bench-operator-token-not-secret';
 
 /** Headers that read casebook's `/metrics`. */
 export const operatorHeaders = { authorization: `Bearer ${benchOperatorToken}` };
+
+/**
+ * Linux: keeps this process and every thread it starts from now on (worker threads inherit it) to `cpus`
+ * (`taskset -c` syntax). False where taskset is missing.
+ */
+export function pinThisProcess(cpus: string): boolean {
+  return (
+    spawnSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' }).status === 0
+  );
+}

@@ -129,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     metricsAuthorize: requireOperator,
     idempotency,
+    ...(limits.door ? { overload: { limit: limits.door } } : {}),
     admin: {
       async authorize(request): Promise<AdminAccess> {
         if (isOperator(request)) return { role: 'operator' };

@@ -27,6 +27,8 @@ export interface Config {
   quotaScale: number;
   /** `READ_CACHE=off`: reads go to PostgreSQL every time (for uncached baselines). */
   readCache: boolean;
+  /** `OVERLOAD_LIMIT=off`: no adaptive limit at the door (benches compare with it). */
+  overloadLimit: boolean;
   /** Bearer token of operators (`/metrics`, process-wide admin); unset = read or made in `<dataDir>/operator-token`. */
   operatorToken: string | undefined;
   /** Connection timeouts; unset ones keep @headroom/fastify's defaults (10 s headers, 30 s request, 72 s keep-alive). */
@@ -58,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),
     readCache: env.READ_CACHE !== 'off',
+    overloadLimit: env.OVERLOAD_LIMIT !== 'off',
     operatorToken: env.OPERATOR_TOKEN || undefined,
     connection: {
       ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeout'),

@@ -65,6 +65,7 @@ const limits = createLimits({
   clock,
   instances: config.instances,
   scale: config.quotaScale,
+  door: config.overloadLimit,
   ...(redis ? { store: redisRateLimitStore(redis.client) } : {}),
 });
 const cache = createCache({

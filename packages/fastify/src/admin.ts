@@ -98,6 +98,10 @@ export async function adminRoutes(
   await app.register(
     async (admin) => {
       // Async whatever `authorize` is, so Fastify never waits for a `done` callback it will not get.
+      // Operators act while the service sheds: admin routes skip the plugin's overload limit.
+      admin.addHook('onRoute', function exemptFromOverload(route) {
+        route.config = { ...route.config, overload: false };
+      });
       admin.addHook('onRequest', async function authorizeAdmin(request, reply) {
         request.adminAccess = await options.authorize(request, reply);
       });

@@ -81,11 +81,11 @@ export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions)
   const { service, version, readiness, readinessTimeout, clock } = options;
   const live = JSON.stringify({ status: 'pass' });
 
-  app.get('/health/live', { logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/health/live', { logLevel: 'warn', config: { overload: false } }, async (_request, reply) => {
     return reply.type(healthContentType).send(live);
   });
 
-  app.get('/health/ready', { logLevel: 'warn' }, async (request, reply) => {
+  app.get('/health/ready', { logLevel: 'warn', config: { overload: false } }, async (request, reply) => {
     const { ready, checks } = await checkReadiness(readiness, readinessTimeout, clock, request.log);
     if (ready) return reply.type(healthContentType).send({ status: 'pass', checks });
     const failing = Object.keys(checks).filter((name) => checks[name]?.status === 'fail');
@@ -93,7 +93,7 @@ export function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions)
     return sendProblem(reply, codeProblem(request, 'HR_NOT_READY', detail, { checks }));
   });
 
-  app.get('/health', { logLevel: 'warn' }, async (request, reply) => {
+  app.get('/health', { logLevel: 'warn', config: { overload: false } }, async (request, reply) => {
     const { ready, checks } = await checkReadiness(readiness, readinessTimeout, clock, request.log);
     // Ready but with a check that warns (an optional breaker open, a cache tier down): degraded, still 200.
     const degraded = Object.values(checks).some((check) => check?.status === 'warn');

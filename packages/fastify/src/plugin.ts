@@ -19,6 +19,7 @@ import {
   recordIdempotentAnswer,
   releaseUnsettledKey,
 } from './idempotency-hook.ts';
+import { type OverloadOptions, overloadGate } from './overload.ts';
 import { codeProblem, sendProblem } from './problem.ts';
 import { createProtection, type Protection } from './protection.ts';
 import type { RouteRateLimit } from './rate-limit-hook.ts';
@@ -65,6 +66,11 @@ export interface HeadroomOptions {
   idempotency?: Idempotency;
   /** @deprecated renamed `drainTimeout` (same unit); this name goes in the next release. */
   drainMs?: number;
+  /**
+   * An adaptive concurrency limit at the door: checked first, before authentication or any body is read; a
+   * request beyond it gets 503 HR_OVERLOADED with Retry-After at once. @default none
+   */
+  overload?: OverloadOptions;
 }
 
 /** What the plugin adds to the Fastify instance as `app.headroom`. */
@@ -89,6 +95,8 @@ declare module 'fastify' {
     concurrency?: RouteConcurrency;
     /** The Idempotency-Key protocol around this route's handler (needs the plugin's `idempotency`). */
     idempotency?: RouteIdempotency;
+    /** `false`: this route skips the plugin's `overload` limit (health, metrics and admin routes do). */
+    overload?: boolean;
   }
   interface FastifyInstance {
     /** Set by the `headroom` plugin of `@headroom/fastify`. */
@@ -138,6 +146,8 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     drainTimeout: options.drainTimeout ?? defaultOptions.drainTimeout,
   });
   answerUnmetExpectations(app.server);
+  const gate = options.overload ? overloadGate(options.overload) : undefined;
+  if (options.overload) protection.bulkhead(options.overload.limit);
   if (options.idempotency) {
     // Global, so they run before a compression hook the app registers after the plugin: the kept answer is
     // the identity body. Apps without idempotency pay for neither.
@@ -180,7 +190,8 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       sendProblem(reply, codeProblem(request, 'HR_SHUTTING_DOWN', detail));
       return;
     }
-    done();
+    if (gate === undefined) done();
+    else gate(request, reply, done);
   });
   app.setErrorHandler(burstErrorHandler(clock));
   app.setNotFoundHandler(function answerUnmatched(request, reply) {
@@ -200,6 +211,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     metricsPath,
     {
       logLevel: 'warn',
+      config: { overload: false },
       ...(metricsAuthorize
         ? {
             onRequest: async (request: FastifyRequest, reply: FastifyReply) =>

@@ -2,7 +2,13 @@
 // feed `/metrics`, `/health` and the admin API. Policies know nothing of Prometheus; this file subscribes.
 
 import { invalidOption } from '@headroom/core/errors';
-import type { BulkheadPolicy, CircuitBreakerPolicy, HedgePolicy, RetryPolicy } from '@headroom/core/policy';
+import type {
+  AdaptiveLimitPolicy,
+  BulkheadPolicy,
+  CircuitBreakerPolicy,
+  HedgePolicy,
+  RetryPolicy,
+} from '@headroom/core/policy';
 import type { RateLimiter } from '@headroom/core/ratelimit';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries } from './metric-series.ts';
@@ -13,6 +19,9 @@ export interface TrackedBreaker {
   breaker: CircuitBreakerPolicy;
   critical: boolean;
 }
+
+/** A concurrency limiter: a bulkhead of fixed size, or an adaptive limit. */
+export type ConcurrencyLimiter = BulkheadPolicy | AdaptiveLimitPolicy;
 
 /**
  * What `app.headroom.protection` offers: register policies so their state shows in `/metrics`, `/health`
@@ -25,8 +34,8 @@ export interface TrackedBreaker {
 export interface Protection {
   /** Tracks a breaker (state gauge, transitions counter, admin, /health). Returns it. */
   breaker(breaker: CircuitBreakerPolicy, options?: { critical?: boolean }): CircuitBreakerPolicy;
-  /** Tracks a bulkhead (in-flight gauge, rejections counter). Returns it. */
-  bulkhead(bulkhead: BulkheadPolicy): BulkheadPolicy;
+  /** Tracks a bulkhead or an adaptive limit (in-flight and limit gauges, rejections counter). Returns it. */
+  bulkhead<L extends ConcurrencyLimiter>(bulkhead: L): L;
   /** Counts the retries of a retry policy under `name`. Returns it. */
   retry(name: string, policy: RetryPolicy): RetryPolicy;
   /** Counts the hedged attempts of a hedge policy under `name`. Returns it. */
@@ -39,7 +48,7 @@ export interface Protection {
    */
   rateLimitHook(config: RouteRateLimit): RateLimitHook;
   readonly breakers: ReadonlyMap<string, TrackedBreaker>;
-  readonly bulkheads: ReadonlyMap<string, BulkheadPolicy>;
+  readonly bulkheads: ReadonlyMap<string, ConcurrencyLimiter>;
 }
 
 const stateValue = { closed: 0, 'half-open': 1, open: 2, isolated: 2 } as const;
@@ -52,7 +61,7 @@ const stateValue = { closed: 0, 'half-open': 1, open: 2, isolated: 2 } as const;
  */
 export function createProtection(registry: Registry): Protection {
   const breakers = new Map<string, TrackedBreaker>();
-  const bulkheads = new Map<string, BulkheadPolicy>();
+  const bulkheads = new Map<string, ConcurrencyLimiter>();
   const limiters = new Set<RateLimiter>();
   const named = new Set<string>();
 
@@ -78,6 +87,17 @@ export function createProtection(registry: Registry): Protection {
     registers: [registry],
     collect() {
       for (const [name, bulkhead] of bulkheads) this.set({ limiter: name }, bulkhead.inflight);
+    },
+  });
+  new Gauge({
+    name: 'headroom_concurrency_limit',
+    help: 'Calls a concurrency limiter lets run at once now (an adaptive limit moves it).',
+    labelNames: ['limiter'] as const,
+    registers: [registry],
+    collect() {
+      for (const [name, limiter] of bulkheads) {
+        this.set({ limiter: name }, 'limit' in limiter ? limiter.limit : limiter.stats().maxConcurrent);
+      }
     },
   });
   const rejected = new Counter({

@@ -10,6 +10,7 @@ import {
   LogController,
 } from 'fastify';
 import { problemErrorHandler } from './error-handler.ts';
+import { refusedAtDoor } from './overload.ts';
 import { lazyChildLogger } from './request-logger.ts';
 
 /** The header a request id arrives in and is echoed back in. */
@@ -53,13 +54,23 @@ export function answerFrameworkError(
   problemErrorHandler(error, request, reply);
 }
 
+// Fastify's per-request lines, but none for a request the overload door refused: a flood of refusals is
+// counted in metrics, not written to the log one line each (the "incoming" line came before the door).
+class RequestLogController extends LogController {
+  override requestCompleted(...args: Parameters<LogController['requestCompleted']>): void {
+    if (refusedAtDoor.has(args[1] as FastifyRequest)) return;
+    super.requestCompleted(...args);
+  }
+}
+
 /**
  * Fastify server options for request ids. `requestIdHeader` is `false` on purpose: when it names a header,
  * Fastify 5 takes that header verbatim and never calls `genReqId`, so the header could not be validated.
  * The log label goes through a `LogController` because the top-level `requestIdLogLabel` option is
  * deprecated in Fastify 5 (FSTDEP024). `frameworkErrors` gives the requests Fastify rejects before routing
  * (and before any plugin hook) an id and a problem+json answer too. The logger that carries the id is made on
- * the request's first log call that would write (`lazyChildLogger`).
+ * the request's first log call that would write (`lazyChildLogger`). A request the `overload` door refused
+ * gets no "request completed" line.
  *
  * @example
  * const app = Fastify({ logger: true, ...requestIdOptions() });
@@ -67,7 +78,7 @@ export function answerFrameworkError(
 export function requestIdOptions(): RequestIdServerOptions {
   return {
     requestIdHeader: false,
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    logController: new RequestLogController({ requestIdLogLabel: 'request_id' }),
     genReqId: genRequestId,
     frameworkErrors: answerFrameworkError,
     childLoggerFactory: lazyChildLogger,

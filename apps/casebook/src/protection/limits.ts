@@ -2,7 +2,13 @@
 // and per client address and account on login, and a fair concurrency limit on search.
 
 import type { Clock } from '@headroom/core/clock';
-import { type BulkheadPolicy, bulkhead, isBulkheadRejectedError } from '@headroom/core/policy';
+import {
+  type AdaptiveLimitPolicy,
+  adaptiveLimit,
+  type BulkheadPolicy,
+  bulkhead,
+  isBulkheadRejectedError,
+} from '@headroom/core/policy';
 import {
   createRateLimiter,
   type RateLimiter,
@@ -48,6 +54,8 @@ export interface LimitsOptions {
   instances?: number;
   /** Multiplies every quota (rate and burst): tests that are not about limits raise them out of the way. @default 1 */
   scale?: number;
+  /** The adaptive limit at the door (see `door`); false leaves every request in. @default true */
+  door?: boolean;
 }
 
 /** The policies casebook's routes use. */
@@ -61,6 +69,11 @@ export interface Limits {
   loginFailures: (request: FastifyRequest, email: string) => RateLimitCheck[];
   /** Fair concurrency limit on search, keyed by tenant. */
   search: BulkheadPolicy;
+  /**
+   * Requests in flight in this process, at most: an adaptive limit checked before anything else, so an
+   * overload is refused (503) for the price of a small answer instead of slowing every request down.
+   */
+  door: AdaptiveLimitPolicy | undefined;
 }
 
 /**
@@ -120,6 +133,24 @@ export function createLimits(options: LimitsOptions): Limits {
         },
       ];
     },
+    // Starts at 64 and moves with the RTTs of whole requests: cache hits take microseconds and hold almost no
+    // slot, so what the limit meters is mostly database work (the pool has 20 connections, search 16 slots).
+    // The queue takes what can be served within 50 ms: a burst of cache hits queues deep (a stampede of 500
+    // on one key is admitted and joins one load), an overload of searches queues about 50 ms and the rest is
+    // refused at once; nobody waits past a second (a burst that has not drained by then is an overload).
+    door:
+      options.door === false
+        ? undefined
+        : adaptiveLimit({
+            name: 'requests',
+            initialLimit: 64,
+            minLimit: 8,
+            maxLimit: 512,
+            maxQueue: 1024,
+            queueTarget: 50,
+            queueTimeout: 1000,
+            clock: options.clock,
+          }),
     search: bulkhead({
       name: 'search',
       maxConcurrent: 16,

@@ -47,7 +47,8 @@ export interface BulkheadStats {
   keys: Record<string, { inflight: number; queued: number }>;
 }
 
-const NO_KEY = '';
+/** The slot of calls without a key. */
+export const NO_KEY = '';
 
 /** A slot held outside `execute` (see `tryAcquire` / `acquire`); give it back with `release()`. */
 export class BulkheadPermit {
@@ -160,17 +161,32 @@ export class BulkheadPolicy extends PolicyBase {
   }
 
   #reject(slot: string, reason: BulkheadRejectReason): HeadroomError {
-    const key = slot === NO_KEY ? undefined : slot;
-    if (this.#rejected.active) this.#rejected.emit({ bulkhead: this.name, key, reason });
-    const timedOut = reason === 'queue-timeout';
-    return policyErrors.create(
-      timedOut ? 'HR_BULKHEAD_QUEUE_TIMEOUT' : 'HR_BULKHEAD_FULL',
-      timedOut
-        ? `bulkhead "${this.name}": no slot within ${this.#slots.queueTimeout} ms`
-        : `bulkhead "${this.name}" is full (${this.#slots.maxConcurrent} running, ${this.#slots.queued} queued)`,
-      { context: { bulkhead: this.name, reason, ...(key === undefined ? {} : { key }) } },
-    );
+    return refusal(`bulkhead "${this.name}"`, this.name, this.#slots, this.#rejected, slot, reason);
   }
+}
+
+/**
+ * The error (and the `onReject` event) of a refused take of `slots`, shared by the bulkhead and the adaptive
+ * limit: HR_BULKHEAD_QUEUE_TIMEOUT after waiting, HR_BULKHEAD_FULL otherwise.
+ */
+export function refusal(
+  label: string,
+  name: string,
+  slots: FairQueue,
+  rejected: Emitter<BulkheadRejection>,
+  slot: string,
+  reason: BulkheadRejectReason,
+): HeadroomError {
+  const key = slot === NO_KEY ? undefined : slot;
+  if (rejected.active) rejected.emit({ bulkhead: name, key, reason });
+  const timedOut = reason === 'queue-timeout';
+  return policyErrors.create(
+    timedOut ? 'HR_BULKHEAD_QUEUE_TIMEOUT' : 'HR_BULKHEAD_FULL',
+    timedOut
+      ? `${label}: no slot within ${slots.queueTimeout} ms`
+      : `${label} is full (${slots.maxConcurrent} running, ${slots.queued} queued)`,
+    { context: { bulkhead: name, reason, ...(key === undefined ? {} : { key }) } },
+  );
 }
 
 /**

@@ -72,3 +72,33 @@ test('bad options throw naming the option', () => {
   assert.throws(() => fairQueue({ maxConcurrent: 0 }, refusal), /maxConcurrent/);
   assert.throws(() => fairQueue({ maxConcurrent: 2, maxPerKey: 3 }, refusal), /maxPerKey/);
 });
+
+test('resize: growing hands slots to waiters at once; shrinking takes none back, new takes wait until under it', async () => {
+  const slots = fairQueue({ maxConcurrent: 2, maxQueue: 10 }, refusal);
+  assert.ok(slots.tryTake('a') && slots.tryTake('b'));
+  let served = 0;
+  const waits = [slots.take('c'), slots.take('d')].map((w) => w.then(() => served++));
+  slots.resize(3);
+  await Promise.resolve();
+  assert.equal(served, 1, 'one new slot, one waiter served');
+  slots.resize(1);
+  assert.equal(slots.inflight, 3, 'holders keep their slots');
+  assert.equal(slots.tryTake('e'), false);
+  slots.release('a');
+  slots.release('b');
+  await Promise.resolve();
+  assert.equal(served, 1, 'two freed, still at the new size of 1');
+  slots.release('c');
+  await Promise.all(waits);
+  assert.equal(served, 2);
+  assert.equal(slots.maxPerKey, 1, 'an unset maxPerKey follows the size');
+});
+
+test('resize keeps a maxPerKey that was given, capped by the size while the size is smaller', () => {
+  const slots = fairQueue({ maxConcurrent: 8, maxPerKey: 3 }, refusal);
+  slots.resize(2);
+  assert.equal(slots.maxPerKey, 2);
+  slots.resize(20);
+  assert.equal(slots.maxPerKey, 3);
+  assert.equal(slots.maxConcurrent, 20);
+});

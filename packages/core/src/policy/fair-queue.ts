@@ -69,8 +69,10 @@ class Waiter {
  * try { await work(); } finally { slots.release(tenant); }
  */
 export class FairQueue {
-  readonly maxConcurrent: number;
-  readonly maxPerKey: number;
+  #maxConcurrent: number;
+  #maxPerKey: number;
+  /** maxPerKey as given (undefined: it follows maxConcurrent through `resize`). */
+  readonly #perKeyOption: number | undefined;
   readonly maxQueue: number;
   readonly queueTimeout: number;
   readonly #clock: Clock;
@@ -83,16 +85,39 @@ export class FairQueue {
 
   constructor(options: FairQueueOptions, refusal: RefusalError, owner = 'fairQueue') {
     const o = withDefaults(defaultOptions, options ?? ({} as FairQueueOptions));
-    this.maxConcurrent = checkNumber(owner, 'maxConcurrent', o.maxConcurrent, { min: 1, integer: true });
+    this.#maxConcurrent = checkNumber(owner, 'maxConcurrent', o.maxConcurrent, { min: 1, integer: true });
     this.maxQueue = checkNumber(owner, 'maxQueue', o.maxQueue, { integer: true, infinite: true });
     this.queueTimeout = checkNumber(owner, 'queueTimeout', o.queueTimeout, { infinite: true });
-    this.maxPerKey = checkNumber(owner, 'maxPerKey', o.maxPerKey ?? this.maxConcurrent, {
+    this.#maxPerKey = checkNumber(owner, 'maxPerKey', o.maxPerKey ?? this.#maxConcurrent, {
       min: 1,
-      max: this.maxConcurrent,
+      max: this.#maxConcurrent,
       integer: true,
     });
+    this.#perKeyOption = o.maxPerKey === undefined ? undefined : this.#maxPerKey;
     this.#clock = checkClock(owner, o.clock ?? systemClock());
     this.#refusal = refusal;
+  }
+
+  /** Slots held at once at most. */
+  get maxConcurrent(): number {
+    return this.#maxConcurrent;
+  }
+
+  /** Slots one key may hold at once. */
+  get maxPerKey(): number {
+    return this.#maxPerKey;
+  }
+
+  /**
+   * Changes how many slots may be held at once (an adaptive limit moves it). Growing hands the new slots to
+   * waiters at once; shrinking takes nothing back: holders finish, and no new take runs until the count is
+   * under the new size. A `maxPerKey` left out follows the size; one given is kept, capped by the size.
+   */
+  resize(maxConcurrent: number): void {
+    const size = Math.max(1, Math.floor(maxConcurrent));
+    this.#maxConcurrent = size;
+    this.#maxPerKey = Math.min(this.#perKeyOption ?? size, size);
+    this.#dispatch();
   }
 
   /** Slots held now. */
@@ -141,7 +166,7 @@ export class FairQueue {
   }
 
   #canRun(key: string): boolean {
-    return this.#inflight < this.maxConcurrent && (this.#running.get(key) ?? 0) < this.maxPerKey;
+    return this.#inflight < this.#maxConcurrent && (this.#running.get(key) ?? 0) < this.#maxPerKey;
   }
 
   #take(key: string): void {
@@ -152,12 +177,12 @@ export class FairQueue {
   // Max-min fairness: the waiting key running the fewest first, ties in round-robin order, keys at their own
   // limit skipped.
   #dispatch(): void {
-    while (this.#queued > 0 && this.#inflight < this.maxConcurrent) {
+    while (this.#queued > 0 && this.#inflight < this.#maxConcurrent) {
       let chosen: string | undefined;
       let fewest = Number.POSITIVE_INFINITY;
       for (const key of this.#queues.keys()) {
         const running = this.#running.get(key) ?? 0;
-        if (running < fewest && running < this.maxPerKey) {
+        if (running < fewest && running < this.#maxPerKey) {
           chosen = key;
           fewest = running;
         }

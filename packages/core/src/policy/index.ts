@@ -2,6 +2,13 @@
 export { abortedError, isAbortedError } from '../errors/index.ts';
 export { sleep } from '../shared/abort.ts';
 export type { Disposable, Subscribe } from '../shared/events.ts';
+export type {
+  AdaptiveLimitOptions,
+  AdaptiveLimitStats,
+  LimitChange,
+  PermitOutcome,
+} from './adaptive-limit.ts';
+export { AdaptiveLimitPolicy, AdaptivePermit, adaptiveLimit } from './adaptive-limit.ts';
 export type { BulkheadOptions, BulkheadRejection, BulkheadRejectReason, BulkheadStats } from './bulkhead.ts';
 export { BulkheadPermit, BulkheadPolicy, bulkhead } from './bulkhead.ts';
 export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
@@ -27,6 +34,8 @@ export type { FairQueueOptions, FairQueueRefusal, FairQueueStats, RefusalError }
 export { FairQueue, fairQueue } from './fair-queue.ts';
 export type { FallbackEvent, FallbackOptions } from './fallback.ts';
 export { FallbackPolicy, fallback } from './fallback.ts';
+export type { GradientLimitOptions } from './gradient-limit.ts';
+export { GradientLimit } from './gradient-limit.ts';
 export type { AdaptiveDelay, HedgeEvent, HedgeOptions } from './hedge.ts';
 export { HedgePolicy, hedge } from './hedge.ts';
 export type { ExecuteOptions, Policy, PolicyContext, PolicyTask } from './policy.ts';

@@ -1,0 +1,156 @@
+// The plugin's overload option: an adaptive limit checked first, so a request beyond it is refused before
+// authentication or its body is read, while health, metrics and admin stay reachable.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { FakeClock } from '@headroom/core/clock';
+import { adaptiveLimit } from '@headroom/core/policy';
+import Fastify from 'fastify';
+import { pino } from 'pino';
+import { headroom, requestIdOptions } from '../src/index.ts';
+
+async function app(limit: ReturnType<typeof adaptiveLimit>) {
+  const instance = Fastify();
+  await instance.register(headroom, {
+    service: 'test',
+    version: '1.0.0',
+    defaultMetrics: false,
+    overload: { limit, retryDelay: 2_000 },
+    admin: { authorize: () => ({ role: 'operator' }) },
+  });
+  const seen = { authenticated: 0, bodies: 0 };
+  const gates: (() => void)[] = [];
+  instance.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    seen.bodies++;
+    done(null, JSON.parse(body as string));
+  });
+  await instance.register(async (api) => {
+    api.addHook('onRequest', async () => {
+      seen.authenticated++;
+    });
+    api.get('/slow', () => new Promise<string>((resolve) => gates.push(() => resolve('done'))));
+    api.post('/write', async () => ({ ok: true }));
+  });
+  return { instance, seen, gates };
+}
+
+test('beyond the limit: 503 HR_OVERLOADED at once, before authentication and body; health, metrics, admin still answer', async () => {
+  const limit = adaptiveLimit({ name: 'http', initialLimit: 2, clock: new FakeClock() });
+  const { instance, seen, gates } = await app(limit);
+  const held = [instance.inject('/slow'), instance.inject('/slow')];
+  while (gates.length < 2) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(limit.inflight, 2);
+
+  const refused = await instance.inject({ method: 'POST', url: '/write', payload: { a: 1 } });
+  assert.equal(refused.statusCode, 503);
+  assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(refused.headers['retry-after'], '2');
+  assert.equal(refused.headers['cache-control'], 'no-store');
+  assert.equal(refused.json().code, 'HR_OVERLOADED');
+  assert.equal(refused.json().limiter, 'http');
+  assert.deepEqual(
+    seen,
+    { authenticated: 2, bodies: 0 },
+    'the refused request was never authenticated or parsed',
+  );
+
+  for (const url of ['/health/live', '/health/ready', '/metrics', '/admin/bulkheads']) {
+    assert.equal((await instance.inject(url)).statusCode, 200, url);
+  }
+  const metrics = (await instance.inject('/metrics')).body;
+  assert.match(metrics, /headroom_concurrency_limit\{limiter="http"\} 2/);
+  assert.match(metrics, /headroom_concurrency_inflight\{limiter="http"\} 2/);
+  const admin = (await instance.inject('/admin/bulkheads')).json();
+  assert.equal(admin.data[0].name, 'http');
+  assert.equal(admin.data[0].limit, 2);
+
+  for (const open of gates) open();
+  assert.deepEqual(
+    (await Promise.all(held)).map((r) => r.statusCode),
+    [200, 200],
+  );
+  assert.equal(limit.inflight, 0, 'answered requests gave their slots back');
+  assert.equal((await instance.inject({ method: 'POST', url: '/write', payload: { a: 1 } })).statusCode, 200);
+  await instance.close();
+});
+
+test('with a queue: a request waits for a slot up to the deadline, then is refused; a freed slot serves it', async () => {
+  const clock = new FakeClock();
+  const limit = adaptiveLimit({
+    name: 'http',
+    initialLimit: 1,
+    minLimit: 1,
+    maxQueue: 1,
+    queueTimeout: 100,
+    clock,
+  });
+  const { instance, gates } = await app(limit);
+  const first = instance.inject('/slow');
+  while (gates.length < 1) await new Promise((resolve) => setImmediate(resolve));
+  const waiting = instance.inject({ method: 'POST', url: '/write', payload: {} });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(limit.queued, 1);
+  assert.equal((await instance.inject('/slow')).statusCode, 503, 'queue full: refused at once');
+  gates[0]!();
+  assert.equal((await waiting).statusCode, 200, 'the freed slot went to the waiter');
+  assert.equal((await first).statusCode, 200);
+
+  const second = instance.inject('/slow');
+  while (gates.length < 2) await new Promise((resolve) => setImmediate(resolve));
+  const late = instance.inject({ method: 'POST', url: '/write', payload: {} });
+  await new Promise((resolve) => setImmediate(resolve));
+  clock.advance(100);
+  assert.equal((await late).statusCode, 503, 'past the queue deadline');
+  gates[1]!();
+  await second;
+  const metrics = (await instance.inject('/metrics')).body;
+  assert.match(metrics, /headroom_concurrency_rejected_total\{limiter="http",reason="full"\} 1/);
+  assert.match(metrics, /headroom_concurrency_rejected_total\{limiter="http",reason="queue-timeout"\} 1/);
+  await instance.close();
+});
+
+test('a client that goes away frees its slot at once, and its abandoned request teaches the limit nothing', async () => {
+  const limit = adaptiveLimit({ name: 'http', initialLimit: 1, minLimit: 1, minSamples: 1, windowMs: 0 });
+  const { instance, gates } = await app(limit);
+  await instance.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = instance.server.address() as { port: number };
+  const socket = connect(port, '127.0.0.1');
+  socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (gates.length < 1) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(limit.inflight, 1);
+  socket.destroy();
+  while (limit.inflight > 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(limit.stats().longRttMs, 0, 'no sample from the abandoned request');
+  gates[0]!();
+  await instance.close();
+});
+
+test('a refusal writes no log line of its own; an answered request still gets its "request completed"', async () => {
+  const lines: { msg: string; res?: { statusCode: number } }[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const limit = adaptiveLimit({ name: 'http', initialLimit: 1, minLimit: 1, clock: new FakeClock() });
+  const instance = Fastify({ loggerInstance: pino({ level: 'info' }, sink), ...requestIdOptions() });
+  await instance.register(headroom, {
+    service: 'test',
+    version: '1.0.0',
+    defaultMetrics: false,
+    overload: { limit },
+  });
+  const gates: (() => void)[] = [];
+  instance.get('/slow', () => new Promise<string>((resolve) => gates.push(() => resolve('done'))));
+  const held = instance.inject('/slow');
+  while (gates.length < 1) await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < 20; i++) assert.equal((await instance.inject('/slow')).statusCode, 503);
+  gates[0]!();
+  assert.equal((await held).statusCode, 200);
+  const completed = lines.filter((l) => l.msg === 'request completed').map((l) => l.res?.statusCode);
+  assert.deepEqual(completed, [200], 'twenty refusals, no completed line for any of them');
+  await instance.close();
+});
