@@ -102,6 +102,13 @@ declare module 'fastify' {
     /** Set by the `headroom` plugin of `@headroom/fastify`. */
     headroom: HeadroomDecoration;
   }
+  interface FastifyRequest {
+    /**
+     * When the request arrived (epoch ms on the plugin's clock), set by the `headroom` plugin first thing:
+     * rate limits charge it then, however long authentication or anything else held it before the check.
+     */
+    arrivedAt: number;
+  }
 }
 
 const defaultOptions = {
@@ -137,7 +144,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   });
   const routes: { method: string; url: string }[] = [];
   const protection = createProtection(registry);
-  const caches = createCacheRegistry(registry);
+  const caches = createCacheRegistry(registry, protection);
   const metrics = httpMetrics(registry);
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
@@ -168,11 +175,13 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];
   });
   app.decorate('headroom', { registry, routes, protection, caches });
+  app.decorateRequest('arrivedAt', 0);
 
   // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
   // depend on who asks, errors carry a request id), and a cache that ignores Cache-Control (nginx with
   // `proxy_ignore_headers`) still keys by the caller. Routes that may be cached say so (`config.httpCache`).
   app.addHook('onRequest', function prepareReply(request, reply, done) {
+    request.arrivedAt = clock.now();
     reply.header(requestIdHeader, request.id);
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'authorization');

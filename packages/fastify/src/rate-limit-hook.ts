@@ -79,16 +79,18 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
         done();
         return;
       }
+      // Charged when the request arrived (the plugin's first hook stamps it), not after what held it since.
+      const at = request.arrivedAt || undefined;
       if (checks.length === 1) {
         const check = checks[0]!;
-        const now = config.limiter.checkSync(check.key, check.policy, costOf(check));
+        const now = config.limiter.checkSync(check.key, check.policy, optionsOf(check, at));
         if (now !== undefined) {
           apply(reply, [now]);
           done();
           return;
         }
       }
-      decisions = Promise.all(checks.map((c) => config.limiter.check(c.key, c.policy, costOf(c))));
+      decisions = Promise.all(checks.map((c) => config.limiter.check(c.key, c.policy, optionsOf(c, at))));
     } catch (error) {
       done(error as Error);
       return;
@@ -108,4 +110,5 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
   };
 }
 
-const costOf = (check: RateLimitCheck) => (check.cost === undefined ? undefined : { cost: check.cost });
+const optionsOf = (check: RateLimitCheck, at: number | undefined) =>
+  check.cost === undefined ? { at } : { cost: check.cost, at };

@@ -254,3 +254,48 @@ test('the admin API lists, isolates, releases and resets breakers, for operators
   assert.equal(missing.statusCode, 404);
   assert.equal(missing.json().code, 'HR_NOT_FOUND');
 });
+
+test('a request held up before its rate-limit check is charged when it arrived, not when the hold ended', async () => {
+  const clock = new FakeClock();
+  // 10 a second, one at a time: requests 100 ms apart all pass, two at the same instant do not.
+  const limiter = createRateLimiter({
+    clock,
+    policies: [{ name: 'steady', limit: 10, window: 1_000, burst: 1 }],
+  });
+  const instance = Fastify();
+  await instance.register(headroom, { service: 'test', version: '1.0.0', defaultMetrics: false, clock });
+  const { promise: recovered, resolve: recover } = Promise.withResolvers<void>();
+  let held = 0;
+  await instance.register(async (api) => {
+    // What authentication does while its database is frozen: the request waits before the limit sees it.
+    api.addHook('onRequest', async () => {
+      held++;
+      await recovered;
+    });
+    api.addHook(
+      'onRequest',
+      api.headroom.protection.rateLimitHook({
+        limiter,
+        checks: () => [{ key: rateLimitKey({ tenant: 'acme' }, 'api'), policy: 'steady' }],
+      }),
+    );
+    api.get('/cases', async () => ({ ok: true }));
+  });
+  const answers = [];
+  for (let i = 0; i < 5; i++) {
+    answers.push(instance.inject('/cases'));
+    while (held <= i) await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(100);
+  }
+  clock.advance(2_000); // the dependency recovers two seconds later; all five reach the limit at once
+  recover();
+  const statuses = (await Promise.all(answers)).map((r) => r.statusCode);
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200], 'each charged at its arrival, 100 ms apart');
+  // And one that arrives now, right after the last was charged a whole 2 s ago, passes as well; two at once do not.
+  const now = await Promise.all([instance.inject('/cases'), instance.inject('/cases')]);
+  assert.deepEqual(
+    now.map((r) => r.statusCode),
+    [200, 429],
+  );
+  await instance.close();
+});

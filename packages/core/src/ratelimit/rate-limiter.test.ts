@@ -231,3 +231,34 @@ test('tierPolicies picks by tier and falls back to the named tier for unknown on
   assert.equal((await limiter.check(key, 'enterprise')).remaining, 998, 'by name or by object: one bucket');
   assert.throws(() => tierPolicies<string>({ free: pro }, { fallback: 'pro' }), /fallback/);
 });
+
+test('`at` charges a request when it arrived: within the last minute, never ahead of the clock', async () => {
+  const clock = new FakeClock({ now: 1_000_000 });
+  const steady = { name: 'steady', limit: 10, window: 1_000, burst: 1 };
+  const local = createRateLimiter({ clock, policies: [steady] });
+  const remote = createRateLimiter({ clock, policies: [steady], store: new ScriptedStore() });
+  const t = clock.now();
+  for (const l of [local, remote]) {
+    const k = rateLimitKey({ tenant: l === local ? 'local' : 'remote' }, 'api');
+    // Ten held requests that arrived 100 ms apart, checked together now: each is charged at its arrival.
+    for (let i = 0; i < 10; i++)
+      assert.equal((await l.check(k, 'steady', { at: t - 1_000 + i * 100 })).allowed, true);
+    // The same ten charged now (no `at`) would leave most of them refused.
+    const unheld = rateLimitKey({ tenant: `${l === local ? 'local' : 'remote'}-now` }, 'api');
+    let allowed = 0;
+    for (let i = 0; i < 10; i++) if ((await l.check(unheld, 'steady')).allowed) allowed++;
+    assert.ok(allowed <= 2, `${allowed} of 10 at one instant`);
+  }
+  const strip = ({ policy: _, ...d }: { policy: unknown }) => d;
+  const ahead = rateLimitKey({ tenant: 'ahead' }, 'api');
+  const present = rateLimitKey({ tenant: 'present' }, 'api');
+  assert.deepEqual(
+    strip(local.checkSync(ahead, 'steady', { at: t + 60_000 })!),
+    strip(local.checkSync(present, 'steady', { at: t })!),
+    'ahead of the clock counts as now',
+  );
+  const old = rateLimitKey({ tenant: 'old' }, 'api');
+  assert.equal(local.checkSync(old, 'steady', { at: t - 3_600_000 })?.allowed, true);
+  // Charged a minute back, not an hour: a second apart an hour ago, the same instant once clamped.
+  assert.equal(local.checkSync(old, 'steady', { at: t - 3_599_000 })?.allowed, false);
+});

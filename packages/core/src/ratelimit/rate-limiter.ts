@@ -58,6 +58,22 @@ export interface CheckOptions {
   cost?: number;
   /** Aborting rejects the check with HR_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * When the request arrived, in epoch ms on the limiter's clock: it is charged then, not when it reached the
+   * check, so requests held up by a dependency (authentication waiting on a database that froze) are not
+   * charged all at once when it recovers. Clamped to the last minute; a time ahead of the clock counts as now.
+   * @default now
+   */
+  at?: number;
+}
+
+/** How far back `at` may charge a request. */
+const MAX_AGE_MS = 60_000;
+
+function chargeTime(options: CheckOptions | undefined, now: number): number {
+  const at = options?.at;
+  if (at === undefined || !(at < now)) return now;
+  return Math.max(at, now - MAX_AGE_MS);
 }
 
 /** Emitted for every decision. */
@@ -196,11 +212,12 @@ export class RateLimiter {
     } catch (error) {
       return Promise.reject(error);
     }
+    const now = chargeTime(options, this.#clock.now());
     if (this.#local) {
-      const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, this.#clock.now(), cost);
+      const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, now, cost);
       return Promise.resolve(this.#finish(key, resolved, local, 'store'));
     }
-    return this.#guard!.decide(key, resolved, cost, options?.signal, (d, source) =>
+    return this.#guard!.decide(key, resolved, cost, now, options?.signal, (d, source) =>
       this.#finish(key, resolved, d, source),
     );
   }
@@ -220,7 +237,8 @@ export class RateLimiter {
     if (!this.#local) return undefined;
     const resolved = this.#resolve(policy);
     const cost = this.#validate(key, resolved, options);
-    const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, this.#clock.now(), cost);
+    const now = chargeTime(options, this.#clock.now());
+    const local = this.#local.decideScoped(resolved.suffix, key, resolved.params, now, cost);
     return this.#finish(key, resolved, local, 'store');
   }
 

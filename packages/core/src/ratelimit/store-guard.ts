@@ -90,13 +90,15 @@ export class StoreGuard {
   }
 
   /**
-   * Decides `cost` cells of `key`'s bucket, and hands the answer to `finish` with its source (a callback, so
-   * a decision makes no result object). Store failures never reach the caller; an abort of `signal` does.
+   * Decides `cost` cells of `key`'s bucket at `now` (epoch ms), and hands the answer to `finish` with its
+   * source (a callback, so a decision makes no result object). Store failures never reach the caller; an abort
+   * of `signal` does.
    */
   async decide<T>(
     key: RateLimitKey,
     bucket: GuardedBucket,
     cost: number,
+    now: number,
     signal: AbortSignal | undefined,
     finish: (decision: StoreDecision, source: DecisionSource) => T,
   ): Promise<T> {
@@ -107,7 +109,7 @@ export class StoreGuard {
       let outcome: StoreDecision | typeof timedOut | typeof aborted | HeadroomError;
       try {
         outcome = await this.#deadlines.race(
-          this.#store.decide(key + bucket.suffix, bucket.params, this.#clock.now(), cost),
+          this.#store.decide(key + bucket.suffix, bucket.params, now, cost),
           signal,
         );
       } catch (error) {
@@ -126,7 +128,7 @@ export class StoreGuard {
       reason = outcome === timedOut ? 'timeout' : 'error';
       this.#fail(key, outcome === timedOut ? this.#timeoutError() : outcome);
     }
-    const local = this.#insurance.decideScoped(bucket.suffix, key, bucket.insurance, this.#clock.now(), cost);
+    const local = this.#insurance.decideScoped(bucket.suffix, key, bucket.insurance, now, cost);
     this.stats.fallbackDecisions++;
     if (this.fellBack.active) this.fellBack.emit({ key, reason });
     return finish(local, 'insurance');
