@@ -1,5 +1,5 @@
-// /health with a shared cache: its L2 and its invalidation bus are checks of their own, and either one down
-// makes casebook degraded (warn, still ready), never unready.
+// /health with a shared cache: its L2 breaker (among the plugin's breakers) and its invalidation bus are checks
+// of their own, and either one down makes casebook degraded (warn, still ready), never unready.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ test('the cache bus down: /health says warn with the reason, /health/ready stays
     const healthy = (await t.app.inject('/health')).json();
     assert.equal(healthy.status, 'pass');
     assert.deepEqual(
-      [healthy.checks['cache:l2']?.status, healthy.checks['cache:bus']?.status],
+      [healthy.checks['breaker:cache:casebook:l2']?.status, healthy.checks['cache:bus']?.status],
       ['pass', 'pass'],
     );
     bus.setHealthy(false);

@@ -3,8 +3,10 @@
 
 import type { Cache } from '@headroom/core/cache';
 import { invalidOption } from '@headroom/core/errors';
+import type { CircuitBreakerPolicy, Policy } from '@headroom/core/policy';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries } from './metric-series.ts';
+import type { Protection } from './protection.ts';
 
 /**
  * What `app.headroom.caches` offers.
@@ -13,7 +15,10 @@ import { CounterFamily, type CounterSeries } from './metric-series.ts';
  * const cases = app.headroom.caches.add(createCache({ name: 'cases', l2, bus }));
  */
 export interface CacheRegistry {
-  /** Tracks a cache: request, load and bus-lag metrics, admin stats and invalidation. Returns it. */
+  /**
+   * Tracks a cache: request, load and bus-lag metrics, admin stats and invalidation; and the breaker guarding
+   * its L2 (`cache:<name>:l2`) joins the app's breakers. Returns it.
+   */
   add(cache: Cache): Cache;
   readonly caches: ReadonlyMap<string, Cache>;
 }
@@ -21,12 +26,14 @@ export interface CacheRegistry {
 /**
  * Registers the cache metrics in `registry`: `headroom_cache_requests_total{cache,tier,result}`,
  * `headroom_cache_loads_total{cache,kind,outcome}`, `headroom_cache_load_duration_seconds{cache}`,
- * `headroom_cache_bus_lag_seconds{cache}` and `headroom_cache_errors_total{cache,operation}`.
+ * `headroom_cache_bus_lag_seconds{cache}` and `headroom_cache_errors_total{cache,operation}`; and in `protection`,
+ * each cache's L2 breaker is tracked there, so its state and transitions are in `headroom_breaker_state` and
+ * `headroom_breaker_transitions_total` like any other dependency's.
  *
  * @example
- * const caches = createCacheRegistry(registry);
+ * const caches = createCacheRegistry(registry, protection);
  */
-export function createCacheRegistry(registry: Registry): CacheRegistry {
+export function createCacheRegistry(registry: Registry, protection: Protection): CacheRegistry {
   const caches = new Map<string, Cache>();
   const requests = new CounterFamily({
     name: 'headroom_cache_requests_total',
@@ -66,6 +73,7 @@ export function createCacheRegistry(registry: Registry): CacheRegistry {
       if (caches.has(cache.name)) {
         throw invalidOption('app.headroom.caches.add', 'name', 'a name no registered cache has', cache.name);
       }
+      trackL2Breaker(protection, cache.l2Breaker);
       caches.set(cache.name, cache);
       // A hit is the hot path: a series is found by tier, then result, with no label string built per hit.
       const children = new Map<string, Map<string, CounterSeries>>();
@@ -91,4 +99,26 @@ export function createCacheRegistry(registry: Registry): CacheRegistry {
       return cache;
     },
   };
+}
+
+// An L2 outage and its recovery then show where every breaker does (gauge, transitions, admin, /health as a
+// warning: the breaker is never critical, since the cache answers from L1 and loads while it is open). An
+// `l2Breaker` that is no circuit breaker (a `wrap`, a user's own policy) has no state to show. One breaker
+// shared by several caches is tracked once.
+function trackL2Breaker(protection: Protection, policy: Policy | undefined): void {
+  if (!isCircuitBreaker(policy)) return;
+  if (protection.breakers.get(policy.name)?.breaker === policy) return;
+  protection.breaker(policy);
+}
+
+// By shape rather than instanceof: the app's copy of @headroom/core need not be this package's.
+function isCircuitBreaker(policy: Policy | undefined): policy is CircuitBreakerPolicy {
+  const breaker = policy as Partial<CircuitBreakerPolicy> | undefined;
+  return (
+    typeof breaker?.name === 'string' &&
+    typeof breaker.onStateChange === 'function' &&
+    typeof breaker.stats === 'function' &&
+    typeof breaker.isolate === 'function' &&
+    typeof breaker.reset === 'function'
+  );
 }

@@ -523,3 +523,23 @@ test('set on a cache without L2 writes L1 only and counts no L2 error', async ()
   assert.deepEqual(errors, []);
   assert.equal(cache.stats().l2.errors, 0);
 });
+
+test('the default L2 breaker probes every second however long L2 was down, so it serves again within a second', async () => {
+  const clock = new FakeClock();
+  const l2 = memoryStore({ clock });
+  let down = true;
+  const flaky = storeWith(l2, {
+    get: (k) => (down ? Promise.reject(new Error('ECONNREFUSED')) : l2.get(k)),
+  });
+  const cache = createCache({ clock, l2: flaky, instanceId: 'a' });
+  for (let i = 0; i < 10; i++) await cache.getOrSet(cacheKey(acme, 'warm', i), () => i);
+  assert.equal(cache.stats().l2.breaker, 'open');
+  for (let s = 0; s < 60; s++) {
+    await clock.tick(1_000);
+    await cache.getOrSet(cacheKey(acme, 'down', s), () => s); // a probe fails, the breaker opens again
+  }
+  down = false;
+  await clock.tick(1_000);
+  await cache.getOrSet(cacheKey(acme, 'back'), () => 'x');
+  assert.equal(cache.stats().l2.breaker, 'closed', 'one second after L2 healed, after a minute down');
+});

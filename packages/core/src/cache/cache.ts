@@ -2,6 +2,7 @@
 // distributed singleflight, tags, and an invalidation bus. Every L2 and bus call is guarded and fails open.
 
 import type { Clock } from '../clock/index.ts';
+import type { Policy } from '../policy/index.ts';
 import type { Disposable, Subscribe } from '../shared/events.ts';
 import { type CacheCore, cacheStats, FAILED, l2Call, publish } from './cache-core.ts';
 import {
@@ -254,6 +255,18 @@ export class Cache {
   clearLocal(): void {
     this.#l1.clear();
     this.#tags.clear();
+  }
+
+  /**
+   * The policy every L2 and bus call goes through (`l2Breaker`, by default a circuit breaker named
+   * `cache:<name>:l2`), or undefined when the cache has neither L2 nor bus. Read-only: so metrics, health and
+   * admin can track the breaker itself rather than poll `stats()`.
+   *
+   * @example
+   * const breaker = cache.l2Breaker; // app.headroom.caches.add(cache) tracks it with the app's breakers
+   */
+  get l2Breaker(): Policy | undefined {
+    return this.#core.l2 === undefined && this.#core.bus === undefined ? undefined : this.#core.breaker;
   }
 
   /**
