@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { codeProblem, sendProblem } from './problem.ts';
 
 /** Requests the door refused (the log controller of `requestIdOptions` writes no "request completed" for them). */
-export const refusedAtDoor = new WeakSet<FastifyRequest>();
+export const refusedAtDoor: WeakSet<object> = new WeakSet();
 
 /** The plugin's `overload` option. */
 export interface OverloadOptions {
