@@ -1,10 +1,12 @@
 // The one place where casebook is wired: buildApp(deps) creates nothing global and opens no ports.
 
+import { join } from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock, type Timer } from '@headroom/core/clock';
 import { createIdempotency, type Idempotency } from '@headroom/core/idempotency';
 import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
+import { loadSpec, type Spec } from '@headroom/core/slo';
 import {
   type AdminAccess,
   type ConnectionTimeouts,
@@ -26,6 +28,8 @@ import { activityRoutes } from './cases/activity-routes.ts';
 import { caseRoutes } from './cases/routes.ts';
 import { database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
+import { defaultDatabaseLimits } from './db/pool.ts';
+import { type RouteDeadlineOptions, routeDeadlines, withRouteDeadline } from './db/route-deadlines.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
 import { registerCompression } from './http/compression.ts';
@@ -62,6 +66,13 @@ export interface AppDeps {
   operatorToken?: string;
   /** Header, body and keep-alive timeouts of connections. @default defaultConnectionTimeouts */
   connection?: Partial<ConnectionTimeouts>;
+  /** The objectives whose budgets bound each route's database calls. @default apps/casebook/headroom.yaml */
+  spec?: Spec;
+  /**
+   * How a route's budget becomes the deadline of its database calls (see db/route-deadlines.ts).
+   * @default { factor: 5, min: 250, max: 3000 (the pool's answer bound), overrides: {} }
+   */
+  databaseDeadlines?: Partial<RouteDeadlineOptions>;
   /**
    * Settles when start-up work (seeding the demo data) is done: until then `/health/ready` is 503 and `/v1`
    * answers 503 HR_NOT_READY with Retry-After. @default already started
@@ -100,6 +111,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const cache = deps.cache ?? createCache({ name: 'casebook', clock });
   const reads = deps.readCache === false ? undefined : cache;
   const authenticated = authenticate({ db, clock, ...(reads ? { cache: reads } : {}) });
+  const deadlines = withRouteDeadline(
+    routeDeadlines(deps.spec ?? (await loadSpec(join(import.meta.dirname, '..', 'headroom.yaml'))), {
+      factor: 5,
+      min: 250,
+      max: defaultDatabaseLimits.queryTimeout,
+      overrides: {},
+      ...deps.databaseDeadlines,
+    }),
+  );
 
   const isOperator = deps.operatorToken ? operatorCheck(deps.operatorToken) : () => false;
   const requireOperator = (request: FastifyRequest) => {
@@ -197,6 +217,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   protection.bulkhead(limits.search);
   app.headroom.caches.add(cache);
   await app.register(async (open) => {
+    open.addHook('onRequest', deadlines);
     open.addHook(
       'preValidation',
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.loginChecks }),
@@ -208,6 +229,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
   await app.register(async (api) => {
+    // First, so that authentication's own queries are bounded by the route's deadline too.
+    api.addHook('onRequest', deadlines);
     api.addHook('onRequest', authenticated);
     // Right after authentication, before any body is read: a limited caller costs no parsing.
     api.addHook(

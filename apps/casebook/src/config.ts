@@ -35,6 +35,8 @@ export interface Config {
   connection: { headersTimeout?: number; requestTimeout?: number; keepAliveTimeout?: number };
   /** Bounds of every database call; unset ones keep db/pool.ts's defaults (1 s acquire, 2 s statement, 3 s answer). */
   database: Partial<DatabaseLimits>;
+  /** A route's database calls may take this many times its slowest budget in headroom.yaml; unset = 5. */
+  databaseDeadlineFactor: number | undefined;
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...optionalInteger(env, 'DB_STATEMENT_TIMEOUT_MS', 'statementTimeout'),
       ...optionalInteger(env, 'DB_QUERY_TIMEOUT_MS', 'queryTimeout'),
     },
+    databaseDeadlineFactor: optionalInteger(env, 'DB_ROUTE_DEADLINE_FACTOR', 'factor').factor,
   };
 }
 

@@ -92,6 +92,10 @@ const app = await buildApp({
   startup,
   operatorToken,
   connection: config.connection,
+  databaseDeadlines: {
+    ...(config.database.queryTimeout === undefined ? {} : { max: config.database.queryTimeout }),
+    ...(config.databaseDeadlineFactor === undefined ? {} : { factor: config.databaseDeadlineFactor }),
+  },
   logger,
   version: config.version,
   commit,

@@ -175,6 +175,44 @@ test('suggestions answer partial at once while the database is frozen; an unknow
   }
 });
 
+test("a route's deadline from its budget bounds its database calls, however lax the pool's own bounds", async () => {
+  // A pool that would wait a minute for anything: only the route deadline can answer this request.
+  const lax = databasePool(server.url('casebook'), {
+    max: 2,
+    acquireTimeout: 60_000,
+    statementTimeout: 60_000,
+    queryTimeout: 60_000,
+  });
+  lax.on('error', () => {});
+  const strict = await buildApp({
+    pool: lax,
+    clock,
+    operatorToken: testOperatorToken,
+    limits: createLimits({ clock, scale: 1000 }),
+    databaseDeadlines: { overrides: { 'POST /v1/cases': 300, 'GET /v1/me': 300 } },
+  });
+  try {
+    const headers = auth();
+    assert.equal((await strict.inject({ url: '/v1/me', headers })).statusCode, 200); // principal cached
+    server.freeze();
+    try {
+      const write = await strict.inject({
+        method: 'POST',
+        url: '/v1/cases',
+        payload: { title: 'x' },
+        headers,
+      });
+      assert.equal(write.statusCode, 503, write.body);
+      assert.equal(write.json().code, 'HR_DATABASE_UNAVAILABLE');
+    } finally {
+      server.thaw();
+    }
+  } finally {
+    await strict.close();
+    await lax.end().catch(() => {});
+  }
+});
+
 test('the pool is in /metrics: connections by state and the wait for one', async () => {
   const metrics = await app.inject({ url: '/metrics', headers: operatorHeaders });
   assert.match(metrics.body, /headroom_db_pool_connections\{state="idle"\} \d+/);

@@ -1,9 +1,11 @@
 // The one door to PostgreSQL for casebook's routes: plain queries and transactions on one pool, the time
 // spent waiting for a connection measured, and a database that cannot answer turned into a 503 the client
-// can retry (never a 500, never a hang: the pool's limits bound every wait, see pool.ts).
+// can retry (never a 500, never a hang: the pool's limits bound every wait, see pool.ts, and a route's own
+// deadline from its budget bounds its calls tighter, see route-deadlines.ts).
 
 import type pg from 'pg';
 import { casebookErrors } from '../errors.ts';
+import { queryDeadline } from './route-deadlines.ts';
 
 /** What the routes need of a pool; a pg.Pool satisfies it (tests wrap one to count statements). */
 export interface Queryable {
@@ -65,6 +67,22 @@ function rethrow(error: unknown): never {
   );
 }
 
+// A query config that the client gives up on after `deadline` ms (node-postgres's per-query `query_timeout`).
+function withDeadline(config: string | pg.QueryConfig, deadline: number | undefined): pg.QueryConfig {
+  if (deadline === undefined) return config as pg.QueryConfig;
+  return typeof config === 'string'
+    ? ({ text: config, query_timeout: deadline } as pg.QueryConfig)
+    : ({ ...config, query_timeout: deadline } as pg.QueryConfig);
+}
+
+// A transaction's connection whose every query carries the route's deadline.
+function boundedClient(client: pg.PoolClient, deadline: number): Queryable {
+  return {
+    query: ((config: string | pg.QueryConfig, values?: unknown[]) =>
+      client.query(withDeadline(config, deadline), values)) as Queryable['query'],
+  };
+}
+
 /**
  * Wraps a pool. Named statements (`{ name, text, values }`) are prepared once per connection.
  *
@@ -82,7 +100,7 @@ export function database(pool: pg.Pool, observer: DatabaseObserver = {}): Databa
   const query = async (config: string | pg.QueryConfig, values?: unknown[]) => {
     const client = await connect();
     try {
-      const result = await client.query(config as pg.QueryConfig, values);
+      const result = await client.query(withDeadline(config, queryDeadline.getStore()), values);
       client.release();
       return result;
     } catch (error) {
@@ -95,9 +113,14 @@ export function database(pool: pg.Pool, observer: DatabaseObserver = {}): Databa
     query: query as Queryable['query'],
     async transaction(fn) {
       const client = await connect();
+      const deadline = queryDeadline.getStore();
       try {
         await client.query('BEGIN');
-        const result = await fn(client as Queryable);
+        // The route's deadline on the server too, for this transaction only (SET LOCAL ends with it).
+        if (deadline !== undefined) await client.query(`SET LOCAL statement_timeout = ${deadline}`);
+        const result = await fn(
+          deadline === undefined ? (client as Queryable) : boundedClient(client, deadline),
+        );
         await client.query('COMMIT');
         client.release();
         return result;

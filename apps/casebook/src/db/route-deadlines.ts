@@ -1,0 +1,64 @@
+// Per-route bounds of database calls, from each route's latency budget in headroom.yaml: a call that has taken
+// several times what the whole request may take is a stall, not a slow answer, so it is given up (503, or a
+// cached copy where the route has one) long before the pool's generic bound.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Spec } from '@headroom/core/slo';
+import type { FastifyRequest } from 'fastify';
+
+/** Options of {@link routeDeadlines}. */
+export interface RouteDeadlineOptions {
+  /** A database call may take this many times the route's slowest budgeted percentile. @default 5 */
+  factor: number;
+  /** Never less than this (ms): a connection's round trip and a plan must fit. @default 250 */
+  min: number;
+  /** Never more than this (ms): the pool's own answer bound (`DB_QUERY_TIMEOUT_MS`). */
+  max: number;
+  /** Per route (`'GET /v1/cases/search'`), in ms: wins over the budget. @default none */
+  overrides: Record<string, number>;
+}
+
+/** The deadline of the database calls made for the request being handled (ms), where its route has one. */
+export const queryDeadline = new AsyncLocalStorage<number>();
+
+/**
+ * The database deadline of every route the spec budgets: `factor` × its slowest percentile (p99 if given),
+ * within `min` and `max`, or its override.
+ *
+ * @example
+ * const deadlines = routeDeadlines(spec, { factor: 5, min: 250, max: 3_000, overrides: {} });
+ * deadlines.get('GET /v1/cases/search'); // 750 for a 150 ms p99
+ */
+export function routeDeadlines(spec: Spec, options: RouteDeadlineOptions): Map<string, number> {
+  const deadlines = new Map<string, number>();
+  for (const objective of spec.objectives) {
+    const budget = Math.max(0, ...Object.values(objective.latency));
+    if (budget === 0) continue;
+    const ms = Math.min(options.max, Math.max(options.min, Math.round(budget * options.factor)));
+    deadlines.set(`${objective.method} ${objective.route}`, ms);
+  }
+  for (const [route, ms] of Object.entries(options.overrides)) {
+    if (!(Number.isInteger(ms) && ms > 0)) {
+      throw new TypeError(
+        `routeDeadlines: override of "${route}" must be a positive integer of ms, got ${ms}`,
+      );
+    }
+    deadlines.set(route, ms);
+  }
+  return deadlines;
+}
+
+/**
+ * An onRequest hook that runs the rest of a request with its route's deadline in `queryDeadline`, where the
+ * database wrapper (db/database.ts) reads it. Routes without one keep the pool's bounds.
+ *
+ * @example
+ * api.addHook('onRequest', withRouteDeadline(routeDeadlines(spec, options)));
+ */
+export function withRouteDeadline(deadlines: ReadonlyMap<string, number>) {
+  return function withRouteDeadlineHook(request: FastifyRequest, _reply: unknown, done: () => void): void {
+    const ms = deadlines.get(`${request.method} ${request.routeOptions.url}`);
+    if (ms === undefined) done();
+    else queryDeadline.run(ms, done);
+  };
+}
