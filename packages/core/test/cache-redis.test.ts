@@ -219,19 +219,28 @@ test('Redis killed during a getOrSet loop: no error reaches the caller; restarte
   assert.equal(errors, 0, 'no error reached a caller');
   assert.ok(stats.l2.errors > 0, 'L2 failures were counted');
   assert.equal(stats.l2.breaker, 'closed', 'the breaker closed again');
-  await until(() => a.bus.healthy && a.cache.stats().bus.reconnects >= 1, {
-    timeout: 5_000,
-    what: 'the bus to resubscribe',
+  // Both subscriptions back (B's too: it is B that must hear), each reconnect seen by its cache.
+  await until(
+    () =>
+      a.bus.healthy &&
+      b.bus.healthy &&
+      a.cache.stats().bus.reconnects >= 1 &&
+      b.cache.stats().bus.reconnects >= 1,
+    { timeout: 10_000, what: 'both buses to resubscribe' },
+  );
+  // The resubscribed bus carries messages again (bounded: a lost message fails the test, never hangs it).
+  let heard = false;
+  const sub = b.cache.onBusMessage(() => {
+    heard = true;
   });
-  // The resubscribed bus carries messages again.
-  const heard = new Promise<void>((resolve) => {
-    const sub = b.cache.onBusMessage(() => {
-      sub.dispose();
-      resolve();
-    });
-  });
-  await a.cache.invalidateTags({ tenant: 'acme' }, ['anything']);
-  await heard;
+  await until(
+    async () => {
+      await a.cache.invalidateTags({ tenant: 'acme' }, ['anything']);
+      return heard;
+    },
+    { timeout: 10_000, interval: 200, what: "B to hear A's invalidation" },
+  );
+  sub.dispose();
   console.log(
     `# ${calls} calls, 0 errors; l2 errors ${stats.l2.errors}, rejected by the breaker ${stats.l2.rejected}, reconnects ${stats.bus.reconnects}`,
   );
