@@ -33,7 +33,7 @@ export interface RedisServer {
  * await redis.start();  // same port, empty data
  */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const port = options.port ?? (await freePort());
+  let port = options.port ?? (await freePort());
   const binary = options.binary ?? 'redis-server';
   let child: ChildProcess | undefined;
 
@@ -51,19 +51,23 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
         reject(missing ? new Error(`${binary} not found: install it (apt-get install redis-server)`) : error);
       });
-      waitForPing(port, started).then(resolve, reject);
+      waitForOwnServer(port, started).then(resolve, reject);
     });
   };
 
-  const halt = async (signal: NodeJS.Signals) => {
-    const running = child;
-    if (!running) return;
-    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill(signal);
-    await exited;
-  };
-
-  await start();
+  // A free port can be taken again before redis-server binds it (by another test's server coming back on the
+  // port it had): then this one exits at start-up, and a fresh port is tried, when the caller named none.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 5 || !String(error).includes('exited during start-up')) {
+        throw error;
+      }
+      port = await freePort();
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -74,36 +78,53 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     stop: () => halt('SIGTERM'),
     kill: () => halt('SIGKILL'),
   };
+
+  async function halt(signal: NodeJS.Signals) {
+    const running = child;
+    if (!running) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    running.kill(signal);
+    await exited;
+  }
 }
 
-/** Resolves once the server answers PING; rejects if the process exits first. */
-async function waitForPing(port: number, process: ChildProcess): Promise<void> {
+/**
+ * Resolves once the server on `port` answers and says it is `process` (INFO's process_id): a PONG from another
+ * test's redis-server that holds the port would otherwise pass for this one. Rejects if the process exits first.
+ */
+async function waitForOwnServer(port: number, process: ChildProcess): Promise<void> {
   let exited = false;
   process.once('exit', () => {
     exited = true;
   });
   for (let attempt = 0; attempt < 200; attempt++) {
     if (exited) throw new Error(`redis-server on port ${port} exited during start-up`);
-    if (await ping(port)) return;
+    if ((await serverPid(port)) === process.pid) return;
     // Start-up is a matter of milliseconds; yield to the event loop between attempts.
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`redis-server on port ${port} did not answer PING`);
+  throw new Error(`redis-server on port ${port} did not answer`);
 }
 
-function ping(port: number): Promise<boolean> {
+/** The process id the redis-server on `port` reports, or undefined when nothing answers. */
+function serverPid(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
+    let text = '';
     socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (data) => {
+      text += data.toString();
+      const found = /process_id:(\d+)\r\n/.exec(text);
+      if (found || text.startsWith('-')) {
+        socket.destroy();
+        resolve(found ? Number(found[1]) : undefined);
+      }
     });
-    socket.once('error', () => resolve(false));
+    socket.once('error', () => resolve(undefined));
     socket.once('timeout', () => {
       socket.destroy();
-      resolve(false);
+      resolve(undefined);
     });
   });
 }
