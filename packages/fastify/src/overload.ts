@@ -75,12 +75,14 @@ export function overloadGate(options: OverloadOptions): OverloadGate {
 const EXEMPT = Symbol('exempt');
 
 // One listener per admitted request: 'close' comes after the answer is sent and when the client goes first.
-// Only a finished answer feeds the estimate: how long an abandoned one ran says nothing about capacity.
+// Only a finished answer below 500 feeds the estimate: how long an abandoned request ran says nothing about
+// capacity, and neither does a 5xx, which took as long as a failing dependency's own bound (a frozen database
+// held requests for a second each, the limit fell to its floor, and cached reads were refused: bench/db-freeze.ts).
 function holdUntilAnswered(permit: AdaptivePermit, reply: FastifyReply): void {
   const res = reply.raw;
   if (res.closed) {
     permit.release('ignore'); // the client left while the request waited in the queue
     return;
   }
-  res.once('close', () => permit.release(res.writableFinished ? 'ok' : 'ignore'));
+  res.once('close', () => permit.release(res.writableFinished && res.statusCode < 500 ? 'ok' : 'ignore'));
 }

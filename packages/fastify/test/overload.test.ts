@@ -154,3 +154,41 @@ test('a refusal writes no log line of its own; an answered request still gets it
   assert.deepEqual(completed, [200], 'twenty refusals, no completed line for any of them');
   await instance.close();
 });
+
+test('answers of 500 and above teach the limit nothing: a failing dependency does not shrink the door', async () => {
+  const clock = new FakeClock();
+  const limit = adaptiveLimit({ name: 'http', initialLimit: 4, windowMs: 0, minSamples: 1, clock });
+  const instance = Fastify();
+  await instance.register(headroom, {
+    service: 'test',
+    version: '1.0.0',
+    defaultMetrics: false,
+    overload: { limit },
+  });
+  instance.get('/fails', async (_request, reply) => {
+    clock.advance(1_000); // a database that took its whole bound to fail
+    return reply.code(503).send({ code: 'HR_DATABASE_UNAVAILABLE' });
+  });
+  instance.get('/ok', async () => {
+    clock.advance(5);
+    return 'ok';
+  });
+  // Over a real socket: the door samples when the response closes having finished.
+  const origin = await instance.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const answered = async (path: string) => {
+      const response = await fetch(`${origin}${path}`);
+      await response.text();
+      while (limit.inflight > 0) await new Promise((resolve) => setImmediate(resolve));
+      return response.status;
+    };
+    for (let i = 0; i < 10; i++) assert.equal(await answered('/ok'), 200);
+    const healthy = limit.stats();
+    assert.equal(healthy.longRttMs, 5, 'answered requests are sampled');
+    for (let i = 0; i < 20; i++) assert.equal(await answered('/fails'), 503);
+    assert.equal(limit.stats().longRttMs, 5, 'no 503 became a sample');
+    assert.ok(limit.limit >= healthy.limit, `${healthy.limit} → ${limit.limit}`);
+  } finally {
+    await instance.close();
+  }
+});
