@@ -26,7 +26,7 @@ import { operatorCheck } from './auth/operator.ts';
 import { accountRoutes, authRoutes } from './auth/routes.ts';
 import { activityRoutes } from './cases/activity-routes.ts';
 import { caseRoutes } from './cases/routes.ts';
-import { database } from './db/database.ts';
+import { connectBreaker, database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { defaultDatabaseLimits } from './db/pool.ts';
 import { type RouteDeadlineOptions, routeDeadlines, withRouteDeadline } from './db/route-deadlines.ts';
@@ -91,7 +91,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock();
   // Set once the plugin's registry exists; the database reports its pool waits to it.
   let poolWait: Histogram | undefined;
-  const db = database(deps.pool, { acquired: (ms) => poolWait?.observe(ms / 1000) });
+  const connecting = connectBreaker(clock);
+  const db = database(
+    deps.pool,
+    { acquired: (ms) => poolWait?.observe(ms / 1000) },
+    { connectBreaker: connecting, clock },
+  );
   const logger = deps.logger ?? false;
   const options: FastifyServerOptions = {
     ...(typeof logger === 'object' && logger !== null && 'child' in logger
@@ -212,6 +217,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const protection = app.headroom.protection;
+  // Open, every database call answers 503 at once: readiness fails with it (critical).
+  protection.breaker(connecting, { critical: true });
   // The search bulkhead guards queries inside the cache's loader, not the route: register it for metrics
   // and the admin API here.
   protection.bulkhead(limits.search);

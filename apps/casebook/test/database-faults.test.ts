@@ -107,6 +107,12 @@ test('frozen: cached reads answer, writes answer 503 with Retry-After within the
 
     for (let i = 0; i < 10; i++) assert.equal((await create(`again ${i}`)).statusCode, 503);
     assert.equal(shedLines().length, 1, 'eleven failures, one line');
+    // New connections the frozen server did not take opened the connect breaker: no more attempts pile up in
+    // its accept queue (one a second, once the clock moves), and readiness says why.
+    const metrics = (await app.inject({ url: '/metrics', headers: operatorHeaders })).body;
+    assert.match(metrics, /headroom_breaker_state\{breaker="database"\} 2/);
+    const ready = await app.inject('/health/ready');
+    assert.equal(ready.statusCode, 503);
     await clock.tick(10_000);
     assert.equal((await create('later')).statusCode, 503);
     const [, second] = shedLines();
@@ -114,9 +120,13 @@ test('frozen: cached reads answer, writes answer 503 with Retry-After within the
   } finally {
     server.thaw();
   }
-  // Back: broken connections were destroyed, fresh ones serve.
+  // Back: broken connections were destroyed; the connect breaker (open: the frozen server took no new
+  // connection) tries one a second, then fresh connections serve.
   let back = await create('after the thaw');
-  for (let i = 0; i < 5 && back.statusCode === 503; i++) back = await create('after the thaw');
+  for (let i = 0; i < 5 && back.statusCode === 503; i++) {
+    await clock.tick(1_000);
+    back = await create('after the thaw');
+  }
   assert.equal(back.statusCode, 201, back.body);
 });
 

@@ -3,6 +3,8 @@
 // can retry (never a 500, never a hang: the pool's limits bound every wait, see pool.ts, and a route's own
 // deadline from its budget bounds its calls tighter, see route-deadlines.ts).
 
+import { type Clock, systemClock } from '@headroom/core/clock';
+import { type CircuitBreakerPolicy, circuitBreaker, isBrokenCircuitError } from '@headroom/core/policy';
 import type pg from 'pg';
 import { casebookErrors } from '../errors.ts';
 import { queryDeadline } from './route-deadlines.ts';
@@ -56,7 +58,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 function rethrow(error: unknown): never {
-  if (!isDatabaseUnavailable(error)) throw error;
+  if (!isDatabaseUnavailable(error) && !isBrokenCircuitError(error)) throw error;
   throw casebookErrors.create(
     'HR_DATABASE_UNAVAILABLE',
     'the database did not answer in time; retry shortly',
@@ -75,12 +77,74 @@ function withDeadline(config: string | pg.QueryConfig, deadline: number | undefi
     : ({ ...config, query_timeout: deadline } as pg.QueryConfig);
 }
 
+// The wait for a connection, bounded by the route's deadline too: a late connection goes back to the pool.
+function withinDeadline(
+  taking: Promise<pg.PoolClient>,
+  deadline: number,
+  clock: Clock,
+): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = clock.setTimeout(() => {
+      late = true;
+      reject(new Error('timeout exceeded when trying to connect (the route deadline)'));
+    }, deadline);
+    taking.then(
+      (client) => {
+        timer.cancel();
+        if (late) client.release();
+        else resolve(client);
+      },
+      (error: unknown) => {
+        timer.cancel();
+        if (!late) reject(error);
+      },
+    );
+  });
+}
+
 // A transaction's connection whose every query carries the route's deadline.
 function boundedClient(client: pg.PoolClient, deadline: number): Queryable {
   return {
     query: ((config: string | pg.QueryConfig, values?: unknown[]) =>
       client.query(withDeadline(config, deadline), values)) as Queryable['query'],
   };
+}
+
+// node-postgres's messages for a new connection the server did not take: not the pool's "timeout exceeded when
+// trying to connect", which only says every connection was busy.
+const unreachable = /Connection terminated due to connection timeout|ECONNREFUSED|ECONNRESET|EHOSTUNREACH/;
+
+/**
+ * The breaker in front of opening connections: after a run of connections the server did not take, the pool
+ * stops trying (503 at once) and tries one a second. A frozen PostgreSQL otherwise collects every abandoned
+ * attempt in its accept queue (about 35 a second at 200 requests/s), and after the thaw starts a backend for
+ * each before it gets to the pool's new ones: recovery took 4 to 8 s (bench/db-freeze.ts).
+ *
+ * @example
+ * const db = database(pool, {}, { connectBreaker: connectBreaker(clock) });
+ */
+export function connectBreaker(clock: Clock = systemClock()): CircuitBreakerPolicy {
+  return circuitBreaker({
+    name: 'database',
+    window: { type: 'count', size: 10 },
+    minimumCalls: 3,
+    failureRateThreshold: 0.5,
+    halfOpenAfter: { initial: 1_000, max: 1_000 },
+    halfOpenProbes: 1,
+    isFailure: (error) =>
+      unreachable.test(String((error as { message?: unknown })?.message)) ||
+      unreachable.test(String((error as { code?: unknown })?.code)),
+    clock,
+  });
+}
+
+/** How the database wrapper guards and bounds taking a connection. */
+export interface ConnectOptions {
+  /** Guards opening connections (see `connectBreaker`). @default none */
+  connectBreaker?: CircuitBreakerPolicy;
+  /** Times the route deadline on the wait for a connection. @default systemClock() */
+  clock?: Clock;
 }
 
 /**
@@ -90,10 +154,21 @@ function boundedClient(client: pg.PoolClient, deadline: number): Queryable {
  * const db = database(new pg.Pool({ connectionString }));
  * await db.transaction(async (tx) => { await tx.query('...'); });
  */
-export function database(pool: pg.Pool, observer: DatabaseObserver = {}): Database {
+export function database(
+  pool: pg.Pool,
+  observer: DatabaseObserver = {},
+  options: ConnectOptions = {},
+): Database {
+  const clock = options.clock ?? systemClock();
+  const breaker = options.connectBreaker;
+  const take = () => pool.connect();
   const connect = async (): Promise<pg.PoolClient> => {
     const started = performance.now();
-    const client = await pool.connect().catch(rethrow);
+    const taking = breaker ? breaker.execute(take) : take();
+    const deadline = queryDeadline.getStore();
+    const client = await (deadline === undefined ? taking : withinDeadline(taking, deadline, clock)).catch(
+      rethrow,
+    );
     observer.acquired?.(performance.now() - started);
     return client;
   };

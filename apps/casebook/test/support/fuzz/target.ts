@@ -153,7 +153,13 @@ async function collect(t: TestApp, token: string, issued: Issued): Promise<void>
   }
   for (const kind of ['breakers', 'caches']) {
     const list = (await t.operator({ url: `/admin/${kind}` })).json().data as { name: string }[];
-    for (const { name } of list) if (!issued.names.includes(name)) issued.names.push(name);
+    for (const { name } of list) {
+      // Isolating the database's connect breaker is the operator's kill switch: every database call answers
+      // 503 from then on, by design. The fuzz forbids 5xx and keeps what it did for the rest of the run, so it
+      // leaves that one alone (database-faults.test.ts covers the breaker).
+      if (name === 'database') continue;
+      if (!issued.names.includes(name)) issued.names.push(name);
+    }
   }
   if (!issued.cursors.length || !issued.etags.length || !issued.names.length) {
     throw new Error(`the fuzz target found too little to attack with: ${JSON.stringify(issued)}`);
