@@ -192,3 +192,22 @@ test('answers of 500 and above teach the limit nothing: a failing dependency doe
     await instance.close();
   }
 });
+
+test('bad overload options reject the registration naming the option', async () => {
+  for (const [overload, option] of [
+    [{ limit: {} }, 'overload.limit'],
+    [{ limit: adaptiveLimit(), retryDelay: -1 }, 'overload.retryDelay'],
+  ] as const) {
+    const instance = Fastify();
+    const registering = async () => {
+      await instance.register(headroom, {
+        service: 'test',
+        version: '1.0.0',
+        defaultMetrics: false,
+        overload,
+      } as never);
+      await instance.ready();
+    };
+    await assert.rejects(registering(), new RegExp(`option "${option.replace('.', '\\.')}"`));
+  }
+});
