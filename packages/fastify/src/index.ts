@@ -1,6 +1,7 @@
 // Public API of @headroom/fastify: the plugin, request-id server options and the problem codes.
 
 export type { AdminAccess, AdminOptions } from './admin.ts';
+export { arrivedAt } from './arrival.ts';
 export type { CacheRegistry } from './cache-metrics.ts';
 export type { ConnectionOptionsInput, ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
 export { answerClientError, connectionOptions, defaultConnectionTimeouts } from './connections.ts';

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
+import { arrivedAt } from './arrival.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
 import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
@@ -103,11 +104,8 @@ declare module 'fastify' {
     headroom: HeadroomDecoration;
   }
   interface FastifyRequest {
-    /**
-     * When the request arrived (epoch ms on the plugin's clock), set by the `headroom` plugin first thing:
-     * rate limits charge it then, however long authentication or anything else held it before the check.
-     */
-    arrivedAt: number;
+    /** When the request arrived (epoch ms on the plugin's clock); see `arrivedAt`. */
+    [arrivedAt]: number;
   }
 }
 
@@ -175,13 +173,13 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];
   });
   app.decorate('headroom', { registry, routes, protection, caches });
-  app.decorateRequest('arrivedAt', 0);
+  app.decorateRequest(arrivedAt, 0);
 
   // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
   // depend on who asks, errors carry a request id), and a cache that ignores Cache-Control (nginx with
   // `proxy_ignore_headers`) still keys by the caller. Routes that may be cached say so (`config.httpCache`).
   app.addHook('onRequest', function prepareReply(request, reply, done) {
-    request.arrivedAt = clock.now();
+    request[arrivedAt] = clock.now();
     reply.header(requestIdHeader, request.id);
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'authorization');

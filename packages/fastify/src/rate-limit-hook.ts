@@ -11,6 +11,7 @@ import {
   rateLimitPolicyHeader,
 } from '@headroom/core/ratelimit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { arrivedAt } from './arrival.ts';
 import type { Protection } from './protection.ts';
 
 /** One rate-limit check of a request: which bucket, under which policy. */
@@ -80,7 +81,7 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
         return;
       }
       // Charged when the request arrived (the plugin's first hook stamps it), not after what held it since.
-      const at = request.arrivedAt || undefined;
+      const at = request[arrivedAt] || undefined;
       if (checks.length === 1) {
         const check = checks[0]!;
         const now = config.limiter.checkSync(check.key, check.policy, optionsOf(check, at));
