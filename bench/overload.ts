@@ -233,7 +233,7 @@ async function measure(mode: 'door' | 'no door'): Promise<Outcome> {
 
 try {
   console.log(
-    `overload bench: ${factor}× capacity for ${overloadSeconds} s on uncached search, ${workers} generator thread(s)\n`,
+    `overload bench: ${factor}× capacity for ${overloadSeconds} s on uncached search, ${workers} generator thread(s), ${pinned ? 'generator on CPU 1, casebook and PostgreSQL on CPU 0' : 'not pinned (no taskset)'}\n`,
   );
   const door = await measure('door');
   const without = await measure('no door');

@@ -29,6 +29,21 @@ const stats = async () => {
   return res.json().data[0] as { loads: { total: number }; requests: { l1: { hit: number } } };
 };
 
+test('behind the door: a stampede of 500 concurrent misses on one key is admitted, and makes one load', async () => {
+  const door = t.app.headroom.protection.bulkheads.get('requests');
+  assert.ok(door, 'casebook has its adaptive limit at the door');
+  const { rows } = await t.db.pool.query<{ id: number }>(
+    "SELECT c.id FROM cases c JOIN tenants t ON t.id = c.tenant_id WHERE t.slug = 'acme' ORDER BY c.id DESC LIMIT 1",
+  );
+  const before = await stats();
+  const answers = await Promise.all(
+    Array.from({ length: 500 }, () => t.as(acme, { url: `/v1/cases/${rows[0]!.id}?expand=owner.team` })),
+  );
+  assert.deepEqual([...new Set(answers.map((r) => r.statusCode))], [200], 'none refused by the door');
+  assert.equal((await stats()).loads.total - before.loads.total, 1);
+  assert.equal(door.inflight, 0, 'every slot given back');
+});
+
 test('a repeated read is an L1 hit: no load, same bytes, same strong ETag', async () => {
   const before = await stats();
   const first = await t.as(acme, { url: `/v1/cases/${caseId}?expand=owner` });

@@ -147,7 +147,7 @@ export class GradientLimit {
     const next = this.#estimate * gradient + queue;
     // Smoothed both ways, as Gradient2 does: under a flood of refusals the RTTs of admitted calls also carry the
     // event loop's contention, and a limit that dropped at once to its floor starved the database of work
-    // (bench/overload.ts measured 0.25 of capacity that way, 0.65 smoothed).
+    // (`npm run bench:overload`, one run each: 0.25 of capacity admitted that way, 0.30 and 0.33 smoothed).
     const smoothed = this.#estimate * (1 - this.#smoothing) + next * this.#smoothing;
     this.#estimate = Math.min(this.maxLimit, Math.max(this.minLimit, smoothed));
   }
