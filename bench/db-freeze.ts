@@ -9,7 +9,7 @@
 //   OVERLOAD_LIMIT=off DB_ACQUIRE_TIMEOUT_MS=1000 npm run bench:db-freeze   # casebook inherits DB_*, OVERLOAD_LIMIT
 //
 // One open-model run (the repo's load engine) at 200 iterations/s, one request each: `settle` 2 s (not counted),
-// `before` 10 s, `frozen` 15 s (PostgreSQL frozen from its first to its last instant), then `after-1` …
+// `before-1` … `before-10` of 1 s each, `frozen` 15 s (PostgreSQL frozen from its first to its last instant), then `after-1` …
 // `after-10` of 1 s each; a 5 s warm-up run before it. Casebook runs with its real tier quotas (QUOTA_SCALE=1)
 // against a PostgreSQL of this script's own.
 //
@@ -62,7 +62,7 @@ const routes = {
 } as const;
 type Route = keyof typeof routes;
 const stageGroups = {
-  before: ['before'],
+  before: Array.from({ length: beforeSeconds }, (_, i) => `before-${i + 1}`),
   frozen: ['frozen'],
   after: Array.from({ length: afterSeconds }, (_, i) => `after-${i + 1}`),
 } as const;
@@ -279,7 +279,7 @@ try {
     { reader, writer: await login(origin, `analyst@${writer}.test`) },
     [
       `{ name: settle, duration: ${settleSeconds}s, rate: ${rate}/s }`,
-      `{ name: before, duration: ${beforeSeconds}s, rate: ${rate}/s }`,
+      ...stageGroups.before.map((name) => `{ name: ${name}, duration: 1s, rate: ${rate}/s }`),
       `{ name: frozen, duration: ${frozenSeconds}s, rate: ${rate}/s }`,
       ...stageGroups.after.map((name) => `{ name: ${name}, duration: 1s, rate: ${rate}/s }`),
     ],
@@ -358,11 +358,11 @@ try {
   server.thaw(); // in case the run ended early
   if (result.setupErrors.length > 0) throw new Error(`setup failed: ${result.setupErrors.join('; ')}`);
   console.log(
-    `  PostgreSQL ${events.join(', ')} (from the start of \`before\`); generator event-loop delay p99 ${fmt(result.eventLoopDelayMs.p99)} ms, late starts ${result.stages.reduce((a, s) => a + s.lateStarts, 0)}, dropped ${result.stages.reduce((a, s) => a + s.dropped, 0)}`,
+    `  PostgreSQL ${events.join(', ')} (from the start of \`before-1\`); generator event-loop delay p99 ${fmt(result.eventLoopDelayMs.p99)} ms, late starts ${result.stages.reduce((a, s) => a + s.lateStarts, 0)}, dropped ${result.stages.reduce((a, s) => a + s.dropped, 0)}`,
   );
 
   console.log(
-    `  second since \`before\` started: requests/5xx+no answer/p99 ms, all routes: ${result.timeline
+    `  second since \`before-1\` started: requests/5xx+no answer/p99 ms, all routes: ${result.timeline
       .filter((p) => p.t > settleSeconds)
       .map((p) => `${p.t - settleSeconds}:${p.requests}/${p.errors}/${fmt(p.p99, 0)}`)
       .join(' ')}`,
@@ -394,38 +394,42 @@ try {
     for (const [group, stages] of Object.entries(stageGroups))
       row(route, group, figures(cellsOf((r) => r === route, stages)));
 
-  // Recovery: per second after the thaw, every route without 5xx or unanswered requests and with a p99
-  // within twice its own `before` p99.
+  // Recovery: the first second after the thaw from which casebook is as it was before the freeze: from that
+  // second on, no 5xx or unanswered request on any route, and each route's p99 over the rest of the window (5 s
+  // or more, 250+ requests of a route) within twice its \`before\` p99. The p99 of a single second is about its
+  // slowest answer (some 50 requests of a route), which an ordinary GC or another process on the machine sets, so
+  // it is printed per second (with the worst \`before\` second beside it) but not judged alone.
+  const routeNames = Object.keys(routes) as Route[];
   const beforeP99 = new Map(
-    (Object.keys(routes) as Route[]).map((r) => [
+    routeNames.map((r) => [r, figures(cellsOf((x) => x === r, stageGroups.before)).p99Admitted]),
+  );
+  const worstBeforeSecond = new Map(
+    routeNames.map((r) => [
       r,
-      figures(cellsOf((x) => x === r, ['before'])).p99Admitted,
+      Math.max(...stageGroups.before.map((stage) => figures(cellsOf((x) => x === r, [stage])).p99Admitted)),
     ]),
   );
-  const normalSecond = (stage: string) =>
-    (Object.keys(routes) as Route[]).every((r) => {
-      const f = figures(cellsOf((x) => x === r, [stage]));
-      return (
-        f.requests > 0 &&
-        f.unavailable + f.otherErrors + f.noAnswer === 0 &&
-        f.p99Admitted <= 2 * beforeP99.get(r)!
-      );
+  const errorsOf = (f: ReturnType<typeof figures>) => f.unavailable + f.otherErrors + f.noAnswer;
+  const normalFrom = (k: number) => {
+    const rest = stageGroups.after.slice(k - 1);
+    return routeNames.every((r) => {
+      const f = figures(cellsOf((x) => x === r, rest));
+      return f.requests > 0 && errorsOf(f) === 0 && f.p99Admitted <= 2 * beforeP99.get(r)!;
     });
-  console.log(
-    '\nafter the thaw, per second (errors 5xx+no answer / p99 admitted ms, per route; * = not normal):',
-  );
-  for (const route of Object.keys(routes) as Route[]) {
+  };
+  console.log('\nafter the thaw, per second (errors 5xx+no answer / p99 admitted ms, per route):');
+  for (const route of routeNames) {
     const seconds = stageGroups.after.map((stage) => {
       const f = figures(cellsOf((r) => r === route, [stage]));
-      const errors = f.unavailable + f.otherErrors + f.noAnswer;
-      const normal = errors === 0 && f.p99Admitted <= 2 * beforeP99.get(route)!;
       const p99 = f.requests > f.limited + f.unavailable ? fmt(f.p99Admitted) : '-';
-      return `${errors}/${p99}${normal ? '' : '*'}`;
+      return `${errorsOf(f)}/${p99}`;
     });
-    console.log(`  ${route} (before p99 ${fmt(beforeP99.get(route)!)} ms): ${seconds.join('  ')}`);
+    console.log(
+      `  ${route} (before: p99 ${fmt(beforeP99.get(route)!)} ms, worst second ${fmt(worstBeforeSecond.get(route)!)} ms): ${seconds.join('  ')}`,
+    );
   }
   let firstNormal: number | undefined;
-  for (let i = afterSeconds; i >= 1 && normalSecond(`after-${i}`); i--) firstNormal = i;
+  for (let k = 1; k <= afterSeconds - 4 && firstNormal === undefined; k++) if (normalFrom(k)) firstNormal = k;
   const recovery = firstNormal === undefined ? Number.POSITIVE_INFINITY : firstNormal - 1;
   // The same by errors alone: a single slow second (another process on the machine, a GC) cannot hide it.
   let firstClean: number | undefined;
@@ -502,7 +506,7 @@ try {
     [
       'recovery',
       `back to normal ≤ ${goals.recovery} s after the thaw`,
-      `${Number.isFinite(recovery) ? `${recovery} s (normal from after-${firstNormal} on)` : `> ${afterSeconds} s (after-${afterSeconds} not normal)`}; by errors alone ${firstClean === undefined ? `> ${afterSeconds} s` : `${firstClean - 1} s (none from after-${firstClean} on)`}`,
+      `${Number.isFinite(recovery) ? `${recovery} s (normal from after-${firstNormal} on)` : `> ${afterSeconds - 5} s (not normal from any of after-1 … after-${afterSeconds - 4})`}; by errors alone ${firstClean === undefined ? `> ${afterSeconds} s` : `${firstClean - 1} s (none from after-${firstClean} on)`}`,
       recovery <= goals.recovery,
     ],
   ] as const;
