@@ -21,7 +21,7 @@ import { runParallel } from '../packages/cli/src/engine/parallel.ts';
 import type { RunResult } from '../packages/cli/src/engine/run.ts';
 import { loadScenario } from '../packages/cli/src/scenario/load-scenario.ts';
 import type { RouteStats } from '../packages/cli/src/stats/route-stats.ts';
-import { benchOperatorToken, pinThisProcess, startNode } from './lib/process.ts';
+import { benchOperatorToken, pinThisProcess, startNode, treeCpuSeconds } from './lib/process.ts';
 
 const overloadSeconds = Number(process.env.BENCH_OVERLOAD_SECONDS ?? 15);
 const factor = Number(process.env.BENCH_FACTOR ?? 10);
@@ -107,6 +107,22 @@ async function probeNewConnections(origin: string, running: () => boolean): Prom
   return times;
 }
 
+/**
+ * CPU seconds of casebook and its PostgreSQL (one tree, pinned to CPU 0) at each of `offsets` ms after now:
+ * the stages start 200 ms after `runParallel` is called, so offsets name stage boundaries.
+ */
+function cpuAt(pid: number, offsets: number[]): Promise<(number | undefined)[]> {
+  const started = performance.now();
+  return Promise.all(
+    offsets.map(
+      (offset) =>
+        new Promise<number | undefined>((resolve) =>
+          setTimeout(() => resolve(treeCpuSeconds(pid)), started + offset - performance.now()),
+        ),
+    ),
+  );
+}
+
 const p99 = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN;
@@ -125,6 +141,8 @@ interface Outcome {
   dropped: number;
   recoverySeconds: number;
   newConnectionP99: number;
+  /** CPU seconds of casebook + PostgreSQL per wall second at capacity, per admitted search, per refusal. */
+  cpu: { busyAtCapacity: number; perSearch: number; perRefusal: number } | undefined;
 }
 
 async function measure(mode: 'door' | 'no door'): Promise<Outcome> {
@@ -147,6 +165,8 @@ async function measure(mode: 'door' | 'no door'): Promise<Outcome> {
       '{ name: warm-up, duration: 3s, vus: 32, thinkTime: 0ms, judge: false }',
       '{ name: capacity, duration: 6s, vus: 32, thinkTime: 0ms }',
     ]);
+    const pid = casebook.child.pid!;
+    const capacityCpu = cpuAt(pid, [200 + 3_000, 200 + 9_000]);
     const capacityRun = await run(closed.file, closed.scenario);
     const capacityCell = cellOf(capacityRun, 'capacity');
     const capacity = ok(capacityCell) / 6;
@@ -184,6 +204,7 @@ async function measure(mode: 'door' | 'no door'): Promise<Outcome> {
         })
         .catch(() => limits.push('?'));
     }, 1000);
+    const overloadCpu = cpuAt(pid, [200 + 5_000, 200 + 5_000 + overloadSeconds * 1000]);
     const result = await run(open.file, open.scenario);
     clearInterval(sampler);
     if (mode === 'door') console.log(`[${mode}] limit each second: ${limits.join(' ')}`);
@@ -212,7 +233,25 @@ async function measure(mode: 'door' | 'no door'): Promise<Outcome> {
       recovered = i - 1;
     }
     const admittedRate = ok(overload) / overloadSeconds;
+    // What one search and one refusal cost the CPU that casebook and PostgreSQL share: a search from the
+    // capacity run, a refusal from the overload's CPU less its admitted searches at that price.
+    const [capacityStart, capacityEnd] = await capacityCpu;
+    const [overloadStart, overloadEnd] = await overloadCpu;
+    let cpu: Outcome['cpu'];
+    if (
+      capacityStart !== undefined &&
+      capacityEnd !== undefined &&
+      overloadStart !== undefined &&
+      overloadEnd !== undefined
+    ) {
+      const perSearch = (capacityEnd - capacityStart) / Math.max(1, ok(capacityCell));
+      const refusals = refused(overload);
+      const perRefusal =
+        refusals > 0 ? (overloadEnd - overloadStart - ok(overload) * perSearch) / refusals : Number.NaN;
+      cpu = { busyAtCapacity: (capacityEnd - capacityStart) / 6, perSearch, perRefusal };
+    }
     return {
+      cpu,
       mode,
       capacity,
       baselineP99,
@@ -244,6 +283,20 @@ try {
   for (const o of [door, without]) {
     console.log(
       `| ${o.mode === 'door' ? 'casebook, adaptive limit at the door' : 'casebook, no door (peer: before)'} | ${fmt(o.capacity, 0)} | ${fmt(o.admittedRate, 0)} | ${fmt(o.ratio, 2)} | ${fmt(o.admittedP99)} | ${fmt(o.refusalP99, 2)} | ${o.refusals} | ${o.otherAnswers} | ${o.dropped} | ${Number.isFinite(o.recoverySeconds) ? `${o.recoverySeconds} s` : `> ${recoverySeconds} s`} | ${fmt(o.newConnectionP99)} |`,
+    );
+  }
+  // The ceiling the CPU sets: casebook and PostgreSQL share CPU 0, a search costs it a, a refusal r, and it was
+  // busy u of each second at capacity C (so C × a = u). In overload each second holds admitted × a + refused × r
+  // ≤ 1 with admitted + refused = factor × C, so at most (1 ÷ u - factor × ρ) ÷ (1 - ρ) of C can be admitted,
+  // ρ = r ÷ a, whatever the door does.
+  for (const o of [door, without]) {
+    if (o.cpu === undefined) continue;
+    const rho = o.cpu.perRefusal / o.cpu.perSearch;
+    const headroom = 1 / o.cpu.busyAtCapacity;
+    const ceiling = Math.max(0, (headroom - factor * rho) / (1 - rho));
+    const needed = ((headroom - goals.ratio) / (factor - goals.ratio)) * o.cpu.perSearch;
+    console.log(
+      `[${o.mode}] CPU 0 (casebook + PostgreSQL): ${fmt(o.cpu.busyAtCapacity * 100, 0)}% busy at capacity; a search ${fmt(o.cpu.perSearch * 1e6, 0)} µs, a refusal ${fmt(o.cpu.perRefusal * 1e6, 0)} µs (ρ ${fmt(rho, 3)}): at ${factor}× that CPU allows admitted ÷ capacity ≤ ${fmt(ceiling, 2)}; ${goals.ratio} would need a refusal ≤ ${fmt(needed * 1e6, 0)} µs`,
     );
   }
   const pass = (good: boolean) => (good ? 'PASS' : 'FAIL');

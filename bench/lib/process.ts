@@ -1,6 +1,7 @@
 // Child processes for benches: start a server, wait for the line that says it is ready, stop it.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Started {
   child: ChildProcess;
@@ -24,7 +25,9 @@ export function startNode(
   },
 ): Promise<Started> {
   const started = performance.now();
-  const command = [process.execPath, script, ...(options.args ?? [])];
+  // BENCH_NODE_FLAGS: Node flags for the child (say `--cpu-prof --cpu-prof-dir=/tmp/prof`, which NODE_OPTIONS refuses).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const command = [process.execPath, ...flags, script, ...(options.args ?? [])];
   if (options.cpus !== undefined) command.unshift('taskset', '-c', options.cpus);
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...options.env },
@@ -79,4 +82,41 @@ export function pinThisProcess(cpus: string): boolean {
   return (
     spawnSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' }).status === 0
   );
+}
+
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * Linux: CPU seconds (user + system) used so far by `pid` and every live process below it (a server and the
+ * PostgreSQL it started, say), from `/proc/<pid>/stat`. Undefined where `/proc` is missing. A descendant that
+ * has exited no longer counts, so sample while the tree is steady.
+ */
+export function treeCpuSeconds(pid: number): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  const stats = new Map<number, { parent: number; ticks: number }>();
+  for (const name of entries) {
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid … utime stime: fields after the command, which may hold spaces and parentheses.
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(name), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // exited while we read
+    }
+  }
+  const inTree = (candidate: number): boolean => {
+    for (let at = candidate, hops = 0; at > 1 && hops < 64; hops++) {
+      if (at === pid) return true;
+      at = stats.get(at)?.parent ?? 0;
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [candidate, stat] of stats) if (inTree(candidate)) ticks += stat.ticks;
+  return ticks / clockTicks;
 }

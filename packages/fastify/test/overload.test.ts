@@ -50,11 +50,23 @@ test('beyond the limit: 503 HR_OVERLOADED at once, before authentication and bod
   assert.equal(refused.headers['cache-control'], 'no-store');
   assert.equal(refused.json().code, 'HR_OVERLOADED');
   assert.equal(refused.json().limiter, 'http');
+  assert.equal(refused.json().request_id, refused.headers['x-request-id']);
+  assert.equal(refused.json().instance, '/write');
+  assert.equal(Number(refused.headers['content-length']), refused.rawPayload.length);
   assert.deepEqual(
     seen,
     { authenticated: 2, bodies: 0 },
     'the refused request was never authenticated or parsed',
   );
+  const counted = (await instance.inject('/metrics')).body;
+  assert.match(
+    counted,
+    /http_requests_total\{method="POST",route="\/write",code="503"\} 1/,
+    'the refusal is counted',
+  );
+  const head = await instance.inject({ method: 'HEAD', url: '/write' });
+  assert.equal(head.statusCode, 503);
+  assert.equal(head.body, '', 'HEAD: the refusal has no body');
 
   for (const url of ['/health/live', '/health/ready', '/metrics', '/admin/bulkheads']) {
     assert.equal((await instance.inject(url)).statusCode, 200, url);
