@@ -7,6 +7,7 @@
 //   BENCH_WRITER=acme npm run bench:db-freeze        # creates in the readers' tenant (invalidates its searches)
 //   BENCH_PRINCIPAL=aged npm run bench:db-freeze     # the readers' cached principal turns 30 s old mid-freeze
 //   OVERLOAD_LIMIT=off DB_ACQUIRE_TIMEOUT_MS=1000 npm run bench:db-freeze   # casebook inherits DB_*, OVERLOAD_LIMIT
+//   BENCH_SLOW=200/50 BENCH_RATE=600 BENCH_WRITER=acme npm run bench:db-freeze   # PostgreSQL stopped 200 ms of every 250
 //
 // One open-model run (the repo's load engine) at 200 iterations/s, one request each: `settle` 2 s (not counted),
 // `before-1` … `before-10` of 1 s each, `frozen` 15 s (PostgreSQL frozen from its first to its last instant), then `after-1` …
@@ -28,7 +29,12 @@ import { loadScenario } from '../packages/cli/src/scenario/load-scenario.ts';
 import { RouteStats } from '../packages/cli/src/stats/route-stats.ts';
 import { benchOperatorToken, operatorHeaders, type Started, startNode } from './lib/process.ts';
 
-const rate = 200;
+const rate = Number(process.env.BENCH_RATE ?? 200);
+/**
+ * BENCH_SLOW=<stopped ms>/<running ms>: instead of one freeze, PostgreSQL is stopped and resumed in that
+ * rhythm for the 15 s (a database that is slow, not gone: queries take up to <stopped ms> longer).
+ */
+const slow = /^(\d+)\/(\d+)$/.exec(process.env.BENCH_SLOW ?? '');
 const beforeSeconds = 10;
 const frozenSeconds = 15;
 const afterSeconds = 10;
@@ -289,7 +295,7 @@ try {
   const writerTier = writer === 'acme' ? 'enterprise' : 'pro';
   const creates = (rate * routes['POST /v1/cases'].weight) / 100;
   console.log(
-    `\ndb-freeze bench (issue 12): after a ${warmUpSeconds} s warm-up, ${rate} requests/s for ${beforeSeconds} s, PostgreSQL frozen ${frozenSeconds} s, then ${afterSeconds} × 1 s`,
+    `\ndb-freeze bench (issue 12): after a ${warmUpSeconds} s warm-up, ${rate} requests/s for ${beforeSeconds} s, PostgreSQL ${slow ? `stopped ${slow[1]} ms of every ${Number(slow[1]) + Number(slow[2])} ms (BENCH_SLOW)` : 'frozen'} ${frozenSeconds} s, then ${afterSeconds} × 1 s`,
   );
   console.log(
     `  reads as analyst@acme.test (${rate - (writer === 'acme' ? 0 : creates)}/s offered, quota ${perSecond('enterprise')}/s), creates as analyst@${writer}.test (${writer === 'acme' ? 'the same tenant' : `${creates}/s offered, quota ${perSecond(writerTier)}/s`})`,
@@ -318,17 +324,34 @@ try {
   const stagesStart = performance.now() + 200;
   const beforeStart = stagesStart + settleSeconds * 1000;
   const events: string[] = [];
+  let slowing = true; // BENCH_SLOW: the rhythm goes on until the thaw
   const at = () => `${fmt((performance.now() - beforeStart) / 1000, 3)} s`;
   timers.push(
     setTimeout(
       () => {
         server?.freeze();
         events.push(`froze at ${at()}`);
+        if (slow) {
+          const [stopped, running] = [Number(slow[1]), Number(slow[2])];
+          const cycle = () => {
+            if (!slowing) return;
+            server?.thaw();
+            timers.push(
+              setTimeout(() => {
+                if (!slowing) return;
+                server?.freeze();
+                timers.push(setTimeout(cycle, stopped));
+              }, running),
+            );
+          };
+          timers.push(setTimeout(cycle, stopped));
+        }
       },
       stagesStart + (settleSeconds + beforeSeconds) * 1000 - performance.now(),
     ),
     setTimeout(
       () => {
+        slowing = false;
         server?.thaw();
         events.push(`thawed at ${at()}`);
       },

@@ -7,6 +7,7 @@ import {
   adaptiveLimit,
   type BulkheadPolicy,
   bulkhead,
+  eventLoopSaturation,
   isBulkheadRejectedError,
 } from '@headroom/core/policy';
 import {
@@ -138,6 +139,8 @@ export function createLimits(options: LimitsOptions): Limits {
     // The queue takes what can be served within 50 ms: a burst of cache hits queues deep (a stampede of 500
     // on one key is admitted and joins one load), an overload of searches queues about 50 ms and the rest is
     // refused at once; nobody waits past a second (a burst that has not drained by then is an overload).
+    // It shrinks only while the event loop is busy: a slow database slows requests without making casebook
+    // busier, and shrinking then would refuse cache hits (the database's requests have their own deadlines).
     door:
       options.door === false
         ? undefined
@@ -149,6 +152,7 @@ export function createLimits(options: LimitsOptions): Limits {
             maxQueue: 1024,
             queueTarget: 50,
             queueTimeout: 1000,
+            saturation: eventLoopSaturation(),
             clock: options.clock,
           }),
     search: bulkhead({

@@ -70,6 +70,32 @@ test('calls far below the limit say nothing about more: the limit does not grow'
   assert.equal(estimate.limit, 50);
 });
 
+test('with a saturation signal: slower calls while the process idles neither shrink the limit nor stop it growing', () => {
+  let busy = 0.2;
+  const readings: number[] = [];
+  const estimate = new GradientLimit({
+    initialLimit: 40,
+    saturation: () => {
+      readings.push(busy);
+      return busy;
+    },
+  });
+  const at = { now: 0 };
+  feed(estimate, at, 10, 5);
+  const before = estimate.limit;
+  feed(estimate, at, 20, 300); // a database sixty times slower, the event loop a fifth busy
+  assert.ok(estimate.limit > before, `a dependency's latency: ${before} → ${estimate.limit}`);
+  assert.equal(readings.length, 30, 'read once per window');
+  const held = estimate.limit;
+  busy = 0.9; // the same RTTs, and the process itself is busy: an overload of its own
+  feed(estimate, at, 5, 300);
+  assert.ok(estimate.limit < held, `saturated: ${held} → ${estimate.limit}`);
+  const unguarded = new GradientLimit({ initialLimit: 40 });
+  feed(unguarded, at, 10, 5);
+  feed(unguarded, at, 20, 300);
+  assert.ok(unguarded.limit < 40, `without the signal every RTT rise shrinks: 40 → ${unguarded.limit}`);
+});
+
 test('a window closes only after windowMs and minSamples both', () => {
   const estimate = new GradientLimit({ windowMs: 100, minSamples: 3 });
   assert.equal(estimate.sample(5, 20, 0), false);
@@ -86,6 +112,8 @@ test('bad options throw HR_INVALID_OPTION naming the option', () => {
     [{ tolerance: 0.5 }, 'tolerance'],
     [{ smoothing: 0 }, 'smoothing'],
     [{ minSamples: 0 }, 'minSamples'],
+    [{ saturation: 0.5 as unknown as () => number }, 'saturation'],
+    [{ saturation: () => 1, saturatedAbove: 2 }, 'saturatedAbove'],
   ] as const) {
     assert.throws(
       () => new GradientLimit(options),

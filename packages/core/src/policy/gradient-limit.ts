@@ -3,6 +3,7 @@
 // one; while they agree the limit grows by a small queue allowance, and as the recent RTT climbs above the
 // tolerated multiple the limit shrinks in proportion (at most by half per window).
 
+import { invalidOption } from '../errors/index.ts';
 import { checkNumber, withDefaults } from '../shared/options.ts';
 
 /** Options of `GradientLimit` (and of `adaptiveLimit`, which passes them on). */
@@ -26,6 +27,16 @@ export interface GradientLimitOptions {
   minSamples?: number;
   /** Windows the long-term RTT averages over (exponentially). @default 100 */
   longWindows?: number;
+  /**
+   * How busy the process was (0 to 1) since the previous call, read once per window: with it, the limit
+   * shrinks only while the process is at least `saturatedAbove` busy. An RTT that climbs while the process
+   * idles is a dependency's (a slow database), which that dependency's own bounds answer (pool wait, query
+   * deadline); shrinking a front door for it would refuse the work that never touches it (cache hits).
+   * `eventLoopSaturation()` reads Node's event-loop utilization. @default none: every RTT rise shrinks
+   */
+  saturation?: () => number;
+  /** The share of busy time from which an RTT rise shrinks the limit (with `saturation`). @default 0.75 */
+  saturatedAbove?: number;
 }
 
 const defaults = {
@@ -37,6 +48,7 @@ const defaults = {
   windowMs: 100,
   minSamples: 10,
   longWindows: 100,
+  saturatedAbove: 0.75,
 };
 
 /** Windows averaged plainly before the long-term RTT becomes an exponential average. */
@@ -58,6 +70,8 @@ export class GradientLimit {
   readonly #windowMs: number;
   readonly #minSamples: number;
   readonly #alpha: number;
+  readonly #saturation: (() => number) | undefined;
+  readonly #saturatedAbove: number;
   #estimate: number;
   #longRtt = 0;
   #recentRtt = 0;
@@ -82,6 +96,11 @@ export class GradientLimit {
     this.#windowMs = checkNumber(owner, 'windowMs', o.windowMs, { min: 0 });
     this.#minSamples = checkNumber(owner, 'minSamples', o.minSamples, { min: 1, integer: true });
     this.#alpha = 2 / (checkNumber(owner, 'longWindows', o.longWindows, { min: 1, integer: true }) + 1);
+    if (o.saturation !== undefined && typeof o.saturation !== 'function') {
+      throw invalidOption(owner, 'saturation', 'a function returning 0 to 1', o.saturation);
+    }
+    this.#saturation = o.saturation;
+    this.#saturatedAbove = checkNumber(owner, 'saturatedAbove', o.saturatedAbove, { min: 0, max: 1 });
   }
 
   /** Calls allowed at once now. */
@@ -138,11 +157,15 @@ export class GradientLimit {
       // average come down quicker than its window would.
       if (this.#longRtt > 2 * shortRtt) this.#longRtt *= 0.95;
     }
+    // Read every window, so that each reading covers one window.
+    const saturated = this.#saturation === undefined || this.#saturation() >= this.#saturatedAbove;
     // Calls never came near the limit: the RTT says nothing about what more would do (the app is limited by
     // its own callers), so the limit does not grow on it.
     if (busy < this.#estimate / 2) return;
     const tolerated = this.#tolerance * this.#longRtt;
-    const gradient = shortRtt <= tolerated ? 1 : Math.max(0.5, tolerated / shortRtt);
+    // Slower calls while the process has time to spare: they wait on something else, so they neither shrink
+    // the limit nor stop it growing to hold them.
+    const gradient = shortRtt <= tolerated || !saturated ? 1 : Math.max(0.5, tolerated / shortRtt);
     const queue = Math.max(4, Math.sqrt(this.#estimate));
     const next = this.#estimate * gradient + queue;
     // Smoothed both ways, as Gradient2 does: under a flood of refusals the RTTs of admitted calls also carry the

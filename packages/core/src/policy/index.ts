@@ -30,6 +30,7 @@ export {
   policyErrorCodes,
   policyErrors,
 } from './errors.ts';
+export { eventLoopSaturation } from './event-loop.ts';
 export type { FairQueueOptions, FairQueueRefusal, FairQueueStats, RefusalError } from './fair-queue.ts';
 export { FairQueue, fairQueue } from './fair-queue.ts';
 export type { FallbackEvent, FallbackOptions } from './fallback.ts';
