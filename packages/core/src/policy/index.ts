@@ -9,6 +9,8 @@ export type {
   PermitOutcome,
 } from './adaptive-limit.ts';
 export { AdaptiveLimitPolicy, AdaptivePermit, adaptiveLimit } from './adaptive-limit.ts';
+export type { BackoffOptions, Jitter } from './backoff.ts';
+export { Backoff } from './backoff.ts';
 export type { BulkheadOptions, BulkheadRejection, BulkheadRejectReason, BulkheadStats } from './bulkhead.ts';
 export { BulkheadPermit, BulkheadPolicy, bulkhead } from './bulkhead.ts';
 export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
@@ -40,7 +42,7 @@ export { GradientLimit } from './gradient-limit.ts';
 export type { AdaptiveDelay, HedgeEvent, HedgeOptions } from './hedge.ts';
 export { HedgePolicy, hedge } from './hedge.ts';
 export type { ExecuteOptions, Policy, PolicyContext, PolicyTask } from './policy.ts';
-export type { Jitter, RetryBudgetEvent, RetryEvent, RetryOptions } from './retry.ts';
+export type { RetryBudgetEvent, RetryEvent, RetryOptions } from './retry.ts';
 export { RetryPolicy, retry } from './retry.ts';
 export type { RetryBudgetOptions } from './retry-budget.ts';
 export { RetryBudget, retryBudget } from './retry-budget.ts';

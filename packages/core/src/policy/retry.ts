@@ -4,26 +4,16 @@ import { type Clock, systemClock } from '../clock/index.ts';
 import { abortedError, isAbortedError, isHeadroomError } from '../errors/index.ts';
 import { sleep } from '../shared/abort.ts';
 import { Emitter, type Subscribe } from '../shared/events.ts';
-import { checkClock, checkFunction, checkNumber, checkOneOf, withDefaults } from '../shared/options.ts';
+import { checkClock, checkFunction, checkNumber, withDefaults } from '../shared/options.ts';
+import { Backoff, type BackoffOptions } from './backoff.ts';
 import { isBrokenCircuitError, isBulkheadRejectedError } from './errors.ts';
 import { next, PolicyBase, type PolicyTask, runStep, type Step } from './policy.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
-/** How the wait before a retry is spread: full jitter, decorrelated jitter, or none (plain exponential). */
-export type Jitter = 'full' | 'decorrelated' | 'none';
-
-/** Options of `retry`. */
-export interface RetryOptions {
+/** Options of `retry`: the attempts, and the backoff between them (`initialDelay`, `maxDelay`, `multiplier`, `jitter`, `random`). */
+export interface RetryOptions extends BackoffOptions {
   /** Attempts in all, the first included. @default 3 */
   maxAttempts?: number;
-  /** Milliseconds of the first backoff. @default 100 */
-  initialDelay?: number;
-  /** Upper bound of any backoff. @default 10_000 */
-  maxDelay?: number;
-  /** Growth of the backoff per attempt. @default 2 */
-  multiplier?: number;
-  /** @default 'full' */
-  jitter?: Jitter;
   /** Shared budget that caps retries as a share of calls. @default none (only maxAttempts bounds retries) */
   budget?: RetryBudget;
   /**
@@ -33,8 +23,6 @@ export interface RetryOptions {
   retryable?: (error: unknown, attempt: number) => boolean;
   /** Time source. @default systemClock() */
   clock?: Clock;
-  /** Uniform random numbers in [0, 1). @default Math.random */
-  random?: () => number;
 }
 
 /** Emitted before each retry. */
@@ -59,12 +47,7 @@ const defaultRetryable = (error: unknown): boolean => {
 
 const defaultOptions = {
   maxAttempts: 3,
-  initialDelay: 100,
-  maxDelay: 10_000,
-  multiplier: 2,
-  jitter: 'full' as Jitter,
   retryable: defaultRetryable as (error: unknown, attempt: number) => boolean,
-  random: Math.random,
 };
 
 /**
@@ -76,14 +59,10 @@ const defaultOptions = {
  */
 export class RetryPolicy extends PolicyBase {
   readonly #maxAttempts: number;
-  readonly #initial: number;
-  readonly #max: number;
-  readonly #multiplier: number;
-  readonly #jitter: Jitter;
+  readonly #backoff: Backoff;
   readonly #budget: RetryBudget | undefined;
   readonly #retryable: (error: unknown, attempt: number) => boolean;
   readonly #clock: Clock;
-  readonly #random: () => number;
   readonly #retried = new Emitter<RetryEvent>();
   readonly #refused = new Emitter<RetryBudgetEvent>();
 
@@ -96,12 +75,8 @@ export class RetryPolicy extends PolicyBase {
     super();
     const o = withDefaults(defaultOptions, options);
     this.#maxAttempts = checkNumber('retry', 'maxAttempts', o.maxAttempts, { min: 1, integer: true });
-    this.#initial = checkNumber('retry', 'initialDelay', o.initialDelay, { min: 0 });
-    this.#max = checkNumber('retry', 'maxDelay', o.maxDelay, { min: this.#initial });
-    this.#multiplier = checkNumber('retry', 'multiplier', o.multiplier, { min: 1 });
-    this.#jitter = checkOneOf('retry', 'jitter', o.jitter, ['full', 'decorrelated', 'none'] as const);
+    this.#backoff = new Backoff(o, 'retry');
     this.#retryable = checkFunction('retry', 'retryable', o.retryable);
-    this.#random = checkFunction('retry', 'random', o.random);
     this.#clock = checkClock('retry', o.clock ?? systemClock());
     this.#budget = o.budget;
   }
@@ -115,7 +90,7 @@ export class RetryPolicy extends PolicyBase {
     depth: number,
   ): Promise<T> {
     this.#budget?.recordCall();
-    let previousDelay = this.#initial;
+    let previousDelay = this.#backoff.initialDelay;
     for (let tries = 0; ; tries++) {
       if (signal?.aborted) throw abortedError(signal);
       try {
@@ -127,23 +102,10 @@ export class RetryPolicy extends PolicyBase {
           if (this.#refused.active) this.#refused.emit({ attempt: retry, error });
           throw error;
         }
-        previousDelay = this.#delay(retry, previousDelay);
+        previousDelay = this.#backoff.delay(retry, previousDelay);
         if (this.#retried.active) this.#retried.emit({ attempt: retry, delay: previousDelay, error });
         if (previousDelay > 0) await sleep(this.#clock, previousDelay, signal);
       }
-    }
-  }
-
-  // Full jitter: uniform in [0, exponential]. Decorrelated: uniform in [initial, 3 × previous], capped.
-  #delay(retry: number, previous: number): number {
-    const exponential = Math.min(this.#max, this.#initial * this.#multiplier ** (retry - 1));
-    switch (this.#jitter) {
-      case 'none':
-        return exponential;
-      case 'full':
-        return this.#random() * exponential;
-      case 'decorrelated':
-        return Math.min(this.#max, this.#initial + this.#random() * (previous * 3 - this.#initial));
     }
   }
 }
