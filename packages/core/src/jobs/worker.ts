@@ -1,0 +1,517 @@
+// A worker: takes jobs of one queue while it has free slots, runs each under a time limit with an AbortSignal,
+// renews their leases while they run, and records how each ended (done, retried after a backoff, dead,
+// cancelled, or given back when the worker stops). Woken by NOTIFY, with polling as a net; expired leases
+// (a worker that died) are reaped by every worker of the queue.
+
+import type { Timer } from '../clock/index.ts';
+import { isHeadroomError } from '../errors/index.ts';
+import { Backoff, type BackoffOptions } from '../policy/backoff.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkFunction, checkNumber } from '../shared/options.ts';
+import { jobErrors } from './errors.ts';
+import type { Jobs } from './jobs.ts';
+import type { NotificationListener } from './listener.ts';
+import { type JobRecord, toJobRecord } from './record.ts';
+
+/** The job a handler runs. */
+export interface RunningJob {
+  id: string;
+  queue: string;
+  tenant: string;
+  payload: unknown;
+  /** This attempt's number, 1 for the first. */
+  attempt: number;
+  maxAttempts: number;
+  createdAt: number;
+  /** Records progress (0 to 100, rounded) and a message, readable through `jobs.get(id)`. */
+  progress(percent: number, message?: string): Promise<void>;
+}
+
+/**
+ * Runs one job. What it returns is stored as the job's result (JSON). A throw fails the attempt; `signal`
+ * aborts when the job runs past its time, is cancelled, or is given back because the worker stops: a handler
+ * must stop then (the worker frees the slot at once and ignores what the handler does afterwards).
+ */
+export type JobHandler = (job: RunningJob, signal: AbortSignal) => unknown;
+
+/** Options of `jobs.work`. */
+export interface WorkOptions {
+  /** Jobs this worker runs at once. @default 1 */
+  concurrency?: number;
+  /**
+   * Milliseconds a running job's lease lasts; renewed every third of it while the job runs. A job whose worker
+   * died runs again once its lease lapses. @default 30_000
+   */
+  lease?: number;
+  /** Milliseconds an attempt may run, unless the job was enqueued with its own. @default 60_000 */
+  timeout?: number;
+  /** Milliseconds between looks at the queue when no NOTIFY came (the net under LISTEN). @default 1_000 */
+  pollInterval?: number;
+  /** Backoff before a failed job's next attempt. @default { initialDelay: 1_000, maxDelay: 300_000, jitter: 'full' } */
+  backoff?: BackoffOptions;
+}
+
+/** Emitted when a job starts. */
+export interface JobStartEvent {
+  queue: string;
+  id: string;
+  tenant: string;
+  attempt: number;
+  /** Milliseconds from when the job could run (enqueued, or its retry came due) to its start. */
+  waitMs: number;
+}
+
+/** How an attempt ended: `retry` and `dead` are failures, `released` a job given back by a stopping worker. */
+export type JobOutcome = 'done' | 'retry' | 'dead' | 'cancelled' | 'released';
+
+/** Emitted when an attempt ends. */
+export interface JobEndEvent {
+  queue: string;
+  id: string;
+  tenant: string;
+  attempt: number;
+  outcome: JobOutcome;
+  /** For failures: `error` (the handler threw) or `timeout`. */
+  reason?: 'error' | 'timeout';
+  /** Milliseconds the attempt ran (monotonic). */
+  runMs: number;
+  error?: unknown;
+}
+
+/** Emitted when the worker could not reach the database (it tries again at its next poll). */
+export interface JobWorkerErrorEvent {
+  queue: string;
+  operation: 'fetch' | 'complete' | 'fail' | 'release' | 'heartbeat' | 'reap' | 'progress';
+  error: unknown;
+}
+
+interface Run {
+  record: JobRecord;
+  controller: AbortController;
+  timer: Timer;
+  started: number;
+  settled: boolean;
+}
+
+const defaultOptions = {
+  concurrency: 1,
+  lease: 30_000,
+  timeout: 60_000,
+  pollInterval: 1_000,
+};
+
+/** Reasons an attempt ends before its handler settles. */
+type Cut = 'timeout' | 'cancelled' | 'released';
+
+/**
+ * Runs jobs of one queue; made by `jobs.work(queue, handler, options)`.
+ *
+ * @example
+ * const worker = jobs.work('exports', handler, { concurrency: 2 });
+ * worker.onEnd((e) => metrics.observe(e));
+ * await worker.stop(10_000);
+ */
+export class JobWorker {
+  readonly queue: string;
+  readonly concurrency: number;
+  readonly #jobs: Jobs;
+  readonly #handler: JobHandler;
+  readonly #lease: number;
+  readonly #timeout: number;
+  readonly #pollInterval: number;
+  readonly #backoff: Backoff;
+  readonly #listener: NotificationListener | undefined;
+  readonly #running = new Map<string, Run>();
+  readonly #writes = new Set<Promise<unknown>>();
+  readonly #started = new Emitter<JobStartEvent>();
+  readonly #ended = new Emitter<JobEndEvent>();
+  readonly #failed = new Emitter<JobWorkerErrorEvent>();
+  readonly #stoppedEvent = new Emitter<void>();
+  #fetching = false;
+  #again = false;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #poll: Timer | undefined;
+  #heartbeat: Timer | undefined;
+  #reaper: Timer | undefined;
+
+  /** Subscribes to job starts. */
+  readonly onStart: Subscribe<JobStartEvent> = this.#started.subscribe;
+  /** Subscribes to attempt ends. */
+  readonly onEnd: Subscribe<JobEndEvent> = this.#ended.subscribe;
+  /** Subscribes to database failures of the worker itself. */
+  readonly onError: Subscribe<JobWorkerErrorEvent> = this.#failed.subscribe;
+  /** Subscribes to the end of `stop()`. */
+  readonly onStopped: Subscribe<void> = this.#stoppedEvent.subscribe;
+
+  constructor(
+    jobs: Jobs,
+    queue: string,
+    handler: JobHandler,
+    options: WorkOptions,
+    listener: NotificationListener | undefined,
+  ) {
+    const o = { ...defaultOptions, ...options };
+    this.#jobs = jobs;
+    this.queue = queue;
+    this.#handler = checkFunction('jobs.work', 'handler', handler);
+    this.concurrency = checkNumber('jobs.work', 'concurrency', o.concurrency, { min: 1, integer: true });
+    this.#lease = checkNumber('jobs.work', 'lease', o.lease, { min: 3, integer: true });
+    this.#timeout = checkNumber('jobs.work', 'timeout', o.timeout, { min: 1, integer: true });
+    this.#pollInterval = checkNumber('jobs.work', 'pollInterval', o.pollInterval, { min: 1 });
+    this.#backoff = new Backoff(
+      { initialDelay: 1_000, maxDelay: 300_000, random: jobs.random, ...options.backoff },
+      'jobs.work',
+    );
+    this.#listener = listener;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** @internal Called by `jobs.work`. */
+  start(): void {
+    this.#unsubscribe = this.#listener?.subscribe((payload) => this.#notified(payload));
+    this.#schedulePoll();
+    this.#scheduleHeartbeat();
+    this.#scheduleReap();
+    this.wake();
+  }
+
+  /** Looks for jobs now (a NOTIFY does this; call it after enqueueing without LISTEN). */
+  wake(): void {
+    if (this.#stopping) return;
+    if (this.#fetching) {
+      this.#again = true;
+      return;
+    }
+    this.#fetching = true;
+    void this.#fill();
+  }
+
+  /**
+   * Stops taking jobs, waits up to `timeout` ms (default 10 s) for the running ones, then aborts the rest
+   * (HR_JOB_RELEASED) and gives them back to the queue, their attempt not counted. Never loses a job: one whose
+   * release cannot be written runs again when its lease lapses.
+   */
+  stop(timeout = 10_000): Promise<void> {
+    this.#stopped ??= this.#stop(checkNumber('stop', 'timeout', timeout, { min: 0 }));
+    return this.#stopped;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    this.#stopping = true;
+    this.#poll?.cancel();
+    this.#reaper?.cancel();
+    this.#unsubscribe?.();
+    if (this.#running.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.#jobs.clock.setTimeout(resolve, timeout);
+        this.#drained = () => {
+          timer.cancel();
+          resolve();
+        };
+      });
+    }
+    this.#drained = undefined;
+    for (const run of [...this.#running.values()]) {
+      this.#cut(run, 'released', jobErrors.create('HR_JOB_RELEASED', 'the worker is stopping'));
+    }
+    this.#heartbeat?.cancel();
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+    this.#stoppedEvent.emit();
+  }
+
+  #notified(payload: string | null): void {
+    if (payload === null || payload === `q:${this.queue}`) {
+      this.wake();
+    } else if (payload.startsWith('c:')) {
+      const run = this.#running.get(payload.slice(2));
+      if (run)
+        this.#cut(
+          run,
+          'cancelled',
+          jobErrors.create('HR_JOB_CANCELLED', `job ${run.record.id} was cancelled`),
+        );
+    }
+  }
+
+  async #fill(): Promise<void> {
+    try {
+      while (!this.#stopping && this.#running.size < this.concurrency) {
+        const record = await this.#fetch();
+        if (record === undefined) break;
+        this.#run(record);
+      }
+    } finally {
+      this.#fetching = false;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    }
+  }
+
+  async #fetch(): Promise<JobRecord | undefined> {
+    try {
+      const { rows } = await this.#jobs.db.query(
+        `SELECT * FROM ${this.#jobs.schema}.fetch_job($1, $2, $3, $4)`,
+        [this.queue, this.#jobs.clock.now(), this.#lease, this.#jobs.name],
+      );
+      return rows[0] ? toJobRecord(rows[0]) : undefined;
+    } catch (error) {
+      this.#fail('fetch', error);
+      return undefined;
+    }
+  }
+
+  #run(record: JobRecord): void {
+    const clock = this.#jobs.clock;
+    const controller = new AbortController();
+    const limit = record.timeoutMs ?? this.#timeout;
+    const run: Run = {
+      record,
+      controller,
+      started: clock.monotonic(),
+      settled: false,
+      timer: { cancel() {} },
+    };
+    run.timer = clock.setTimeout(
+      () =>
+        this.#cut(
+          run,
+          'timeout',
+          jobErrors.create('HR_JOB_TIMEOUT', `job ${record.id} ran past ${limit} ms`),
+        ),
+      limit,
+    );
+    this.#running.set(record.id, run);
+    if (this.#started.active) {
+      this.#started.emit({
+        queue: this.queue,
+        id: record.id,
+        tenant: record.tenant,
+        attempt: record.attempts,
+        waitMs: Math.max(0, (record.startedAt ?? clock.now()) - record.runAt),
+      });
+    }
+    const job: RunningJob = {
+      id: record.id,
+      queue: record.queue,
+      tenant: record.tenant,
+      payload: record.payload,
+      attempt: record.attempts,
+      maxAttempts: record.maxAttempts,
+      createdAt: record.createdAt,
+      progress: (percent, message) => this.#progress(run, percent, message),
+    };
+    new Promise((resolve) => resolve(this.#handler(job, controller.signal))).then(
+      (result) => this.#settle(run, undefined, result),
+      (error) => this.#settle(run, error, undefined),
+    );
+  }
+
+  /** The handler settled: record the outcome, unless the attempt was already cut (timeout, cancel, release). */
+  #settle(run: Run, error: unknown, result: unknown): void {
+    if (run.settled) return;
+    if (error === undefined) {
+      this.#end(run);
+      this.#write('complete', run, 'done', () =>
+        this.#jobs.db.query(
+          `UPDATE ${this.#jobs.schema}.jobs SET state = 'done', finished_at = $3, progress = 100, result = $4,
+             lease_until = NULL
+           WHERE id = $1 AND worker = $2 AND state = 'running'`,
+          [run.record.id, this.#jobs.name, this.#jobs.clock.now(), JSON.stringify(result ?? null)],
+        ),
+      );
+    } else {
+      this.#failAttempt(run, 'error', error);
+    }
+  }
+
+  /** Ends an attempt before its handler settled: aborts its signal with `reason`. */
+  #cut(run: Run, cut: Cut, reason: Error): void {
+    if (run.settled) return;
+    run.controller.abort(reason);
+    if (cut === 'timeout') {
+      this.#failAttempt(run, 'timeout', reason);
+    } else if (cut === 'cancelled') {
+      this.#end(run); // the row already says cancelled (or another worker took it over)
+      this.#emitEnd(run, 'cancelled');
+    } else {
+      this.#end(run);
+      this.#write('release', run, 'released', () =>
+        this.#jobs.db.query(
+          `UPDATE ${this.#jobs.schema}.jobs SET state = 'ready', run_at = $3, attempts = attempts - 1,
+             started_at = NULL, worker = NULL, lease_until = NULL
+           WHERE id = $1 AND worker = $2 AND state = 'running'`,
+          [run.record.id, this.#jobs.name, this.#jobs.clock.now()],
+        ),
+      );
+    }
+  }
+
+  #failAttempt(run: Run, reason: 'error' | 'timeout', error: unknown): void {
+    this.#end(run);
+    const { record } = run;
+    const dead = record.attempts >= record.maxAttempts;
+    const delay = dead ? 0 : Math.round(this.#backoff.delay(record.attempts));
+    const now = this.#jobs.clock.now();
+    this.#write(
+      'fail',
+      run,
+      dead ? 'dead' : 'retry',
+      () =>
+        this.#jobs.db.query(
+          `UPDATE ${this.#jobs.schema}.jobs SET state = $3, run_at = $4, finished_at = $5, last_error = $6,
+             reason = $7, worker = NULL, lease_until = NULL
+           WHERE id = $1 AND worker = $2 AND state = 'running'`,
+          [
+            record.id,
+            this.#jobs.name,
+            dead ? 'dead' : 'ready',
+            now + delay,
+            dead ? now : null,
+            describe(error),
+            reason,
+          ],
+        ),
+      reason,
+      error,
+    );
+  }
+
+  /** Frees the attempt's slot and its timer; the slot may take another job at once. */
+  #end(run: Run): void {
+    run.settled = true;
+    run.timer.cancel();
+    this.#running.delete(run.record.id);
+    if (this.#running.size === 0) this.#drained?.();
+    this.wake();
+  }
+
+  #write(
+    operation: JobWorkerErrorEvent['operation'],
+    run: Run,
+    outcome: JobOutcome,
+    statement: () => Promise<unknown>,
+    reason?: 'error' | 'timeout',
+    error?: unknown,
+  ): void {
+    const write = statement().then(
+      () => this.#emitEnd(run, outcome, reason, error),
+      (failure) => this.#fail(operation, failure), // the lease lapses and the job runs again: never lost
+    );
+    this.#writes.add(write);
+    void write.finally(() => this.#writes.delete(write));
+  }
+
+  #emitEnd(run: Run, outcome: JobOutcome, reason?: 'error' | 'timeout', error?: unknown): void {
+    if (!this.#ended.active) return;
+    this.#ended.emit({
+      queue: this.queue,
+      id: run.record.id,
+      tenant: run.record.tenant,
+      attempt: run.record.attempts,
+      outcome,
+      ...(reason ? { reason } : {}),
+      runMs: this.#jobs.clock.monotonic() - run.started,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  async #progress(run: Run, percent: number, message?: string): Promise<void> {
+    if (run.settled) return;
+    const value = Math.min(100, Math.max(0, Math.round(Number(percent) || 0)));
+    try {
+      await this.#jobs.db.query(
+        `UPDATE ${this.#jobs.schema}.jobs SET progress = $3, message = $4
+         WHERE id = $1 AND worker = $2 AND state = 'running'`,
+        [run.record.id, this.#jobs.name, value, message ?? null],
+      );
+    } catch (error) {
+      this.#fail('progress', error);
+    }
+  }
+
+  #schedulePoll(): void {
+    this.#poll = this.#jobs.clock.setTimeout(() => {
+      this.wake();
+      if (!this.#stopping) this.#schedulePoll();
+    }, this.#pollInterval);
+  }
+
+  // Leases of the running jobs, renewed in one statement; a job the row no longer gives this worker
+  // (cancelled, or reaped after a missed renewal) is cut.
+  #scheduleHeartbeat(): void {
+    this.#heartbeat = this.#jobs.clock.setTimeout(
+      async () => {
+        const ids = [...this.#running.keys()];
+        if (ids.length > 0) {
+          try {
+            const { rows } = await this.#jobs.db.query(
+              `UPDATE ${this.#jobs.schema}.jobs SET lease_until = $3 + $4
+             WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running' RETURNING id`,
+              [ids, this.#jobs.name, this.#jobs.clock.now(), this.#lease],
+            );
+            const kept = new Set(rows.map((row) => String(row.id)));
+            for (const id of ids) {
+              const run = this.#running.get(id);
+              if (run && !kept.has(id)) {
+                this.#cut(
+                  run,
+                  'cancelled',
+                  jobErrors.create('HR_JOB_CANCELLED', `job ${id} is no longer this worker's`),
+                );
+              }
+            }
+          } catch (error) {
+            this.#fail('heartbeat', error);
+          }
+        }
+        if (!this.#stopping || this.#running.size > 0) this.#scheduleHeartbeat();
+      },
+      Math.floor(this.#lease / 3),
+    );
+  }
+
+  // Jobs whose lease lapsed (their worker died or lost the database): back to ready, or dead when out of
+  // attempts. Any worker of the queue does it.
+  #scheduleReap(): void {
+    this.#reaper = this.#jobs.clock.setTimeout(
+      async () => {
+        try {
+          const now = this.#jobs.clock.now();
+          const { rows } = await this.#jobs.db.query(
+            `UPDATE ${this.#jobs.schema}.jobs SET
+             state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END,
+             finished_at = CASE WHEN attempts >= max_attempts THEN $2 ELSE NULL END,
+             run_at = $2, worker = NULL, lease_until = NULL, reason = 'lease-expired',
+             last_error = 'the lease lapsed: its worker stopped renewing it (killed, or cut off from the database)'
+           WHERE queue = $1 AND state = 'running' AND lease_until < $2 RETURNING id`,
+            [this.queue, now],
+          );
+          if (rows.length > 0) this.wake();
+        } catch (error) {
+          this.#fail('reap', error);
+        }
+        if (!this.#stopping) this.#scheduleReap();
+      },
+      Math.floor(this.#lease / 2),
+    );
+  }
+
+  #fail(operation: JobWorkerErrorEvent['operation'], error: unknown): void {
+    if (this.#failed.active) this.#failed.emit({ queue: this.queue, operation, error });
+  }
+}
+
+function describe(error: unknown): string {
+  if (isHeadroomError(error)) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 2_000);
+  return String(error).slice(0, 2_000);
+}
