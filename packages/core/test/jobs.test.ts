@@ -23,6 +23,7 @@ before(async () => {
   u.pathname = `/${database}`;
   url = u.href;
   pool = new pg.Pool({ connectionString: url, max: 8 });
+  pool.on('error', () => {}); // DROP DATABASE … WITH (FORCE) in after() ends idle connections
   await pool.query(jobsSchemaSql());
   await pool.query('CREATE TABLE writes (id serial PRIMARY KEY, note text NOT NULL)');
 });
@@ -370,6 +371,39 @@ test('graceful stop: a job that finishes in time is done, one that does not is g
   next.work(queue, async (job) => ran.push(job.payload)).wake();
   await until(() => ran.length === 2, 'another worker ran both');
   await next.stop();
+  await jobs.stop();
+});
+
+test('a job that runs longer than its lease keeps it: renewed every third, never reaped while its worker lives', async () => {
+  const clock = new FakeClock({ now: 12_000_000 });
+  const jobs = createJobs({ db: pool, clock });
+  const queue = fresh('lease');
+  let finish!: () => void;
+  const errors: unknown[] = [];
+  const worker = jobs.work(queue, () => new Promise<void>((resolve) => (finish = resolve)), {
+    lease: 300,
+    pollInterval: 1_000_000,
+  });
+  worker.onError((e) => errors.push(e.error));
+  const { id } = await jobs.enqueue(undefined, queue, {});
+  worker.wake();
+  await until(() => worker.running === 1, 'running');
+  const leaseOf = async () =>
+    Number(
+      (await pool.query('SELECT lease_until FROM headroom.jobs WHERE id = $1', [id])).rows[0].lease_until,
+    );
+  const first = await leaseOf();
+  for (let step = 0; step < 20; step++) {
+    clock.advance(50); // 1 s in all, three leases: heartbeats every 100 ms, reaps every 150 ms
+    await until(async () => (await leaseOf()) > clock.now() || errors.length > 0, 'lease ahead of now');
+  }
+  assert.deepEqual(errors, []);
+  assert.ok((await leaseOf()) > first, 'renewed');
+  const job = (await jobs.get(id))!;
+  assert.equal(job.state, 'running');
+  assert.equal(job.attempts, 1, 'never reaped and re-run');
+  finish();
+  await until(async () => (await stateOf(jobs, id)) === 'done', 'done');
   await jobs.stop();
 });
 

@@ -7,6 +7,7 @@ import type { CircuitBreakerPolicy } from '@headroom/core/policy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
 import { fastifyErrors } from './errors.ts';
+import type { JobRegistry } from './job-registry.ts';
 import type { Protection } from './protection.ts';
 
 /**
@@ -58,10 +59,9 @@ function forbidden(detail: string): HeadroomError {
   return fastifyErrors.create('HR_FORBIDDEN', detail);
 }
 
-function notFound(kind: string, name: string): HeadroomError {
-  return fastifyErrors.create('HR_NOT_FOUND', `no ${kind} named "${name}"`, {
-    context: { [kind === 'circuit breaker' ? 'breaker' : 'cache']: name },
-  });
+function notFound(kind: 'circuit breaker' | 'cache' | 'job queue', name: string): HeadroomError {
+  const field = { 'circuit breaker': 'breaker', cache: 'cache', 'job queue': 'queue' }[kind];
+  return fastifyErrors.create('HR_NOT_FOUND', `no ${kind} named "${name}"`, { context: { [field]: name } });
 }
 
 /** Rejects with 403 unless the caller is an operator: the control is shared by every tenant. */
@@ -78,12 +78,13 @@ async function operatorOnly(request: FastifyRequest): Promise<void> {
  * own tenant only; an operator names the tenant).
  *
  * @example
- * await adminRoutes(app, protection, caches, { authorize: whoIsAdmin });
+ * await adminRoutes(app, protection, caches, jobs, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(
   app: FastifyInstance,
   protection: Protection,
   caches: CacheRegistry,
+  jobs: JobRegistry,
   options: AdminOptions,
 ) {
   const isolations = new Map<string, { dispose(): void }>();
@@ -156,9 +157,112 @@ export async function adminRoutes(
           return { cache: name, tenant: scope.tenant, invalidated: tags };
         },
       );
+      queueRoutes(admin, jobs, operator);
     },
     { prefix: options.prefix ?? '/admin' },
   );
+}
+
+const queueParams = {
+  type: 'object',
+  properties: { queue: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' } },
+  required: ['queue'],
+} as const;
+
+const deadQuery = {
+  type: 'object',
+  properties: {
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
+    after: { type: 'string', pattern: '^[0-9]{1,18}$' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  },
+  additionalProperties: false,
+} as const;
+
+const redriveBody = {
+  type: ['object', 'null'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9]{1,18}$' },
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+  additionalProperties: false,
+} as const;
+
+// Queue counts and the kill switch are process-wide (operators); dead jobs are tenant data, so a tenant admin
+// lists and redrives their own tenant's only, and an operator may narrow to one tenant.
+function queueRoutes(
+  admin: FastifyInstance,
+  registry: JobRegistry,
+  operator: { preHandler: typeof operatorOnly },
+): void {
+  const queues = () => {
+    if (!registry.jobs) throw notFound('job queue', 'jobs');
+    return registry.jobs;
+  };
+  const countsOf = async (queue: string) =>
+    (await queues().counts()).find((c) => c.queue === queue) ?? {
+      queue,
+      paused: false,
+      ready: 0,
+      scheduled: 0,
+      running: 0,
+      dead: 0,
+      oldestReadyMs: 0,
+    };
+  admin.get('/queues', operator, async () => ({ data: await queues().counts() }));
+  for (const action of ['pause', 'resume'] as const) {
+    admin.post(
+      `/queues/:queue/${action}`,
+      { ...operator, schema: { params: queueParams } },
+      async (request) => {
+        const { queue } = request.params as { queue: string };
+        await queues()[action](queue);
+        return countsOf(queue);
+      },
+    );
+  }
+  admin.get(
+    '/queues/:queue/dead',
+    { schema: { params: queueParams, querystring: deadQuery } },
+    async (request) => {
+      const { queue } = request.params as { queue: string };
+      const { tenant, after, limit } = request.query as { tenant?: string; after?: string; limit: number };
+      const scope = tenantScope(request.adminAccess, tenant);
+      const data = await queues().dead(queue, {
+        limit,
+        ...(after === undefined ? {} : { after }),
+        ...(scope === undefined ? {} : { tenant: scope }),
+      });
+      return { data, next: data.length === limit ? data.at(-1)?.id : null };
+    },
+  );
+  admin.post(
+    '/queues/:queue/redrive',
+    { schema: { params: queueParams, body: redriveBody } },
+    async (request) => {
+      const { queue } = request.params as { queue: string };
+      const { id, tenant } = (request.body ?? {}) as { id?: string; tenant?: string };
+      const scope = tenantScope(request.adminAccess, tenant);
+      const redriven = await queues().redrive(queue, {
+        ...(id === undefined ? {} : { id }),
+        ...(scope === undefined ? {} : { tenant: scope }),
+      });
+      return { queue, redriven };
+    },
+  );
+}
+
+// A tenant admin sees and acts on their own tenant only (naming another is refused); an operator may name one
+// tenant, or none for all.
+function tenantScope(access: AdminAccess | undefined, tenant: string | undefined): string | undefined {
+  if (access?.role === 'tenant') {
+    if (tenant !== undefined && tenant !== access.tenant) {
+      throw forbidden('a tenant admin may act on their own tenant only');
+    }
+    return access.tenant;
+  }
+  if (access?.role === 'operator') return tenant;
+  throw forbidden('the admin API needs an operator or a tenant admin');
 }
 
 // A tenant admin invalidates their own tenant only (naming another is refused, not silently narrowed); an

@@ -20,6 +20,7 @@ import {
   recordIdempotentAnswer,
   releaseUnsettledKey,
 } from './idempotency-hook.ts';
+import { createJobRegistry, type JobRegistry } from './job-registry.ts';
 import { type OverloadOptions, overloadGate } from './overload.ts';
 import { codeProblem, sendProblem } from './problem.ts';
 import { createProtection, type Protection } from './protection.ts';
@@ -84,6 +85,8 @@ export interface HeadroomDecoration {
   readonly protection: Protection;
   /** The app's caches, for metrics and the admin API: `app.headroom.caches.add(cache)`. */
   readonly caches: CacheRegistry;
+  /** The app's job queue, for metrics, health and the admin API: `app.headroom.jobs.add(jobs)`. */
+  readonly jobs: JobRegistry;
 }
 
 declare module 'fastify' {
@@ -146,6 +149,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const metrics = httpMetrics(registry);
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
+  const jobs = createJobRegistry(registry, clock);
   const drain = drainConnections(app, {
     clock,
     drainTimeout: options.drainTimeout ?? defaultOptions.drainTimeout,
@@ -172,7 +176,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
     if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];
   });
-  app.decorate('headroom', { registry, routes, protection, caches });
+  app.decorate('headroom', { registry, routes, protection, caches, jobs });
   app.decorateRequest(arrivedAt, 0);
 
   // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
@@ -228,21 +232,29 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
-  if (options.admin) await adminRoutes(app, protection, caches, options.admin);
+  if (options.admin) await adminRoutes(app, protection, caches, jobs, options.admin);
   healthRoutes(app, {
     service: options.service,
     version: options.version,
-    readiness: withBreakers(options.readiness, protection),
+    readiness: withBreakers(options.readiness, protection, jobs),
     readinessTimeout: options.readinessTimeout ?? defaultOptions.readinessTimeout,
     clock,
   });
 }
 
-// Breakers join the health checks: an open critical breaker fails readiness; an optional one only warns.
-function withBreakers(readiness: Readiness | undefined, protection: Protection): Readiness {
+// Breakers join the health checks: an open critical breaker fails readiness; an optional one only warns. So do
+// the job queues, which only warn (a backlog or a paused queue is no reason to stop taking requests).
+function withBreakers(
+  readiness: Readiness | undefined,
+  protection: Protection,
+  jobs: JobRegistry,
+): Readiness {
   return async function readinessWithBreakers(signal) {
-    const result = readiness ? await readiness(signal) : { ready: true };
-    const checks = { ...result.checks };
+    const [result, queues] = await Promise.all([
+      readiness ? readiness(signal) : { ready: true },
+      jobs.checks(),
+    ]);
+    const checks = { ...result.checks, ...queues };
     let ready = result.ready;
     for (const [name, { breaker, critical }] of protection.breakers) {
       const state = breaker.state;

@@ -7,12 +7,20 @@ import { hostname } from 'node:os';
 import { type Clock, systemClock } from '../clock/index.ts';
 import { invalidOption } from '../errors/index.ts';
 import type { Queryable } from '../idempotency/store.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
 import { checkClock, checkFunction, checkNumber } from '../shared/options.ts';
 import { jobErrors } from './errors.ts';
 import { type ListenClient, NotificationListener } from './listener.ts';
 import { type JobRecord, toJobRecord } from './record.ts';
 import { checkSchema } from './schema.ts';
-import { type JobHandler, JobWorker, type WorkOptions } from './worker.ts';
+import {
+  type JobEndEvent,
+  type JobHandler,
+  type JobStartEvent,
+  JobWorker,
+  type JobWorkerErrorEvent,
+  type WorkOptions,
+} from './worker.ts';
 
 export type { Queryable } from '../idempotency/store.ts';
 
@@ -88,6 +96,18 @@ export class Jobs {
   readonly channel: string;
   readonly #listener: NotificationListener | undefined;
   readonly #workers = new Set<JobWorker>();
+  /** @internal Every worker's events, forwarded: what metrics subscribe to once for all workers. */
+  readonly events = {
+    started: new Emitter<JobStartEvent>(),
+    ended: new Emitter<JobEndEvent>(),
+    failed: new Emitter<JobWorkerErrorEvent>(),
+  };
+  /** Subscribes to job starts of every worker of this queue client. */
+  readonly onStart: Subscribe<JobStartEvent> = this.events.started.subscribe;
+  /** Subscribes to attempt ends of every worker. */
+  readonly onEnd: Subscribe<JobEndEvent> = this.events.ended.subscribe;
+  /** Subscribes to database failures of every worker. */
+  readonly onError: Subscribe<JobWorkerErrorEvent> = this.events.failed.subscribe;
 
   constructor(options: JobsOptions) {
     if (typeof options?.db?.query !== 'function') {

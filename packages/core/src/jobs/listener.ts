@@ -7,7 +7,7 @@ import type { Clock, Timer } from '../clock/index.ts';
 /** What LISTEN needs of a connection (node-postgres's `Client` has it). */
 export interface ListenClient {
   query(text: string): Promise<unknown>;
-  on(event: string, listener: (...args: any[]) => void): unknown;
+  on(event: string, listener: (...args: never[]) => void): unknown;
   end(): Promise<void>;
 }
 

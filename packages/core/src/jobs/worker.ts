@@ -122,6 +122,12 @@ export class JobWorker {
   readonly #backoff: Backoff;
   readonly #listener: NotificationListener | undefined;
   readonly #running = new Map<string, Run>();
+  /**
+   * Jobs cancelled (by NOTIFY) that this worker was not running: the NOTIFY can overtake the answer of the
+   * fetch that took the job, so a job that starts after its cancellation was heard is cut at once. The newest
+   * 1,000 ids, in the order heard.
+   */
+  readonly #cancelled = new Set<string>();
   readonly #writes = new Set<Promise<unknown>>();
   readonly #started = new Emitter<JobStartEvent>();
   readonly #ended = new Emitter<JobEndEvent>();
@@ -227,16 +233,21 @@ export class JobWorker {
   }
 
   #notified(payload: string | null): void {
-    if (payload === null || payload === `q:${this.queue}`) {
+    if (payload === null) {
+      // LISTEN (re)opened: NOTIFYs sent meanwhile are lost, new work and cancellations alike; look for both.
+      this.wake();
+      void this.#renew();
+    } else if (payload === `q:${this.queue}`) {
       this.wake();
     } else if (payload.startsWith('c:')) {
-      const run = this.#running.get(payload.slice(2));
-      if (run)
-        this.#cut(
-          run,
-          'cancelled',
-          jobErrors.create('HR_JOB_CANCELLED', `job ${run.record.id} was cancelled`),
-        );
+      const id = payload.slice(2);
+      const run = this.#running.get(id);
+      if (run) {
+        this.#cut(run, 'cancelled', jobErrors.create('HR_JOB_CANCELLED', `job ${id} was cancelled`));
+      } else {
+        this.#cancelled.add(id);
+        if (this.#cancelled.size > 1_000) this.#cancelled.delete(this.#cancelled.values().next().value!);
+      }
     }
   }
 
@@ -290,14 +301,16 @@ export class JobWorker {
       limit,
     );
     this.#running.set(record.id, run);
-    if (this.#started.active) {
-      this.#started.emit({
+    if (this.#started.active || this.#jobs.events.started.active) {
+      const event: JobStartEvent = {
         queue: this.queue,
         id: record.id,
         tenant: record.tenant,
         attempt: record.attempts,
         waitMs: Math.max(0, (record.startedAt ?? clock.now()) - record.runAt),
-      });
+      };
+      this.#started.emit(event);
+      this.#jobs.events.started.emit(event);
     }
     const job: RunningJob = {
       id: record.id,
@@ -309,6 +322,10 @@ export class JobWorker {
       createdAt: record.createdAt,
       progress: (percent, message) => this.#progress(run, percent, message),
     };
+    if (this.#cancelled.delete(record.id)) {
+      this.#cut(run, 'cancelled', jobErrors.create('HR_JOB_CANCELLED', `job ${record.id} was cancelled`));
+      return;
+    }
     new Promise((resolve) => resolve(this.#handler(job, controller.signal))).then(
       (result) => this.#settle(run, undefined, result),
       (error) => this.#settle(run, error, undefined),
@@ -411,8 +428,8 @@ export class JobWorker {
   }
 
   #emitEnd(run: Run, outcome: JobOutcome, reason?: 'error' | 'timeout', error?: unknown): void {
-    if (!this.#ended.active) return;
-    this.#ended.emit({
+    if (!this.#ended.active && !this.#jobs.events.ended.active) return;
+    const event: JobEndEvent = {
       queue: this.queue,
       id: run.record.id,
       tenant: run.record.tenant,
@@ -421,7 +438,9 @@ export class JobWorker {
       ...(reason ? { reason } : {}),
       runMs: this.#jobs.clock.monotonic() - run.started,
       ...(error === undefined ? {} : { error }),
-    });
+    };
+    this.#ended.emit(event);
+    this.#jobs.events.ended.emit(event);
   }
 
   async #progress(run: Run, percent: number, message?: string): Promise<void> {
@@ -450,33 +469,36 @@ export class JobWorker {
   #scheduleHeartbeat(): void {
     this.#heartbeat = this.#jobs.clock.setTimeout(
       async () => {
-        const ids = [...this.#running.keys()];
-        if (ids.length > 0) {
-          try {
-            const { rows } = await this.#jobs.db.query(
-              `UPDATE ${this.#jobs.schema}.jobs SET lease_until = $3 + $4
-             WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running' RETURNING id`,
-              [ids, this.#jobs.name, this.#jobs.clock.now(), this.#lease],
-            );
-            const kept = new Set(rows.map((row) => String(row.id)));
-            for (const id of ids) {
-              const run = this.#running.get(id);
-              if (run && !kept.has(id)) {
-                this.#cut(
-                  run,
-                  'cancelled',
-                  jobErrors.create('HR_JOB_CANCELLED', `job ${id} is no longer this worker's`),
-                );
-              }
-            }
-          } catch (error) {
-            this.#fail('heartbeat', error);
-          }
-        }
+        await this.#renew();
         if (!this.#stopping || this.#running.size > 0) this.#scheduleHeartbeat();
       },
       Math.floor(this.#lease / 3),
     );
+  }
+
+  async #renew(): Promise<void> {
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    try {
+      const { rows } = await this.#jobs.db.query(
+        `UPDATE ${this.#jobs.schema}.jobs SET lease_until = $3::bigint + $4::bigint
+         WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running' RETURNING id`,
+        [ids, this.#jobs.name, this.#jobs.clock.now(), this.#lease],
+      );
+      const kept = new Set(rows.map((row) => String(row.id)));
+      for (const id of ids) {
+        const run = this.#running.get(id);
+        if (run && !kept.has(id)) {
+          this.#cut(
+            run,
+            'cancelled',
+            jobErrors.create('HR_JOB_CANCELLED', `job ${id} is no longer this worker's`),
+          );
+        }
+      }
+    } catch (error) {
+      this.#fail('heartbeat', error);
+    }
   }
 
   // Jobs whose lease lapsed (their worker died or lost the database): back to ready, or dead when out of
@@ -506,7 +528,9 @@ export class JobWorker {
   }
 
   #fail(operation: JobWorkerErrorEvent['operation'], error: unknown): void {
-    if (this.#failed.active) this.#failed.emit({ queue: this.queue, operation, error });
+    const event: JobWorkerErrorEvent = { queue: this.queue, operation, error };
+    this.#failed.emit(event);
+    this.#jobs.events.failed.emit(event);
   }
 }
 
