@@ -6,6 +6,8 @@ import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock, type Timer } from '@headroom/core/clock';
 import { createIdempotency, type Idempotency } from '@headroom/core/idempotency';
 import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
+import { createJobs, type ListenClient } from '@headroom/core/jobs';
+import { bulkhead } from '@headroom/core/policy';
 import { loadSpec, type Spec } from '@headroom/core/slo';
 import {
   type AdminAccess,
@@ -32,6 +34,8 @@ import { defaultDatabaseLimits } from './db/pool.ts';
 import { type RouteDeadlineOptions, routeDeadlines, withRouteDeadline } from './db/route-deadlines.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
+import { exportJob, exportsQueue } from './exports/export-job.ts';
+import { exportRoutes } from './exports/routes.ts';
 import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
@@ -78,6 +82,15 @@ export interface AppDeps {
    * answers 503 HR_NOT_READY with Retry-After. @default already started
    */
   startup?: PromiseLike<unknown>;
+  /**
+   * Opens a connection for LISTEN (the job queue's wake-up): it must reach PostgreSQL directly, never through a
+   * transaction pooler. @default none: export workers find jobs by polling (every second)
+   */
+  listen?: () => Promise<ListenClient>;
+  /** Export jobs this process runs at once; 0 runs none (another process does). @default 2 */
+  exportWorkers?: number;
+  /** How often an export's event stream looks (ms) and how long one lasts at most. @default 500 and 300_000 */
+  exportEvents?: { pollInterval?: number; streamLimit?: number };
 }
 
 /**
@@ -142,6 +155,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     (error: unknown) => app.log.error({ err: error }, 'start-up failed; casebook stays not ready'),
   );
 
+  // Jobs live beside the data too: an export's job is enqueued in the transaction that records the export.
+  const jobs = createJobs({ db: deps.pool, clock, ...(deps.listen ? { listen: deps.listen } : {}) });
+  const streams = bulkhead({ name: 'export-events', maxConcurrent: 200, maxPerKey: 20, clock });
   // Idempotency-Key records live beside the data they guard: a create and its record commit together.
   const idempotency = createIdempotency({ store: postgresIdempotencyStore(deps.pool), clock });
   const sweep = sweepExpired(idempotency, clock, app);
@@ -223,6 +239,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // and the admin API here.
   protection.bulkhead(limits.search);
   app.headroom.caches.add(cache);
+  app.headroom.jobs.add(jobs);
+  protection.bulkhead(streams);
   await app.register(async (open) => {
     open.addHook('onRequest', deadlines);
     open.addHook(
@@ -248,6 +266,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(caseRoutes, { db, clock, cache: reads, searchLimiter: limits.search });
     await api.register(activityRoutes, { db, clock, cache: reads });
     await api.register(entityRoutes, { db, clock, cache: reads });
+    await api.register(exportRoutes, { db, jobs, clock, streams, ...deps.exportEvents });
     await api.register(suggestionsRoutes, {
       db,
       clock,
@@ -256,8 +275,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...(deps.suggestions ? { tuning: deps.suggestions } : {}),
     });
   });
+  // Export workers start once start-up work is done (the queue's tables come with the migrations).
+  const exportWorkers = deps.exportWorkers ?? 2;
+  let closing = false;
+  const startWorkers = () => {
+    if (closing || exportWorkers === 0) return;
+    const worker = jobs.work(exportsQueue, exportJob(db), { concurrency: exportWorkers, timeout: 600_000 });
+    worker.onError((e) =>
+      app.log.warn({ err: e.error, operation: e.operation }, 'export worker: a database call failed'),
+    );
+    worker.onEnd((e) => {
+      if (e.reason) app.log.warn({ err: e.error, job: e.id, outcome: e.outcome }, 'export job failed');
+    });
+  };
+  app.addHook('onReady', async () => {
+    if (deps.startup === undefined) startWorkers();
+    else deps.startup.then(startWorkers, () => {});
+  });
   app.addHook('onClose', async () => {
+    closing = true;
     sweep.cancel();
+    await jobs.stop(10_000);
     await cache.close();
   });
   return app;

@@ -16,6 +16,8 @@ export const casebookErrors = defineErrors({
   HR_INVALID_REFERENCE: { status: 422, stack: false },
   /** PostgreSQL did not answer in time (pool wait, statement or answer timeout, refused or lost connection). */
   HR_DATABASE_UNAVAILABLE: { status: 503, stack: false },
+  /** The export is not done (queued, running, failed or cancelled): there is no file to download yet. */
+  HR_EXPORT_NOT_READY: { status: 409, stack: false },
   /** Internal: the suggestions route turns it into a stale or partial answer; its cause keeps the stack. */
   HR_UPSTREAM_FAILED: { status: 502, stack: false },
 });

@@ -104,6 +104,13 @@ const app = await buildApp({
   cache,
   enrichment,
   readCache: config.readCache,
+  // The job queue's LISTEN: a connection of its own, straight to PostgreSQL.
+  listen: async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    client.on('error', (error) => logger.warn({ err: error }, 'job queue LISTEN connection failed'));
+    await client.connect();
+    return client;
+  },
 });
 
 let stopping = false;

@@ -36,7 +36,11 @@ test('every /v1 route has an objective, and every objective names a real route',
 });
 
 test('objectives are tighter than the targets casebook was set (cache-hit p95 178 ms; p95 < 200 ms under the mix)', () => {
+  // Not request/response calls: an export's event stream lasts as long as the export, a download as long as
+  // its file takes to send; their budgets are the export's (5 s for 20,000 cases) and the file's.
+  const lasting = new Set(['export-events', 'export-download']);
   for (const objective of spec.objectives) {
+    if (lasting.has(objective.name)) continue;
     assert.ok((objective.latency.p95 ?? 0) < 178, `${objective.name} p95 ${objective.latency.p95} ms`);
   }
 });

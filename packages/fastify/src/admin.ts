@@ -165,8 +165,8 @@ export async function adminRoutes(
 
 const queueParams = {
   type: 'object',
-  properties: { queue: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' } },
-  required: ['queue'],
+  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' } },
+  required: ['name'],
 } as const;
 
 const deadQuery = {
@@ -212,20 +212,20 @@ function queueRoutes(
   admin.get('/queues', operator, async () => ({ data: await queues().counts() }));
   for (const action of ['pause', 'resume'] as const) {
     admin.post(
-      `/queues/:queue/${action}`,
+      `/queues/:name/${action}`,
       { ...operator, schema: { params: queueParams } },
       async (request) => {
-        const { queue } = request.params as { queue: string };
+        const { name: queue } = request.params as { name: string };
         await queues()[action](queue);
         return countsOf(queue);
       },
     );
   }
   admin.get(
-    '/queues/:queue/dead',
+    '/queues/:name/dead',
     { schema: { params: queueParams, querystring: deadQuery } },
     async (request) => {
-      const { queue } = request.params as { queue: string };
+      const { name: queue } = request.params as { name: string };
       const { tenant, after, limit } = request.query as { tenant?: string; after?: string; limit: number };
       const scope = tenantScope(request.adminAccess, tenant);
       const data = await queues().dead(queue, {
@@ -237,10 +237,10 @@ function queueRoutes(
     },
   );
   admin.post(
-    '/queues/:queue/redrive',
+    '/queues/:name/redrive',
     { schema: { params: queueParams, body: redriveBody } },
     async (request) => {
-      const { queue } = request.params as { queue: string };
+      const { name: queue } = request.params as { name: string };
       const { id, tenant } = (request.body ?? {}) as { id?: string; tenant?: string };
       const scope = tenantScope(request.adminAccess, tenant);
       const redriven = await queues().redrive(queue, {

@@ -22,11 +22,11 @@ export interface SearchRow {
   sort_at: string;
 }
 
-/**
- * Full-text search (or plain listing), newest first, keyset-paginated. One named statement per shape, so
- * PostgreSQL plans each shape once per connection.
- */
-export function searchQuery(params: SearchParams): { name: string; text: string; values: unknown[] } {
+/** The WHERE of a search (tenant, words, status), with its values: shared by the page and the count. */
+function caseFilter(params: Pick<SearchParams, 'tenantId' | 'q' | 'status'>): {
+  where: string[];
+  values: unknown[];
+} {
   const values: unknown[] = [params.tenantId];
   const where = ['tenant_id = $1'];
   if (params.q !== undefined) {
@@ -37,6 +37,15 @@ export function searchQuery(params: SearchParams): { name: string; text: string;
     values.push(params.status);
     where.push(`status = $${values.length}`);
   }
+  return { where, values };
+}
+
+/**
+ * Full-text search (or plain listing), newest first, keyset-paginated. One named statement per shape, so
+ * PostgreSQL plans each shape once per connection.
+ */
+export function searchQuery(params: SearchParams): { name: string; text: string; values: unknown[] } {
+  const { where, values } = caseFilter(params);
   if (params.after) {
     values.push(params.after.at, params.after.id);
     where.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::integer)`);
@@ -47,6 +56,15 @@ export function searchQuery(params: SearchParams): { name: string; text: string;
     FROM cases WHERE ${where.join(' AND ')}
     ORDER BY created_at DESC, id DESC LIMIT $${values.length}`;
   return { name, text, values };
+}
+
+/** How many cases a search matches (an export's total, for its progress). */
+export function searchCountQuery(params: Pick<SearchParams, 'tenantId' | 'q' | 'status'>): {
+  text: string;
+  values: unknown[];
+} {
+  const { where, values } = caseFilter(params);
+  return { text: `SELECT count(*)::int AS n FROM cases WHERE ${where.join(' AND ')}`, values };
 }
 
 /** How far `expand` reaches along case → owner → team → org. */

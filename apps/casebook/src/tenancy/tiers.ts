@@ -9,3 +9,6 @@ export const maxPageSize: Readonly<Record<Tier, number>> = { free: 20, pro: 50, 
 export function pageSize(tier: Tier, requested: number | undefined): number {
   return Math.min(requested ?? 20, maxPageSize[tier]);
 }
+
+/** Exports of one tenant that run at once (the export queue's per-tenant limit); the rest wait their turn. */
+export const exportConcurrency: Readonly<Record<Tier, number>> = { free: 1, pro: 2, enterprise: 4 };

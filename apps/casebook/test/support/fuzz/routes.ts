@@ -153,6 +153,28 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
       id: 'case',
       body: { entity_id: field(own('entity'), anyId), role: field(validText, overLong) },
     },
+    {
+      method: 'POST',
+      url: '/v1/exports',
+      body: {
+        kind: field(fc.constant('cases'), words(['cases', 'entities'])),
+        format: field(fc.constantFrom('csv', 'ndjson'), words(['csv', 'ndjson', 'xlsx'])),
+        filter: field(
+          fc.record({ q: validText, status: statuses }, { requiredKeys: [] }),
+          fc.oneof(
+            fc.dictionary(text, fc.oneof(text, number), { maxKeys: 3 }),
+            fc.constant({ q: 'q'.repeat(201) }),
+            fc.constant({ q: '' }),
+            fc.constant({ status: 'nope' }),
+            text,
+            number,
+          ),
+        ),
+      },
+    },
+    { method: 'GET', url: '/v1/exports/:id', id: 'export' },
+    { method: 'GET', url: '/v1/exports/:id/events', id: 'export' },
+    { method: 'GET', url: '/v1/exports/:id/download', id: 'export' },
     { method: 'GET', url: '/health' },
     { method: 'GET', url: '/health/ready' },
     { method: 'GET', url: '/health/live' },
@@ -163,6 +185,28 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'DELETE', url: '/admin/breakers/:name/isolate' },
     { method: 'GET', url: '/admin/bulkheads' },
     { method: 'GET', url: '/admin/caches' },
+    { method: 'GET', url: '/admin/queues' },
+    // Names are the breakers' and caches' (`issued.names`), never `exports`: pausing it answers every new
+    // export with 503 by design, which the fuzz forbids (exports.test.ts covers the kill switch).
+    { method: 'POST', url: '/admin/queues/:name/pause' },
+    { method: 'POST', url: '/admin/queues/:name/resume' },
+    {
+      method: 'GET',
+      url: '/admin/queues/:name/dead',
+      query: {
+        tenant: field(own('tenant'), fc.constantFrom('1', '999', 'acme', '', '\u0000')),
+        after: field(fc.integer({ min: 1, max: 400 }).map(String), fc.constantFrom('-1', 'x', '1e3', '')),
+        limit: field(fc.integer({ min: 1, max: 1_000 }), fc.constantFrom(0, -1, 1_001, 1.5, '')),
+      },
+    },
+    {
+      method: 'POST',
+      url: '/admin/queues/:name/redrive',
+      body: {
+        id: field(fc.integer({ min: 1, max: 400 }).map(String), fc.oneof(text, number)),
+        tenant: field(own('tenant'), fc.constantFrom('1', '999', 'acme', '', '\u0000')),
+      },
+    },
     {
       method: 'POST',
       url: '/admin/caches/:name/invalidate',

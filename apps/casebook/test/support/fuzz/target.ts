@@ -41,7 +41,8 @@ export interface FuzzTarget {
 const poolsQuery = `SELECT
   ARRAY(SELECT id FROM cases WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS "case",
   ARRAY(SELECT id FROM entities WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS entity,
-  ARRAY(SELECT id FROM users WHERE tenant_id = $1 ORDER BY id) AS "user"`;
+  ARRAY(SELECT id FROM users WHERE tenant_id = $1 ORDER BY id) AS "user",
+  ARRAY(SELECT id FROM exports WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS "export"`;
 
 // API keys other than the callers' own, so deleting one never locks a caller out.
 const keysQuery = 'SELECT id FROM api_keys WHERE tenant_id = $1 AND NOT (id = ANY($2)) ORDER BY id';
@@ -56,7 +57,14 @@ const keysQuery = 'SELECT id FROM api_keys WHERE tenant_id = $1 AND NOT (id = AN
  * const target = await startFuzzTarget(issued);
  */
 export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
-  const t = await startTestApp({ deps: { clock: systemClock(), connection: fuzzConnection } });
+  // Event streams end within 2 s: a stream on an export that cannot finish (its queue paused) is no hang.
+  const t = await startTestApp({
+    deps: {
+      clock: systemClock(),
+      connection: fuzzConnection,
+      exportEvents: { pollInterval: 100, streamLimit: 2_000 },
+    },
+  });
   const tenantOf = async (email: string) =>
     (await t.db.pool.query('SELECT tenant_id FROM users WHERE email = $1', [email])).rows[0]
       .tenant_id as number;
@@ -90,6 +98,16 @@ export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
     if (res.statusCode !== 201) throw new Error(`creating an API key failed: ${res.statusCode} ${res.body}`);
     keys.push(res.json().key);
     if (name === 'fuzz caller') callerKeys.push(res.json().id);
+  }
+  // An export per tenant before the pools are read, so that `:id` of the export routes can be a real one.
+  for (const email of ['analyst@acme.test', 'analyst@globex.test', 'analyst@initech.test']) {
+    const res = await t.as(await t.login(email), {
+      method: 'POST',
+      url: '/v1/exports',
+      payload: { kind: 'cases', format: 'csv' },
+      headers: { 'idempotency-key': `"fuzz-${email}"` },
+    });
+    if (res.statusCode !== 202) throw new Error(`creating an export failed: ${res.statusCode} ${res.body}`);
   }
   const callers: Caller[] = [];
   for (const email of ['admin@acme.test', 'analyst@acme.test', 'admin@globex.test', 'analyst@globex.test']) {

@@ -1,0 +1,72 @@
+-- The job queue (@headroom/core/jobs): the same DDL as jobsSchemaSql(), which test/exports.test.ts keeps in
+-- step with this file.
+CREATE SCHEMA IF NOT EXISTS headroom;
+CREATE TABLE IF NOT EXISTS headroom.jobs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  queue text NOT NULL,
+  tenant text NOT NULL DEFAULT '',
+  payload jsonb NOT NULL DEFAULT 'null',
+  state text NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'running', 'done', 'dead', 'cancelled')),
+  run_at bigint NOT NULL,
+  created_at bigint NOT NULL,
+  started_at bigint,
+  finished_at bigint,
+  attempts integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL DEFAULT 5,
+  timeout_ms integer,
+  tenant_limit integer,
+  lease_until bigint,
+  worker text,
+  progress smallint NOT NULL DEFAULT 0,
+  message text,
+  result jsonb,
+  last_error text,
+  reason text
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON headroom.jobs (queue, tenant, id) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS jobs_running ON headroom.jobs (queue, tenant) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS jobs_lease ON headroom.jobs (queue, lease_until) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS jobs_dead ON headroom.jobs (queue, id) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS jobs_finished ON headroom.jobs (finished_at) WHERE state IN ('done', 'cancelled', 'dead');
+CREATE TABLE IF NOT EXISTS headroom.queues (
+  queue text PRIMARY KEY,
+  paused boolean NOT NULL DEFAULT false
+);
+CREATE OR REPLACE FUNCTION headroom.fetch_job(p_queue text, p_now bigint, p_lease bigint, p_worker text)
+RETURNS SETOF headroom.jobs LANGUAGE plpgsql AS $fetch$
+DECLARE
+  candidate record;
+  picked bigint;
+BEGIN
+  IF EXISTS (SELECT 1 FROM headroom.queues q WHERE q.queue = p_queue AND q.paused) THEN
+    RETURN;
+  END IF;
+  -- The tenants with ready jobs (a loose index scan: one probe per tenant), fewest running first.
+  FOR candidate IN
+    WITH RECURSIVE tenants(tenant) AS (
+      (SELECT j.tenant FROM headroom.jobs j WHERE j.queue = p_queue AND j.state = 'ready' ORDER BY j.tenant LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.tenant FROM headroom.jobs j
+              WHERE j.queue = p_queue AND j.state = 'ready' AND j.tenant > t.tenant ORDER BY j.tenant LIMIT 1)
+      FROM tenants t WHERE t.tenant IS NOT NULL
+    )
+    SELECT t.tenant,
+           (SELECT count(*) FROM headroom.jobs r
+            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS running
+    FROM tenants t WHERE t.tenant IS NOT NULL
+    ORDER BY running, t.tenant
+  LOOP
+    SELECT j.id INTO picked FROM headroom.jobs j
+    WHERE j.queue = p_queue AND j.tenant = candidate.tenant AND j.state = 'ready' AND j.run_at <= p_now
+      AND (j.tenant_limit IS NULL OR candidate.running < j.tenant_limit)
+    ORDER BY j.id LIMIT 1
+    FOR UPDATE SKIP LOCKED;
+    IF picked IS NOT NULL THEN
+      RETURN QUERY UPDATE headroom.jobs SET state = 'running', attempts = attempts + 1, started_at = p_now,
+        lease_until = p_now + p_lease, worker = p_worker
+      WHERE id = picked RETURNING *;
+      RETURN;
+    END IF;
+  END LOOP;
+END
+$fetch$;
