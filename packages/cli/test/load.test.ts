@@ -27,6 +27,14 @@ app.get('/items/:id', async (request) => {
   return { id: Number((request.params as { id: string }).id), next: 7 };
 });
 app.get('/items/:id/parts', async () => ({ parts: [] }));
+// A job that is done on its third look: queued, running, done.
+const looks = new Map<string, number>();
+app.get('/jobs/:id', async (request) => {
+  const { id } = request.params as { id: string };
+  const n = (looks.get(id) ?? 0) + 1;
+  looks.set(id, n);
+  return { id, status: n >= 3 ? 'done' : n === 2 ? 'running' : 'queued' };
+});
 let target = '';
 let dir = '';
 before(async () => {
@@ -183,7 +191,7 @@ test('a breach that is already certain stops the run early', async () => {
   }
 });
 
-test('every casebook scenario loads (extends golden-path.yaml)', async () => {
+test('every casebook scenario loads (the load profiles extend golden-path.yaml; export.yaml is journey 4)', async () => {
   const folder = join(import.meta.dirname, '..', '..', '..', 'apps', 'casebook', 'scenarios');
   for (const name of ['golden-path', 'warm-up', 'normal', 'peak', 'sustained', 'spike', 'soak']) {
     const s = await loadScenario(join(folder, `${name}.yaml`));
@@ -191,6 +199,11 @@ test('every casebook scenario loads (extends golden-path.yaml)', async () => {
     assert.equal(s.flows.length, 2, `${name} inherits the flows`);
     assert.ok(s.spec?.endsWith('headroom.yaml'));
   }
+  const exports = await loadScenario(join(folder, 'export.yaml'));
+  assert.deepEqual(
+    exports.flows[0]!.steps.map((step) => `${step.method} ${step.path}${step.poll ? ' (poll)' : ''}`),
+    ['POST /v1/exports', 'GET /v1/exports/${exportId} (poll)', 'GET /v1/exports/${exportId}/download'],
+  );
 });
 
 test('body expectations count as failed checks when the answer disagrees', async () => {
@@ -208,6 +221,44 @@ flows:
   // Each iteration: the first step passes, the second fails its check (and ends the iteration).
   assert.equal(cell.count, 20);
   assert.equal(cell.failedChecks, 10);
+});
+
+test('poll: a step is sent again until its answer says done, each request counted; one that never gets there fails', async () => {
+  looks.clear();
+  const s = await scenario(`
+name: poll
+stages: [{ name: s, duration: 250ms, rate: 8/s }]
+flows:
+  - name: f
+    steps:
+      - { method: GET, path: "/jobs/\${int(1, 1000000000)}", poll: { until: { "$.status": done }, every: 10ms } }
+      - { method: GET, path: /items/1 }
+`);
+  assert.deepEqual(s.flows[0]!.steps[0]!.poll, { until: { '$.status': 'done' }, everyMs: 10, max: 60 });
+  const result = await runScenario(s, { routes: ['GET /jobs/:id', 'GET /items/:id'] });
+  const jobs = result.cells.find((c) => c.route === 'GET /jobs/:id')!;
+  const items = result.cells.find((c) => c.route === 'GET /items/:id')!;
+  assert.equal(jobs.count, 3 * items.count, 'three looks per iteration: queued, running, done');
+  assert.equal(jobs.failedChecks, 0);
+  assert.ok(items.count >= 1);
+
+  const impatient = await scenario(`
+name: poll-max
+stages: [{ name: s, duration: 250ms, rate: 8/s }]
+flows:
+  - name: f
+    steps:
+      - { method: GET, path: "/jobs/x\${int(1, 1000000000)}", poll: { until: { "$.status": done }, every: 1ms, max: 2 } }
+      - { method: GET, path: /items/1 }
+`);
+  const gaveUp = await runScenario(impatient, { routes: ['GET /jobs/:id', 'GET /items/:id'] });
+  const polled = gaveUp.cells.find((c) => c.route === 'GET /jobs/:id')!;
+  assert.equal(polled.failedChecks * 2, polled.count, 'each iteration: two looks, the second a failed check');
+  assert.equal(
+    gaveUp.cells.find((c) => c.route === 'GET /items/:id')?.count ?? 0,
+    0,
+    'the iteration ends there',
+  );
 });
 
 test('a flow with nothing to render runs its prepared steps in order and stops at a failed status check', async () => {

@@ -456,6 +456,14 @@ test('counts: ready, scheduled, running and dead by queue, and how long the olde
     dead: 0,
     oldestReadyMs: 1_500,
   });
+  const idle = fresh('idle');
+  jobs.work(idle, async () => {}, { pollInterval: 1_000_000 });
+  const [empty] = (await jobs.counts()).filter((c) => c.queue === idle);
+  assert.deepEqual(
+    empty,
+    { queue: idle, paused: false, ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyMs: 0 },
+    'a queue worked on here is listed though empty',
+  );
   await pool.query(`DELETE FROM headroom.jobs WHERE queue = $1`, [queue]);
   await jobs.stop();
 });

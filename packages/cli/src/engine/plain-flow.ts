@@ -44,7 +44,7 @@ export function compilePlainFlow(
 ): PlainStep[] | undefined {
   const steps: PlainStep[] = [];
   for (const step of flow.steps) {
-    if (step.capture !== undefined || step.expect !== undefined) return undefined;
+    if (step.capture !== undefined || step.expect !== undefined || step.poll !== undefined) return undefined;
     if (JSON.stringify([step.path, step.headers, step.json]).includes('${')) return undefined;
     let request: PreparedRequest;
     try {

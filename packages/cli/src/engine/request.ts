@@ -17,6 +17,8 @@ export interface StepOutcome {
   checkFailed: boolean;
   /** Variables captured from the answer. */
   captured: Record<string, unknown>;
+  /** A `poll` step whose answer does not meet `until` yet (its status passed). */
+  pending?: boolean;
   error?: string;
 }
 
@@ -55,6 +57,8 @@ export async function sendStep(
   step: Step,
   context: TemplateContext,
   now: () => number,
+  /** The request already rendered (a poll sends the same one again, random picks and all). */
+  rendered?: ReturnType<typeof renderRequest>,
 ): Promise<StepOutcome> {
   const issuedMs = now();
   const failure = (path: string, error: Error, sentMs: number, doneMs: number): StepOutcome => ({
@@ -69,11 +73,11 @@ export async function sendStep(
   });
   let request: ReturnType<Transport['prepare']>;
   try {
-    request = transport.prepare(renderRequest(step, context));
+    request = transport.prepare(rendered ?? renderRequest(step, context));
   } catch (error) {
     return failure(step.path, error as Error, issuedMs, now());
   }
-  const wantsBody = step.capture !== undefined || step.expect !== undefined;
+  const wantsBody = step.capture !== undefined || step.expect !== undefined || step.poll !== undefined;
   const answer = await exchange(transport, request, wantsBody);
   const { path } = request;
   if (answer.status === undefined) return failure(path, answer.error!, answer.sentMs, answer.doneMs);
@@ -82,11 +86,8 @@ export async function sendStep(
   const captured: Record<string, unknown> = {};
   let checkFailed = !expected;
   const json = wantsBody && expected ? safeJson(answer.body?.toString('utf8') ?? '') : undefined;
-  for (const [query, want] of Object.entries(step.expect ?? {})) {
-    const found = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
-    const ok = want === 'exists' ? found !== undefined : JSON.stringify(found) === JSON.stringify(want);
-    if (!ok) checkFailed = true;
-  }
+  if (!holds(json, step.expect)) checkFailed = true;
+  const pending = step.poll !== undefined && expected && !holds(json, step.poll.until);
   if (step.capture && expected) {
     for (const [name, query] of Object.entries(step.capture)) {
       const value = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
@@ -94,7 +95,27 @@ export async function sendStep(
       else captured[name] = value;
     }
   }
-  return { method: step.method, path, issuedMs, sentMs, doneMs, status, checkFailed, captured };
+  return {
+    method: step.method,
+    path,
+    issuedMs,
+    sentMs,
+    doneMs,
+    status,
+    checkFailed,
+    captured,
+    ...(pending ? { pending } : {}),
+  };
+}
+
+/** Whether every JSONPath of `conditions` finds its value (or, for `exists`, anything) in `json`. */
+function holds(json: object | undefined, conditions: Record<string, unknown> | undefined): boolean {
+  for (const [query, want] of Object.entries(conditions ?? {})) {
+    const found = json === undefined ? undefined : JSONPath({ path: query, json, wrap: false });
+    const ok = want === 'exists' ? found !== undefined : JSON.stringify(found) === JSON.stringify(want);
+    if (!ok) return false;
+  }
+  return true;
 }
 
 function safeJson(text: string): object | undefined {

@@ -9,7 +9,7 @@ import { RouteStats } from '../stats/route-stats.ts';
 import { runOpenModel } from './open-model.ts';
 import { compilePlainFlow, PlainIteration, type PlainStep, type RecordAnswer } from './plain-flow.ts';
 import { seededRandom } from './random.ts';
-import { sendStep } from './request.ts';
+import { renderRequest, type StepOutcome, sendStep } from './request.ts';
 import { routeMatcher } from './route-matcher.ts';
 import { createTransport } from './transport.ts';
 
@@ -158,9 +158,18 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const context: TemplateContext = { values, random };
     let intended = intendedMs;
     for (const step of steps) {
-      const outcome = await sendStep(transport, step, context, now);
-      if (stage >= 0) {
-        const { path, issuedMs, sentMs, doneMs, status, checkFailed } = outcome;
+      // A poll sends one request again and again: rendered once, so its random picks stay put.
+      let rendered: ReturnType<typeof renderRequest> | undefined;
+      if (step.poll) {
+        try {
+          rendered = renderRequest(step, context);
+        } catch {
+          rendered = undefined; // sendStep reports the same rendering error as a failed request
+        }
+      }
+      const count = (answer: StepOutcome, failed: boolean) => {
+        if (stage < 0) return;
+        const { path, issuedMs, sentMs, doneMs, status } = answer;
         record(
           nameRoute(step.method, path, step.path),
           stage,
@@ -169,9 +178,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           sentMs,
           doneMs,
           status,
-          checkFailed,
+          failed,
         );
+      };
+      let outcome = await sendStep(transport, step, context, now, rendered);
+      // A poll step: its answers until the last count as requests that passed; the last fails its check
+      // when `until` never held.
+      for (let sent = 1; outcome.pending && step.poll; sent++) {
+        if (sent >= step.poll.max) {
+          outcome = { ...outcome, checkFailed: true, error: `poll: not there after ${sent} requests` };
+          break;
+        }
+        count(outcome, false);
+        await sleep(step.poll.everyMs);
+        intended = now();
+        outcome = await sendStep(transport, step, context, now, rendered);
       }
+      count(outcome, outcome.checkFailed);
       if (outcome.checkFailed) return outcome;
       Object.assign(values, outcome.captured);
       // The next step of an iteration is meant to start as soon as this one answered.

@@ -19,6 +19,10 @@ interface RawStage {
   thinkTime?: string;
   judge?: boolean;
 }
+/** A step as written: `poll.every` a duration, `poll.max` optional. */
+type RawStep = Omit<Step, 'poll'> & {
+  poll?: { until: Record<string, unknown>; every?: string; max?: number };
+};
 interface RawScenario {
   name: string;
   target?: string;
@@ -29,8 +33,8 @@ interface RawScenario {
   timeout?: string;
   vars?: Record<string, unknown>;
   feeds?: Record<string, { file: string }>;
-  setup?: Step[];
-  flows: (Omit<Flow, 'weight'> & { weight?: number })[];
+  setup?: RawStep[];
+  flows: (Omit<Flow, 'weight' | 'steps'> & { weight?: number; steps: RawStep[] })[];
   spec?: string;
   judgeThroughput?: boolean;
   checkFailures?: string | number;
@@ -86,8 +90,8 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     timeoutMs: parseDuration(raw.timeout ?? '30s'),
     vars: raw.vars ?? {},
     feeds,
-    setup: raw.setup ?? [],
-    flows: raw.flows.map((flow) => ({ ...flow, weight: flow.weight ?? 1 })),
+    setup: (raw.setup ?? []).map(toStep),
+    flows: raw.flows.map((flow) => ({ ...flow, weight: flow.weight ?? 1, steps: flow.steps.map(toStep) })),
     judgeThroughput: raw.judgeThroughput ?? false,
     checkFailures: raw.checkFailures === undefined ? 0 : parseRatio(raw.checkFailures).value,
     ...(raw.spec ? { spec: resolve(base, raw.spec) } : {}),
@@ -122,6 +126,13 @@ async function readRaw(file: string, seen = new Set<string>()): Promise<RawSourc
       return key !== undefined && !(key in own) ? parent.where(pointer) : here(pointer);
     },
   };
+}
+
+/** A step as written, `poll.every` and its defaults made plain (every 500 ms, at most 60 times). */
+function toStep(step: RawStep): Step {
+  if (step.poll === undefined) return step as Step;
+  const { every, max, until } = step.poll;
+  return { ...step, poll: { until, everyMs: parseDuration(every ?? '500ms'), max: max ?? 60 } };
 }
 
 function toStage(

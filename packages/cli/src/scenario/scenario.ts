@@ -13,6 +13,12 @@ export interface Step {
   status?: number[];
   /** Checks on the JSON answer: JSONPath → the value expected there, or `exists`. */
   expect?: Record<string, unknown>;
+  /**
+   * Sends the request again, `everyMs` apart, until `until` holds of its JSON answer (JSONPath → value, or
+   * `exists`), at most `max` times in all; each request counts, and a step whose answer never gets there fails
+   * its check. For work that is acknowledged first and done later (an export: request, poll, download).
+   */
+  poll?: { until: Record<string, unknown>; everyMs: number; max: number };
 }
 
 export interface Flow {

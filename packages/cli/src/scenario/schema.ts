@@ -17,6 +17,16 @@ const step = {
     capture: { type: 'object', additionalProperties: { type: 'string', pattern: '^\\$' } },
     status: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 1 },
     expect: { type: 'object', propertyNames: { pattern: '^\\$' } },
+    poll: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['until'],
+      properties: {
+        until: { type: 'object', minProperties: 1, propertyNames: { pattern: '^\\$' } },
+        every: duration,
+        max: { type: 'integer', minimum: 1, maximum: 1000 },
+      },
+    },
   },
 } as const;
 

@@ -271,7 +271,7 @@ export class Jobs {
     return Number(rows[0]?.n ?? 0);
   }
 
-  /** Counts by queue (every queue with a live or dead job, or a pause switch). */
+  /** Counts by queue: every queue with a live or dead job, a pause switch, or a worker in this process. */
   async counts(): Promise<QueueCounts[]> {
     const now = this.clock.now();
     const { rows } = await this.db.query(
@@ -289,7 +289,7 @@ export class Jobs {
        FROM live l FULL JOIN ${this.schema}.queues q ON q.queue = l.queue ORDER BY 1`,
       [now],
     );
-    return rows.map((row) => ({
+    const counts: QueueCounts[] = rows.map((row) => ({
       queue: row.queue as string,
       paused: row.paused === true,
       ready: Number(row.ready),
@@ -298,6 +298,13 @@ export class Jobs {
       dead: Number(row.dead),
       oldestReadyMs: Math.max(0, now - Number(row.oldest)),
     }));
+    // A queue this process works on is listed even while it has no job at all.
+    const listed = new Set(counts.map((c) => c.queue));
+    for (const queue of new Set([...this.#workers].map((worker) => worker.queue))) {
+      if (listed.has(queue)) continue;
+      counts.push({ queue, paused: false, ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyMs: 0 });
+    }
+    return counts.sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
   }
 
   /** Deletes finished jobs older than their retention (done and cancelled 24 h, dead 7 days by default). */
