@@ -46,6 +46,15 @@ cacheStoreContract('redisStore', (clock) =>
   redisStore({ client: shared.client, prefix: nextPrefix(), clock }),
 );
 
+test('a bus closed before its subscription completes stays closed: healthy false once the subscription lands', async () => {
+  const pair = clients();
+  const bus = redisBus({ ...pair, channel: `hr:test:bus:${nextPrefix()}` });
+  await bus.close(); // the SUBSCRIBE is still on its way (and the connection's own 'ready' may follow)
+  await Promise.all([bus.ready.catch(() => {}), pair.ready()]);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(bus.healthy, false);
+});
+
 test('redisStore refuses a client without a bounded commandTimeout', () => {
   const bare = new Redis(redis.url, { lazyConnect: true });
   assert.throws(() => redisStore({ client: bare }), { code: 'HR_INVALID_OPTION' });

@@ -57,6 +57,7 @@ export class RedisBus implements CacheBus {
     if (this.#closed) return;
     this.#subscriber.subscribe(this.#channel).then(
       () => {
+        if (this.#closed) return;
         this.#healthy = true;
         if (this.#wasDown) {
           this.#wasDown = false;
@@ -80,8 +81,9 @@ export class RedisBus implements CacheBus {
     subscriber.on('message', this.#onMessage);
     subscriber.on('close', this.#onClose);
     subscriber.on('ready', this.#onReady);
+    // A subscription that completes after close() (a busy machine) must not make a closed bus healthy again.
     this.ready = subscriber.subscribe(channel).then(() => {
-      this.#healthy = true;
+      if (!this.#closed) this.#healthy = true;
     });
     this.ready.catch(() => {}); // not subscribed yet: healthy stays false until 'ready'
   }
