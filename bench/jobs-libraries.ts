@@ -1,11 +1,14 @@
-// pg-boss against graphile-worker, on one embedded PostgreSQL, in the same run: the figures the jobs
-// module is chosen by (docs/jobs-choice.md).
+// Job queues on PostgreSQL side by side, on one embedded PostgreSQL, in the same run: Headroom's own
+// (@headroom/core/jobs) against graphile-worker for the issue's goals, and pg-boss against graphile-worker for
+// the figures the jobs module was chosen by (docs/jobs-choice.md).
 //
 //   npm run bench:jobs-libraries
-//     JOBS_N        trivial jobs for throughput, default 10 000
-//     JOBS_WORKERS  workers (concurrency) for (a) and (b), default 24, graphile-worker's published setting
-//     JOBS_RATES    arrival rates for (b), default 1000,250 jobs/s
-//     JOBS_FIRST    graphile-worker to measure it first (default pg-boss first)
+//     JOBS_CONTENDERS  queues to compare, in table order, among headroom, graphile-worker, pg-boss; default
+//                      headroom,graphile-worker. Ratios are the first ÷ each other one.
+//     JOBS_FIRST       one of them to measure first (default: measured in JOBS_CONTENDERS order)
+//     JOBS_N           trivial jobs for throughput, default 10 000
+//     JOBS_WORKERS     workers (concurrency) for (a) and (b), default 24, graphile-worker's published setting
+//     JOBS_RATES       arrival rates for (b), default 1000,250 jobs/s
 //
 // (a) throughput: N trivial jobs enqueued one call each (16 producers), then run; jobs/s from the first
 //     handler start to the moment the database shows none left.
@@ -16,8 +19,11 @@
 // (c) transactional enqueue from a pg client: BEGIN, enqueue, ROLLBACK → does the job exist? BEGIN,
 //     enqueue, (visible from another connection before COMMIT?), COMMIT → does it exist?
 // (d) fairness: tenant A has 10 000 jobs queued (5 ms each, 4 workers), tenant B then enqueues one; how
-//     long does B's job wait, without grouping and with each library's grouping?
-// Producers, workers and PostgreSQL share this machine; the libraries run one after the other.
+//     long does B's job wait, without grouping and with each queue's grouping?
+// With headroom and graphile-worker both listed, it ends with the issue's two goals: headroom ÷
+// graphile-worker jobs/s (≥ 1.0) and headroom's enqueue → start p50 / p95 / p99 at 1000/s (p95 ≤ 10 ms),
+// saying whether the 1000/s arrivals were all sent. Producers, workers and PostgreSQL share this machine;
+// the queues run one after the other.
 
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,12 +32,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startPostgres } from '@headroom/dev-servers/postgres';
 import type * as hdr from 'hdr-histogram-js';
 import pg from 'pg';
-import { type Contender, graphileWorker, pgBoss } from './lib/job-queues.ts';
+import { type Contender, graphileWorker, headroomJobs, pgBoss } from './lib/job-queues.ts';
 import { histogram, percentileMs } from './lib/open-loop.ts';
 
 const jobCount = Number(process.env.JOBS_N ?? 10_000);
 const workers = Number(process.env.JOBS_WORKERS ?? 24);
 const rates = (process.env.JOBS_RATES ?? '1000,250').split(',').map(Number);
+const known = ['headroom', 'graphile-worker', 'pg-boss'] as const;
+type Name = (typeof known)[number];
+const isName = (name: string): name is Name => (known as readonly string[]).includes(name);
+const chosen = (process.env.JOBS_CONTENDERS ?? 'headroom,graphile-worker').split(',').map((n) => n.trim());
+for (const name of chosen) {
+  if (!isName(name)) throw new Error(`JOBS_CONTENDERS: ${name} is not one of ${known.join(', ')}`);
+}
+if (chosen.length < 2 || new Set(chosen).size !== chosen.length) {
+  throw new Error('JOBS_CONTENDERS: name at least two different queues');
+}
+const names = chosen as Name[];
+const first = process.env.JOBS_FIRST;
+if (first !== undefined && !names.includes(first as Name)) {
+  throw new Error(`JOBS_FIRST: ${first} is not in JOBS_CONTENDERS (${names.join(',')})`);
+}
+/** Goals of the issue, for headroom against graphile-worker. */
+const goals = { ratio: 1.0, rate: 1000, p95: 10 };
 const latencySeconds = 10;
 const warmupSeconds = 1;
 const producers = 16;
@@ -217,6 +240,7 @@ async function fairness(c: Contender, grouped: boolean): Promise<Fairness> {
 interface Result {
   name: string;
   notes: string[];
+  grouping: string;
   thru: Throughput;
   lat: Latency[];
   tx: Transactional;
@@ -238,7 +262,7 @@ async function measure(c: Contender, producer: pg.Pool): Promise<Result> {
   console.error(`${c.name}: fairness (load ${load()})`);
   const fairPlain = await fairness(c, false);
   const fairGrouped = await fairness(c, true);
-  return { name: c.name, notes: c.notes, thru, lat, tx, fairPlain, fairGrouped };
+  return { name: c.name, notes: c.notes, grouping: c.grouping, thru, lat, tx, fairPlain, fairGrouped };
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -247,54 +271,89 @@ const fmt = (n: number, digits = 0) =>
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 
-function print(a: Result, b: Result) {
-  const rows: [string, string, string, string][] = [];
-  const num = (label: string, x: number, y: number, digits = 0) =>
-    rows.push([label, fmt(x, digits), fmt(y, digits), fmt(x / y, 2)]);
-  const flag = (label: string, x: boolean, y: boolean) => rows.push([label, yesNo(x), yesNo(y), '']);
-  num(`(a) run, jobs/s (${fmt(jobCount)} trivial, ${workers} workers)`, a.thru.runRate, b.thru.runRate);
-  num('(a) enqueue, jobs/s (one call per job, 16 producers)', a.thru.enqueueRate, b.thru.enqueueRate);
-  for (const [k, x] of a.lat.entries()) {
-    const y = b.lat[k] as Latency;
+function print(results: Result[]) {
+  const [a, ...others] = results as [Result, ...Result[]];
+  const ratioHeads = others.length === 1 ? ['ratio'] : others.map((o) => `÷ ${o.name}`);
+  const rows: string[][] = [];
+  const blank = ratioHeads.map(() => '');
+  const num = (label: string, pick: (r: Result) => number, digits = 0) => {
+    const values = results.map(pick);
+    const mine = values[0] ?? Number.NaN;
+    rows.push([label, ...values.map((v) => fmt(v, digits)), ...values.slice(1).map((v) => fmt(mine / v, 2))]);
+  };
+  const text = (label: string, cell: (r: Result) => string) =>
+    rows.push([label, ...results.map(cell), ...blank]);
+  num(`(a) run, jobs/s (${fmt(jobCount)} trivial, ${workers} workers)`, (r) => r.thru.runRate);
+  num('(a) enqueue, jobs/s (one call per job, 16 producers)', (r) => r.thru.enqueueRate);
+  for (const [k, rate] of rates.entries()) {
+    const at = (r: Result) => r.lat[k] as Latency;
     for (const p of [50, 95, 99, 100]) {
       const label = p === 100 ? 'max' : `p${p}`;
-      num(`(b) ${x.rate}/s: scheduled → start ${label}, ms`, percentileMs(x.h, p), percentileMs(y.h, p), 2);
+      num(`(b) ${rate}/s: scheduled → start ${label}, ms`, (r) => percentileMs(at(r).h, p), 2);
     }
     for (const p of [50, 95, 99]) {
-      num(
-        `(b) ${x.rate}/s: committed → start p${p}, ms`,
-        percentileMs(x.fromCommit, p),
-        percentileMs(y.fromCommit, p),
-        2,
-      );
+      num(`(b) ${rate}/s: committed → start p${p}, ms`, (r) => percentileMs(at(r).fromCommit, p), 2);
     }
-    num(`(b) ${x.rate}/s: arrivals sent per second`, x.achievedRate, y.achievedRate);
-    rows.push([
-      `(b) ${x.rate}/s: started / sent / dropped / errors`,
-      ...([x, y].map((r) => `${r.started} / ${r.sent} / ${r.dropped} / ${r.errors}`) as [string, string]),
-      '',
-    ]);
+    num(`(b) ${rate}/s: arrivals sent per second`, (r) => at(r).achievedRate);
+    text(`(b) ${rate}/s: started / sent / dropped / errors`, (r) => {
+      const l = at(r);
+      return `${l.started} / ${l.sent} / ${l.dropped} / ${l.errors}`;
+    });
   }
-  flag('(c) job exists after BEGIN, enqueue, ROLLBACK', a.tx.afterRollback, b.tx.afterRollback);
-  flag('(c) visible to others before COMMIT', a.tx.beforeCommit, b.tx.beforeCommit);
-  flag('(c) job exists after COMMIT', a.tx.afterCommit, b.tx.afterCommit);
+  text('(c) job exists after BEGIN, enqueue, ROLLBACK', (r) => yesNo(r.tx.afterRollback));
+  text('(c) visible to others before COMMIT', (r) => yesNo(r.tx.beforeCommit));
+  text('(c) job exists after COMMIT', (r) => yesNo(r.tx.afterCommit));
   const wait = (f: Fairness) => (Number.isNaN(f.waitMs) ? `> ${fmt(fairnessLimitMs)}` : fmt(f.waitMs, 1));
-  rows.push(['(d) B waits, ms, no grouping', wait(a.fairPlain), wait(b.fairPlain), '']);
-  num('(d) B waits, ms, grouped by tenant (see below)', a.fairGrouped.waitMs, b.fairGrouped.waitMs, 1);
-  num('(d) A jobs/s, no grouping', a.fairPlain.heavyRate, b.fairPlain.heavyRate);
-  num('(d) A jobs/s, grouped', a.fairGrouped.heavyRate, b.fairGrouped.heavyRate);
-  const w = [0, 1, 2, 3].map((k) =>
-    Math.max(...[['', a.name, b.name, 'ratio'], ...rows].map((r) => r[k]?.length ?? 0)),
-  );
+  text('(d) B waits, ms, no grouping', (r) => wait(r.fairPlain));
+  num('(d) B waits, ms, grouped by tenant (see below)', (r) => r.fairGrouped.waitMs, 1);
+  num('(d) A jobs/s, no grouping', (r) => r.fairPlain.heavyRate);
+  num('(d) A jobs/s, grouped', (r) => r.fairGrouped.heavyRate);
+  const head = ['', ...results.map((r) => r.name), ...ratioHeads];
+  const w = head.map((_, k) => Math.max(...[head, ...rows].map((r) => r[k]?.length ?? 0)));
   const line = (r: string[]) =>
     r.map((cell, k) => (k === 0 ? cell.padEnd(w[0] ?? 0) : cell.padStart(w[k] ?? 0))).join('  ');
-  console.log(line(['', a.name, b.name, 'ratio']));
+  console.log(line(head));
   for (const r of rows) console.log(line(r));
-  console.log(`ratio = ${a.name} ÷ ${b.name}`);
+  console.log(others.length === 1 ? `ratio = ${a.name} ÷ ${others[0]?.name}` : `÷ X = ${a.name} ÷ X`);
   console.log(
-    `(d) ${fairnessBacklog} jobs of tenant A queued first, ${fairnessRunMs} ms each, ${fairnessWorkers} workers; grouped = pg-boss groupConcurrency ${fairnessWorkers - 1}, graphile-worker queueName per tenant`,
+    `(d) ${fairnessBacklog} jobs of tenant A queued first, ${fairnessRunMs} ms each, ${fairnessWorkers} workers; grouped = ${results.map((r) => `${r.name} ${r.grouping}`).join(', ')}`,
   );
-  for (const r of [a, b]) for (const n of r.notes) console.log(`${r.name}: ${n}`);
+  for (const r of results) for (const n of r.notes) console.log(`${r.name}: ${n}`);
+  headline(results);
+}
+
+/** The issue's two goals, when headroom and graphile-worker were both measured. */
+function headline(results: Result[]) {
+  const ours = results.find((r) => r.name === 'headroom');
+  const peer = results.find((r) => r.name === 'graphile-worker');
+  if (!ours) return;
+  const pass = (good: boolean) => (good ? 'met' : 'NOT met');
+  console.log('\ngoals (the issue):');
+  if (peer) {
+    const ratio = ours.thru.runRate / peer.thru.runRate;
+    console.log(
+      `  headroom ÷ graphile-worker jobs/s = ${fmt(ratio, 2)} (goal ≥ ${fmt(goals.ratio, 1)}): ${pass(ratio >= goals.ratio)} (${fmt(ours.thru.runRate)} vs ${fmt(peer.thru.runRate)} jobs/s)`,
+    );
+  }
+  const k = rates.indexOf(goals.rate);
+  const l = ours.lat[k];
+  if (!l) {
+    console.log(
+      `  headroom enqueue → start at ${goals.rate}/s: not measured (JOBS_RATES has no ${goals.rate})`,
+    );
+    return;
+  }
+  const [p50, p95, p99] = [50, 95, 99].map((p) => percentileMs(l.h, p)) as [number, number, number];
+  const total = goals.rate * (warmupSeconds + latencySeconds);
+  // The paced loop shares the event loop with the workers: it may fall behind (achieved rate below the goal's)
+  // or hit its in-flight cap (dropped arrivals); either way the goal's load was not carried.
+  const carried = l.dropped === 0 && l.errors === 0 && l.achievedRate >= 0.98 * goals.rate;
+  const arrivals = `${fmt(l.sent)} of ${fmt(total)} arrivals sent, ${fmt(l.dropped)} dropped, ${fmt(l.errors)} errors, ${fmt(l.achievedRate)}/s achieved`;
+  console.log(
+    `  headroom enqueue → start at ${goals.rate}/s: p50 / p95 / p99 = ${fmt(p50, 2)} / ${fmt(p95, 2)} / ${fmt(p99, 2)} ms (goal p95 ≤ ${goals.p95} ms): ${
+      carried ? pass(p95 <= goals.p95) : `not judged: the ${goals.rate}/s arrivals were NOT all sent`
+    } (${arrivals}; from the scheduled arrival time, so producer lag counts)`,
+  );
 }
 
 async function main() {
@@ -309,34 +368,38 @@ async function main() {
     pools.push(p);
     return p;
   };
+  /** Each queue on a database of its own, with its producer pool (for the transactional check). */
+  const make = async (name: Name): Promise<{ c: Contender; producer: pg.Pool }> => {
+    const db = `bench_${name.replace('-', '_')}`;
+    await server.createDatabase(db);
+    const producer = pool(db, producers);
+    if (name === 'pg-boss') return { c: pgBoss(server.url(db), producer, workers + 2), producer };
+    if (name === 'graphile-worker') return { c: graphileWorker(producer, pool(db, workers + 1)), producer };
+    return { c: headroomJobs(server.url(db), producer, pool(db, workers + 1)), producer };
+  };
+  const made: { c: Contender; producer: pg.Pool }[] = [];
   try {
-    await server.createDatabase('bench_pgboss');
-    await server.createDatabase('bench_graphile');
-    const boss = pgBoss(server.url('bench_pgboss'), pool('bench_pgboss', producers), workers + 2);
-    const graphile = graphileWorker(pool('bench_graphile', producers), pool('bench_graphile', workers + 1));
-    try {
-      console.log(
-        `node ${process.version}, PostgreSQL on 127.0.0.1 (fsync off), load average ${loadavg()
-          .map((l) => l.toFixed(2))
-          .join(' ')}`,
-      );
-      // JOBS_FIRST=graphile-worker measures graphile-worker first, to see how much the order matters.
-      const graphileFirst = process.env.JOBS_FIRST === 'graphile-worker';
-      console.log(`measured first: ${graphileFirst ? 'graphile-worker' : 'pg-boss'}`);
-      const g0 = graphileFirst ? await measure(graphile, pools[1] as pg.Pool) : undefined;
-      const b = await measure(boss, pools[0] as pg.Pool);
-      const g = g0 ?? (await measure(graphile, pools[1] as pg.Pool));
-      print(b, g);
-      console.log(
-        `load average at the end ${loadavg()
-          .map((l) => l.toFixed(2))
-          .join(' ')}`,
-      );
-    } finally {
-      await boss.close();
-      await graphile.close();
+    for (const name of names) made.push(await make(name));
+    console.log(
+      `node ${process.version}, PostgreSQL on 127.0.0.1 (fsync off), load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    const order = first ? [first, ...names.filter((n) => n !== first)] : names;
+    console.log(`measured in this order: ${order.join(', ')}`);
+    const results = new Map<string, Result>();
+    for (const name of order) {
+      const m = made[names.indexOf(name as Name)] as { c: Contender; producer: pg.Pool };
+      results.set(name, await measure(m.c, m.producer));
     }
+    print(names.map((n) => results.get(n) as Result));
+    console.log(
+      `load average at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
+    for (const m of made) await m.c.close();
     for (const p of pools) await p.end();
     await server.stop();
     await rm(parent, { recursive: true, force: true });

@@ -1,10 +1,12 @@
-// The two PostgreSQL job queues bench/jobs-libraries.ts compares, behind one small interface so every
-// measurement drives both the same way: enqueue from a shared producer pool (one job per call, no
-// batching), enqueue through a caller's own pg client, run a handler with N workers, count what is left.
+// The PostgreSQL job queues bench/jobs-libraries.ts compares (Headroom's own, graphile-worker, pg-boss), behind
+// one small interface so every measurement drives them the same way: enqueue from a shared producer pool (one
+// job per call, no batching), enqueue through a caller's own pg client, run a handler with N workers, count
+// what is left.
 
 import { randomUUID } from 'node:crypto';
+import { createJobs, jobsSchemaSql } from '@headroom/core/jobs';
 import { run as graphileRun, Logger, makeWorkerUtils, runMigrations } from 'graphile-worker';
-import type pg from 'pg';
+import pg from 'pg';
 import { type Db, PgBoss } from 'pg-boss';
 
 export type Handler = (data: { i: number }) => Promise<void> | void;
@@ -20,6 +22,8 @@ export interface Contender {
   /** Schema, queue; `notes` says which settings were chosen. */
   setup(queue: string): Promise<void>;
   readonly notes: string[];
+  /** What `groupConcurrency` (the fairness bench's "grouped") means for this queue. */
+  readonly grouping: string;
   /** One job, one statement, through the shared producer pool. */
   enqueue(queue: string, data: { i: number }, group?: string): Promise<void>;
   /** Many jobs in one statement: setup only (the fairness backlog), never measured. */
@@ -60,6 +64,7 @@ export function pgBoss(url: string, producer: pg.Pool, workerPoolMax: number): C
   let started = false;
   return {
     name: 'pg-boss',
+    grouping: 'groupConcurrency 3 per tenant',
     notes: [
       'useListenNotify: true, queue notify: true, notifyPollingIntervalSeconds 0.5, pollingIntervalSeconds 0.5',
       'batchSize 1, localConcurrency = workers, burstWhenReadyExceeds 1 (its minimum; the cached ready count is refreshed first), retryLimit 0',
@@ -137,6 +142,7 @@ export function graphileWorker(producer: pg.Pool, workerPool: pg.Pool): Contende
   let utils: Awaited<ReturnType<typeof makeWorkerUtils>> | undefined;
   return {
     name: 'graphile-worker',
+    grouping: 'a queueName per tenant',
     notes: [
       'LISTEN/NOTIFY (always on), pollInterval 2000 ms (default), concurrency = workers, pool = workers + 1',
       'no localQueue, no completeJobBatchDelay/failJobBatchDelay (unbatched), maxAttempts 1',
@@ -202,6 +208,74 @@ export function graphileWorker(producer: pg.Pool, workerPool: pg.Pool): Contende
     },
     async close() {
       await utils?.release();
+    },
+  };
+}
+
+/**
+ * Headroom's own queue (`@headroom/core/jobs`) as an app wires it: statements through a pool, LISTEN through
+ * one dedicated pg.Client, polling at its default 1 s as the net. Its fetch is fair between tenants by
+ * itself, so "grouped" only gives each group its own tenant (there is no separate group cap), and "no
+ * grouping" puts every job in one tenant (FIFO).
+ */
+export function headroomJobs(url: string, producer: pg.Pool, workerPool: pg.Pool): Contender {
+  const jobs = createJobs({
+    db: workerPool,
+    listen: async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      return client;
+    },
+  });
+  jobs.onError((e) => console.error(`headroom jobs ${e.operation}:`, (e.error as Error).message));
+  let ready = false;
+  return {
+    name: 'headroom',
+    grouping: 'a tenant per group (fetch_job is fair by tenant; no group cap)',
+    notes: [
+      'LISTEN through one dedicated pg.Client (listen option), pollInterval 1000 ms (default), concurrency = workers, pool = workers + 1',
+      'enqueue: one INSERT … pg_notify statement through the producer pool; maxAttempts 5, lease 30 s, timeout 60 s (defaults; no handler throws)',
+      'no grouping: every job in tenant ""; grouped: tenant = group (groupConcurrency ignored); get() reads through the worker pool',
+    ],
+    async setup() {
+      if (ready) return;
+      await workerPool.query(jobsSchemaSql());
+      ready = true;
+    },
+    async enqueue(queue, data, group) {
+      await jobs.enqueue(producer, queue, data, { tenant: group ?? '' });
+    },
+    async enqueueMany(queue, count, group) {
+      await producer.query(
+        `INSERT INTO headroom.jobs (queue, tenant, payload, run_at, created_at)
+         SELECT $1, $2, jsonb_build_object('i', -g), $3, $3 FROM generate_series(1, $4) AS g`,
+        [queue, group ?? '', Date.now(), count],
+      );
+    },
+    async enqueueIn(client, queue) {
+      return (await jobs.enqueue(client, queue, { i: -1 })).id;
+    },
+    async exists(_queue, key) {
+      return (await jobs.get(key)) !== undefined;
+    },
+    async work(queue, options, handler) {
+      const worker = jobs.work(queue, (job) => handler(job.payload as { i: number }), {
+        concurrency: options.concurrency,
+      });
+      return { stop: () => worker.stop() };
+    },
+    async pending(queue) {
+      const { rows } = await producer.query(
+        `SELECT count(*)::int AS n FROM headroom.jobs WHERE queue = $1 AND state IN ('ready', 'running')`,
+        [queue],
+      );
+      return rows[0].n;
+    },
+    async clear(queue) {
+      await producer.query('DELETE FROM headroom.jobs WHERE queue = $1', [queue]);
+    },
+    async close() {
+      await jobs.stop(1000);
     },
   };
 }
