@@ -231,7 +231,7 @@ export function headroomJobs(url: string, producer: pg.Pool, workerPool: pg.Pool
   let ready = false;
   return {
     name: 'headroom',
-    grouping: 'a tenant per group (fetch_job is fair by tenant; no group cap)',
+    grouping: 'a tenant per group (fetch_jobs is fair by tenant; no group cap)',
     notes: [
       'LISTEN through one dedicated pg.Client (listen option), pollInterval 1000 ms (default), concurrency = workers, pool = workers + 1',
       'enqueue: one INSERT … pg_notify statement through the producer pool; maxAttempts 5, lease 30 s, timeout 60 s (defaults; no handler throws)',

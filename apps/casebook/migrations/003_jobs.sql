@@ -32,41 +32,62 @@ CREATE TABLE IF NOT EXISTS headroom.queues (
   queue text PRIMARY KEY,
   paused boolean NOT NULL DEFAULT false
 );
-CREATE OR REPLACE FUNCTION headroom.fetch_job(p_queue text, p_now bigint, p_lease bigint, p_worker text)
+CREATE OR REPLACE FUNCTION headroom.fetch_jobs(p_queue text, p_now bigint, p_lease bigint, p_worker text, p_limit integer)
 RETURNS SETOF headroom.jobs LANGUAGE plpgsql AS $fetch$
 DECLARE
-  candidate record;
+  tenants text[];
+  running bigint[];
   picked bigint;
+  taken integer := 0;
+  took boolean;
 BEGIN
   IF EXISTS (SELECT 1 FROM headroom.queues q WHERE q.queue = p_queue AND q.paused) THEN
     RETURN;
   END IF;
   -- The tenants with ready jobs (a loose index scan: one probe per tenant), fewest running first.
-  FOR candidate IN
-    WITH RECURSIVE tenants(tenant) AS (
+  SELECT array_agg(c.tenant ORDER BY c.n, c.tenant), array_agg(c.n ORDER BY c.n, c.tenant)
+  INTO tenants, running
+  FROM (
+    WITH RECURSIVE t(tenant) AS (
       (SELECT j.tenant FROM headroom.jobs j WHERE j.queue = p_queue AND j.state = 'ready' ORDER BY j.tenant LIMIT 1)
       UNION ALL
       SELECT (SELECT j.tenant FROM headroom.jobs j
               WHERE j.queue = p_queue AND j.state = 'ready' AND j.tenant > t.tenant ORDER BY j.tenant LIMIT 1)
-      FROM tenants t WHERE t.tenant IS NOT NULL
+      FROM t WHERE t.tenant IS NOT NULL
     )
     SELECT t.tenant,
            (SELECT count(*) FROM headroom.jobs r
-            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS running
-    FROM tenants t WHERE t.tenant IS NOT NULL
-    ORDER BY running, t.tenant
+            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS n
+    FROM t WHERE t.tenant IS NOT NULL
+  ) c;
+  IF tenants IS NULL THEN
+    RETURN;
+  END IF;
+  -- Round robin: one job of each tenant in turn, until p_limit or nothing more can be taken.
   LOOP
-    SELECT j.id INTO picked FROM headroom.jobs j
-    WHERE j.queue = p_queue AND j.tenant = candidate.tenant AND j.state = 'ready' AND j.run_at <= p_now
-      AND (j.tenant_limit IS NULL OR candidate.running < j.tenant_limit)
-    ORDER BY j.id LIMIT 1
-    FOR UPDATE SKIP LOCKED;
-    IF picked IS NOT NULL THEN
+    took := false;
+    FOR i IN 1 .. array_length(tenants, 1) LOOP
+      EXIT WHEN taken >= p_limit;
+      CONTINUE WHEN tenants[i] IS NULL;
+      picked := NULL;
+      SELECT j.id INTO picked FROM headroom.jobs j
+      WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.state = 'ready' AND j.run_at <= p_now
+        AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
+      ORDER BY j.id LIMIT 1
+      FOR UPDATE SKIP LOCKED;
+      IF picked IS NULL THEN
+        tenants[i] := NULL; -- none left for now (taken, locked, not yet due, or at its limit)
+        CONTINUE;
+      END IF;
       RETURN QUERY UPDATE headroom.jobs SET state = 'running', attempts = attempts + 1, started_at = p_now,
         lease_until = p_now + p_lease, worker = p_worker
       WHERE id = picked RETURNING *;
-      RETURN;
-    END IF;
+      running[i] := running[i] + 1;
+      taken := taken + 1;
+      took := true;
+    END LOOP;
+    EXIT WHEN taken >= p_limit OR NOT took;
   END LOOP;
 END
 $fetch$;
+DROP FUNCTION IF EXISTS headroom.fetch_job(text, bigint, bigint, text);

@@ -6,10 +6,10 @@ import { invalidOption } from '../errors/index.ts';
  * The DDL of the queue (idempotent: `IF NOT EXISTS`, `CREATE OR REPLACE`); run it in a migration. Times are ms
  * since the epoch from the caller's clock, as for every Headroom store, so tests can move them.
  *
- * `fetch_job` takes one job in one statement: among the tenants with ready jobs, the one with the fewest
- * running (so a tenant with a backlog never delays another's job by more than one job per worker), its oldest
- * ready job whose time has come, skipping locked rows, and only while the tenant is under the job's
- * `tenant_limit` and the queue is not paused.
+ * `fetch_jobs` takes up to `p_limit` jobs in one statement: the tenants with ready jobs in the order of their
+ * running jobs (fewest first), one job each in turn (round robin), each tenant's oldest ready job whose time has
+ * come, skipping locked rows, only while the tenant is under the job's `tenant_limit` and the queue is not
+ * paused. A tenant with a backlog never delays another's job by more than one job per worker slot.
  *
  * @example
  * await pool.query(jobsSchemaSql());
@@ -48,44 +48,65 @@ CREATE TABLE IF NOT EXISTS ${s}.queues (
   queue text PRIMARY KEY,
   paused boolean NOT NULL DEFAULT false
 );
-CREATE OR REPLACE FUNCTION ${s}.fetch_job(p_queue text, p_now bigint, p_lease bigint, p_worker text)
+CREATE OR REPLACE FUNCTION ${s}.fetch_jobs(p_queue text, p_now bigint, p_lease bigint, p_worker text, p_limit integer)
 RETURNS SETOF ${s}.jobs LANGUAGE plpgsql AS $fetch$
 DECLARE
-  candidate record;
+  tenants text[];
+  running bigint[];
   picked bigint;
+  taken integer := 0;
+  took boolean;
 BEGIN
   IF EXISTS (SELECT 1 FROM ${s}.queues q WHERE q.queue = p_queue AND q.paused) THEN
     RETURN;
   END IF;
   -- The tenants with ready jobs (a loose index scan: one probe per tenant), fewest running first.
-  FOR candidate IN
-    WITH RECURSIVE tenants(tenant) AS (
+  SELECT array_agg(c.tenant ORDER BY c.n, c.tenant), array_agg(c.n ORDER BY c.n, c.tenant)
+  INTO tenants, running
+  FROM (
+    WITH RECURSIVE t(tenant) AS (
       (SELECT j.tenant FROM ${s}.jobs j WHERE j.queue = p_queue AND j.state = 'ready' ORDER BY j.tenant LIMIT 1)
       UNION ALL
       SELECT (SELECT j.tenant FROM ${s}.jobs j
               WHERE j.queue = p_queue AND j.state = 'ready' AND j.tenant > t.tenant ORDER BY j.tenant LIMIT 1)
-      FROM tenants t WHERE t.tenant IS NOT NULL
+      FROM t WHERE t.tenant IS NOT NULL
     )
     SELECT t.tenant,
            (SELECT count(*) FROM ${s}.jobs r
-            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS running
-    FROM tenants t WHERE t.tenant IS NOT NULL
-    ORDER BY running, t.tenant
+            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS n
+    FROM t WHERE t.tenant IS NOT NULL
+  ) c;
+  IF tenants IS NULL THEN
+    RETURN;
+  END IF;
+  -- Round robin: one job of each tenant in turn, until p_limit or nothing more can be taken.
   LOOP
-    SELECT j.id INTO picked FROM ${s}.jobs j
-    WHERE j.queue = p_queue AND j.tenant = candidate.tenant AND j.state = 'ready' AND j.run_at <= p_now
-      AND (j.tenant_limit IS NULL OR candidate.running < j.tenant_limit)
-    ORDER BY j.id LIMIT 1
-    FOR UPDATE SKIP LOCKED;
-    IF picked IS NOT NULL THEN
+    took := false;
+    FOR i IN 1 .. array_length(tenants, 1) LOOP
+      EXIT WHEN taken >= p_limit;
+      CONTINUE WHEN tenants[i] IS NULL;
+      picked := NULL;
+      SELECT j.id INTO picked FROM ${s}.jobs j
+      WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.state = 'ready' AND j.run_at <= p_now
+        AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
+      ORDER BY j.id LIMIT 1
+      FOR UPDATE SKIP LOCKED;
+      IF picked IS NULL THEN
+        tenants[i] := NULL; -- none left for now (taken, locked, not yet due, or at its limit)
+        CONTINUE;
+      END IF;
       RETURN QUERY UPDATE ${s}.jobs SET state = 'running', attempts = attempts + 1, started_at = p_now,
         lease_until = p_now + p_lease, worker = p_worker
       WHERE id = picked RETURNING *;
-      RETURN;
-    END IF;
+      running[i] := running[i] + 1;
+      taken := taken + 1;
+      took := true;
+    END LOOP;
+    EXIT WHEN taken >= p_limit OR NOT took;
   END LOOP;
 END
-$fetch$;`;
+$fetch$;
+DROP FUNCTION IF EXISTS ${s}.fetch_job(text, bigint, bigint, text);`;
 }
 
 /** The schema name, checked: it is written into SQL. */

@@ -135,6 +135,14 @@ export class JobWorker {
   readonly #stoppedEvent = new Emitter<void>();
   #fetching = false;
   #again = false;
+  /**
+   * Whether there may be jobs this worker has not looked at: the last fetch filled every slot it asked for, or a
+   * wake-up (NOTIFY, poll) came while every slot was busy. A freed slot fetches only then: a worker that keeps
+   * up does not ask the database again after every job.
+   */
+  #more = true;
+  /** Completions not yet written: one UPDATE per turn of the event loop for all of them. */
+  #completed: { run: Run; result: string }[] = [];
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -191,6 +199,10 @@ export class JobWorker {
   /** Looks for jobs now (a NOTIFY does this; call it after enqueueing without LISTEN). */
   wake(): void {
     if (this.#stopping) return;
+    if (this.#running.size >= this.concurrency) {
+      this.#more = true; // looked at when a slot frees
+      return;
+    }
     if (this.#fetching) {
       this.#again = true;
       return;
@@ -228,6 +240,7 @@ export class JobWorker {
       this.#cut(run, 'released', jobErrors.create('HR_JOB_RELEASED', 'the worker is stopping'));
     }
     this.#heartbeat?.cancel();
+    this.#writeCompleted(); // not the next turn: stop() resolves once every outcome is written
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
     this.#stoppedEvent.emit();
   }
@@ -253,10 +266,13 @@ export class JobWorker {
 
   async #fill(): Promise<void> {
     try {
+      // Up to the free slots in one statement; a batch that comes back short means the queue is drained.
       while (!this.#stopping && this.#running.size < this.concurrency) {
-        const record = await this.#fetch();
-        if (record === undefined) break;
-        this.#run(record);
+        const wanted = this.concurrency - this.#running.size;
+        const records = await this.#fetch(wanted);
+        for (const record of records) this.#run(record);
+        this.#more = records.length === wanted;
+        if (!this.#more) break;
       }
     } finally {
       this.#fetching = false;
@@ -267,16 +283,16 @@ export class JobWorker {
     }
   }
 
-  async #fetch(): Promise<JobRecord | undefined> {
+  async #fetch(limit: number): Promise<JobRecord[]> {
     try {
       const { rows } = await this.#jobs.db.query(
-        `SELECT * FROM ${this.#jobs.schema}.fetch_job($1, $2, $3, $4)`,
-        [this.queue, this.#jobs.clock.now(), this.#lease, this.#jobs.name],
+        `SELECT * FROM ${this.#jobs.schema}.fetch_jobs($1, $2, $3, $4, $5)`,
+        [this.queue, this.#jobs.clock.now(), this.#lease, this.#jobs.name, limit],
       );
-      return rows[0] ? toJobRecord(rows[0]) : undefined;
+      return rows.map(toJobRecord);
     } catch (error) {
       this.#fail('fetch', error);
-      return undefined;
+      return [];
     }
   }
 
@@ -337,14 +353,15 @@ export class JobWorker {
     if (run.settled) return;
     if (error === undefined) {
       this.#end(run);
-      this.#write('complete', run, 'done', () =>
-        this.#jobs.db.query(
-          `UPDATE ${this.#jobs.schema}.jobs SET state = 'done', finished_at = $3, progress = 100, result = $4,
-             lease_until = NULL
-           WHERE id = $1 AND worker = $2 AND state = 'running'`,
-          [run.record.id, this.#jobs.name, this.#jobs.clock.now(), JSON.stringify(result ?? null)],
-        ),
-      );
+      let text: string;
+      try {
+        text = JSON.stringify(result ?? null);
+      } catch (failure) {
+        this.#failAttempt(run, 'error', failure); // a result that is no JSON (a cycle, a BigInt)
+        return;
+      }
+      if (this.#completed.length === 0) setImmediate(() => this.#writeCompleted());
+      this.#completed.push({ run, result: text });
     } else {
       this.#failAttempt(run, 'error', error);
     }
@@ -408,7 +425,31 @@ export class JobWorker {
     run.timer.cancel();
     this.#running.delete(run.record.id);
     if (this.#running.size === 0) this.#drained?.();
-    this.wake();
+    if (this.#more) this.wake();
+  }
+
+  // The jobs that finished during one turn of the event loop, marked done in one statement.
+  #writeCompleted(): void {
+    const batch = this.#completed;
+    if (batch.length === 0) return;
+    this.#completed = [];
+    const ids = batch.map((c) => c.run.record.id);
+    const write = this.#jobs.db
+      .query(
+        `UPDATE ${this.#jobs.schema}.jobs AS j SET state = 'done', finished_at = $3, progress = 100,
+           result = c.result::jsonb, lease_until = NULL
+         FROM unnest($1::bigint[], $4::text[]) AS c(id, result)
+         WHERE j.id = c.id AND j.worker = $2 AND j.state = 'running'`,
+        [ids, this.#jobs.name, this.#jobs.clock.now(), batch.map((c) => c.result)],
+      )
+      .then(
+        () => {
+          for (const { run } of batch) this.#emitEnd(run, 'done');
+        },
+        (failure) => this.#fail('complete', failure), // their leases lapse and they run again: never lost
+      );
+    this.#writes.add(write);
+    void write.finally(() => this.#writes.delete(write));
   }
 
   #write(
