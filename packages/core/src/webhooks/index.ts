@@ -1,0 +1,6 @@
+export type { ConnectLookup, EgressOptions, ForbiddenRange, ResolvedAddress, Resolver } from './egress.ts';
+export { checkWebhookUrl, forbiddenRange, vetHost, vettedLookup } from './egress.ts';
+export type { WebhookErrorCode } from './errors.ts';
+export { webhookErrors } from './errors.ts';
+export type { SignInput } from './signature.ts';
+export { generateWebhookSecret, webhookHeaders } from './signature.ts';
