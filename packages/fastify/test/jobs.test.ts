@@ -1,8 +1,9 @@
-// app.headroom.jobs on a real PostgreSQL: the queue metrics (promtool-shaped names), a jobs:<queue> check in
+// app.headroom.jobs on a real PostgreSQL: the queue metrics (checked by promtool), a jobs:<queue> check in
 // /health that warns while paused or backed up, and the admin queue routes, operators for the kill switch,
 // tenant admins confined to their own tenant's dead jobs.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { FakeClock } from '@headroom/core/clock';
 import { createJobs, type Jobs, jobsSchemaSql } from '@headroom/core/jobs';
@@ -81,6 +82,14 @@ test('metrics: jobs by queue and state, wait and run times, failures by reason',
   assert.match(metrics, /headroom_job_wait_seconds_count\{queue="m"\} 2/);
   assert.match(metrics, /headroom_job_run_seconds_count\{queue="m",outcome="done"\} 1/);
   assert.match(metrics, /headroom_job_run_seconds_count\{queue="m",outcome="dead"\} 1/);
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+  assert.equal(
+    lint.error,
+    undefined,
+    'promtool (Debian package prometheus) is installed; .ci/run installs it',
+  );
+  assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'promtool finds nothing to say of the job metrics');
+  assert.equal(lint.status, 0);
   await jobs.stop();
   await server.close();
   await pool.query(`DELETE FROM headroom.jobs WHERE queue = 'm'`);
