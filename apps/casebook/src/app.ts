@@ -9,6 +9,7 @@ import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
 import { createJobs, type ListenClient } from '@headroom/core/jobs';
 import { bulkhead } from '@headroom/core/policy';
 import { loadSpec, type Spec } from '@headroom/core/slo';
+import type { EgressOptions } from '@headroom/core/webhooks';
 import {
   type AdminAccess,
   type ConnectionTimeouts,
@@ -40,6 +41,7 @@ import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
 import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -89,6 +91,11 @@ export interface AppDeps {
   listen?: () => Promise<ListenClient>;
   /** Export jobs this process runs at once; 0 runs none (another process does). @default 2 */
   exportWorkers?: number;
+  /**
+   * Where webhooks may go besides public addresses (`WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port`), and the
+   * resolver that vets them. @default public addresses only, the system resolver
+   */
+  webhooks?: EgressOptions;
   /** How often an export's event stream looks (ms) and how long one lasts at most. @default 500 and 300_000 */
   exportEvents?: { pollInterval?: number; streamLimit?: number };
 }
@@ -267,6 +274,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(activityRoutes, { db, clock, cache: reads });
     await api.register(entityRoutes, { db, clock, cache: reads });
     await api.register(exportRoutes, { db, jobs, clock, streams, ...deps.exportEvents });
+    await api.register(webhookRoutes, { db, clock, egress: deps.webhooks ?? {} });
     await api.register(suggestionsRoutes, {
       db,
       clock,

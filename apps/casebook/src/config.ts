@@ -19,6 +19,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** The enrichment upstream of suggestions; unset = start the simulator in-process. */
   enrichmentUrl: string | undefined;
+  /** `WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port` entries webhooks may go to whatever they resolve to. */
+  webhookAllowedHosts: string[];
   /** Port of the in-process enrichment simulator (0 = any free port). */
   enrichmentSimPort: number;
   /** Casebook instances sharing Redis: each enforces its share of a quota while Redis is down. */
@@ -58,6 +60,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     commit: env.GIT_COMMIT ?? 'unknown',
     redisUrl: env.REDIS_URL || undefined,
     enrichmentUrl: env.ENRICHMENT_URL || undefined,
+    webhookAllowedHosts: (env.WEBHOOK_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
     enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),

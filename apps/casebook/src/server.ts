@@ -104,6 +104,7 @@ const app = await buildApp({
   cache,
   enrichment,
   readCache: config.readCache,
+  webhooks: { allowedHosts: config.webhookAllowedHosts },
   // The job queue's LISTEN: a connection of its own, straight to PostgreSQL.
   listen: async () => {
     const client = new pg.Client({ connectionString: databaseUrl });

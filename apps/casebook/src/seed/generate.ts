@@ -60,7 +60,7 @@ const tables = [
   'comments',
 ];
 /** Emptied too: they refer to users or tenants, so TRUNCATE must name them (they are empty when tenants is). */
-const alsoEmptied = ['sessions', 'api_keys', 'exports', 'export_chunks'];
+const alsoEmptied = ['sessions', 'api_keys', 'exports', 'export_chunks', 'webhook_endpoints'];
 /** Any constant; keeps two processes (say, two instances starting at once) from seeding together. */
 const lockKey = 0x7365_6564;
 

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 
 /** What a caller owns, resolved when the request is sent (the caller is drawn separately). */
-export type OwnKind = 'case' | 'entity' | 'user' | 'key' | 'tenant' | 'etag' | 'export';
+export type OwnKind = 'case' | 'entity' | 'user' | 'key' | 'tenant' | 'etag' | 'export' | 'webhook';
 
 /** A value only the caller can fill in: one of its tenant's ids, its tenant, the current ETag of a case. */
 export class Own {

@@ -175,6 +175,7 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'GET', url: '/v1/exports/:id', id: 'export' },
     { method: 'GET', url: '/v1/exports/:id/events', id: 'export' },
     { method: 'GET', url: '/v1/exports/:id/download', id: 'export' },
+    ...webhookRoutes(page),
     { method: 'GET', url: '/health' },
     { method: 'GET', url: '/health/ready' },
     { method: 'GET', url: '/health/live' },
@@ -221,5 +222,61 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
         tenant: field(own('tenant'), fc.constantFrom('1', '2', '3', '999', 'acme', '', '\u0000')),
       },
     },
+  ];
+}
+
+const eventNames = fc.constantFrom('case.created', 'case.updated', 'comment.created', 'export.completed');
+const webhookUrls = fc.oneof(
+  fc.constantFrom('https://hooks.example.com/x', 'http://hooks.example.com:8080/y'),
+  fc.webUrl(),
+);
+const hostileUrls = fc.oneof(
+  fc.constantFrom(
+    'http://127.0.0.1/',
+    'http://[::1]:80/',
+    'http://[::ffff:10.0.0.1]/',
+    'http://169.254.169.254/latest/meta-data',
+    'file:///etc/passwd',
+    'gopher://x/',
+    'https://user:pw@hooks.example.com/',
+    'not a url',
+    '',
+    `https://hooks.example.com/${'a'.repeat(2_001)}`,
+  ),
+  text,
+);
+
+/** The webhook endpoint routes (tenant admins only). */
+function webhookRoutes(page: Record<string, Field>): FuzzRoute[] {
+  const events = field(
+    fc.uniqueArray(eventNames, { minLength: 1, maxLength: 4 }),
+    fc.oneof(
+      fc.constant([]),
+      fc.constant(['case.created', 'case.created']),
+      fc.array(text, { maxLength: 3 }),
+      text,
+    ),
+  );
+  return [
+    {
+      method: 'POST',
+      url: '/v1/webhooks',
+      body: { url: field(webhookUrls, hostileUrls), events, description: field(validText, overLong) },
+    },
+    { method: 'GET', url: '/v1/webhooks', query: page },
+    { method: 'GET', url: '/v1/webhooks/:id', id: 'webhook' },
+    {
+      method: 'PATCH',
+      url: '/v1/webhooks/:id',
+      id: 'webhook',
+      body: {
+        url: field(webhookUrls, hostileUrls),
+        events,
+        enabled: field(fc.boolean(), fc.constantFrom('true', 0, 1, null)),
+        description: field(validText, overLong),
+      },
+    },
+    { method: 'DELETE', url: '/v1/webhooks/:id', id: 'webhook' },
+    { method: 'POST', url: '/v1/webhooks/:id/rotate-secret', id: 'webhook' },
   ];
 }

@@ -42,7 +42,8 @@ const poolsQuery = `SELECT
   ARRAY(SELECT id FROM cases WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS "case",
   ARRAY(SELECT id FROM entities WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS entity,
   ARRAY(SELECT id FROM users WHERE tenant_id = $1 ORDER BY id) AS "user",
-  ARRAY(SELECT id FROM exports WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS "export"`;
+  ARRAY(SELECT id FROM exports WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS "export",
+  ARRAY(SELECT id FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY id LIMIT 40) AS "webhook"`;
 
 // API keys other than the callers' own, so deleting one never locks a caller out.
 const keysQuery = 'SELECT id FROM api_keys WHERE tenant_id = $1 AND NOT (id = ANY($2)) ORDER BY id';
@@ -63,6 +64,9 @@ export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
       clock: systemClock(),
       connection: fuzzConnection,
       exportEvents: { pollInterval: 100, streamLimit: 2_000 },
+      // Webhook URLs are vetted by resolving their host: never through the network here. Every name is
+      // "public"; nothing is delivered (there is no delivery yet), so nothing is sent to it.
+      webhooks: { resolver: async () => [{ address: '93.184.216.34', family: 4 }] },
     },
   });
   const tenantOf = async (email: string) =>
@@ -108,6 +112,16 @@ export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
       headers: { 'idempotency-key': `"fuzz-${email}"` },
     });
     if (res.statusCode !== 202) throw new Error(`creating an export failed: ${res.statusCode} ${res.body}`);
+  }
+  // A webhook endpoint per tenant with admins, so that `:id` of the webhook routes can be a real one.
+  for (const email of ['admin@acme.test', 'admin@globex.test']) {
+    const res = await t.as(await t.login(email), {
+      method: 'POST',
+      url: '/v1/webhooks',
+      payload: { url: 'https://hooks.example.com/fuzz', events: ['case.created'] },
+    });
+    if (res.statusCode !== 201)
+      throw new Error(`creating a webhook endpoint failed: ${res.statusCode} ${res.body}`);
   }
   const callers: Caller[] = [];
   for (const email of ['admin@acme.test', 'analyst@acme.test', 'admin@globex.test', 'analyst@globex.test']) {
