@@ -9,9 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
+import { FakeClock, systemClock } from '../src/clock/index.ts';
 import { isHeadroomError } from '../src/errors/index.ts';
 import {
   checkWebhookUrl,
+  deliverWebhook,
   forbiddenRange,
   generateWebhookSecret,
   type Resolver,
@@ -172,4 +174,105 @@ test('signatures verify with the standardwebhooks package, with either secret du
   );
   assert.throws(() => new Webhook(current).verify(`${body} `, headers), 'a changed body does not verify');
   assert.throws(() => webhookHeaders({ id: 'a.b', timestamp: 1, body, secrets: [current] }), /no dot/);
+});
+
+test('deliverWebhook: a signed POST the standardwebhooks verifier accepts; 2xx ok, 410 gone, 503 Retry-After, the answer capped at 1 KB', async () => {
+  const got: { headers: Record<string, string>; body: string }[] = [];
+  let answer: (res: import('node:http').ServerResponse) => void = (res) => res.writeHead(204).end();
+  const hooks = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      got.push({ headers: req.headers as Record<string, string>, body });
+      answer(res);
+    });
+  });
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.2', resolve));
+  const hookPort = (hooks.address() as AddressInfo).port;
+  const secret = generateWebhookSecret();
+  const message = {
+    id: 'msg_1',
+    type: 'case.created',
+    data: { id: 7, title: 'Card testing' },
+    occurredAt: new Date('2026-12-05T10:00:00Z'),
+    url: `http://hooks.test:${hookPort}/in`,
+    secrets: [secret],
+  };
+  const options = {
+    clock: systemClock(),
+    resolver: fixed('127.0.0.2'),
+    allowedHosts: [`hooks.test:${hookPort}`],
+  };
+  try {
+    const ok = await deliverWebhook(message, options);
+    assert.equal(ok.ok, true);
+    assert.equal(ok.status, 204);
+    const sent = got.at(-1)!;
+    assert.deepEqual(new Webhook(secret).verify(sent.body, sent.headers), {
+      type: 'case.created',
+      timestamp: '2026-12-05T10:00:00.000Z',
+      data: { id: 7, title: 'Card testing' },
+    });
+    assert.equal(sent.headers['webhook-id'], 'msg_1');
+
+    answer = (res) => res.writeHead(410).end('gone');
+    assert.deepEqual(
+      (({ ok, status, gone }) => ({ ok, status, gone }))(await deliverWebhook(message, options)),
+      { ok: false, status: 410, gone: true },
+    );
+    answer = (res) => res.writeHead(503, { 'retry-after': '120' }).end();
+    assert.equal((await deliverWebhook(message, options)).retryAfterMs, 120_000);
+    answer = (res) => res.writeHead(500).end('x'.repeat(1_000_000));
+    const big = await deliverWebhook(message, options);
+    assert.equal(big.ok, false);
+    assert.equal(big.response?.length, 1024, 'the first 1 KB kept, the rest read and dropped');
+    answer = (res) => res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end();
+    assert.equal((await deliverWebhook(message, options)).status, 302, 'no redirect followed');
+
+    const before = got.length;
+    const refused = await deliverWebhook(message, {
+      ...options,
+      resolver: fixed('10.0.0.9'),
+      allowedHosts: [],
+    });
+    assert.equal(refused.ok, false);
+    assert.match(refused.error ?? '', /HR_WEBHOOK_URL_FORBIDDEN: .*private/);
+    assert.equal(got.length, before, 'nothing reached the receiver');
+    const scheme = await deliverWebhook({ ...message, url: 'ftp://hooks.test/' }, options);
+    assert.match(scheme.error ?? '', /HR_WEBHOOK_URL_FORBIDDEN/);
+  } finally {
+    hooks.close();
+  }
+});
+
+test('deliverWebhook: an answer that never comes ends the attempt at its time limit', async () => {
+  const silent = createServer(() => {
+    // never answers
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.2', resolve));
+  const silentPort = (silent.address() as AddressInfo).port;
+  const clock = new FakeClock();
+  try {
+    const attempt = deliverWebhook(
+      {
+        id: 'msg_2',
+        type: 'case.updated',
+        data: {},
+        occurredAt: new Date(0),
+        url: `http://slow.test:${silentPort}/`,
+        secrets: [generateWebhookSecret()],
+      },
+      { clock, timeout: 15_000, resolver: fixed('127.0.0.2'), allowedHosts: ['slow.test'] },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the request is out
+    clock.advance(15_000);
+    const result = await attempt;
+    assert.equal(result.ok, false);
+    assert.match(result.error ?? '', /no answer within 15000 ms/);
+  } finally {
+    silent.closeAllConnections();
+    silent.close();
+  }
 });

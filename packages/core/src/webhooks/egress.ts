@@ -115,13 +115,11 @@ export async function vetHost(
 }
 
 /**
- * Checks a webhook URL at registration: http or https, no user name or password, a host that resolves only to
- * public addresses (or is allowed). Throws HR_WEBHOOK_URL_FORBIDDEN (422) naming the reason.
- *
- * @example
- * await checkWebhookUrl('https://hooks.example.com/casebook', { allowedHosts: [] });
+ * The URL, if a webhook may be sent to it at all: absolute, http or https, no user name or password. Throws
+ * HR_WEBHOOK_URL_FORBIDDEN naming the reason. Where it resolves to is `checkWebhookUrl`'s business, and the
+ * connection's (`vettedLookup`).
  */
-export async function checkWebhookUrl(text: string, options: EgressOptions = {}): Promise<URL> {
+export function webhookUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -134,6 +132,18 @@ export async function checkWebhookUrl(text: string, options: EgressOptions = {})
   if (url.username !== '' || url.password !== '') {
     throw refuse('url must not carry a user name or password', 'credentials', text);
   }
+  return url;
+}
+
+/**
+ * Checks a webhook URL at registration: `webhookUrl`, and a host that resolves only to public addresses (or is
+ * allowed). Throws HR_WEBHOOK_URL_FORBIDDEN (422) naming the reason.
+ *
+ * @example
+ * await checkWebhookUrl('https://hooks.example.com/casebook', { allowedHosts: [] });
+ */
+export async function checkWebhookUrl(text: string, options: EgressOptions = {}): Promise<URL> {
+  const url = webhookUrl(text);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   await vetHost(url.hostname, port, options);
   return url;

@@ -1,5 +1,7 @@
+export type { DeliverOptions, DeliveryAttempt, WebhookMessage } from './deliver.ts';
+export { deliverWebhook, webhookAgent } from './deliver.ts';
 export type { ConnectLookup, EgressOptions, ForbiddenRange, ResolvedAddress, Resolver } from './egress.ts';
-export { checkWebhookUrl, forbiddenRange, vetHost, vettedLookup } from './egress.ts';
+export { checkWebhookUrl, forbiddenRange, vetHost, vettedLookup, webhookUrl } from './egress.ts';
 export type { WebhookErrorCode } from './errors.ts';
 export { webhookErrors } from './errors.ts';
 export type { SignInput } from './signature.ts';
