@@ -146,6 +146,36 @@ test('a failing job is retried after a jittered backoff, then dead; redrive runs
   await jobs.stop();
 });
 
+test('retryDelay replaces the backoff; an error asking for a wait (retryAfterMs) gets at least it, capped', async () => {
+  const clock = new FakeClock({ now: 30_000_000 });
+  const jobs = createJobs({ db: pool, clock });
+  const queue = fresh('schedule');
+  const asked = [undefined, 120_000, 10 * 3_600_000];
+  let attempt = 0;
+  const ends: JobEndEvent[] = [];
+  const worker = jobs.work(
+    queue,
+    async () => {
+      const wait = asked[attempt++];
+      throw Object.assign(new Error('503'), wait === undefined ? {} : { retryAfterMs: wait });
+    },
+    { pollInterval: 1_000_000, retryDelay: (n) => [0, 5_000, 300_000][n - 1] ?? 0, maxRetryAfter: 3_600_000 },
+  );
+  worker.onEnd((e) => ends.push(e));
+  const { id } = await jobs.enqueue(undefined, queue, {}, { maxAttempts: 4 });
+  const waitAfter = async (n: number) => {
+    await until(() => ends.length === n, `attempt ${n}`);
+    return (await jobs.get(id))!.runAt - clock.now();
+  };
+  worker.wake();
+  // The schedule says "at once" after the first failure: the second attempt runs without the clock moving.
+  assert.equal(await waitAfter(2), 120_000, 'then Retry-After (120 s) over the schedule (5 s)');
+  clock.advance(120_000);
+  worker.wake();
+  assert.equal(await waitAfter(3), 3_600_000, 'a 10 h Retry-After capped at maxRetryAfter');
+  await jobs.stop();
+});
+
 test('progress and a message are readable by id while the job runs; the result when it is done', async () => {
   const jobs = createJobs({ db: pool });
   const queue = fresh('progress');

@@ -17,6 +17,8 @@ import {
   forbiddenRange,
   generateWebhookSecret,
   type Resolver,
+  standardWebhooksAttempts,
+  standardWebhooksRetryDelay,
   vettedLookup,
   webhookHeaders,
 } from '../src/webhooks/index.ts';
@@ -275,4 +277,30 @@ test('deliverWebhook: an answer that never comes ends the attempt at its time li
     silent.closeAllConnections();
     silent.close();
   }
+});
+
+test('the Standard Webhooks retry schedule: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h, each ±10%', () => {
+  const middle = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((attempt) =>
+    standardWebhooksRetryDelay(attempt, () => 0.5),
+  );
+  assert.deepEqual(
+    middle,
+    [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000],
+  );
+  assert.equal(
+    standardWebhooksRetryDelay(2, () => 0),
+    4_500,
+    '-10%',
+  );
+  assert.equal(
+    standardWebhooksRetryDelay(2, () => 0.999_999),
+    5_500,
+    '+10%',
+  );
+  assert.equal(
+    standardWebhooksRetryDelay(50, () => 0.5),
+    86_400_000,
+    'past the schedule: its last wait',
+  );
+  assert.equal(standardWebhooksAttempts, 11);
 });

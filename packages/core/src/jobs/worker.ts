@@ -49,6 +49,22 @@ export interface WorkOptions {
   pollInterval?: number;
   /** Backoff before a failed job's next attempt. @default { initialDelay: 1_000, maxDelay: 300_000, jitter: 'full' } */
   backoff?: BackoffOptions;
+  /**
+   * Milliseconds before the next attempt after failed attempt number `attempt` (1 for the first), instead of
+   * `backoff`: a schedule of one's own (Standard Webhooks' `standardWebhooksRetryDelay`, say).
+   */
+  retryDelay?: (attempt: number, error: unknown) => number;
+  /**
+   * The longest wait a failure may ask for: a handler's error with a numeric `retryAfterMs` (a 429 or 503 answer's
+   * Retry-After) delays the next attempt to at least that, up to this many ms. @default 3_600_000
+   */
+  maxRetryAfter?: number;
+}
+
+/** The wait a failed attempt's error asks for (`retryAfterMs`), if any. */
+function retryAfterOf(error: unknown): number | undefined {
+  const value = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
 /** Emitted when a job starts. */
@@ -86,6 +102,8 @@ export interface JobWorkerErrorEvent {
 }
 
 interface Run {
+  /** Set when a failed attempt is to be retried without waiting. */
+  retryNow?: boolean;
   record: JobRecord;
   controller: AbortController;
   timer: Timer;
@@ -120,6 +138,8 @@ export class JobWorker {
   readonly #timeout: number;
   readonly #pollInterval: number;
   readonly #backoff: Backoff;
+  readonly #retryDelay: ((attempt: number, error: unknown) => number) | undefined;
+  readonly #maxRetryAfter: number;
   readonly #listener: NotificationListener | undefined;
   readonly #running = new Map<string, Run>();
   /**
@@ -179,6 +199,13 @@ export class JobWorker {
       { initialDelay: 1_000, maxDelay: 300_000, random: jobs.random, ...options.backoff },
       'jobs.work',
     );
+    this.#retryDelay =
+      options.retryDelay === undefined
+        ? undefined
+        : checkFunction('jobs.work', 'retryDelay', options.retryDelay);
+    this.#maxRetryAfter = checkNumber('jobs.work', 'maxRetryAfter', options.maxRetryAfter ?? 3_600_000, {
+      min: 0,
+    });
     this.#listener = listener;
   }
 
@@ -393,7 +420,16 @@ export class JobWorker {
     this.#end(run);
     const { record } = run;
     const dead = record.attempts >= record.maxAttempts;
-    const delay = dead ? 0 : Math.round(this.#backoff.delay(record.attempts));
+    let delay = 0;
+    if (!dead) {
+      delay = this.#retryDelay
+        ? this.#retryDelay(record.attempts, error)
+        : this.#backoff.delay(record.attempts);
+      const asked = retryAfterOf(error);
+      if (asked !== undefined) delay = Math.max(delay, Math.min(asked, this.#maxRetryAfter));
+      delay = Math.max(0, Math.round(Number.isFinite(delay) ? delay : 0));
+      run.retryNow = delay === 0;
+    }
     const now = this.#jobs.clock.now();
     this.#write(
       'fail',
@@ -461,7 +497,12 @@ export class JobWorker {
     error?: unknown,
   ): void {
     const write = statement().then(
-      () => this.#emitEnd(run, outcome, reason, error),
+      () => {
+        this.#emitEnd(run, outcome, reason, error);
+        // A job given back, or to be retried at once, is ready only now that this is written: look again
+        // (the look its freed slot made came too early to see it).
+        if (outcome === 'released' || (outcome === 'retry' && run.retryNow)) this.wake();
+      },
       (failure) => this.#fail(operation, failure), // the lease lapses and the job runs again: never lost
     );
     this.#writes.add(write);

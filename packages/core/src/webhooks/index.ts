@@ -4,5 +4,10 @@ export type { ConnectLookup, EgressOptions, ForbiddenRange, ResolvedAddress, Res
 export { checkWebhookUrl, forbiddenRange, vetHost, vettedLookup, webhookUrl } from './egress.ts';
 export type { WebhookErrorCode } from './errors.ts';
 export { webhookErrors } from './errors.ts';
+export {
+  standardWebhooksAttempts,
+  standardWebhooksRetryDelay,
+  standardWebhooksSchedule,
+} from './retry-schedule.ts';
 export type { SignInput } from './signature.ts';
 export { generateWebhookSecret, webhookHeaders } from './signature.ts';
