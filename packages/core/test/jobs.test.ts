@@ -437,6 +437,28 @@ test('a job that runs longer than its lease keeps it: renewed every third, never
   await jobs.stop();
 });
 
+test('stop() with a fetch in flight leaves no job running: what the fetch took runs to the end or goes back', async () => {
+  const jobs = createJobs({ db: pool });
+  const queue = fresh('stop-race');
+  for (let i = 0; i < 40; i++) await jobs.enqueue(undefined, queue, { i });
+  for (let round = 0; round < 10; round++) {
+    const worker = jobs.work(queue, async () => {}, { concurrency: 4, pollInterval: 1_000_000 });
+    worker.wake();
+    await worker.stop(5_000);
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM headroom.jobs WHERE queue = $1 AND state = 'running'`,
+      [queue],
+    );
+    assert.equal(rows[0].n, 0, `round ${round}: a job left running after stop()`);
+  }
+  const { rows } = await pool.query(
+    `SELECT count(*)::int AS n FROM headroom.jobs WHERE queue = $1 AND state IN ('ready', 'done')`,
+    [queue],
+  );
+  assert.equal(rows[0].n, 40, 'every job is done or waiting, none lost');
+  await jobs.stop();
+});
+
 test('a worker killed with SIGKILL mid-job: its job runs again once the lease lapses', async () => {
   const queue = fresh('sigkill');
   const jobs = createJobs({ db: pool, name: 'survivor' });

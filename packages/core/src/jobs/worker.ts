@@ -154,6 +154,8 @@ export class JobWorker {
   readonly #failed = new Emitter<JobWorkerErrorEvent>();
   readonly #stoppedEvent = new Emitter<void>();
   #fetching = false;
+  /** The fill in progress, which stop() waits for: a fetch in flight may still bring jobs. */
+  #filling: Promise<void> | undefined;
   #again = false;
   /**
    * Whether there may be jobs this worker has not looked at: the last fetch filled every slot it asked for, or a
@@ -235,7 +237,7 @@ export class JobWorker {
       return;
     }
     this.#fetching = true;
-    void this.#fill();
+    this.#filling = this.#fill();
   }
 
   /**
@@ -253,6 +255,7 @@ export class JobWorker {
     this.#poll?.cancel();
     this.#reaper?.cancel();
     this.#unsubscribe?.();
+    await this.#filling; // what a fetch in flight took is run, or given back (#fill), before counting
     if (this.#running.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.#jobs.clock.setTimeout(resolve, timeout);
@@ -297,6 +300,10 @@ export class JobWorker {
       while (!this.#stopping && this.#running.size < this.concurrency) {
         const wanted = this.concurrency - this.#running.size;
         const records = await this.#fetch(wanted);
+        if (this.#stopping) {
+          this.#giveBack(records); // taken while stop() began: back to the queue, attempt uncounted
+          break;
+        }
         for (const record of records) this.#run(record);
         this.#more = records.length === wanted;
         if (!this.#more) break;
@@ -308,6 +315,20 @@ export class JobWorker {
         this.wake();
       }
     }
+  }
+
+  #giveBack(records: JobRecord[]): void {
+    if (records.length === 0) return;
+    const write = this.#jobs.db
+      .query(
+        `UPDATE ${this.#jobs.schema}.jobs SET state = 'ready', run_at = $3, attempts = attempts - 1,
+           started_at = NULL, worker = NULL, lease_until = NULL
+         WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running'`,
+        [records.map((r) => r.id), this.#jobs.name, this.#jobs.clock.now()],
+      )
+      .catch((failure) => this.#fail('release', failure)); // their leases lapse and they run again
+    this.#writes.add(write);
+    void write.finally(() => this.#writes.delete(write));
   }
 
   async #fetch(limit: number): Promise<JobRecord[]> {
