@@ -16,6 +16,7 @@ import {
   connectionOptions,
   type HealthCheck,
   headroom,
+  inBursts,
   type ReadinessResult,
   requestIdOptions,
   validatorCompiler,
@@ -289,8 +290,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const startWorkers = () => {
     if (closing || exportWorkers === 0) return;
     const worker = jobs.work(exportsQueue, exportJob(db), { concurrency: exportWorkers, timeout: 600_000 });
+    // While PostgreSQL is away every poll, renewal and reap fails: one line per kind every 10 s, with a count.
+    const once = inBursts(clock);
     worker.onError((e) =>
-      app.log.warn({ err: e.error, operation: e.operation }, 'export worker: a database call failed'),
+      once(e.operation, (suppressed) =>
+        app.log.warn(
+          { err: e.error, operation: e.operation, suppressed },
+          'export worker: a database call failed',
+        ),
+      ),
     );
     worker.onEnd((e) => {
       if (e.reason) app.log.warn({ err: e.error, job: e.id, outcome: e.outcome }, 'export job failed');

@@ -59,6 +59,9 @@ before(async () => {
     operatorToken: testOperatorToken,
     logger: pino({ level: 'warn' }, sink),
     limits: createLimits({ clock, scale: 1000 }),
+    // This file is about requests under a failing database: no background export worker shares the small pool
+    // (its polls would queue beside the requests and show in the pool's waiting count).
+    exportWorkers: 0,
   });
   await app.ready();
   const login = await app.inject({
@@ -202,6 +205,7 @@ test("a route's deadline from its budget bounds its database calls, however lax 
     operatorToken: testOperatorToken,
     limits: createLimits({ clock, scale: 1000 }),
     databaseDeadlines: { overrides: { 'POST /v1/cases': 300, 'GET /v1/me': 300 } },
+    exportWorkers: 0,
   });
   try {
     const headers = auth();

@@ -3,6 +3,7 @@
 import type { Clock } from '@headroom/core/clock';
 import { isHeadroomError } from '@headroom/core/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { inBursts } from './bursts.ts';
 import { type FastifyErrorCode, fastifyErrorCodes, fastifyErrors } from './errors.ts';
 import { codeProblem, type Problem, problem, requestPath, sendProblem } from './problem.ts';
 import { validationDetails } from './validation.ts';
@@ -62,19 +63,15 @@ const logEachShed: ShedLog = (request, body, level) =>
  * app.setErrorHandler(burstErrorHandler(clock));
  */
 export function burstErrorHandler(clock: Clock, window = 10_000) {
-  const bursts = new Map<string, { until: number; suppressed: number }>();
-  const logShed: ShedLog = (request, body, level) => {
-    const now = clock.monotonic();
-    const burst = bursts.get(body.code);
-    if (burst && now < burst.until) {
-      burst.suppressed++;
-      return;
-    }
-    const suppressed = burst?.suppressed ?? 0;
-    bursts.set(body.code, { until: now + window, suppressed: 0 });
-    const fields = { code: body.code, status: body.status, detail: body.detail, suppressed };
-    request.log[level](fields, suppressed ? `request shed, and ${suppressed} more like it` : 'request shed');
-  };
+  const once = inBursts(clock, window);
+  const logShed: ShedLog = (request, body, level) =>
+    once(body.code, (suppressed) => {
+      const fields = { code: body.code, status: body.status, detail: body.detail, suppressed };
+      request.log[level](
+        fields,
+        suppressed ? `request shed, and ${suppressed} more like it` : 'request shed',
+      );
+    });
   return function problemErrorHandlerInBursts(error: unknown, request: FastifyRequest, reply: FastifyReply) {
     return answer(error, request, reply, logShed);
   };

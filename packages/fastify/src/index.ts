@@ -2,6 +2,7 @@
 
 export type { AdminAccess, AdminOptions } from './admin.ts';
 export { arrivedAt } from './arrival.ts';
+export { inBursts } from './bursts.ts';
 export type { CacheRegistry } from './cache-metrics.ts';
 export type { ConnectionOptionsInput, ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
 export { answerClientError, connectionOptions, defaultConnectionTimeouts } from './connections.ts';
@@ -13,6 +14,7 @@ export type { HealthCheck, Readiness, ReadinessResult } from './health.ts';
 export type { HttpCacheOptions } from './http-cache.ts';
 export { bytesEtag, cacheControl } from './http-cache.ts';
 export type { RequestIdempotency, RouteIdempotency } from './idempotency-hook.ts';
+export type { JobRegistry, TrackJobsOptions } from './job-registry.ts';
 export type { OverloadGate, OverloadOptions } from './overload.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
 export { headroom } from './plugin.ts';
