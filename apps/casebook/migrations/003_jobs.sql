@@ -32,6 +32,28 @@ CREATE TABLE IF NOT EXISTS headroom.queues (
   queue text PRIMARY KEY,
   paused boolean NOT NULL DEFAULT false
 );
+CREATE OR REPLACE FUNCTION headroom.add_job(
+  p_queue text,
+  p_payload jsonb,
+  p_tenant text DEFAULT '',
+  p_run_at bigint DEFAULT NULL,
+  p_max_attempts integer DEFAULT 5,
+  p_timeout_ms integer DEFAULT NULL,
+  p_tenant_limit integer DEFAULT NULL,
+  p_now bigint DEFAULT NULL
+) RETURNS bigint LANGUAGE plpgsql AS $add$
+DECLARE
+  added bigint;
+  at bigint := coalesce(p_now, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+BEGIN
+  INSERT INTO headroom.jobs (queue, tenant, payload, run_at, created_at, max_attempts, timeout_ms, tenant_limit)
+  VALUES (p_queue, p_tenant, coalesce(p_payload, 'null'), coalesce(p_run_at, at), at, p_max_attempts,
+    p_timeout_ms, p_tenant_limit)
+  RETURNING id INTO added;
+  PERFORM pg_notify('headroom_jobs', 'q:' || p_queue);
+  RETURN added;
+END
+$add$;
 CREATE OR REPLACE FUNCTION headroom.fetch_jobs(p_queue text, p_now bigint, p_lease bigint, p_worker text, p_limit integer)
 RETURNS SETOF headroom.jobs LANGUAGE plpgsql AS $fetch$
 DECLARE

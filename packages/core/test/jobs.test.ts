@@ -91,6 +91,27 @@ test('enqueue in the caller transaction: a rollback leaves no job, a commit wake
   await jobs.stop();
 });
 
+test('SQL can enqueue too: headroom.add_job in a transaction (a trigger, another language) wakes a worker at commit', async () => {
+  const jobs = createJobs({ db: pool, listen });
+  const queue = fresh('sql');
+  const ran: unknown[] = [];
+  jobs.work(queue, async (job) => ran.push([job.tenant, job.payload]), { pollInterval: 60_000 });
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query(`SELECT headroom.add_job($1, '{"from": "sql"}', 'acme') AS id`, [
+      queue,
+    ]);
+    assert.ok(Number(rows[0].id) > 0);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  await until(() => ran.length === 1, 'run, woken by the NOTIFY add_job sent at commit');
+  assert.deepEqual(ran, [['acme', { from: 'sql' }]]);
+  await jobs.stop();
+});
+
 test('a failing job is retried after a jittered backoff, then dead; redrive runs it again', async () => {
   const clock = new FakeClock({ now: 1_000_000 });
   const jobs = createJobs({ db: pool, clock, random: () => 0.5 });

@@ -139,16 +139,12 @@ export class Jobs {
     const now = this.clock.now();
     const runAt = options.runAt === undefined ? now : checkNumber('enqueue', 'runAt', options.runAt);
     const { rows } = await (db ?? this.db).query(
-      `WITH added AS (
-         INSERT INTO ${this.schema}.jobs (queue, tenant, payload, run_at, created_at, max_attempts, timeout_ms, tenant_limit)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
-       SELECT id, pg_notify($9, $10) FROM added`,
+      `SELECT ${this.schema}.add_job($1, $2, $3, $4, $5, $6, $7, $8) AS id`,
       [
         queue,
-        options.tenant ?? '',
         JSON.stringify(payload ?? null),
+        options.tenant ?? '',
         Math.floor(runAt),
-        Math.floor(now),
         options.maxAttempts === undefined
           ? 5
           : checkNumber('enqueue', 'maxAttempts', options.maxAttempts, { min: 1, integer: true }),
@@ -158,8 +154,7 @@ export class Jobs {
         options.tenantLimit === undefined
           ? null
           : checkNumber('enqueue', 'tenantLimit', options.tenantLimit, { min: 1, integer: true }),
-        this.channel,
-        `q:${queue}`,
+        Math.floor(now),
       ],
     );
     return { id: String(rows[0]!.id) };

@@ -6,6 +6,10 @@ import { invalidOption } from '../errors/index.ts';
  * The DDL of the queue (idempotent: `IF NOT EXISTS`, `CREATE OR REPLACE`); run it in a migration. Times are ms
  * since the epoch from the caller's clock, as for every Headroom store, so tests can move them.
  *
+ * `add_job(queue, payload, tenant, run_at, max_attempts, timeout_ms, tenant_limit, now)` enqueues from SQL (a
+ * trigger, a migration, another language's client): the insert and its NOTIFY, as `jobs.enqueue` does; times
+ * default to the database's clock.
+ *
  * `fetch_jobs` takes up to `p_limit` jobs in one statement: the tenants with ready jobs in the order of their
  * running jobs (fewest first), one job each in turn (round robin), each tenant's oldest ready job whose time has
  * come, skipping locked rows, only while the tenant is under the job's `tenant_limit` and the queue is not
@@ -48,6 +52,28 @@ CREATE TABLE IF NOT EXISTS ${s}.queues (
   queue text PRIMARY KEY,
   paused boolean NOT NULL DEFAULT false
 );
+CREATE OR REPLACE FUNCTION ${s}.add_job(
+  p_queue text,
+  p_payload jsonb,
+  p_tenant text DEFAULT '',
+  p_run_at bigint DEFAULT NULL,
+  p_max_attempts integer DEFAULT 5,
+  p_timeout_ms integer DEFAULT NULL,
+  p_tenant_limit integer DEFAULT NULL,
+  p_now bigint DEFAULT NULL
+) RETURNS bigint LANGUAGE plpgsql AS $add$
+DECLARE
+  added bigint;
+  at bigint := coalesce(p_now, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+BEGIN
+  INSERT INTO ${s}.jobs (queue, tenant, payload, run_at, created_at, max_attempts, timeout_ms, tenant_limit)
+  VALUES (p_queue, p_tenant, coalesce(p_payload, 'null'), coalesce(p_run_at, at), at, p_max_attempts,
+    p_timeout_ms, p_tenant_limit)
+  RETURNING id INTO added;
+  PERFORM pg_notify('${s}_jobs', 'q:' || p_queue);
+  RETURN added;
+END
+$add$;
 CREATE OR REPLACE FUNCTION ${s}.fetch_jobs(p_queue text, p_now bigint, p_lease bigint, p_worker text, p_limit integer)
 RETURNS SETOF ${s}.jobs LANGUAGE plpgsql AS $fetch$
 DECLARE
