@@ -230,6 +230,14 @@ test('deliverWebhook: a signed POST the standardwebhooks verifier accepts; 2xx o
     const big = await deliverWebhook(message, options);
     assert.equal(big.ok, false);
     assert.equal(big.response?.length, 1024, 'the first 1 KB kept, the rest read and dropped');
+    answer = (res) => {
+      // An answer without end: the attempt stops reading after 64 KB instead of waiting out its 15 s.
+      res.writeHead(500);
+      const flood = setInterval(() => res.write('y'.repeat(16_384)), 1);
+      res.on('close', () => clearInterval(flood));
+    };
+    const endless = await deliverWebhook(message, options);
+    assert.deepEqual([endless.status, endless.error, endless.response?.length], [500, undefined, 1024]);
     answer = (res) => res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end();
     assert.equal((await deliverWebhook(message, options)).status, 302, 'no redirect followed');
 

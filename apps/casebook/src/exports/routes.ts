@@ -68,6 +68,14 @@ interface ExportView {
 
 const terminal = new Set(['done', 'failed', 'cancelled']);
 
+/** What a client sees of the export job's state. */
+const statusOfJob: Record<string, ExportView['status']> = {
+  running: 'running',
+  done: 'done',
+  dead: 'failed',
+  cancelled: 'cancelled',
+};
+
 async function readExport(db: Queryable, tenantId: number, id: number): Promise<ExportView | undefined> {
   const row = (
     await db.query({
@@ -79,17 +87,8 @@ async function readExport(db: Queryable, tenantId: number, id: number): Promise<
     })
   ).rows[0];
   if (!row) return undefined;
-  const state = row.state as string | null;
-  const status =
-    state === 'running'
-      ? 'running'
-      : state === 'done'
-        ? 'done'
-        : state === 'dead'
-          ? 'failed'
-          : state === 'cancelled'
-            ? 'cancelled'
-            : 'queued'; // ready, or the job swept after its retention: the row still says what was asked
+  // A job not there (swept after its retention) or ready: the row still says what was asked, and it is queued.
+  const status = statusOfJob[row.state as string] ?? 'queued';
   return {
     id: Number(row.id),
     kind: row.kind,
@@ -174,7 +173,7 @@ export const exportRoutes: FastifyPluginAsyncTypebox<ExportRoutesOptions> = asyn
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
         'x-request-id': request.id,
-        'x-accel-buffering': 'no', // nginx: pass events on as they come
+        'x-accel-buffering': 'no', // asks nginx not to buffer the stream (not tried behind nginx here)
       });
       let closed = false;
       res.once('close', () => {

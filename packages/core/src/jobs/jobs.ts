@@ -12,7 +12,7 @@ import { checkClock, checkFunction, checkNumber } from '../shared/options.ts';
 import { jobErrors } from './errors.ts';
 import { type ListenClient, NotificationListener } from './listener.ts';
 import { type JobRecord, toJobRecord } from './record.ts';
-import { checkSchema } from './schema.ts';
+import { checkSchema, jobsChannel } from './schema.ts';
 import {
   type JobEndEvent,
   type JobHandler,
@@ -30,7 +30,7 @@ export interface EnqueueOptions {
   tenant?: string;
   /** Not before this time (ms since the epoch). @default now */
   runAt?: number;
-  /** Attempts in all, the first included; past them the job is dead. @default the worker's, else 5 */
+  /** Attempts in all, the first included; past them the job is dead. @default 5 */
   maxAttempts?: number;
   /** Milliseconds one attempt may run. @default the worker's `timeout` */
   timeout?: number;
@@ -111,14 +111,14 @@ export class Jobs {
 
   constructor(options: JobsOptions) {
     if (typeof options?.db?.query !== 'function') {
-      throw jobErrorsOption('db', 'a client with query(text, values), such as a pg Pool', options?.db);
+      throw invalidOption('jobs', 'db', 'a client with query(text, values), such as a pg Pool', options?.db);
     }
     this.db = options.db;
     this.schema = checkSchema(options.schema ?? 'headroom');
     this.clock = checkClock('jobs', options.clock ?? systemClock());
     this.random = checkFunction('jobs', 'random', options.random ?? Math.random);
     this.name = options.name ?? `${hostname()}:${process.pid}`;
-    this.channel = `${this.schema}_jobs`;
+    this.channel = jobsChannel(this.schema);
     if (options.listen !== undefined) {
       checkFunction('jobs', 'listen', options.listen);
       this.#listener = new NotificationListener(options.listen, this.channel, this.clock);
@@ -336,13 +336,9 @@ export class Jobs {
 
 function checkQueue(queue: string): string {
   if (typeof queue !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(queue)) {
-    throw jobErrorsOption('queue', 'a name of 1 to 100 letters, digits, _ . : -', queue);
+    throw invalidOption('jobs', 'queue', 'a name of 1 to 100 letters, digits, _ . : -', queue);
   }
   return queue;
-}
-
-function jobErrorsOption(option: string, expected: string, value: unknown) {
-  return invalidOption('jobs', option, expected, value);
 }
 
 /**

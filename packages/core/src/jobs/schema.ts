@@ -70,7 +70,7 @@ BEGIN
   VALUES (p_queue, p_tenant, coalesce(p_payload, 'null'), coalesce(p_run_at, at), at, p_max_attempts,
     p_timeout_ms, p_tenant_limit)
   RETURNING id INTO added;
-  PERFORM pg_notify('${s}_jobs', 'q:' || p_queue);
+  PERFORM pg_notify('${jobsChannel(s)}', 'q:' || p_queue);
   RETURN added;
 END
 $add$;
@@ -133,6 +133,11 @@ BEGIN
 END
 $fetch$;
 DROP FUNCTION IF EXISTS ${s}.fetch_job(text, bigint, bigint, text);`;
+}
+
+/** The NOTIFY channel of the queue in `schema`: `q:<queue>` for new work, `c:<id>` for a cancellation. */
+export function jobsChannel(schema: string): string {
+  return `${schema}_jobs`;
 }
 
 /** The schema name, checked: it is written into SQL. */

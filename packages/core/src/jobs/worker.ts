@@ -317,16 +317,24 @@ export class JobWorker {
     }
   }
 
+  /** Gives jobs back to the queue, their attempt uncounted: what a stopping worker cannot finish. */
+  #release(ids: string[]): Promise<unknown> {
+    return this.#jobs.db.query(
+      `UPDATE ${this.#jobs.schema}.jobs SET state = 'ready', run_at = $3, attempts = attempts - 1,
+         started_at = NULL, worker = NULL, lease_until = NULL
+       WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running'`,
+      [ids, this.#jobs.name, this.#jobs.clock.now()],
+    );
+  }
+
   #giveBack(records: JobRecord[]): void {
     if (records.length === 0) return;
-    const write = this.#jobs.db
-      .query(
-        `UPDATE ${this.#jobs.schema}.jobs SET state = 'ready', run_at = $3, attempts = attempts - 1,
-           started_at = NULL, worker = NULL, lease_until = NULL
-         WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running'`,
-        [records.map((r) => r.id), this.#jobs.name, this.#jobs.clock.now()],
-      )
-      .catch((failure) => this.#fail('release', failure)); // their leases lapse and they run again
+    // On failure their leases lapse and they run again.
+    this.#track(this.#release(records.map((r) => r.id)).catch((failure) => this.#fail('release', failure)));
+  }
+
+  /** Remembers a database write, so that stop() resolves only once every outcome is written. */
+  #track(write: Promise<unknown>): void {
     this.#writes.add(write);
     void write.finally(() => this.#writes.delete(write));
   }
@@ -426,14 +434,7 @@ export class JobWorker {
       this.#emitEnd(run, 'cancelled');
     } else {
       this.#end(run);
-      this.#write('release', run, 'released', () =>
-        this.#jobs.db.query(
-          `UPDATE ${this.#jobs.schema}.jobs SET state = 'ready', run_at = $3, attempts = attempts - 1,
-             started_at = NULL, worker = NULL, lease_until = NULL
-           WHERE id = $1 AND worker = $2 AND state = 'running'`,
-          [run.record.id, this.#jobs.name, this.#jobs.clock.now()],
-        ),
-      );
+      this.#write('release', run, 'released', () => this.#release([run.record.id]));
     }
   }
 
@@ -505,8 +506,7 @@ export class JobWorker {
         },
         (failure) => this.#fail('complete', failure), // their leases lapse and they run again: never lost
       );
-    this.#writes.add(write);
-    void write.finally(() => this.#writes.delete(write));
+    this.#track(write);
   }
 
   #write(
@@ -526,8 +526,7 @@ export class JobWorker {
       },
       (failure) => this.#fail(operation, failure), // the lease lapses and the job runs again: never lost
     );
-    this.#writes.add(write);
-    void write.finally(() => this.#writes.delete(write));
+    this.#track(write);
   }
 
   #emitEnd(run: Run, outcome: JobOutcome, reason?: 'error' | 'timeout', error?: unknown): void {

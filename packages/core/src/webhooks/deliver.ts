@@ -1,6 +1,6 @@
 // One delivery attempt of a webhook: the Standard Webhooks body and headers, sent through a connection whose
 // address was vetted by its own lookup, no redirect followed, the whole attempt bounded, at most 1 KB of the
-// answer kept; what happened comes back as a record (never thrown), ready to be stored as the attempt.
+// answer kept and 64 KB read; what happened comes back as a record (never thrown), ready to be stored as the attempt.
 
 import { Agent, request } from 'undici';
 import type { Clock } from '../clock/index.ts';
@@ -52,6 +52,7 @@ export interface DeliveryAttempt {
 }
 
 const keptBytes = 1024;
+const readBytes = 64 * 1024;
 
 /**
  * An agent for one destination: its lookup vets the address it connects to (see `vettedLookup`).
@@ -121,10 +122,17 @@ export async function deliverWebhook(
       dispatcher: agent,
       signal: deadline.signal,
     });
+    // The first 1 KB is kept; up to 64 KB is read and dropped (the connection stays reusable); past that the
+    // connection is closed: an endpoint that answers without end does not hold a worker for the whole timeout.
     let kept = Buffer.alloc(0);
+    let read = 0;
     for await (const chunk of answer.body) {
+      read += (chunk as Buffer).length;
       if (kept.length < keptBytes) kept = Buffer.concat([kept, chunk as Buffer]).subarray(0, keptBytes);
-      // the rest is read and dropped: the connection stays reusable, and nothing large is held
+      if (read > readBytes) {
+        answer.body.destroy();
+        break;
+      }
     }
     const status = answer.statusCode;
     const retry =
