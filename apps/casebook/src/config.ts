@@ -29,8 +29,11 @@ export interface Config {
   quotaScale: number;
   /** `READ_CACHE=off`: reads go to PostgreSQL every time (for uncached baselines). */
   readCache: boolean;
-  /** `OVERLOAD_LIMIT=off`: no adaptive limit at the door (benches compare with it). */
-  overloadLimit: boolean;
+  /**
+   * `OVERLOAD_LIMIT`: `on` (the default), `off` (no adaptive limit at the door) or `latency` (the limit without its
+   * event-loop guard, shrinking on latency alone): benches compare with the last two.
+   */
+  overloadLimit: 'on' | 'off' | 'latency';
   /** Bearer token of operators (`/metrics`, process-wide admin); unset = read or made in `<dataDir>/operator-token`. */
   operatorToken: string | undefined;
   /** Connection timeouts; unset ones keep @headroom/fastify's defaults (10 s headers, 30 s request, 72 s keep-alive). */
@@ -68,7 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),
     readCache: env.READ_CACHE !== 'off',
-    overloadLimit: env.OVERLOAD_LIMIT !== 'off',
+    overloadLimit:
+      env.OVERLOAD_LIMIT === 'off' || env.OVERLOAD_LIMIT === 'latency' ? env.OVERLOAD_LIMIT : 'on',
     operatorToken: env.OPERATOR_TOKEN || undefined,
     connection: {
       ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeout'),

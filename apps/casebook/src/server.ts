@@ -65,7 +65,7 @@ const limits = createLimits({
   clock,
   instances: config.instances,
   scale: config.quotaScale,
-  door: config.overloadLimit,
+  door: config.overloadLimit === 'off' ? false : config.overloadLimit === 'latency' ? 'latency' : true,
   ...(redis ? { store: redisRateLimitStore(redis.client) } : {}),
 });
 const cache = createCache({

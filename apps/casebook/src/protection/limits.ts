@@ -55,8 +55,11 @@ export interface LimitsOptions {
   instances?: number;
   /** Multiplies every quota (rate and burst): tests that are not about limits raise them out of the way. @default 1 */
   scale?: number;
-  /** The adaptive limit at the door (see `door`); false leaves every request in. @default true */
-  door?: boolean;
+  /**
+   * The adaptive limit at the door (see `door`); false leaves every request in, `latency` leaves out its event-loop
+   * guard (it then shrinks on latency alone, slow dependency or not: for comparison). @default true
+   */
+  door?: boolean | 'latency';
 }
 
 /** The policies casebook's routes use. */
@@ -152,7 +155,7 @@ export function createLimits(options: LimitsOptions): Limits {
             maxQueue: 1024,
             queueTarget: 50,
             queueTimeout: 1000,
-            saturation: eventLoopSaturation(),
+            ...(options.door === 'latency' ? {} : { saturation: eventLoopSaturation() }),
             clock: options.clock,
           }),
     search: bulkhead({
