@@ -26,6 +26,7 @@ before(async () => {
   t = await startTestApp({
     deps: {
       exportWorkers: 0, // each test starts a worker when it wants exports to run
+      exportEvents: { streamLimit: 60_000 },
       listen: async () => {
         const client = new pg.Client({ connectionString: await url });
         client.on('error', () => {});
@@ -217,6 +218,34 @@ test('events: one status event at once and one per change, ending when the expor
     new Set(events.map((e) => JSON.stringify(e))).size === events.length,
     'no event repeats the one before',
   );
+});
+
+test('event streams are bounded: 20 open per tenant, the next 503 HR_OVERLOADED; another tenant still gets one', async () => {
+  const { id } = (await request(acme, 'export-streams')).json();
+  const streams = t.app.headroom.protection.bulkheads.get('export-events')!;
+  const open: Promise<unknown>[] = [];
+  for (let i = 0; i < 20; i++) open.push(t.as(acme, { url: `/v1/exports/${id}/events` }));
+  await until(async () => streams.stats().inflight === 20, 'twenty streams open');
+  const refused = await t.as(acme, { url: `/v1/exports/${id}/events` });
+  assert.equal(refused.statusCode, 503);
+  assert.equal(refused.json().code, 'HR_OVERLOADED');
+  assert.equal(refused.headers['retry-after'], '5');
+  const other = (await request(globex, 'export-streams-other')).json();
+  let otherEnded = false;
+  open.push(
+    t.as(globex, { url: `/v1/exports/${other.id}/events` }).then((res) => {
+      otherEnded = true;
+      assert.equal(res.statusCode, 200, 'another tenant is not refused');
+    }),
+  );
+  await until(async () => streams.stats().inflight === 21 || otherEnded, "the other tenant's stream open");
+  // The export never runs here (no worker): each stream ends at its time limit (60 s in this app).
+  for (let i = 0; i < 400 && streams.stats().inflight > 0; i++) {
+    t.clock.advance(500);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await Promise.all(open);
+  assert.equal(streams.stats().inflight, 0, 'every stream gave its slot back');
 });
 
 test('buildApp runs export workers once start-up work is done', async () => {
