@@ -1,5 +1,4 @@
--- The job queue (@headroom/core/jobs): the same DDL as jobsSchemaSql(), which test/exports.test.ts keeps in
--- step with this file.
+-- The job queue (@headroom/core/jobs): jobsSchemaSql() as it was then; 006 brings it up to date.
 CREATE SCHEMA IF NOT EXISTS headroom;
 CREATE TABLE IF NOT EXISTS headroom.jobs (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { jobsSchemaSql } from '@headroom/core/jobs';
+import { webhooksSchemaSql } from '@headroom/core/webhooks';
 import pg from 'pg';
 import { exportJob } from '../src/exports/export-job.ts';
 import { csvCell } from '../src/exports/formats.ts';
@@ -61,9 +62,15 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 const statusOf = async (token: string, id: number) =>
   (await t.as(token, { url: `/v1/exports/${id}` })).json().status as string;
 
-test('the migration holds the same DDL as jobsSchemaSql()', async () => {
-  const migration = await readFile(join(import.meta.dirname, '..', 'migrations', '003_jobs.sql'), 'utf8');
-  assert.ok(migration.includes(jobsSchemaSql()), 'regenerate migrations/003_jobs.sql from jobsSchemaSql()');
+test('the latest queue migration holds the same DDL as jobsSchemaSql() and webhooksSchemaSql()', async () => {
+  const migration = await readFile(
+    join(import.meta.dirname, '..', 'migrations', '006_webhook_delivery.sql'),
+    'utf8',
+  );
+  const regenerate =
+    'regenerate migrations/006_webhook_delivery.sql from jobsSchemaSql() + webhooksSchemaSql()';
+  assert.ok(migration.includes(jobsSchemaSql()), regenerate);
+  assert.ok(migration.includes(webhooksSchemaSql()), regenerate);
 });
 
 test('POST /v1/exports needs a key and a valid body; with them: 202, Location, queued, and a retry replays it', async () => {

@@ -1,5 +1,5 @@
 export type { JobErrorCode } from './errors.ts';
-export { jobErrors } from './errors.ts';
+export { jobErrors, postponeJob } from './errors.ts';
 export type { EnqueueOptions, JobsOptions, Queryable, QueueCounts } from './jobs.ts';
 export { createJobs, Jobs } from './jobs.ts';
 export type { ListenClient, NotificationHandler } from './listener.ts';

@@ -36,6 +36,13 @@ export interface EnqueueOptions {
   timeout?: number;
   /** At most this many of the tenant's jobs of this queue run at once (a tier's export concurrency). */
   tenantLimit?: number;
+  /**
+   * A group inside the tenant (a webhook endpoint, say): with `groupLimit`, at most that many of the group's
+   * jobs of this queue run at once, across every worker; `postpone` moves a group's ready jobs as one.
+   */
+  group?: string;
+  /** At most this many jobs of `group` run at once. */
+  groupLimit?: number;
 }
 
 /** Counts of one queue, for health and metrics. */
@@ -139,7 +146,7 @@ export class Jobs {
     const now = this.clock.now();
     const runAt = options.runAt === undefined ? now : checkNumber('enqueue', 'runAt', options.runAt);
     const { rows } = await (db ?? this.db).query(
-      `SELECT ${this.schema}.add_job($1, $2, $3, $4, $5, $6, $7, $8) AS id`,
+      `SELECT ${this.schema}.add_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS id`,
       [
         queue,
         JSON.stringify(payload ?? null),
@@ -155,6 +162,10 @@ export class Jobs {
           ? null
           : checkNumber('enqueue', 'tenantLimit', options.tenantLimit, { min: 1, integer: true }),
         Math.floor(now),
+        options.group ?? null,
+        options.groupLimit === undefined
+          ? null
+          : checkNumber('enqueue', 'groupLimit', options.groupLimit, { min: 1, integer: true }),
       ],
     );
     return { id: String(rows[0]!.id) };
@@ -208,6 +219,20 @@ export class Jobs {
        SELECT pg_notify($2, 'q:' || queue) FROM resumed`,
       [checkQueue(queue), this.channel],
     );
+  }
+
+  /**
+   * Moves the ready jobs of one group of `queue` (a webhook endpoint whose circuit is open, say) to run no sooner
+   * than `until` (ms since the epoch): workers stop taking them until then, without an attempt spent. Returns how
+   * many moved.
+   */
+  async postpone(queue: string, options: { group: string; until: number }): Promise<number> {
+    const result = await this.db.query(
+      `UPDATE ${this.schema}.jobs SET run_at = $3
+       WHERE queue = $1 AND grp = $2 AND state = 'ready' AND run_at < $3`,
+      [checkQueue(queue), options.group, Math.floor(checkNumber('postpone', 'until', options.until))],
+    );
+    return result.rowCount ?? 0;
   }
 
   /** True while `queue` is paused. */

@@ -27,6 +27,12 @@ export interface JobRecord {
   /** The last failure's message, and its reason: `error`, `timeout`, `lease-expired`, `cancelled`. */
   lastError: string | null;
   reason: string | null;
+  /** The group inside the tenant, when enqueued with one. */
+  group: string | null;
+  /** At most this many of the tenant's jobs of the queue run at once, when enqueued with a limit. */
+  tenantLimit: number | null;
+  /** At most this many of the group's jobs run at once, when enqueued with a limit. */
+  groupLimit: number | null;
 }
 
 /** Row → record: bigint columns come back from node-postgres as strings. */
@@ -50,5 +56,8 @@ export function toJobRecord(row: Record<string, unknown>): JobRecord {
     result: row.result ?? null,
     lastError: (row.last_error as string | null) ?? null,
     reason: (row.reason as string | null) ?? null,
+    group: (row.grp as string | null) ?? null,
+    tenantLimit: time(row.tenant_limit),
+    groupLimit: time(row.group_limit),
   };
 }

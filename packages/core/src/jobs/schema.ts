@@ -6,14 +6,14 @@ import { invalidOption } from '../errors/index.ts';
  * The DDL of the queue (idempotent: `IF NOT EXISTS`, `CREATE OR REPLACE`); run it in a migration. Times are ms
  * since the epoch from the caller's clock, as for every Headroom store, so tests can move them.
  *
- * `add_job(queue, payload, tenant, run_at, max_attempts, timeout_ms, tenant_limit, now)` enqueues from SQL (a
- * trigger, a migration, another language's client): the insert and its NOTIFY, as `jobs.enqueue` does; times
- * default to the database's clock.
+ * `add_job(queue, payload, tenant, run_at, max_attempts, timeout_ms, tenant_limit, now, group, group_limit)`
+ * enqueues from SQL (a trigger, a migration, another language's client): the insert and its NOTIFY, as
+ * `jobs.enqueue` does; times default to the database's clock.
  *
  * `fetch_jobs` takes up to `p_limit` jobs in one statement: the tenants with ready jobs in the order of their
  * running jobs (fewest first), one job each in turn (round robin), each tenant's oldest ready job whose time has
- * come, skipping locked rows, only while the tenant is under the job's `tenant_limit` and the queue is not
- * paused. A tenant with a backlog never delays another's job by more than one job per worker slot.
+ * come, skipping locked rows, only while the tenant is under the job's `tenant_limit`, the job's group (a webhook
+ * endpoint, say) under its `group_limit`, and the queue is not paused. A tenant with a backlog never delays another's job by more than one job per worker slot.
  *
  * @example
  * await pool.query(jobsSchemaSql());
@@ -43,15 +43,20 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   last_error text,
   reason text
 );
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS grp text;
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS group_limit integer;
 CREATE INDEX IF NOT EXISTS jobs_ready ON ${s}.jobs (queue, tenant, id) WHERE state = 'ready';
 CREATE INDEX IF NOT EXISTS jobs_running ON ${s}.jobs (queue, tenant) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS jobs_lease ON ${s}.jobs (queue, lease_until) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS jobs_dead ON ${s}.jobs (queue, id) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS jobs_running_group ON ${s}.jobs (queue, grp) WHERE state = 'running' AND grp IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_ready_group ON ${s}.jobs (queue, grp, run_at) WHERE state = 'ready' AND grp IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_finished ON ${s}.jobs (finished_at) WHERE state IN ('done', 'cancelled', 'dead');
 CREATE TABLE IF NOT EXISTS ${s}.queues (
   queue text PRIMARY KEY,
   paused boolean NOT NULL DEFAULT false
 );
+DROP FUNCTION IF EXISTS ${s}.add_job(text, jsonb, text, bigint, integer, integer, integer, bigint);
 CREATE OR REPLACE FUNCTION ${s}.add_job(
   p_queue text,
   p_payload jsonb,
@@ -60,15 +65,18 @@ CREATE OR REPLACE FUNCTION ${s}.add_job(
   p_max_attempts integer DEFAULT 5,
   p_timeout_ms integer DEFAULT NULL,
   p_tenant_limit integer DEFAULT NULL,
-  p_now bigint DEFAULT NULL
+  p_now bigint DEFAULT NULL,
+  p_group text DEFAULT NULL,
+  p_group_limit integer DEFAULT NULL
 ) RETURNS bigint LANGUAGE plpgsql AS $add$
 DECLARE
   added bigint;
   at bigint := coalesce(p_now, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
 BEGIN
-  INSERT INTO ${s}.jobs (queue, tenant, payload, run_at, created_at, max_attempts, timeout_ms, tenant_limit)
+  INSERT INTO ${s}.jobs (queue, tenant, payload, run_at, created_at, max_attempts, timeout_ms, tenant_limit, grp,
+    group_limit)
   VALUES (p_queue, p_tenant, coalesce(p_payload, 'null'), coalesce(p_run_at, at), at, p_max_attempts,
-    p_timeout_ms, p_tenant_limit)
+    p_timeout_ms, p_tenant_limit, p_group, p_group_limit)
   RETURNING id INTO added;
   PERFORM pg_notify('${jobsChannel(s)}', 'q:' || p_queue);
   RETURN added;
@@ -115,6 +123,8 @@ BEGIN
       SELECT j.id INTO picked FROM ${s}.jobs j
       WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.state = 'ready' AND j.run_at <= p_now
         AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
+        AND (j.group_limit IS NULL OR (SELECT count(*) FROM ${s}.jobs g
+             WHERE g.queue = p_queue AND g.state = 'running' AND g.grp = j.grp) < j.group_limit)
       ORDER BY j.id LIMIT 1
       FOR UPDATE SKIP LOCKED;
       IF picked IS NULL THEN

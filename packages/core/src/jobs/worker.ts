@@ -77,8 +77,11 @@ export interface JobStartEvent {
   waitMs: number;
 }
 
-/** How an attempt ended: `retry` and `dead` are failures, `released` a job given back by a stopping worker. */
-export type JobOutcome = 'done' | 'retry' | 'dead' | 'cancelled' | 'released';
+/**
+ * How an attempt ended: `retry` and `dead` are failures, `released` a job given back by a stopping worker,
+ * `postponed` one its handler put back for later (`postponeJob`); neither of the last two spends an attempt.
+ */
+export type JobOutcome = 'done' | 'retry' | 'dead' | 'cancelled' | 'released' | 'postponed';
 
 /** Emitted when an attempt ends. */
 export interface JobEndEvent {
@@ -317,13 +320,16 @@ export class JobWorker {
     }
   }
 
-  /** Gives jobs back to the queue, their attempt uncounted: what a stopping worker cannot finish. */
-  #release(ids: string[]): Promise<unknown> {
+  /**
+   * Gives jobs back to the queue, their attempt uncounted, to run `delay` ms from now: what a stopping worker
+   * cannot finish, or what a handler postponed.
+   */
+  #release(ids: string[], delay = 0): Promise<unknown> {
     return this.#jobs.db.query(
       `UPDATE ${this.#jobs.schema}.jobs SET state = 'ready', run_at = $3, attempts = attempts - 1,
          started_at = NULL, worker = NULL, lease_until = NULL
        WHERE id = ANY($1::bigint[]) AND worker = $2 AND state = 'running'`,
-      [ids, this.#jobs.name, this.#jobs.clock.now()],
+      [ids, this.#jobs.name, this.#jobs.clock.now() + delay],
     );
   }
 
@@ -418,6 +424,10 @@ export class JobWorker {
       }
       if (this.#completed.length === 0) setImmediate(() => this.#writeCompleted());
       this.#completed.push({ run, result: text });
+    } else if (isHeadroomError(error) && error.code === 'HR_JOB_POSTPONED') {
+      this.#end(run);
+      const delay = Math.min(this.#maxRetryAfter, retryAfterOf(error.context) ?? 0);
+      this.#write('release', run, 'postponed', () => this.#release([run.record.id], delay));
     } else {
       this.#failAttempt(run, 'error', error);
     }
@@ -503,6 +513,8 @@ export class JobWorker {
       .then(
         () => {
           for (const { run } of batch) this.#emitEnd(run, 'done');
+          // A job under a tenant or group limit freed a place a fetch may have skipped jobs for: look again.
+          if (batch.some(({ run }) => limited(run.record))) this.wake();
         },
         (failure) => this.#fail('complete', failure), // their leases lapse and they run again: never lost
       );
@@ -522,7 +534,14 @@ export class JobWorker {
         this.#emitEnd(run, outcome, reason, error);
         // A job given back, or to be retried at once, is ready only now that this is written: look again
         // (the look its freed slot made came too early to see it).
-        if (outcome === 'released' || (outcome === 'retry' && run.retryNow)) this.wake();
+        // A job under a tenant or group limit freed a place a fetch may have skipped jobs for.
+        if (
+          outcome === 'released' ||
+          outcome === 'postponed' ||
+          (outcome === 'retry' && run.retryNow) ||
+          limited(run.record)
+        )
+          this.wake();
       },
       (failure) => this.#fail(operation, failure), // the lease lapses and the job runs again: never lost
     );
@@ -634,6 +653,11 @@ export class JobWorker {
     this.#failed.emit(event);
     this.#jobs.events.failed.emit(event);
   }
+}
+
+/** Whether a job counts against a tenant or group limit: its end may let a skipped job run. */
+function limited(record: JobRecord): boolean {
+  return record.tenantLimit !== null || record.groupLimit !== null;
 }
 
 function describe(error: unknown): string {

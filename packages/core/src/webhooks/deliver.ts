@@ -32,6 +32,8 @@ export interface DeliverOptions extends EgressOptions {
   connectTimeout?: number;
   /** Reuses connections per destination; made per call when absent (closed after it). */
   agent?: Agent;
+  /** Ends the attempt early (a worker that stops): it fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** How one attempt went. */
@@ -112,6 +114,9 @@ export async function deliverWebhook(
     () => deadline.abort(new Error(`no answer within ${options.timeout ?? 15_000} ms`)),
     options.timeout ?? 15_000,
   );
+  const stop = () => deadline.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
   try {
     webhookUrl(message.url); // scheme and credentials; the address is vetted by the connection's own lookup
     agent ??= webhookAgent(message.url, options);
@@ -151,11 +156,12 @@ export async function deliverWebhook(
     const reason = refused
       ? `${refused.code}: ${refused.message}`
       : deadline.signal.aborted
-        ? String((deadline.signal.reason as Error).message)
+        ? String((deadline.signal.reason as Error | undefined)?.message ?? 'aborted')
         : (error as Error).message;
     return { ok: false, durationMs: elapsed(), error: reason, gone: false };
   } finally {
     timer.cancel();
+    options.signal?.removeEventListener('abort', stop);
     if (!options.agent) await agent?.close().catch(() => {});
   }
 }

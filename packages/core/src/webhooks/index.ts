@@ -9,5 +9,18 @@ export {
   standardWebhooksRetryDelay,
   standardWebhooksSchedule,
 } from './retry-schedule.ts';
+export { webhookDeliveriesQueue, webhookEventsQueue, webhooksSchemaSql } from './schema.ts';
 export type { SignInput } from './signature.ts';
 export { generateWebhookSecret, webhookHeaders } from './signature.ts';
+export type {
+  DeliveryState,
+  WebhookAttemptEvent,
+  WebhookAttemptRecord,
+  WebhookCounts,
+  WebhookDelivery,
+  WebhookDisabledEvent,
+  WebhookEndpoint,
+  WebhookPage,
+  WebhooksOptions,
+} from './webhooks.ts';
+export { createWebhooks, endpointBreaker, Webhooks } from './webhooks.ts';

@@ -1,0 +1,197 @@
+-- Webhook delivery (issue 14): the job queue gains groups (an endpoint's concurrency cap) and postponing, and
+-- @headroom/core/webhooks takes over the endpoints table of 005 with its outbox, deliveries and attempts.
+-- Generated: jobsSchemaSql() then webhooksSchemaSql() (a test keeps it in step).
+DROP TABLE IF EXISTS webhook_endpoints;
+CREATE SCHEMA IF NOT EXISTS headroom;
+CREATE TABLE IF NOT EXISTS headroom.jobs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  queue text NOT NULL,
+  tenant text NOT NULL DEFAULT '',
+  payload jsonb NOT NULL DEFAULT 'null',
+  state text NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'running', 'done', 'dead', 'cancelled')),
+  run_at bigint NOT NULL,
+  created_at bigint NOT NULL,
+  started_at bigint,
+  finished_at bigint,
+  attempts integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL DEFAULT 5,
+  timeout_ms integer,
+  tenant_limit integer,
+  lease_until bigint,
+  worker text,
+  progress smallint NOT NULL DEFAULT 0,
+  message text,
+  result jsonb,
+  last_error text,
+  reason text
+);
+ALTER TABLE headroom.jobs ADD COLUMN IF NOT EXISTS grp text;
+ALTER TABLE headroom.jobs ADD COLUMN IF NOT EXISTS group_limit integer;
+CREATE INDEX IF NOT EXISTS jobs_ready ON headroom.jobs (queue, tenant, id) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS jobs_running ON headroom.jobs (queue, tenant) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS jobs_lease ON headroom.jobs (queue, lease_until) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS jobs_dead ON headroom.jobs (queue, id) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS jobs_running_group ON headroom.jobs (queue, grp) WHERE state = 'running' AND grp IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_ready_group ON headroom.jobs (queue, grp, run_at) WHERE state = 'ready' AND grp IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_finished ON headroom.jobs (finished_at) WHERE state IN ('done', 'cancelled', 'dead');
+CREATE TABLE IF NOT EXISTS headroom.queues (
+  queue text PRIMARY KEY,
+  paused boolean NOT NULL DEFAULT false
+);
+DROP FUNCTION IF EXISTS headroom.add_job(text, jsonb, text, bigint, integer, integer, integer, bigint);
+CREATE OR REPLACE FUNCTION headroom.add_job(
+  p_queue text,
+  p_payload jsonb,
+  p_tenant text DEFAULT '',
+  p_run_at bigint DEFAULT NULL,
+  p_max_attempts integer DEFAULT 5,
+  p_timeout_ms integer DEFAULT NULL,
+  p_tenant_limit integer DEFAULT NULL,
+  p_now bigint DEFAULT NULL,
+  p_group text DEFAULT NULL,
+  p_group_limit integer DEFAULT NULL
+) RETURNS bigint LANGUAGE plpgsql AS $add$
+DECLARE
+  added bigint;
+  at bigint := coalesce(p_now, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+BEGIN
+  INSERT INTO headroom.jobs (queue, tenant, payload, run_at, created_at, max_attempts, timeout_ms, tenant_limit, grp,
+    group_limit)
+  VALUES (p_queue, p_tenant, coalesce(p_payload, 'null'), coalesce(p_run_at, at), at, p_max_attempts,
+    p_timeout_ms, p_tenant_limit, p_group, p_group_limit)
+  RETURNING id INTO added;
+  PERFORM pg_notify('headroom_jobs', 'q:' || p_queue);
+  RETURN added;
+END
+$add$;
+CREATE OR REPLACE FUNCTION headroom.fetch_jobs(p_queue text, p_now bigint, p_lease bigint, p_worker text, p_limit integer)
+RETURNS SETOF headroom.jobs LANGUAGE plpgsql AS $fetch$
+DECLARE
+  tenants text[];
+  running bigint[];
+  picked bigint;
+  taken integer := 0;
+  took boolean;
+BEGIN
+  IF EXISTS (SELECT 1 FROM headroom.queues q WHERE q.queue = p_queue AND q.paused) THEN
+    RETURN;
+  END IF;
+  -- The tenants with ready jobs (a loose index scan: one probe per tenant), fewest running first.
+  SELECT array_agg(c.tenant ORDER BY c.n, c.tenant), array_agg(c.n ORDER BY c.n, c.tenant)
+  INTO tenants, running
+  FROM (
+    WITH RECURSIVE t(tenant) AS (
+      (SELECT j.tenant FROM headroom.jobs j WHERE j.queue = p_queue AND j.state = 'ready' ORDER BY j.tenant LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.tenant FROM headroom.jobs j
+              WHERE j.queue = p_queue AND j.state = 'ready' AND j.tenant > t.tenant ORDER BY j.tenant LIMIT 1)
+      FROM t WHERE t.tenant IS NOT NULL
+    )
+    SELECT t.tenant,
+           (SELECT count(*) FROM headroom.jobs r
+            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS n
+    FROM t WHERE t.tenant IS NOT NULL
+  ) c;
+  IF tenants IS NULL THEN
+    RETURN;
+  END IF;
+  -- Round robin: one job of each tenant in turn, until p_limit or nothing more can be taken.
+  LOOP
+    took := false;
+    FOR i IN 1 .. array_length(tenants, 1) LOOP
+      EXIT WHEN taken >= p_limit;
+      CONTINUE WHEN tenants[i] IS NULL;
+      picked := NULL;
+      SELECT j.id INTO picked FROM headroom.jobs j
+      WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.state = 'ready' AND j.run_at <= p_now
+        AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
+        AND (j.group_limit IS NULL OR (SELECT count(*) FROM headroom.jobs g
+             WHERE g.queue = p_queue AND g.state = 'running' AND g.grp = j.grp) < j.group_limit)
+      ORDER BY j.id LIMIT 1
+      FOR UPDATE SKIP LOCKED;
+      IF picked IS NULL THEN
+        tenants[i] := NULL; -- none left for now (taken, locked, not yet due, or at its limit)
+        CONTINUE;
+      END IF;
+      RETURN QUERY UPDATE headroom.jobs SET state = 'running', attempts = attempts + 1, started_at = p_now,
+        lease_until = p_now + p_lease, worker = p_worker
+      WHERE id = picked RETURNING *;
+      running[i] := running[i] + 1;
+      taken := taken + 1;
+      took := true;
+    END LOOP;
+    EXIT WHEN taken >= p_limit OR NOT took;
+  END LOOP;
+END
+$fetch$;
+DROP FUNCTION IF EXISTS headroom.fetch_job(text, bigint, bigint, text);
+CREATE TABLE IF NOT EXISTS headroom.webhook_endpoints (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant text NOT NULL,
+  url text NOT NULL,
+  description text NOT NULL DEFAULT '',
+  events text[] NOT NULL,
+  enabled boolean NOT NULL DEFAULT true,
+  disabled_reason text,
+  secret text NOT NULL,
+  previous_secret text,
+  previous_until bigint,
+  failing_since bigint,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_endpoints_tenant ON headroom.webhook_endpoints (tenant, id);
+CREATE INDEX IF NOT EXISTS webhook_endpoints_failing ON headroom.webhook_endpoints (failing_since)
+  WHERE failing_since IS NOT NULL;
+CREATE TABLE IF NOT EXISTS headroom.webhook_events (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant text NOT NULL,
+  type text NOT NULL,
+  data jsonb NOT NULL DEFAULT 'null',
+  occurred_at bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS headroom.webhook_deliveries (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant text NOT NULL,
+  endpoint_id bigint NOT NULL REFERENCES headroom.webhook_endpoints (id) ON DELETE CASCADE,
+  event_id bigint NOT NULL REFERENCES headroom.webhook_events (id) ON DELETE CASCADE,
+  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts integer NOT NULL DEFAULT 0,
+  job_id bigint,
+  last_status integer,
+  last_error text,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  delivered_at bigint,
+  UNIQUE (event_id, endpoint_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint ON headroom.webhook_deliveries (endpoint_id, id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_failed ON headroom.webhook_deliveries (endpoint_id, created_at)
+  WHERE state = 'failed';
+CREATE TABLE IF NOT EXISTS headroom.webhook_attempts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  delivery_id bigint NOT NULL REFERENCES headroom.webhook_deliveries (id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  at bigint NOT NULL,
+  duration_ms integer NOT NULL,
+  status integer,
+  response text,
+  error text
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON headroom.webhook_attempts (delivery_id, id);
+CREATE OR REPLACE FUNCTION headroom.publish_webhook(p_tenant text, p_type text, p_data jsonb, p_now bigint DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql AS $publish$
+DECLARE
+  at bigint := coalesce(p_now, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+  added bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM headroom.webhook_endpoints e
+                 WHERE e.tenant = p_tenant AND e.enabled AND p_type = ANY (e.events)) THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO headroom.webhook_events (tenant, type, data, occurred_at)
+  VALUES (p_tenant, p_type, coalesce(p_data, 'null'), at) RETURNING id INTO added;
+  PERFORM headroom.add_job('webhook-events', jsonb_build_object('event', added), p_tenant, at, 5, NULL, NULL, at);
+  RETURN added;
+END
+$publish$;
