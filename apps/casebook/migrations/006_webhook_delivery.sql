@@ -195,3 +195,21 @@ BEGIN
   RETURN added;
 END
 $publish$;
+-- export.completed, in the transaction that marks the export's job done (the job queue's completion write):
+-- the event exists if and only if the export is done.
+CREATE FUNCTION casebook_export_completed() RETURNS trigger LANGUAGE plpgsql AS $completed$
+DECLARE
+  data jsonb;
+BEGIN
+  SELECT jsonb_build_object('id', e.id, 'kind', e.kind, 'format', e.format, 'rows', e.rows, 'bytes', e.bytes,
+           'download_url', '/v1/exports/' || e.id || '/download', 'created_at', e.created_at)
+  INTO data FROM exports e WHERE e.id = (NEW.payload ->> 'exportId')::bigint AND e.tenant_id::text = NEW.tenant;
+  IF data IS NOT NULL THEN
+    PERFORM headroom.publish_webhook(NEW.tenant, 'export.completed', data, NEW.finished_at);
+  END IF;
+  RETURN NULL;
+END
+$completed$;
+CREATE TRIGGER export_completed AFTER UPDATE OF state ON headroom.jobs
+  FOR EACH ROW WHEN (NEW.queue = 'exports' AND NEW.state = 'done' AND OLD.state IS DISTINCT FROM 'done')
+  EXECUTE FUNCTION casebook_export_completed();

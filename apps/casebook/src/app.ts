@@ -9,7 +9,7 @@ import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
 import { createJobs, type ListenClient } from '@headroom/core/jobs';
 import { bulkhead } from '@headroom/core/policy';
 import { loadSpec, type Spec } from '@headroom/core/slo';
-import type { EgressOptions } from '@headroom/core/webhooks';
+import { createWebhooks, type EgressOptions, type WebhooksOptions } from '@headroom/core/webhooks';
 import {
   type AdminAccess,
   type ConnectionTimeouts,
@@ -42,6 +42,7 @@ import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
 import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
+import { eventPublisher } from './webhooks/events.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 
 export interface AppDeps {
@@ -93,10 +94,17 @@ export interface AppDeps {
   /** Export jobs this process runs at once; 0 runs none (another process does). @default 2 */
   exportWorkers?: number;
   /**
-   * Where webhooks may go besides public addresses (`WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port`), and the
-   * resolver that vets them. @default public addresses only, the system resolver
+   * Webhook sending: where deliveries may go besides public addresses (`allowedHosts`, from
+   * `WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port`), the resolver that vets them, the attempts this process
+   * sends at once (`workers`, 0 for none: another process sends), and `createWebhooks`' tuning (`timeout`,
+   * `endpointConcurrency`, `disableAfter`). @default public addresses only, the system resolver, 16 workers
    */
-  webhooks?: EgressOptions;
+  webhooks?: EgressOptions &
+    Pick<WebhooksOptions, 'timeout' | 'endpointConcurrency' | 'disableAfter'> & {
+      workers?: number;
+      /** Milliseconds between looks at the webhook queues when no NOTIFY came. @default 1_000 */
+      pollInterval?: number;
+    };
   /** How often an export's event stream looks (ms) and how long one lasts at most. @default 500 and 300_000 */
   exportEvents?: { pollInterval?: number; streamLimit?: number };
 }
@@ -166,6 +174,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Jobs live beside the data too: an export's job is enqueued in the transaction that records the export.
   const jobs = createJobs({ db: deps.pool, clock, ...(deps.listen ? { listen: deps.listen } : {}) });
   const streams = bulkhead({ name: 'export-events', maxConcurrent: 200, maxPerKey: 20, clock });
+  // Webhooks ride the same queue: an event is written in the transaction of the write that causes it.
+  const { workers: webhookWorkers = 16, pollInterval: webhookPoll, ...webhookOptions } = deps.webhooks ?? {};
+  const webhooks = createWebhooks({ jobs, clock, ...webhookOptions });
+  const publish = eventPublisher(webhooks);
   // Idempotency-Key records live beside the data they guard: a create and its record commit together.
   const idempotency = createIdempotency({ store: postgresIdempotencyStore(deps.pool), clock });
   const sweep = sweepExpired(idempotency, clock, app);
@@ -248,6 +260,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   protection.bulkhead(limits.search);
   app.headroom.caches.add(cache);
   app.headroom.jobs.add(jobs);
+  app.headroom.webhooks.add(webhooks);
   protection.bulkhead(streams);
   await app.register(async (open) => {
     open.addHook('onRequest', deadlines);
@@ -271,11 +284,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
     );
     await api.register(accountRoutes, { db, clock, ...(reads ? { cache: reads } : {}) });
-    await api.register(caseRoutes, { db, clock, cache: reads, searchLimiter: limits.search });
-    await api.register(activityRoutes, { db, clock, cache: reads });
+    await api.register(caseRoutes, { db, clock, cache: reads, searchLimiter: limits.search, publish });
+    await api.register(activityRoutes, { db, clock, cache: reads, publish });
     await api.register(entityRoutes, { db, clock, cache: reads });
     await api.register(exportRoutes, { db, jobs, clock, streams, ...deps.exportEvents });
-    await api.register(webhookRoutes, { db, clock, egress: deps.webhooks ?? {} });
+    await api.register(webhookRoutes, { webhooks });
     await api.register(suggestionsRoutes, {
       db,
       clock,
@@ -284,26 +297,35 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...(deps.suggestions ? { tuning: deps.suggestions } : {}),
     });
   });
-  // Export workers start once start-up work is done (the queue's tables come with the migrations).
+  // Workers start once start-up work is done (the queue's tables come with the migrations).
   const exportWorkers = deps.exportWorkers ?? 2;
   let closing = false;
-  const startWorkers = () => {
-    if (closing || exportWorkers === 0) return;
-    const worker = jobs.work(exportsQueue, exportJob(db), { concurrency: exportWorkers, timeout: 600_000 });
-    // While PostgreSQL is away every poll, renewal and reap fails: one line per kind every 10 s, with a count.
-    const once = inBursts(clock);
-    worker.onError((e) =>
-      once(e.operation, (suppressed) =>
-        app.log.warn(
-          { err: e.error, operation: e.operation, suppressed },
-          'export worker: a database call failed',
-        ),
+  // While PostgreSQL is away every poll, renewal and reap fails: one line per kind every 10 s, with a count.
+  const once = inBursts(clock);
+  jobs.onError((e) =>
+    once(`${e.queue}:${e.operation}`, (suppressed) =>
+      app.log.warn(
+        { err: e.error, queue: e.queue, operation: e.operation, suppressed },
+        'job worker: a database call failed',
       ),
-    );
-    worker.onEnd((e) => {
-      if (e.reason) app.log.warn({ err: e.error, job: e.id, outcome: e.outcome }, 'export job failed');
-    });
+    ),
+  );
+  const startWorkers = () => {
+    if (closing) return;
+    if (exportWorkers > 0) {
+      const worker = jobs.work(exportsQueue, exportJob(db), { concurrency: exportWorkers, timeout: 600_000 });
+      worker.onEnd((e) => {
+        if (e.reason) app.log.warn({ err: e.error, job: e.id, outcome: e.outcome }, 'export job failed');
+      });
+    }
+    if (webhookWorkers > 0) {
+      webhooks.work({
+        concurrency: webhookWorkers,
+        ...(webhookPoll === undefined ? {} : { pollInterval: webhookPoll }),
+      });
+    }
   };
+  webhooks.onDisabled((e) => app.log.warn(e, 'webhook endpoint disabled'));
   app.addHook('onReady', async () => {
     if (deps.startup === undefined) startWorkers();
     else deps.startup.then(startWorkers, () => {});
@@ -311,6 +333,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     closing = true;
     sweep.cancel();
+    await webhooks.stop(10_000);
     await jobs.stop(10_000);
     await cache.close();
   });

@@ -21,6 +21,8 @@ export interface Config {
   enrichmentUrl: string | undefined;
   /** `WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port` entries webhooks may go to whatever they resolve to. */
   webhookAllowedHosts: string[];
+  /** `WEBHOOK_WORKERS`: webhook attempts this process sends at once; 0 sends none (another process does). */
+  webhookWorkers: number;
   /** Port of the in-process enrichment simulator (0 = any free port). */
   enrichmentSimPort: number;
   /** Casebook instances sharing Redis: each enforces its share of a quota while Redis is down. */
@@ -67,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((entry) => entry.trim())
       .filter(Boolean),
+    webhookWorkers: integer(env, 'WEBHOOK_WORKERS', 16),
     enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),

@@ -104,7 +104,7 @@ const app = await buildApp({
   cache,
   enrichment,
   readCache: config.readCache,
-  webhooks: { allowedHosts: config.webhookAllowedHosts },
+  webhooks: { allowedHosts: config.webhookAllowedHosts, workers: config.webhookWorkers },
   // The job queue's LISTEN: a connection of its own, straight to PostgreSQL.
   listen: async () => {
     const client = new pg.Client({ connectionString: databaseUrl });

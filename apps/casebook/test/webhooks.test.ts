@@ -128,7 +128,7 @@ test('PATCH changes url, events and enabled (a new URL is vetted again); DELETE 
   assert.notEqual(rotated.json().secret, created.secret);
   assert.equal(Date.parse(rotated.json().previous_secret_expires_at) - t.clock.now(), 24 * 3_600_000);
   const stored = await t.db.pool.query(
-    'SELECT secret, previous_secret FROM webhook_endpoints WHERE id = $1',
+    'SELECT secret, previous_secret FROM headroom.webhook_endpoints WHERE id = $1',
     [created.id],
   );
   assert.deepEqual(stored.rows[0], { secret: rotated.json().secret, previous_secret: created.secret });

@@ -9,6 +9,7 @@ import type { CacheRegistry } from './cache-metrics.ts';
 import { fastifyErrors } from './errors.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { Protection } from './protection.ts';
+import type { WebhookRegistry } from './webhook-registry.ts';
 
 /**
  * Who an admin caller is. `operator`: the service's operators (every admin route). `tenant`: an admin of
@@ -59,8 +60,16 @@ function forbidden(detail: string): HeadroomError {
   return fastifyErrors.create('HR_FORBIDDEN', detail);
 }
 
-function notFound(kind: 'circuit breaker' | 'cache' | 'job queue', name: string): HeadroomError {
-  const field = { 'circuit breaker': 'breaker', cache: 'cache', 'job queue': 'queue' }[kind];
+function notFound(
+  kind: 'circuit breaker' | 'cache' | 'job queue' | 'webhook sender',
+  name: string,
+): HeadroomError {
+  const field = {
+    'circuit breaker': 'breaker',
+    cache: 'cache',
+    'job queue': 'queue',
+    'webhook sender': 'webhooks',
+  }[kind];
   return fastifyErrors.create('HR_NOT_FOUND', `no ${kind} named "${name}"`, { context: { [field]: name } });
 }
 
@@ -78,13 +87,14 @@ async function operatorOnly(request: FastifyRequest): Promise<void> {
  * own tenant only; an operator names the tenant).
  *
  * @example
- * await adminRoutes(app, protection, caches, jobs, { authorize: whoIsAdmin });
+ * await adminRoutes(app, protection, caches, jobs, webhooks, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(
   app: FastifyInstance,
   protection: Protection,
   caches: CacheRegistry,
   jobs: JobRegistry,
+  webhooks: WebhookRegistry,
   options: AdminOptions,
 ) {
   const isolations = new Map<string, { dispose(): void }>();
@@ -158,6 +168,12 @@ export async function adminRoutes(
         },
       );
       queueRoutes(admin, jobs, operator);
+      // Endpoints failing now, across tenants: an operator's view (a tenant admin sees their own through the
+      // app's API, where each endpoint shows failing_since).
+      admin.get('/webhooks/failing', operator, async () => {
+        if (!webhooks.webhooks) throw notFound('webhook sender', 'webhooks');
+        return { data: await webhooks.webhooks.failingEndpoints() };
+      });
     },
     { prefix: options.prefix ?? '/admin' },
   );

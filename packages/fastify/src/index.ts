@@ -29,3 +29,4 @@ export { overloadedError } from './route-protection.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';
 export { validatorCompiler } from './validator-compiler.ts';
+export type { WebhookRegistry } from './webhook-registry.ts';

@@ -13,6 +13,11 @@ import { CounterFamily, HistogramFamily } from './metric-series.ts';
 export interface TrackJobsOptions {
   /** A queue whose oldest ready job has waited longer than this (ms) warns in /health. @default 60_000 */
   warnAfter?: number;
+  /**
+   * A queue whose dead-letter count grew within this many ms warns in /health (jobs that ran out of attempts:
+   * webhook deliveries that gave up, say). @default 900_000 (15 min)
+   */
+  deadWindow?: number;
 }
 
 /**
@@ -31,7 +36,10 @@ export interface JobRegistry {
   readonly jobs: Jobs | undefined;
   /** Counts of every queue, read at most once a second (metrics and health share them). */
   counts(): Promise<QueueCounts[]>;
-  /** One check per queue: `warn` while paused or while its oldest ready job waits past `warnAfter`. */
+  /**
+   * One check per queue: `warn` while paused, while its oldest ready job waits past `warnAfter`, or while its
+   * dead-letter count has grown within `deadWindow`.
+   */
   checks(): Promise<Record<string, HealthCheck>>;
 }
 
@@ -48,12 +56,31 @@ const states = ['ready', 'scheduled', 'running', 'dead'] as const;
 export function createJobRegistry(registry: Registry, clock: Clock): JobRegistry {
   let tracked: Jobs | undefined;
   let warnAfter = 60_000;
+  let deadWindow = 900_000;
+  // Per queue: the dead count last seen, and since when it has been growing (the count before the growth).
+  const dead = new Map<string, { count: number; grewAt: number; from: number }>();
+  const watchDead = (found: QueueCounts[]) => {
+    const now = clock.monotonic();
+    for (const q of found) {
+      const seen = dead.get(q.queue);
+      if (seen === undefined) {
+        dead.set(q.queue, { count: q.dead, grewAt: Number.NEGATIVE_INFINITY, from: q.dead });
+      } else if (q.dead > seen.count) {
+        if (now - seen.grewAt >= deadWindow) seen.from = seen.count; // a new growth, not the same one
+        seen.grewAt = now;
+        seen.count = q.dead;
+      } else {
+        seen.count = q.dead; // redriven or swept
+      }
+    }
+  };
   let cached: { at: number; counts: Promise<QueueCounts[]> } | undefined;
   const counts = (): Promise<QueueCounts[]> => {
     if (!tracked) return Promise.resolve([]);
     const now = clock.monotonic();
     if (cached === undefined || now - cached.at >= 1_000) {
       const read = tracked.counts();
+      read.then(watchDead, () => {});
       cached = { at: now, counts: read };
       read.catch(() => {
         if (cached?.counts === read) cached = undefined; // a failed read is not kept
@@ -117,6 +144,10 @@ export function createJobRegistry(registry: Registry, clock: Clock): JobRegistry
       if (!(Number.isFinite(warnAfter) && warnAfter > 0)) {
         throw invalidOption('app.headroom.jobs.add', 'warnAfter', 'a number of ms > 0', options.warnAfter);
       }
+      deadWindow = options.deadWindow ?? deadWindow;
+      if (!(Number.isFinite(deadWindow) && deadWindow > 0)) {
+        throw invalidOption('app.headroom.jobs.add', 'deadWindow', 'a number of ms > 0', options.deadWindow);
+      }
       tracked = jobs;
       jobs.onStart((e) => wait.labels(e.queue).observe(e.waitMs / 1000));
       jobs.onEnd((e) => {
@@ -138,9 +169,15 @@ export function createJobRegistry(registry: Registry, clock: Clock): JobRegistry
       for (const q of found) {
         const depth = `${q.ready} ready, ${q.scheduled} scheduled, ${q.running} running, ${q.dead} dead; oldest ready waited ${(q.oldestReadyMs / 1000).toFixed(1)} s`;
         const late = q.oldestReadyMs > warnAfter;
+        const seen = dead.get(q.queue);
+        const growing = seen !== undefined && clock.monotonic() - seen.grewAt < deadWindow;
+        const grew = growing ? `dead letters growing (${seen.from} → ${seen.count}); ` : '';
         checks[`jobs:${q.queue}`] =
-          q.paused || late
-            ? { status: 'warn', output: `${q.paused ? 'paused; ' : ''}${late ? 'backlog; ' : ''}${depth}` }
+          q.paused || late || growing
+            ? {
+                status: 'warn',
+                output: `${q.paused ? 'paused; ' : ''}${late ? 'backlog; ' : ''}${grew}${depth}`,
+              }
             : { status: 'pass', output: depth };
       }
       return checks;

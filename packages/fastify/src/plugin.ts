@@ -28,6 +28,7 @@ import type { RouteRateLimit } from './rate-limit-hook.ts';
 import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
 import { protectRoute, type RouteConcurrency } from './route-protection.ts';
+import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
 
 /** Options of the {@link headroom} plugin. */
 export interface HeadroomOptions {
@@ -87,6 +88,8 @@ export interface HeadroomDecoration {
   readonly caches: CacheRegistry;
   /** The app's job queue, for metrics, health and the admin API: `app.headroom.jobs.add(jobs)`. */
   readonly jobs: JobRegistry;
+  /** The app's webhook sending, for metrics and the admin API: `app.headroom.webhooks.add(webhooks)`. */
+  readonly webhooks: WebhookRegistry;
 }
 
 declare module 'fastify' {
@@ -150,6 +153,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
   const jobs = createJobRegistry(registry, clock);
+  const webhooks = createWebhookRegistry(registry, clock);
   const drain = drainConnections(app, {
     clock,
     drainTimeout: options.drainTimeout ?? defaultOptions.drainTimeout,
@@ -176,7 +180,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
     if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];
   });
-  app.decorate('headroom', { registry, routes, protection, caches, jobs });
+  app.decorate('headroom', { registry, routes, protection, caches, jobs, webhooks });
   app.decorateRequest(arrivedAt, 0);
 
   // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
@@ -232,7 +236,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
-  if (options.admin) await adminRoutes(app, protection, caches, jobs, options.admin);
+  if (options.admin) await adminRoutes(app, protection, caches, jobs, webhooks, options.admin);
   healthRoutes(app, {
     service: options.service,
     version: options.version,

@@ -125,6 +125,47 @@ test('health: each queue a jobs:<queue> check, warning while paused or while its
   await pool.query(`DELETE FROM headroom.queues WHERE queue = 'h'`);
 });
 
+test('health: a queue whose dead letters grew within deadWindow warns, until the window passes', async () => {
+  const clock = new FakeClock({ now: 3_000_000 });
+  const jobs = createJobs({ db: pool, clock });
+  const server = await app(jobs);
+  const worker = jobs.work(
+    'dl',
+    async () => {
+      throw new Error('no');
+    },
+    { pollInterval: 1_000_000 },
+  );
+  let ended = 0;
+  jobs.onEnd(() => ended++);
+  const kill = async (n: number) => {
+    for (let i = 0; i < n; i++) await jobs.enqueue(undefined, 'dl', {}, { maxAttempts: 1 });
+    const target = ended + n;
+    worker.wake();
+    await until(async () => ended === target, 'the attempts ended');
+    clock.advance(1_000); // past the counts' one-second reuse
+  };
+  await kill(1);
+  let check = (await server.inject('/health')).json().checks['jobs:dl'];
+  assert.equal(
+    check.status,
+    'pass',
+    'the first count seen is the baseline: dead letters from before do not warn',
+  );
+  await kill(2);
+  check = (await server.inject('/health')).json().checks['jobs:dl'];
+  assert.equal(check.status, 'warn');
+  assert.match(check.output, /^dead letters growing \(1 → 3\); /);
+  clock.advance(15 * 60_000);
+  check = (await server.inject('/health')).json().checks['jobs:dl'];
+  assert.equal(check.status, 'pass', 'no growth for 15 minutes');
+  await kill(1);
+  assert.match((await server.inject('/health')).json().checks['jobs:dl'].output, /growing \(3 → 4\)/);
+  await jobs.stop();
+  await server.close();
+  await pool.query(`DELETE FROM headroom.jobs WHERE queue = 'dl'`);
+});
+
 test('admin: operators see every queue and hold the kill switch; a tenant admin lists and redrives only their own dead jobs', async () => {
   const jobs = createJobs({ db: pool });
   const server = await app(jobs);

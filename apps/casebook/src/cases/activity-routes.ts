@@ -21,6 +21,7 @@ import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
+import { type PublishEvent, publishNothing } from '../webhooks/events.ts';
 import { activityPageQuery, commentColumns, timelineColumns } from './queries.ts';
 import { Comment, PageQuery, TimelineEvent } from './schemas.ts';
 
@@ -29,6 +30,8 @@ export interface ActivityRoutesOptions {
   clock: Clock;
   /** First pages are cached under the case's tag; a comment invalidates it. */
   cache: Cache | undefined;
+  /** A comment publishes `comment.created` here, in its transaction. @default none */
+  publish?: PublishEvent;
 }
 
 const CommentBody = Type.Object(
@@ -38,7 +41,7 @@ const CommentBody = Type.Object(
 
 export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = async (
   app,
-  { db, clock, cache },
+  { db, clock, cache, publish = publishNothing },
 ) => {
   async function list(
     table: 'events' | 'comments',
@@ -138,6 +141,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
         );
         const row = rows[0];
         if (!row) throw notFound('case', request.params.id);
+        await publish(tx, tenantId, 'comment.created', { ...row, case_id: request.params.id });
         return { status: 201, body: JSON.stringify(row), headers: { 'content-type': jsonType } };
       });
       await invalidateCase(cache, tenantId, request.params.id, { search: false });

@@ -34,6 +34,7 @@ import { IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
 import { limited } from '../protection/limits.ts';
 import { pageSize } from '../tenancy/tiers.ts';
+import { type PublishEvent, publishNothing } from '../webhooks/events.ts';
 import {
   type CaseRow,
   detailForUpdate,
@@ -64,6 +65,8 @@ export interface CaseRoutesOptions {
    * answered from the cache never waits for a slot. @default none
    */
   searchLimiter?: BulkheadPolicy;
+  /** Writes publish `case.created` and `case.updated` here, in their transaction. @default none */
+  publish?: PublishEvent;
 }
 
 // Built once: a search makes no options object.
@@ -71,6 +74,7 @@ const searchCaching: GetOrSetOptions = { ...readCaching, tags: [searchTag] };
 
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, options) => {
   const { db, clock, cache } = options;
+  const publish = options.publish ?? publishNothing;
   app.get(
     '/v1/cases/search',
     {
@@ -155,7 +159,9 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           .query<CaseRow>(insertCase, [tenantId, title, description, status, owner_id, priority, now, userId])
           .then((result) => result.rows[0]!, rethrowForeignKey);
         id = row.id;
-        const body = JSON.stringify(presentCase(row));
+        const presented = presentCase(row);
+        await publish(tx, tenantId, 'case.created', presented);
+        const body = JSON.stringify(presented);
         const headers = {
           location: `/v1/cases/${row.id}`,
           etag: versionedEtag(row.version, body),
@@ -192,15 +198,23 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           ])
           .then((result) => result.rows[0], rethrowForeignKey);
       // With tags, the row is locked and its current tags computed before the update: a tag is compared
-      // whole (version and digest), so a made-up digest with the right version does not pass.
-      const row = Array.isArray(tags)
-        ? await db.transaction(async (tx) => {
-            const current = (await tx.query<CaseRow>(detailForUpdate, [tenantId, id])).rows[0];
-            if (!current) throw notFound('case', id);
-            if (!matchesCurrent(tags, current)) throw preconditionFailed(id);
-            return update(tx, [current.version]);
-          })
-        : await update(db, null);
+      // whole (version and digest), so a made-up digest with the right version does not pass. The event is
+      // written in the update's transaction.
+      const row = await db.transaction(async (tx) => {
+        let updated: CaseRow | undefined;
+        if (Array.isArray(tags)) {
+          const current = (await tx.query<CaseRow>(detailForUpdate, [tenantId, id])).rows[0];
+          if (!current) throw notFound('case', id);
+          if (!matchesCurrent(tags, current)) throw preconditionFailed(id);
+          updated = await update(tx, [current.version]);
+        } else {
+          updated = await update(tx, null);
+        }
+        if (updated) {
+          await publish(tx, tenantId, 'case.updated', { ...presentCase(updated), changed: columns });
+        }
+        return updated;
+      });
       if (!row) throw notFound('case', id);
       await invalidateCase(cache, tenantId, id, { search: true });
       const body = JSON.stringify(presentCase(row));

@@ -54,6 +54,37 @@ export function decodeCursor(text: string, maxId = maxIntegerId): Cursor {
   });
 }
 
+/**
+ * A position in a list ordered by id alone (webhook endpoints and deliveries): the id of the last row shown,
+ * as `[id]`, in the same envelope as {@link encodeCursor}.
+ */
+export function encodeIdCursor(id: number): string {
+  return Buffer.from(JSON.stringify([id])).toString('base64url');
+}
+
+/** Decodes an id cursor as strictly as {@link decodeCursor}: what {@link encodeIdCursor} made, or a 400. */
+export function decodeIdCursor(text: string, maxId = Number.MAX_SAFE_INTEGER): number {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 1) {
+      const [id] = value as [unknown];
+      if (
+        Number.isSafeInteger(id) &&
+        (id as number) >= 1 &&
+        (id as number) <= maxId &&
+        encodeIdCursor(id as number) === text
+      ) {
+        return id as number;
+      }
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw casebookErrors.create('HR_INVALID_CURSOR', 'query.cursor is not a cursor this API issued', {
+    context: { field: 'query.cursor' },
+  });
+}
+
 /** True for a timestamptz as PostgreSQL prints it, naming a date and time that exist (no 30 February). */
 export function isTimestampText(text: string): boolean {
   const m = timestampText.exec(text);
@@ -91,6 +122,16 @@ export interface ListPage<Out> {
   page: { next_cursor: string | null; limit: number };
   /** False as built: a cached page is flagged stale only when it is served stale (`sendEntry`). */
   stale: boolean;
+}
+
+/** The list envelope of a page whose position is an id: `next` is the id after which the next page starts. */
+export function idPage<Out>(data: Out[], limit: number, next: string | number | undefined): ListPage<Out> {
+  return {
+    version: envelopeVersion,
+    data,
+    page: { next_cursor: next === undefined ? null : encodeIdCursor(Number(next)), limit },
+    stale: false,
+  };
 }
 
 /**

@@ -42,7 +42,8 @@ const counts = {
   seed: 'seed',
 } as const satisfies Record<string, keyof SeedOptions>;
 const allTables =
-  'tenants, orgs, teams, users, sessions, api_keys, cases, entities, case_entities, events, comments, exports, export_chunks, webhook_endpoints';
+  'tenants, orgs, teams, users, sessions, api_keys, cases, entities, case_entities, events, comments, exports, export_chunks, ' +
+  'headroom.webhook_attempts, headroom.webhook_deliveries, headroom.webhook_events, headroom.webhook_endpoints';
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({

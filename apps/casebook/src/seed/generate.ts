@@ -59,8 +59,20 @@ const tables = [
   'events',
   'comments',
 ];
-/** Emptied too: they refer to users or tenants, so TRUNCATE must name them (they are empty when tenants is). */
-const alsoEmptied = ['sessions', 'api_keys', 'exports', 'export_chunks', 'webhook_endpoints'];
+/**
+ * Emptied too: they refer to users or tenants, so TRUNCATE must name them (they are empty when tenants is). The
+ * webhook tables name tenants by id without a foreign key: a new seed's tenant must not inherit them.
+ */
+const alsoEmptied = [
+  'sessions',
+  'api_keys',
+  'exports',
+  'export_chunks',
+  'headroom.webhook_attempts',
+  'headroom.webhook_deliveries',
+  'headroom.webhook_events',
+  'headroom.webhook_endpoints',
+];
 /** Any constant; keeps two processes (say, two instances starting at once) from seeding together. */
 const lockKey = 0x7365_6564;
 

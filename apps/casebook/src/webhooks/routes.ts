@@ -1,30 +1,31 @@
-// Webhook endpoints of a tenant (issue 14, point 1): where its events go, managed by its admins. Every URL is
-// checked for egress on registration and on change (`checkWebhookUrl`: public addresses only, unless allowed).
-// The secret is shown once, at creation and at rotation; after a rotation the previous one keeps signing for 24 h.
+// Webhook endpoints of a tenant and their deliveries (issue 14), managed by the tenant's admins; the work is
+// @headroom/core/webhooks'. Every URL is checked for egress on registration and on change (public addresses
+// only, unless `WEBHOOK_ALLOWED_HOSTS` allows a local receiver). The secret is shown once, at creation and at
+// rotation; after a rotation the previous one keeps signing beside the new one for 24 h.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Clock } from '@headroom/core/clock';
-import { checkWebhookUrl, type EgressOptions, generateWebhookSecret } from '@headroom/core/webhooks';
+import type {
+  WebhookAttemptRecord,
+  WebhookDelivery,
+  WebhookEndpoint,
+  Webhooks,
+} from '@headroom/core/webhooks';
 import { Type } from 'typebox';
 import { requireAdmin } from '../auth/authenticate.ts';
-import type { Database } from '../db/database.ts';
-import { type Cursor, decodeCursor, page } from '../http/cursor.ts';
-import { IdParams } from '../http/params.ts';
+import { decodeIdCursor, idPage } from '../http/cursor.ts';
+import { Id, IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 
 export interface WebhookRoutesOptions {
-  db: Database;
-  clock: Clock;
-  /** Where deliveries may go beyond public addresses (`WEBHOOK_ALLOWED_HOSTS`), and the resolver. */
-  egress: EgressOptions;
+  webhooks: Webhooks;
 }
 
 /** The events an endpoint can subscribe to. */
 export const webhookEvents = ['case.created', 'case.updated', 'comment.created', 'export.completed'] as const;
 
-/** How long a rotated-out secret keeps signing beside the new one. */
-const rotationOverlapMs = 24 * 3_600_000;
+/** One of {@link webhookEvents}. */
+export type WebhookEventType = (typeof webhookEvents)[number];
 
 const Events = Type.Array(Type.Union(webhookEvents.map((event) => Type.Literal(event))), {
   minItems: 1,
@@ -54,132 +55,167 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const DeliveriesQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    state: Type.Optional(
+      Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+    ),
+  },
+  { additionalProperties: false },
+);
+const DeliveryParams = Type.Object({ id: Id, did: Id }, { additionalProperties: false });
+const RecoverBody = Type.Object(
+  { since: Type.String({ format: 'date-time', maxLength: 40 }) },
+  { additionalProperties: false },
+);
 
-const columns = `id, url, description, events, enabled, disabled_reason, created_at, updated_at`;
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-interface EndpointRow {
-  id: string | number;
-  url: string;
-  description: string;
-  events: string[];
-  enabled: boolean;
-  disabled_reason: string | null;
-  created_at: Date;
-  updated_at: Date;
+function endpointView(endpoint: WebhookEndpoint) {
+  return {
+    id: Number(endpoint.id),
+    url: endpoint.url,
+    description: endpoint.description,
+    events: endpoint.events,
+    enabled: endpoint.enabled,
+    disabled_reason: endpoint.disabledReason,
+    failing_since: iso(endpoint.failingSince),
+    created_at: iso(endpoint.createdAt),
+    updated_at: iso(endpoint.updatedAt),
+  };
 }
 
-const view = (row: EndpointRow) => ({ ...row, id: Number(row.id) });
+function deliveryView(delivery: WebhookDelivery) {
+  return {
+    id: Number(delivery.id),
+    endpoint_id: Number(delivery.endpointId),
+    message_id: delivery.messageId,
+    event_type: delivery.eventType,
+    state: delivery.state,
+    attempts: delivery.attempts,
+    last_status: delivery.lastStatus,
+    last_error: delivery.lastError,
+    created_at: iso(delivery.createdAt),
+    delivered_at: iso(delivery.deliveredAt),
+  };
+}
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
-  app,
-  { db, clock, egress },
-) => {
+const attemptView = (attempt: WebhookAttemptRecord) => ({
+  attempt: attempt.attempt,
+  at: iso(attempt.at),
+  duration_ms: attempt.durationMs,
+  status: attempt.status,
+  response: attempt.response,
+  error: attempt.error,
+});
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { webhooks }) => {
   app.addHook('onRequest', async (request) => requireAdmin(request));
+  const tenantOf = (request: { principal: { tenantId: number } }) => String(request.principal.tenantId);
 
   app.post('/v1/webhooks', { schema: { body: CreateBody } }, async (request, reply) => {
     const { url, events, description = '' } = request.body;
-    await checkWebhookUrl(url, egress);
-    const secret = generateWebhookSecret();
-    const now = new Date(clock.now());
-    const row = (
-      await db.query<EndpointRow>(
-        `INSERT INTO webhook_endpoints (tenant_id, url, description, events, secret, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ${columns}`,
-        [request.principal.tenantId, url, description, events, secret, now],
-      )
-    ).rows[0]!;
+    const { endpoint, secret } = await webhooks.createEndpoint({
+      tenant: tenantOf(request),
+      url,
+      events,
+      description,
+    });
     return reply
       .code(201)
-      .header('location', `/v1/webhooks/${row.id}`)
-      .send({ ...view(row), secret });
+      .header('location', `/v1/webhooks/${endpoint.id}`)
+      .send({ ...endpointView(endpoint), secret });
   });
 
   app.get('/v1/webhooks', { schema: { querystring: ListQuery } }, async (request) => {
     const limit = pageSize(request.principal.tier, request.query.limit);
-    const after: Cursor | undefined = request.query.cursor
-      ? decodeCursor(request.query.cursor, Number.MAX_SAFE_INTEGER)
-      : undefined;
-    const values: unknown[] = [request.principal.tenantId, limit + 1];
-    if (after) values.push(after.at, after.id);
-    const { rows } = await db.query<EndpointRow & { sort_at: string }>(
-      `SELECT ${columns}, created_at::text AS sort_at FROM webhook_endpoints WHERE tenant_id = $1
-       ${after ? 'AND (created_at, id) < ($3::timestamptz, $4::bigint)' : ''}
-       ORDER BY created_at DESC, id DESC LIMIT $2`,
-      values,
-    );
-    return page(
-      rows.map((row) => ({ ...row, id: Number(row.id) })),
+    const after = request.query.cursor ? decodeIdCursor(request.query.cursor) : undefined;
+    const { items, next } = await webhooks.listEndpoints(tenantOf(request), {
       limit,
-      (row) => row.sort_at,
-      ({ sort_at: _, ...rest }) => rest,
-    );
+      ...(after ? { after: String(after) } : {}),
+    });
+    return idPage(items.map(endpointView), limit, next);
   });
 
-  const find = async (tenantId: number, id: number) => {
-    const row = (
-      await db.query<EndpointRow>(
-        `SELECT ${columns} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, id],
-      )
-    ).rows[0];
-    if (!row) throw notFound('webhook endpoint', id);
-    return row;
+  const find = async (request: { principal: { tenantId: number } }, id: number) => {
+    const endpoint = await webhooks.getEndpoint(tenantOf(request), id);
+    if (!endpoint) throw notFound('webhook endpoint', id);
+    return endpoint;
   };
 
   app.get('/v1/webhooks/:id', { schema: { params: IdParams } }, async (request) =>
-    view(await find(request.principal.tenantId, request.params.id)),
+    endpointView(await find(request, request.params.id)),
   );
 
   app.patch('/v1/webhooks/:id', { schema: { params: IdParams, body: PatchBody } }, async (request) => {
-    const { url, events, enabled, description } = request.body;
-    if (url !== undefined) await checkWebhookUrl(url, egress);
-    const row = (
-      await db.query<EndpointRow>(
-        `UPDATE webhook_endpoints SET url = coalesce($3, url), events = coalesce($4, events),
-           enabled = coalesce($5, enabled), description = coalesce($6, description),
-           disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END, updated_at = $7
-         WHERE tenant_id = $1 AND id = $2 RETURNING ${columns}`,
-        [
-          request.principal.tenantId,
-          request.params.id,
-          url ?? null,
-          events ?? null,
-          enabled ?? null,
-          description ?? null,
-          new Date(clock.now()),
-        ],
-      )
-    ).rows[0];
-    if (!row) throw notFound('webhook endpoint', request.params.id);
-    return view(row);
+    const endpoint = await webhooks.updateEndpoint(tenantOf(request), request.params.id, request.body);
+    if (!endpoint) throw notFound('webhook endpoint', request.params.id);
+    return endpointView(endpoint);
   });
 
   app.delete('/v1/webhooks/:id', { schema: { params: IdParams } }, async (request, reply) => {
-    const { rowCount } = await db.query('DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2', [
-      request.principal.tenantId,
-      request.params.id,
-    ]);
-    if (rowCount === 0) throw notFound('webhook endpoint', request.params.id);
+    if (!(await webhooks.deleteEndpoint(tenantOf(request), request.params.id))) {
+      throw notFound('webhook endpoint', request.params.id);
+    }
     return reply.code(204).send();
   });
 
   app.post('/v1/webhooks/:id/rotate-secret', { schema: { params: IdParams } }, async (request) => {
-    const secret = generateWebhookSecret();
-    const now = clock.now();
-    const row = (
-      await db.query<{ id: string; previous_until: Date }>(
-        `UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $4, secret = $3, updated_at = $5
-         WHERE tenant_id = $1 AND id = $2 RETURNING id, previous_until`,
-        [
-          request.principal.tenantId,
-          request.params.id,
-          secret,
-          new Date(now + rotationOverlapMs),
-          new Date(now),
-        ],
-      )
-    ).rows[0];
-    if (!row) throw notFound('webhook endpoint', request.params.id);
-    return { id: Number(row.id), secret, previous_secret_expires_at: row.previous_until.toISOString() };
+    const rotated = await webhooks.rotateSecret(tenantOf(request), request.params.id);
+    if (!rotated) throw notFound('webhook endpoint', request.params.id);
+    return {
+      id: request.params.id,
+      secret: rotated.secret,
+      previous_secret_expires_at: iso(rotated.previousExpiresAt),
+    };
   });
+
+  app.get(
+    '/v1/webhooks/:id/deliveries',
+    { schema: { params: IdParams, querystring: DeliveriesQuery } },
+    async (request) => {
+      await find(request, request.params.id); // another tenant's endpoint is a 404, not an empty list
+      const limit = pageSize(request.principal.tier, request.query.limit);
+      const after = request.query.cursor ? decodeIdCursor(request.query.cursor) : undefined;
+      const { items, next } = await webhooks.listDeliveries(tenantOf(request), request.params.id, {
+        limit,
+        ...(after ? { after: String(after) } : {}),
+        ...(request.query.state ? { state: request.query.state } : {}),
+      });
+      return idPage(items.map(deliveryView), limit, next);
+    },
+  );
+
+  app.get('/v1/webhooks/:id/deliveries/:did', { schema: { params: DeliveryParams } }, async (request) => {
+    const delivery = await webhooks.getDelivery(tenantOf(request), request.params.id, request.params.did);
+    if (!delivery) throw notFound('webhook delivery', request.params.did);
+    return { ...deliveryView(delivery), history: delivery.attemptsMade.map(attemptView) };
+  });
+
+  app.post(
+    '/v1/webhooks/:id/deliveries/:did/retry',
+    { schema: { params: DeliveryParams } },
+    async (request, reply) => {
+      const retried = await webhooks.retryDelivery(tenantOf(request), request.params.id, request.params.did);
+      if (!retried) throw notFound('webhook delivery', request.params.did);
+      return reply
+        .code(202)
+        .header('location', `/v1/webhooks/${request.params.id}/deliveries/${request.params.did}`)
+        .send({ id: request.params.did, state: retried.state });
+    },
+  );
+
+  // Svix's "recover": every failed delivery of the endpoint since a time, sent again with its webhook-id.
+  app.post(
+    '/v1/webhooks/:id/recover',
+    { schema: { params: IdParams, body: RecoverBody } },
+    async (request, reply) => {
+      const since = Date.parse(request.body.since);
+      const count = await webhooks.recover(tenantOf(request), request.params.id, since);
+      if (count === undefined) throw notFound('webhook endpoint', request.params.id);
+      return reply.code(202).send({ id: request.params.id, redelivering: count });
+    },
+  );
 };

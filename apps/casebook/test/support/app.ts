@@ -60,6 +60,9 @@ export async function startTestApp(
       ...(options.rateLimitStore ? { store: options.rateLimitStore } : {}),
     }),
     ...options.deps,
+    // No webhook worker unless a test asks for one (with a resolver that names a loopback receiver): a test
+    // never sends a packet beyond loopback.
+    webhooks: { workers: 0, ...options.deps?.webhooks },
   });
   await app.ready();
   return {

@@ -22,6 +22,8 @@ export interface FuzzRequest {
   route: string;
   id: string | Own;
   name: string;
+  /** What `:did` (a webhook delivery) becomes: a small id, or junk. */
+  did: string;
   query: [string, unknown][];
   /** JSON to serialise (it may hold `Own` values), or raw text; undefined sends no body. */
   body: { json: unknown } | { raw: string } | undefined;
@@ -167,6 +169,10 @@ export function requestArbitrary(route: FuzzRoute, issued: Issued): fc.Arbitrary
       method: hostile ? methodArbitrary(route) : fc.constant(route.method),
       id: route.id ? (hostile ? idArbitrary(route.id) : own(route.id)) : fc.constant(''),
       name,
+      did: fc.oneof(
+        { weight: 3, arbitrary: fc.integer({ min: 1, max: 60 }).map(String) },
+        { weight: 1, arbitrary: idSegment },
+      ),
       query: queryArbitrary(route, hostile),
       body: bodyArbitrary(route, hostile),
       headers: headersArbitrary(route, issued, hostile),
@@ -207,7 +213,7 @@ export async function render(request: FuzzRequest, resolve: Resolve): Promise<Se
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers))
     headers[name] = printable(String(replace('', value)));
-  const path = `${request.route.replace(':id', id).replace(':name', request.name)}${request.pathSuffix ?? ''}`;
+  const path = `${request.route.replace(':id', id).replace(':name', request.name).replace(':did', request.did)}${request.pathSuffix ?? ''}`;
   const sent: SentRequest = {
     method: request.method,
     id: idSeen(request.route, path),

@@ -180,6 +180,7 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'GET', url: '/health/ready' },
     { method: 'GET', url: '/health/live' },
     { method: 'GET', url: '/metrics' },
+    { method: 'GET', url: '/admin/webhooks/failing' },
     { method: 'GET', url: '/admin/breakers' },
     { method: 'POST', url: '/admin/breakers/:name/reset' },
     { method: 'POST', url: '/admin/breakers/:name/isolate' },
@@ -278,5 +279,29 @@ function webhookRoutes(page: Record<string, Field>): FuzzRoute[] {
     },
     { method: 'DELETE', url: '/v1/webhooks/:id', id: 'webhook' },
     { method: 'POST', url: '/v1/webhooks/:id/rotate-secret', id: 'webhook' },
+    {
+      method: 'GET',
+      url: '/v1/webhooks/:id/deliveries',
+      id: 'webhook',
+      query: {
+        ...page,
+        state: field(fc.constantFrom('pending', 'delivered', 'failed'), words(['pending', 'lost'])),
+      },
+    },
+    { method: 'GET', url: '/v1/webhooks/:id/deliveries/:did', id: 'webhook' },
+    { method: 'POST', url: '/v1/webhooks/:id/deliveries/:did/retry', id: 'webhook' },
+    {
+      method: 'POST',
+      url: '/v1/webhooks/:id/recover',
+      id: 'webhook',
+      body: {
+        since: field(
+          fc
+            .date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true })
+            .map((d) => d.toISOString()),
+          fc.constantFrom('yesterday', '2026-13-01T00:00:00Z', '', '0', '2026-01-01', `${'9'.repeat(40)}`),
+        ),
+      },
+    },
   ];
 }
