@@ -104,6 +104,8 @@ export interface AppDeps {
       workers?: number;
       /** Milliseconds between looks at the webhook queues when no NOTIFY came. @default 1_000 */
       pollInterval?: number;
+      /** Milliseconds before another process sends what a dead one was sending. @default 30_000 */
+      lease?: number;
     };
   /** How often an export's event stream looks (ms) and how long one lasts at most. @default 500 and 300_000 */
   exportEvents?: { pollInterval?: number; streamLimit?: number };
@@ -175,7 +177,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const jobs = createJobs({ db: deps.pool, clock, ...(deps.listen ? { listen: deps.listen } : {}) });
   const streams = bulkhead({ name: 'export-events', maxConcurrent: 200, maxPerKey: 20, clock });
   // Webhooks ride the same queue: an event is written in the transaction of the write that causes it.
-  const { workers: webhookWorkers = 16, pollInterval: webhookPoll, ...webhookOptions } = deps.webhooks ?? {};
+  const {
+    workers: webhookWorkers = 16,
+    pollInterval: webhookPoll,
+    lease: webhookLease,
+    ...webhookOptions
+  } = deps.webhooks ?? {};
   const webhooks = createWebhooks({ jobs, clock, ...webhookOptions });
   const publish = eventPublisher(webhooks);
   // Idempotency-Key records live beside the data they guard: a create and its record commit together.
@@ -322,6 +329,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       webhooks.work({
         concurrency: webhookWorkers,
         ...(webhookPoll === undefined ? {} : { pollInterval: webhookPoll }),
+        ...(webhookLease === undefined ? {} : { lease: webhookLease }),
       });
     }
   };

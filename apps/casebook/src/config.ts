@@ -23,6 +23,8 @@ export interface Config {
   webhookAllowedHosts: string[];
   /** `WEBHOOK_WORKERS`: webhook attempts this process sends at once; 0 sends none (another process does). */
   webhookWorkers: number;
+  /** `WEBHOOK_LEASE_MS`: how soon another process sends what a dead one was sending. @default 30_000 */
+  webhookLease: number;
   /** Port of the in-process enrichment simulator (0 = any free port). */
   enrichmentSimPort: number;
   /** Casebook instances sharing Redis: each enforces its share of a quota while Redis is down. */
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((entry) => entry.trim())
       .filter(Boolean),
     webhookWorkers: integer(env, 'WEBHOOK_WORKERS', 16),
+    webhookLease: integer(env, 'WEBHOOK_LEASE_MS', 30_000, 3),
     enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),

@@ -104,7 +104,11 @@ const app = await buildApp({
   cache,
   enrichment,
   readCache: config.readCache,
-  webhooks: { allowedHosts: config.webhookAllowedHosts, workers: config.webhookWorkers },
+  webhooks: {
+    allowedHosts: config.webhookAllowedHosts,
+    workers: config.webhookWorkers,
+    lease: config.webhookLease,
+  },
   // The job queue's LISTEN: a connection of its own, straight to PostgreSQL.
   listen: async () => {
     const client = new pg.Client({ connectionString: databaseUrl });

@@ -539,14 +539,20 @@ export class Webhooks {
 
   /**
    * Starts the fan-out worker and the delivery worker. `concurrency`: attempts in flight in this process (each
-   * endpoint holds at most `endpointConcurrency` of them, across processes).
+   * endpoint holds at most `endpointConcurrency` of them, across processes); `lease`: how soon (ms) another
+   * process sends what this one was sending when it died (see `WorkOptions.lease`).
    */
-  work(options: { concurrency?: number; pollInterval?: number; maxRetryAfter?: number } = {}): void {
+  work(
+    options: { concurrency?: number; pollInterval?: number; maxRetryAfter?: number; lease?: number } = {},
+  ): void {
     const concurrency = checkNumber('webhooks.work', 'concurrency', options.concurrency ?? 16, {
       min: 1,
       integer: true,
     });
-    const poll = options.pollInterval === undefined ? {} : { pollInterval: options.pollInterval };
+    const poll = {
+      ...(options.pollInterval === undefined ? {} : { pollInterval: options.pollInterval }),
+      ...(options.lease === undefined ? {} : { lease: options.lease }),
+    };
     this.#workers.push(
       this.jobs.work(webhookEventsQueue, this.#fanOut, {
         concurrency: Math.max(1, Math.ceil(concurrency / 4)),
