@@ -411,3 +411,29 @@ test('a rotated secret: both signatures sent, either secret verifies; retry by h
     await stop(jobs, webhooks);
   }
 });
+
+test('tenants take turns: a tenant with a backlog over many endpoints does not keep another tenant waiting', async () => {
+  const { jobs, webhooks, tenant } = setUp();
+  const other = freshTenant();
+  for (let e = 0; e < 5; e++) {
+    await webhooks.createEndpoint({ tenant, url: hook(`/busy-${e}`), events: ['case.created'] });
+    answers.set(`/busy-${e}`, (res) => setTimeout(() => res.writeHead(204).end(), 20));
+  }
+  await webhooks.createEndpoint({ tenant: other, url: hook('/other'), events: ['case.created'] });
+  const order: string[] = [];
+  webhooks.onAttempt((e) => order.push(e.tenant));
+  try {
+    for (let i = 0; i < 10; i++) await publishCase(webhooks, tenant, `backlog ${i}`); // 50 deliveries
+    webhooks.work({ concurrency: 4 });
+    await until(() => order.length >= 4, { what: 'the backlog under way' });
+    await publishCase(webhooks, other, 'one');
+    await until(() => order.includes(other), { what: "the other tenant's delivery" });
+    const waited = order.indexOf(other);
+    const backlog = order.filter((t) => t === tenant).length;
+    assert.ok(waited < 16, `the other tenant waited for ${waited} attempts, not the backlog's 50`);
+    assert.ok(backlog < 50, `delivered while the backlog still ran (${backlog} of 50 done)`);
+  } finally {
+    for (let e = 0; e < 5; e++) answers.delete(`/busy-${e}`);
+    await stop(jobs, webhooks);
+  }
+});
