@@ -21,6 +21,10 @@ export interface Config {
   enrichmentUrl: string | undefined;
   /** `WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port` entries webhooks may go to whatever they resolve to. */
   webhookAllowedHosts: string[];
+  /** `SHUTDOWN_DELAY_MS`: serving on after SIGTERM with readiness 503, before the listener closes. @default 5000 */
+  shutdownDelay: number;
+  /** `SHUTDOWN_DEADLINE_MS`: exit 1 this long after the first signal, whatever hangs. @default delay + drain + 15 s */
+  shutdownDeadline: number | undefined;
   /** `WEBHOOK_WORKERS`: webhook attempts this process sends at once; 0 sends none (another process does). */
   webhookWorkers: number;
   /** `WEBHOOK_LEASE_MS`: how soon another process sends what a dead one was sending. @default 30_000 */
@@ -72,6 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((entry) => entry.trim())
       .filter(Boolean),
     webhookWorkers: integer(env, 'WEBHOOK_WORKERS', 16),
+    shutdownDelay: integer(env, 'SHUTDOWN_DELAY_MS', 5_000),
+    shutdownDeadline: env.SHUTDOWN_DEADLINE_MS ? integer(env, 'SHUTDOWN_DEADLINE_MS', 0, 1) : undefined,
     webhookLease: integer(env, 'WEBHOOK_LEASE_MS', 30_000, 3),
     enrichmentSimPort: integer(env, 'ENRICHMENT_SIM_PORT', 0),
     instances: integer(env, 'INSTANCES', 1, 1),

@@ -118,22 +118,19 @@ const app = await buildApp({
   },
 });
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
-  await pool.end().catch(() => {});
-  await enrichment.close().catch(() => {});
-  await simulator?.close();
-  await redis?.quit().catch(() => {});
-  await embedded?.stop();
-  logger.info('stopped');
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// SIGTERM or SIGINT: readiness 503 at once, serving on for SHUTDOWN_DELAY_MS, then the drain and the app's own
+// close (job workers finish or give their jobs back), then these in order; a second signal exits 1 at once.
+app.headroom.shutdown({
+  delay: config.shutdownDelay,
+  ...(config.shutdownDeadline === undefined ? {} : { deadline: config.shutdownDeadline }),
+  steps: [
+    { name: 'database pool', run: () => pool.end() },
+    { name: 'enrichment client', run: () => enrichment.close() },
+    { name: 'enrichment simulator', run: () => simulator?.close() },
+    { name: 'redis', run: () => redis?.quit() },
+    { name: 'embedded postgresql', run: () => embedded?.stop() },
+  ],
+});
 
 await app.listen({ port: config.port, host: config.host });
 try {

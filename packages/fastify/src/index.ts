@@ -26,6 +26,7 @@ export { requestIdOptions } from './request-id.ts';
 export { lazyChildLogger } from './request-logger.ts';
 export type { RouteConcurrency } from './route-protection.ts';
 export { overloadedError } from './route-protection.ts';
+export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './shutdown.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';
 export { validatorCompiler } from './validator-compiler.ts';

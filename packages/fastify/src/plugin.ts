@@ -28,6 +28,7 @@ import type { RouteRateLimit } from './rate-limit-hook.ts';
 import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
 import { protectRoute, type RouteConcurrency } from './route-protection.ts';
+import { installShutdown, type Lifecycle, type Shutdown, type ShutdownOptions } from './shutdown.ts';
 import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
 
 /** Options of the {@link headroom} plugin. */
@@ -90,6 +91,11 @@ export interface HeadroomDecoration {
   readonly jobs: JobRegistry;
   /** The app's webhook sending, for metrics and the admin API: `app.headroom.webhooks.add(webhooks)`. */
   readonly webhooks: WebhookRegistry;
+  /**
+   * Installs a graceful shutdown on SIGTERM and SIGINT (see shutdown.ts): readiness 503 at once, serving on for
+   * `delay`, then the drain, the app's `onClose` hooks and your `steps`, then exit 0; a second signal exits 1.
+   */
+  shutdown(options?: ShutdownOptions): Shutdown;
 }
 
 declare module 'fastify' {
@@ -154,9 +160,11 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const clock = options.clock ?? systemClock();
   const jobs = createJobRegistry(registry, clock);
   const webhooks = createWebhookRegistry(registry, clock);
+  const lifecycle: Lifecycle = { state: 'serving' };
+  const drainTimeout = options.drainTimeout ?? defaultOptions.drainTimeout;
   const drain = drainConnections(app, {
     clock,
-    drainTimeout: options.drainTimeout ?? defaultOptions.drainTimeout,
+    drainTimeout,
   });
   answerUnmetExpectations(app.server);
   const gate = options.overload ? overloadGate(options.overload) : undefined;
@@ -180,7 +188,16 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     const httpCache = (route.config as { httpCache?: HttpCacheOptions } | undefined)?.httpCache;
     if (httpCache) route.onSend = [httpCacheHook(httpCache), ...[route.onSend ?? []].flat()];
   });
-  app.decorate('headroom', { registry, routes, protection, caches, jobs, webhooks });
+  app.decorate('headroom', {
+    registry,
+    routes,
+    protection,
+    caches,
+    jobs,
+    webhooks,
+    shutdown: (shutdownOptions?: ShutdownOptions) =>
+      installShutdown(app, lifecycle, clock, drainTimeout, shutdownOptions),
+  });
   app.decorateRequest(arrivedAt, 0);
 
   // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
@@ -192,6 +209,9 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'authorization');
     drain.track(request.raw.socket, reply.raw);
+    // Shutting down, still serving: each answer closes its connection, so clients reconnect elsewhere before the
+    // listener closes instead of reusing a socket that is about to go.
+    if (lifecycle.state === 'draining') reply.header('connection', 'close');
     // HTTP/1.1 requires Host (RFC 9112 §3.2); connectionOptions turns off Node's bare 400 so this one is a problem.
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       const detail = 'an HTTP/1.1 request needs a Host header';
@@ -240,7 +260,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   healthRoutes(app, {
     service: options.service,
     version: options.version,
-    readiness: withBreakers(options.readiness, protection, jobs),
+    readiness: withBreakers(options.readiness, protection, jobs, lifecycle),
     readinessTimeout: options.readinessTimeout ?? defaultOptions.readinessTimeout,
     clock,
   });
@@ -252,8 +272,16 @@ function withBreakers(
   readiness: Readiness | undefined,
   protection: Protection,
   jobs: JobRegistry,
+  lifecycle: Lifecycle,
 ): Readiness {
   return async function readinessWithBreakers(signal) {
+    // Shutting down: not ready at once, whatever the dependencies say (and without asking them).
+    if (lifecycle.state !== 'serving') {
+      return {
+        ready: false,
+        checks: { shutdown: { status: 'fail', output: `shutting down (${lifecycle.state})` } },
+      };
+    }
     const [result, queues] = await Promise.all([
       readiness ? readiness(signal) : { ready: true },
       jobs.checks(),

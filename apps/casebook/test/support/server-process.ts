@@ -18,7 +18,14 @@ export interface ServerProcess {
 /** Starts server.ts and resolves with its URL once it prints the ready banner. */
 export async function startServerProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
   const child = spawn(process.execPath, [server], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', OPERATOR_TOKEN: testOperatorToken, ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      OPERATOR_TOKEN: testOperatorToken,
+      SHUTDOWN_DELAY_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
