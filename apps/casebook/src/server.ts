@@ -104,6 +104,7 @@ const app = await buildApp({
   cache,
   enrichment,
   readCache: config.readCache,
+  ...(redis ? { redis: redis.client } : {}),
   webhooks: {
     allowedHosts: config.webhookAllowedHosts,
     workers: config.webhookWorkers,

@@ -11,7 +11,7 @@ import { arrivedAt } from './arrival.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
 import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
-import { healthRoutes, type Readiness } from './health.ts';
+import { type HealthCheck, healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
 import {
@@ -29,6 +29,7 @@ import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
 import { protectRoute, type RouteConcurrency } from './route-protection.ts';
 import { installShutdown, type Lifecycle, type Shutdown, type ShutdownOptions } from './shutdown.ts';
+import { type SystemCheckOptions, systemChecks } from './system-checks.ts';
 import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
 
 /** Options of the {@link headroom} plugin. */
@@ -70,6 +71,8 @@ export interface HeadroomOptions {
   idempotency?: Idempotency;
   /** @deprecated renamed `drainTimeout` (same unit); this name goes in the next release. */
   drainMs?: number;
+  /** Limits of the process checks in `/health`: event-loop delay and heap use (each warns past its limit). */
+  health?: SystemCheckOptions;
   /**
    * An adaptive concurrency limit at the door: checked first, before authentication or any body is read; a
    * request beyond it gets 503 HR_OVERLOADED with Retry-After at once. @default none
@@ -257,22 +260,33 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
   if (options.admin) await adminRoutes(app, protection, caches, jobs, webhooks, options.admin);
+  const system = systemChecks(options.health);
+  app.addHook('onClose', function stopSystemChecks(_instance, done) {
+    system.close();
+    done();
+  });
+  const readinessTimeout = options.readinessTimeout ?? defaultOptions.readinessTimeout;
   healthRoutes(app, {
     service: options.service,
     version: options.version,
-    readiness: withBreakers(options.readiness, protection, jobs, lifecycle),
-    readinessTimeout: options.readinessTimeout ?? defaultOptions.readinessTimeout,
+    readiness: withBreakers(options.readiness, protection, jobs, lifecycle, system, clock, readinessTimeout),
+    readinessTimeout,
     clock,
   });
 }
 
 // Breakers join the health checks: an open critical breaker fails readiness; an optional one only warns. So do
-// the job queues, which only warn (a backlog or a paused queue is no reason to stop taking requests).
+// the job queues, which only warn (a backlog or a paused queue is no reason to stop taking requests), and the
+// process's own event loop and heap. The queue counts are bounded in time on their own, so a slow count cannot
+// hide the app's checks.
 function withBreakers(
   readiness: Readiness | undefined,
   protection: Protection,
   jobs: JobRegistry,
   lifecycle: Lifecycle,
+  system: ReturnType<typeof systemChecks>,
+  clock: Clock,
+  timeout: number,
 ): Readiness {
   return async function readinessWithBreakers(signal) {
     // Shutting down: not ready at once, whatever the dependencies say (and without asking them).
@@ -284,9 +298,11 @@ function withBreakers(
     }
     const [result, queues] = await Promise.all([
       readiness ? readiness(signal) : { ready: true },
-      jobs.checks(),
+      within(jobs.checks(), timeout / 2, clock, {
+        jobs: { status: 'warn', output: `the queue counts took longer than ${timeout / 2} ms` },
+      }),
     ]);
-    const checks = { ...result.checks, ...queues };
+    const checks: Record<string, HealthCheck> = { ...result.checks, ...queues, ...system.read() };
     let ready = result.ready;
     for (const [name, { breaker, critical }] of protection.breakers) {
       const state = breaker.state;
@@ -299,6 +315,19 @@ function withBreakers(
     }
     return { ready, checks };
   };
+}
+
+/** `work`'s answer, or `fallback` once `ms` have passed (the work goes on, its answer unused). */
+async function within<T>(work: Promise<T>, ms: number, clock: Clock, fallback: T): Promise<T> {
+  let timer: { cancel(): void } | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = clock.setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    timer?.cancel();
+  }
 }
 
 function validate(options: HeadroomOptions): void {

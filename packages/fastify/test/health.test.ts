@@ -18,6 +18,12 @@ const down: ReadinessResult = {
 };
 const up: ReadinessResult = { ready: true, checks: { database: { status: 'pass' } } };
 
+/** The app's own checks of an answer, without the plugin's process checks (eventloop:delay, memory:utilization). */
+function own(checks: Record<string, unknown>): Record<string, unknown> {
+  const { 'eventloop:delay': _loop, 'memory:utilization': _memory, ...rest } = checks;
+  return rest;
+}
+
 test('liveness always passes and never calls readiness', async () => {
   let calls = 0;
   const app = await buildApp({
@@ -42,12 +48,15 @@ test('readiness goes from 503 HR_NOT_READY with the checks to 200 when the depen
   const problem = before.json();
   assert.equal(problem.code, 'HR_NOT_READY');
   assert.equal(problem.detail, 'casebook is not ready: database failing');
-  assert.deepEqual(problem.checks, down.checks);
+  assert.deepEqual(own(problem.checks), {
+    'database:status': [{ status: 'fail', output: 'connection refused' }],
+  });
   state = up;
   const after = await app.inject({ method: 'GET', url: '/health/ready' });
   assert.equal(after.statusCode, 200);
   assert.equal(after.headers['content-type'], 'application/health+json; charset=utf-8');
-  assert.deepEqual(after.json(), { status: 'pass', checks: up.checks });
+  assert.equal(after.json().status, 'pass');
+  assert.deepEqual(own(after.json().checks), { 'database:status': [{ status: 'pass' }] });
 });
 
 test('/health says pass, warn (ready but degraded: a check warns) or fail', async () => {
@@ -84,7 +93,7 @@ test('a readiness check that throws means not ready, never a 500, and its messag
   const res = await app.inject({ method: 'GET', url: '/health/ready' });
   assert.equal(res.statusCode, 503);
   assert.equal(res.json().code, 'HR_NOT_READY');
-  assert.equal(res.json().checks.readiness.status, 'fail');
+  assert.equal(res.json().checks['readiness:status'][0].status, 'fail');
   assert.ok(!res.body.includes('password'));
   assert.ok(logs.some((line) => line.level === 40 && line.err?.message.includes('password')));
 });
@@ -123,7 +132,7 @@ test('a readiness check that hangs past readinessTimeout is not ready, and its s
   clock.advance(50);
   const res = await pending;
   assert.equal(res.statusCode, 503);
-  assert.match(res.json().checks.readiness.output, /50 ms/);
+  assert.match(res.json().checks['readiness:status'][0].output, /50 ms/);
   assert.equal(signal?.aborted, true);
   assert.equal(clock.pending, 0, 'no timer left behind');
 });
@@ -146,7 +155,7 @@ test('the old readinessTimeoutMs and drainMs still work for one release, with De
   });
   const res = await app.inject({ method: 'GET', url: '/health/ready' });
   assert.equal(res.statusCode, 503);
-  assert.match(res.json().checks.readiness.output, /50 ms/, 'the old name set the timeout');
+  assert.match(res.json().checks['readiness:status'][0].output, /50 ms/, 'the old name set the timeout');
   const messages = warned.mock.calls.map((c) => String(c.arguments[0]));
   assert.ok(messages.some((m) => /"readinessTimeoutMs" is deprecated .* use "readinessTimeout"/.test(m)));
   assert.ok(messages.some((m) => /"drainMs" is deprecated .* use "drainTimeout"/.test(m)));
@@ -163,7 +172,8 @@ test('without a readiness option the service is always ready', async () => {
   const app = await buildApp();
   const res = await app.inject({ method: 'GET', url: '/health/ready' });
   assert.equal(res.statusCode, 200);
-  assert.deepEqual(res.json(), { status: 'pass', checks: {} });
+  assert.equal(res.json().status, 'pass');
+  assert.deepEqual(own(res.json().checks), {});
 });
 
 test('/health sums it up with service, version and checks, 503 when failing', async () => {
@@ -172,21 +182,69 @@ test('/health sums it up with service, version and checks, 503 when failing', as
   const failing = await app.inject({ method: 'GET', url: '/health' });
   assert.equal(failing.statusCode, 503);
   assert.equal(failing.headers['content-type'], 'application/health+json; charset=utf-8');
-  assert.deepEqual(failing.json(), {
-    status: 'fail',
-    version: '0.1.0',
-    service: 'casebook',
-    checks: down.checks,
+  const { checks: failingChecks, ...failingBody } = failing.json();
+  assert.deepEqual(failingBody, { status: 'fail', version: '0.1.0', service: 'casebook' });
+  assert.deepEqual(own(failingChecks), {
+    'database:status': [{ status: 'fail', output: 'connection refused' }],
   });
   state = up;
   const passing = await app.inject({ method: 'GET', url: '/health' });
   assert.equal(passing.statusCode, 200);
-  assert.deepEqual(passing.json(), {
-    status: 'pass',
-    version: '0.1.0',
-    service: 'casebook',
-    checks: up.checks,
+  const { checks: passingChecks, ...passingBody } = passing.json();
+  assert.deepEqual(passingBody, { status: 'pass', version: '0.1.0', service: 'casebook' });
+  assert.deepEqual(own(passingChecks), { 'database:status': [{ status: 'pass' }] });
+});
+
+test('checks in the draft shape: measured values with their unit and time; the event loop and the heap are checked', async () => {
+  const clock = new FakeClock({ now: Date.parse('2026-12-05T10:00:00Z') });
+  const app = await buildApp({
+    clock,
+    health: { eventLoopDelayWarn: 0, memoryWarn: 0 },
+    readiness: () => ({
+      ready: true,
+      checks: {
+        'database:responseTime': {
+          status: 'pass',
+          observedValue: 3,
+          observedUnit: 'ms',
+          componentType: 'datastore',
+        },
+      },
+    }),
   });
+  await new Promise((resolve) => setTimeout(resolve, 60)); // a few event-loop delay samples
+  const res = await app.inject('/health');
+  const { checks } = res.json();
+  assert.deepEqual(checks['database:responseTime'], [
+    {
+      status: 'pass',
+      observedValue: 3,
+      observedUnit: 'ms',
+      componentType: 'datastore',
+      time: '2026-12-05T10:00:00.000Z',
+    },
+  ]);
+  assert.equal(checks['memory:utilization'][0].observedUnit, 'percent');
+  assert.equal(checks['memory:utilization'][0].status, 'warn', 'over a limit of 0');
+  assert.match(checks['memory:utilization'][0].output, /heap \d+% of its limit/);
+  assert.equal(checks['eventloop:delay'][0].observedUnit, 'ms');
+  assert.equal(res.json().status, 'warn', 'the worst check: degraded, still 200');
+  assert.equal(res.statusCode, 200);
+  const calm = await buildApp({ readiness: () => up });
+  assert.equal((await calm.inject('/health')).json().checks['memory:utilization'][0].status, 'pass');
+});
+
+test('the worst check decides: a failing check makes /health fail (503) even when readiness says ready', async () => {
+  const app = await buildApp({
+    readiness: () => ({
+      ready: true,
+      checks: { database: { status: 'pass' }, archive: { status: 'fail', output: 'disk full' } },
+    }),
+  });
+  const res = await app.inject('/health');
+  assert.equal(res.statusCode, 503);
+  assert.equal(res.json().status, 'fail');
+  assert.equal((await app.inject('/health/ready')).statusCode, 200, "readiness is the app's own verdict");
 });
 
 test('health routes are measured like any other route', async () => {

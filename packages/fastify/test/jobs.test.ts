@@ -102,15 +102,15 @@ test('health: each queue a jobs:<queue> check, warning while paused or while its
   await jobs.enqueue(undefined, 'h', {});
   let health = (await server.inject('/health')).json();
   assert.equal(health.status, 'pass');
-  assert.equal(health.checks['jobs:h'].status, 'pass');
+  assert.equal(health.checks['jobs:h'][0].status, 'pass');
   assert.match(
-    health.checks['jobs:h'].output,
+    health.checks['jobs:h'][0].output,
     /^1 ready, 0 scheduled, 0 running, 0 dead; oldest ready waited 0.0 s$/,
   );
   clock.advance(31_000);
   health = (await server.inject('/health')).json();
   assert.equal(health.status, 'warn');
-  assert.match(health.checks['jobs:h'].output, /^backlog; 1 ready.*waited 31.0 s$/);
+  assert.match(health.checks['jobs:h'][0].output, /^backlog; 1 ready.*waited 31.0 s$/);
   assert.equal(
     (await server.inject('/health/ready')).statusCode,
     200,
@@ -118,7 +118,7 @@ test('health: each queue a jobs:<queue> check, warning while paused or while its
   );
   await jobs.pause('h');
   clock.advance(1_000);
-  assert.match((await server.inject('/health')).json().checks['jobs:h'].output, /^paused; backlog; /);
+  assert.match((await server.inject('/health')).json().checks['jobs:h'][0].output, /^paused; backlog; /);
   await jobs.stop();
   await server.close();
   await pool.query(`DELETE FROM headroom.jobs WHERE queue = 'h'`);
@@ -146,21 +146,21 @@ test('health: a queue whose dead letters grew within deadWindow warns, until the
     clock.advance(1_000); // past the counts' one-second reuse
   };
   await kill(1);
-  let check = (await server.inject('/health')).json().checks['jobs:dl'];
+  let check = (await server.inject('/health')).json().checks['jobs:dl'][0];
   assert.equal(
     check.status,
     'pass',
     'the first count seen is the baseline: dead letters from before do not warn',
   );
   await kill(2);
-  check = (await server.inject('/health')).json().checks['jobs:dl'];
+  check = (await server.inject('/health')).json().checks['jobs:dl'][0];
   assert.equal(check.status, 'warn');
   assert.match(check.output, /^dead letters growing \(1 → 3\); /);
   clock.advance(15 * 60_000);
-  check = (await server.inject('/health')).json().checks['jobs:dl'];
+  check = (await server.inject('/health')).json().checks['jobs:dl'][0];
   assert.equal(check.status, 'pass', 'no growth for 15 minutes');
   await kill(1);
-  assert.match((await server.inject('/health')).json().checks['jobs:dl'].output, /growing \(3 → 4\)/);
+  assert.match((await server.inject('/health')).json().checks['jobs:dl'][0].output, /growing \(3 → 4\)/);
   await jobs.stop();
   await server.close();
   await pool.query(`DELETE FROM headroom.jobs WHERE queue = 'dl'`);
