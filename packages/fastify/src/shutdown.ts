@@ -95,9 +95,6 @@ export function installShutdown(
       app.log.error({ reason, deadline }, 'shutdown passed its deadline: exiting now');
       end(1);
     }, deadline);
-    // Connections idle since before the signal carry no answer that could say close: end them now, while the
-    // listener still accepts, so their clients reconnect (and learn readiness) instead of meeting a reset later.
-    app.server.closeIdleConnections();
     if (delay > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
     lifecycle.state = 'closing';
     try {

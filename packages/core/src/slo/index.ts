@@ -1,6 +1,16 @@
+export type {
+  DegradeAction,
+  DegradeRule,
+  DegradeRuleState,
+  DegradeState,
+  DegradeTarget,
+} from './degrader.ts';
+export { createDegrader, Degrader } from './degrader.ts';
 export { sloErrorCodes, sloErrors } from './errors.ts';
 export { loadSpec, parseSpec } from './load-spec.ts';
 export { specSchema } from './schema.ts';
+export type { SliReading } from './sli-window.ts';
+export { SliWindow } from './sli-window.ts';
 export type { ErrorBudget, Objective, Percentile, Spec, SpecProblem, StatusPattern } from './spec.ts';
 export { matchesStatus, percentiles } from './spec.ts';
 export type { Ratio } from './units.ts';

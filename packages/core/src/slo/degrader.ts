@@ -1,0 +1,305 @@
+// The SLO-driven degrader: watches a route's objective in sliding windows and, when it is breached for long
+// enough, turns features off (through the flags' degrader channel, so an operator's override still wins); it
+// turns them back on once the route has been comfortably within budget for long enough, never sooner than a
+// minimum hold. Hysteresis (restore only under a fraction of the budget) and the hold keep it from flapping.
+
+import type { Clock, Timer } from '../clock/index.ts';
+import { invalidOption } from '../errors/index.ts';
+import { Emitter, type Subscribe } from '../shared/events.ts';
+import { checkNumber } from '../shared/options.ts';
+import { SliWindow } from './sli-window.ts';
+import { matchesStatus, type Objective, type StatusPattern } from './spec.ts';
+
+/** Where the degrader turns features off and on: `@headroom/core/flags`' degrader channel fits. */
+export interface DegradeTarget {
+  degrade(feature: string, change: { by: string; reason: string }): void;
+  restore(feature: string, change: { by: string; reason: string }): void;
+}
+
+/** A rule, as written in headroom.yaml's `degrade` (durations in ms once loaded). */
+export interface DegradeRule {
+  name: string;
+  /** The objective whose latency budgets and error budget are watched. */
+  objective: Objective;
+  /** Features turned off while the rule holds. */
+  features: readonly string[];
+  /** The objective breached for this long turns the features off. @default 30_000 */
+  breachFor?: number;
+  /** Restored once every watched percentile stays under this share of its budget… @default 0.8 */
+  restoreBelow?: number;
+  /** …for this long. @default 120_000 */
+  restoreFor?: number;
+  /** The features stay off at least this long. @default restoreFor */
+  minHold?: number;
+  /** Each verdict reads this much of the recent past. @default 10_000 */
+  window?: number;
+  /** Fewer requests than this in the window give no verdict. @default 20 */
+  minSamples?: number;
+}
+
+/** Where a rule stands. */
+export type DegradeState = 'normal' | 'breaching' | 'degraded' | 'recovering';
+
+/** One rule's state, for health, metrics and the admin API. */
+export interface DegradeRuleState {
+  rule: string;
+  route: string;
+  state: DegradeState;
+  /** Since when (ms, the clock's `now`) it is in that state. */
+  since: number;
+  features: readonly string[];
+  /** The last verdict's reading: requests, and per watched percentile the share slower than its budget. */
+  reading: { total: number; errorRatio: number; overBudget: Record<string, number> };
+}
+
+/** An action the degrader took. */
+export interface DegradeAction {
+  rule: string;
+  action: 'degrade' | 'restore';
+  features: readonly string[];
+  reason: string;
+  at: number;
+}
+
+interface Watched {
+  rule: Required<Omit<DegradeRule, 'objective'>> & { objective: Objective };
+  /** [percentile share allowed over, budget] per watched percentile. */
+  budgets: { name: string; allowed: number }[];
+  window: SliWindow;
+  statuses: readonly StatusPattern[];
+  errorRatio: number | undefined;
+  state: DegradeState;
+  since: number;
+  /** Since when the condition that moves it on has held. */
+  holding: number | undefined;
+  degradedAt: number;
+  reading: DegradeRuleState['reading'];
+}
+
+const quantile = (name: string) => Number(name.slice(1)) / 100;
+
+/**
+ * The degrader; create it with `createDegrader(options)`, feed it with `observer(method, route)` per route, and
+ * `start()` it (or call `evaluate()` yourself).
+ *
+ * @example
+ * const degrader = createDegrader({ rules, target: flags, clock });
+ * const observe = degrader.observer('GET', '/v1/cases/search'); // undefined for routes no rule watches
+ * observe?.(ms, statusCode);
+ */
+export class Degrader {
+  readonly #watched: Watched[];
+  readonly #byRoute = new Map<string, Watched[]>();
+  readonly #target: DegradeTarget;
+  readonly #clock: Clock;
+  readonly #interval: number;
+  /** Rules holding each feature off: a feature comes back when the last one lets go. */
+  readonly #holders = new Map<string, Set<string>>();
+  readonly #acted = new Emitter<DegradeAction>();
+  #timer: Timer | undefined;
+  /** Subscribes to every action (degrade, restore). */
+  readonly onAction: Subscribe<DegradeAction> = this.#acted.subscribe;
+
+  constructor(options: {
+    rules: readonly DegradeRule[];
+    target: DegradeTarget;
+    clock: Clock;
+    interval?: number;
+  }) {
+    this.#target = options.target;
+    this.#clock = options.clock;
+    this.#interval = checkNumber('degrader', 'interval', options.interval ?? 1_000, { min: 1 });
+    const names = new Set<string>();
+    this.#watched = options.rules.map((given) => {
+      if (names.has(given.name))
+        throw invalidOption('degrader', 'rules', 'rules with distinct names', given.name);
+      names.add(given.name);
+      const rule = {
+        ...given,
+        breachFor: checkNumber('degrader', 'breachFor', given.breachFor ?? 30_000, { min: 0 }),
+        restoreBelow: checkNumber('degrader', 'restoreBelow', given.restoreBelow ?? 0.8, { min: 0, max: 1 }),
+        restoreFor: checkNumber('degrader', 'restoreFor', given.restoreFor ?? 120_000, { min: 0 }),
+        minHold: checkNumber('degrader', 'minHold', given.minHold ?? given.restoreFor ?? 120_000, { min: 0 }),
+        window: checkNumber('degrader', 'window', given.window ?? 10_000, { min: 1_000 }),
+        minSamples: checkNumber('degrader', 'minSamples', given.minSamples ?? 20, { min: 1, integer: true }),
+      };
+      if (rule.features.length === 0)
+        throw invalidOption('degrader', 'features', 'at least one feature', given.name);
+      const latency = Object.entries(given.objective.latency) as [string, number][];
+      // Two thresholds per watched percentile: its budget (breach) and restoreBelow of it (restore).
+      const thresholds = latency.flatMap(([, budget]) => [budget, budget * rule.restoreBelow]);
+      const watched: Watched = {
+        rule,
+        budgets: latency.map(([name]) => ({ name, allowed: 1 - quantile(name) })),
+        window: new SliWindow(thresholds, rule.window / 1000, options.clock),
+        statuses: given.objective.errors?.statuses ?? ['5xx'],
+        errorRatio: given.objective.errors?.value,
+        state: 'normal',
+        since: options.clock.now(),
+        holding: undefined,
+        degradedAt: 0,
+        reading: { total: 0, errorRatio: 0, overBudget: {} },
+      };
+      const key = `${given.objective.method} ${given.objective.route}`;
+      this.#byRoute.set(key, [...(this.#byRoute.get(key) ?? []), watched]);
+      return watched;
+    });
+  }
+
+  /**
+   * What to call with each answer of `method route` (its duration in ms and status), or undefined when no rule
+   * watches the route: routes nobody watches cost nothing.
+   */
+  observer(method: string, route: string): ((ms: number, status: number) => void) | undefined {
+    const watched = this.#byRoute.get(`${method} ${route}`);
+    if (!watched) return undefined;
+    return (ms, status) => {
+      for (const w of watched)
+        w.window.observe(
+          ms,
+          w.statuses.some((pattern) => matchesStatus(pattern, status)),
+        );
+    };
+  }
+
+  /** Judges every rule once: what the timer of `start()` does every `interval`. */
+  evaluate(): void {
+    const now = this.#clock.now();
+    for (const w of this.#watched) this.#judge(w, now);
+  }
+
+  /** Evaluates every `interval` ms until `stop()`. */
+  start(): void {
+    if (this.#timer) return;
+    const tick = () => {
+      this.evaluate();
+      this.#timer = this.#clock.setTimeout(tick, this.#interval);
+    };
+    this.#timer = this.#clock.setTimeout(tick, this.#interval);
+  }
+
+  stop(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  /** Every rule's state. */
+  states(): DegradeRuleState[] {
+    return this.#watched.map((w) => ({
+      rule: w.rule.name,
+      route: `${w.rule.objective.method} ${w.rule.objective.route}`,
+      state: w.state,
+      since: w.since,
+      features: w.rule.features,
+      reading: w.reading,
+    }));
+  }
+
+  /** True while any rule holds features off. */
+  get degraded(): boolean {
+    return this.#watched.some((w) => w.state === 'degraded' || w.state === 'recovering');
+  }
+
+  #judge(w: Watched, now: number): void {
+    const { rule } = w;
+    const r = w.window.read(rule.window);
+    const overBudget: Record<string, number> = {};
+    let breached = false;
+    let comfortable = true;
+    w.budgets.forEach(({ name, allowed }, i) => {
+      const over = r.total === 0 ? 0 : r.over[2 * i]! / r.total;
+      const overRestore = r.total === 0 ? 0 : r.over[2 * i + 1]! / r.total;
+      overBudget[name] = Math.round(over * 10_000) / 10_000;
+      if (over > allowed) breached = true;
+      if (overRestore > allowed) comfortable = false;
+    });
+    const errorRatio = r.total === 0 ? 0 : r.failed / r.total;
+    if (w.errorRatio !== undefined) {
+      if (errorRatio > w.errorRatio) breached = true;
+      if (errorRatio > w.errorRatio * rule.restoreBelow) comfortable = false;
+    }
+    w.reading = { total: r.total, errorRatio: Math.round(errorRatio * 10_000) / 10_000, overBudget };
+    // Too few requests to judge: no breach; and nothing stands in the way of a restore.
+    if (r.total < rule.minSamples) {
+      breached = false;
+      comfortable = true;
+    }
+    const move = (state: DegradeState) => {
+      if (w.state !== state) {
+        w.state = state;
+        w.since = now;
+      }
+    };
+    if (w.state === 'normal' || w.state === 'breaching') {
+      if (!breached) {
+        w.holding = undefined;
+        move('normal');
+        return;
+      }
+      w.holding ??= now;
+      move('breaching');
+      if (now - w.holding < rule.breachFor) return;
+      w.holding = undefined;
+      w.degradedAt = now;
+      move('degraded');
+      this.#act(w, 'degrade', `${describe(w)} breached for ${Math.round(rule.breachFor / 1000)} s`, now);
+      return;
+    }
+    // degraded or recovering
+    if (!comfortable) {
+      w.holding = undefined;
+      move('degraded');
+      return;
+    }
+    w.holding ??= now;
+    move('recovering');
+    if (now - w.holding < rule.restoreFor || now - w.degradedAt < rule.minHold) return;
+    w.holding = undefined;
+    move('normal');
+    this.#act(
+      w,
+      'restore',
+      `${describe(w)} under ${Math.round(rule.restoreBelow * 100)}% of budget for ${Math.round(rule.restoreFor / 1000)} s`,
+      now,
+    );
+  }
+
+  #act(w: Watched, action: 'degrade' | 'restore', reason: string, at: number): void {
+    const change = { by: `degrader:${w.rule.name}`, reason };
+    for (const feature of w.rule.features) {
+      const holders = this.#holders.get(feature) ?? new Set<string>();
+      this.#holders.set(feature, holders);
+      if (action === 'degrade') {
+        if (holders.size === 0) this.#target.degrade(feature, change);
+        holders.add(w.rule.name);
+      } else {
+        holders.delete(w.rule.name);
+        if (holders.size === 0) this.#target.restore(feature, change);
+      }
+    }
+    this.#acted.emit({ rule: w.rule.name, action, features: w.rule.features, reason, at });
+  }
+}
+
+function describe(w: Watched): string {
+  const { objective } = w.rule;
+  const budgets = Object.entries(objective.latency).map(([name, ms]) => `${name} ${ms} ms`);
+  if (w.errorRatio !== undefined) budgets.push(`errors ${w.errorRatio * 100}%`);
+  return `${objective.method} ${objective.route} (${budgets.join(', ')})`;
+}
+
+/**
+ * Creates a degrader over `rules`.
+ *
+ * @example
+ * const degrader = createDegrader({ rules: spec.degrade, target: flags, clock });
+ * degrader.start();
+ */
+export function createDegrader(options: {
+  rules: readonly DegradeRule[];
+  target: DegradeTarget;
+  clock: Clock;
+  interval?: number;
+}): Degrader {
+  return new Degrader(options);
+}
