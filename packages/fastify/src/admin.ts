@@ -6,6 +6,7 @@ import type { HeadroomError } from '@headroom/core/errors';
 import type { CircuitBreakerPolicy } from '@headroom/core/policy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
+import type { DegraderRegistry } from './degrader-registry.ts';
 import { fastifyErrors } from './errors.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { Protection } from './protection.ts';
@@ -87,7 +88,7 @@ async function operatorOnly(request: FastifyRequest): Promise<void> {
  * own tenant only; an operator names the tenant).
  *
  * @example
- * await adminRoutes(app, protection, caches, jobs, webhooks, { authorize: whoIsAdmin });
+ * await adminRoutes(app, protection, caches, jobs, webhooks, degrader, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(
   app: FastifyInstance,
@@ -95,6 +96,7 @@ export async function adminRoutes(
   caches: CacheRegistry,
   jobs: JobRegistry,
   webhooks: WebhookRegistry,
+  degrader: DegraderRegistry,
   options: AdminOptions,
 ) {
   const isolations = new Map<string, { dispose(): void }>();
@@ -170,6 +172,9 @@ export async function adminRoutes(
       queueRoutes(admin, jobs, operator);
       // Endpoints failing now, across tenants: an operator's view (a tenant admin sees their own through the
       // app's API, where each endpoint shows failing_since).
+      // The SLO degrader's rules and where each stands (its features come back on by themselves; an operator's
+      // flag override wins over it).
+      admin.get('/degrader', operator, async () => ({ data: degrader.degrader?.states() ?? [] }));
       admin.get('/webhooks/failing', operator, async () => {
         if (!webhooks.webhooks) throw notFound('webhook sender', 'webhooks');
         return { data: await webhooks.webhooks.failingEndpoints() };

@@ -56,6 +56,15 @@ const misnamedDefaults = [
 /** An `onResponse` hook, callback style (an async hook would allocate a promise per request for nothing). */
 export type HttpMetricsHook = (request: FastifyRequest, reply: FastifyReply, done: () => void) => void;
 
+/**
+ * Who else watches answers per route (the SLO degrader): `observer(method, template)` is asked once per route and
+ * method, and again whenever `version` changes; undefined means nobody watches that route.
+ */
+export interface RouteWatch {
+  version: number;
+  observer(method: string, template: string): ((ms: number, status: number) => void) | undefined;
+}
+
 /** What {@link httpMetrics} returns: hooks that feed the RED metrics. */
 export interface HttpMetrics {
   /** The onResponse hook of one route, given its template when the route is added. */
@@ -74,7 +83,7 @@ export interface HttpMetrics {
  * const metrics = httpMetrics(registry);
  * app.addHook('onRoute', (route) => { route.onResponse = [metrics.route(route.url), ...[route.onResponse ?? []].flat()]; });
  */
-export function httpMetrics(registry: Registry): HttpMetrics {
+export function httpMetrics(registry: Registry, watch?: RouteWatch): HttpMetrics {
   const labelNames = ['method', 'route', 'code'] as const;
   const duration = new HistogramFamily({
     name: 'http_request_duration_seconds',
@@ -92,6 +101,10 @@ export function httpMetrics(registry: Registry): HttpMetrics {
   // A route's series by method, then status code: both few, so the maps stay small.
   const observer = (template: string) => {
     const byMethod = new Map<string, Map<number, { duration: HistogramSeries; total: CounterSeries }>>();
+    const watchers = new Map<
+      string,
+      { version: number; observe: ((ms: number, status: number) => void) | undefined }
+    >();
     return (request: FastifyRequest, reply: FastifyReply): void => {
       const method = request.method;
       const code = reply.statusCode;
@@ -110,6 +123,14 @@ export function httpMetrics(registry: Registry): HttpMetrics {
       }
       s.duration.observe(reply.elapsedTime / 1000);
       s.total.inc();
+      if (watch !== undefined) {
+        let watcher = watchers.get(method);
+        if (watcher === undefined || watcher.version !== watch.version) {
+          watcher = { version: watch.version, observe: watch.observer(method, template) };
+          watchers.set(method, watcher);
+        }
+        watcher.observe?.(reply.elapsedTime, code);
+      }
     };
   };
   return {

@@ -6,6 +6,7 @@ export { inBursts } from './bursts.ts';
 export type { CacheRegistry } from './cache-metrics.ts';
 export type { ConnectionOptionsInput, ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
 export { answerClientError, connectionOptions, defaultConnectionTimeouts } from './connections.ts';
+export type { DegraderRegistry } from './degrader-registry.ts';
 export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';

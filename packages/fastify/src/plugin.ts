@@ -10,10 +10,11 @@ import { type AdminOptions, adminRoutes } from './admin.ts';
 import { arrivedAt } from './arrival.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
+import { createDegraderRegistry, type DegraderRegistry } from './degrader-registry.ts';
 import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { type HealthCheck, healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
-import { createMetricsRegistry, httpMetrics } from './http-metrics.ts';
+import { createMetricsRegistry, httpMetrics, type RouteWatch } from './http-metrics.ts';
 import {
   idempotentRoute,
   type RouteIdempotency,
@@ -94,6 +95,8 @@ export interface HeadroomDecoration {
   readonly jobs: JobRegistry;
   /** The app's webhook sending, for metrics and the admin API: `app.headroom.webhooks.add(webhooks)`. */
   readonly webhooks: WebhookRegistry;
+  /** The app's SLO degrader, fed every answer of the routes it watches: `app.headroom.degrader.add(degrader)`. */
+  readonly degrader: DegraderRegistry;
   /**
    * Installs a graceful shutdown on SIGTERM and SIGINT (see shutdown.ts): readiness 503 at once, serving on for
    * `delay`, then the drain, the app's `onClose` hooks and your `steps`, then exit 0; a second signal exits 1.
@@ -158,7 +161,9 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const routes: { method: string; url: string }[] = [];
   const protection = createProtection(registry);
   const caches = createCacheRegistry(registry, protection);
-  const metrics = httpMetrics(registry);
+  const watch: RouteWatch = { version: 0, observer: () => undefined };
+  const metrics = httpMetrics(registry, watch);
+  const degrader = createDegraderRegistry(registry, watch);
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
   const jobs = createJobRegistry(registry, clock);
@@ -198,6 +203,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     caches,
     jobs,
     webhooks,
+    degrader,
     shutdown: (shutdownOptions?: ShutdownOptions) =>
       installShutdown(app, lifecycle, clock, drainTimeout, shutdownOptions),
   });
@@ -259,17 +265,27 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
-  if (options.admin) await adminRoutes(app, protection, caches, jobs, webhooks, options.admin);
+  if (options.admin) await adminRoutes(app, protection, caches, jobs, webhooks, degrader, options.admin);
   const system = systemChecks(options.health);
   app.addHook('onClose', function stopSystemChecks(_instance, done) {
     system.close();
+    degrader.degrader?.stop();
     done();
   });
   const readinessTimeout = options.readinessTimeout ?? defaultOptions.readinessTimeout;
   healthRoutes(app, {
     service: options.service,
     version: options.version,
-    readiness: withBreakers(options.readiness, protection, jobs, lifecycle, system, clock, readinessTimeout),
+    readiness: withBreakers(
+      options.readiness,
+      protection,
+      jobs,
+      lifecycle,
+      system,
+      degrader,
+      clock,
+      readinessTimeout,
+    ),
     readinessTimeout,
     clock,
   });
@@ -285,6 +301,7 @@ function withBreakers(
   jobs: JobRegistry,
   lifecycle: Lifecycle,
   system: ReturnType<typeof systemChecks>,
+  degrader: DegraderRegistry,
   clock: Clock,
   timeout: number,
 ): Readiness {
@@ -302,7 +319,12 @@ function withBreakers(
         jobs: { status: 'warn', output: `the queue counts took longer than ${timeout / 2} ms` },
       }),
     ]);
-    const checks: Record<string, HealthCheck> = { ...result.checks, ...queues, ...system.read() };
+    const checks: Record<string, HealthCheck> = {
+      ...result.checks,
+      ...queues,
+      ...degrader.checks(),
+      ...system.read(),
+    };
     let ready = result.ready;
     for (const [name, { breaker, critical }] of protection.breakers) {
       const state = breaker.state;
