@@ -8,7 +8,7 @@ import { invalidOption } from '../errors/index.ts';
 import { Emitter, type Subscribe } from '../shared/events.ts';
 import { checkNumber } from '../shared/options.ts';
 import { SliWindow } from './sli-window.ts';
-import { matchesStatus, type Objective, type StatusPattern } from './spec.ts';
+import { matchesStatus, type Objective, type Percentile, type StatusPattern } from './spec.ts';
 
 /** Where the degrader turns features off and on: `@headroom/core/flags`' degrader channel fits. */
 export interface DegradeTarget {
@@ -23,6 +23,8 @@ export interface DegradeRule {
   objective: Objective;
   /** Features turned off while the rule holds. */
   features: readonly string[];
+  /** The objective's latency percentiles watched. @default every one it sets */
+  percentiles?: readonly Percentile[];
   /** The objective breached for this long turns the features off. @default 30_000 */
   breachFor?: number;
   /** Restored once every watched percentile stays under this share of its budget… @default 0.8 */
@@ -62,7 +64,7 @@ export interface DegradeAction {
 }
 
 interface Watched {
-  rule: Required<Omit<DegradeRule, 'objective'>> & { objective: Objective };
+  rule: Required<Omit<DegradeRule, 'objective' | 'percentiles'>> & { objective: Objective };
   /** [percentile share allowed over, budget] per watched percentile. */
   budgets: { name: string; allowed: number }[];
   window: SliWindow;
@@ -125,7 +127,9 @@ export class Degrader {
       };
       if (rule.features.length === 0)
         throw invalidOption('degrader', 'features', 'at least one feature', given.name);
-      const latency = Object.entries(given.objective.latency) as [string, number][];
+      const latency = (Object.entries(given.objective.latency) as [Percentile, number][]).filter(
+        ([name]) => given.percentiles === undefined || given.percentiles.includes(name),
+      );
       // Two thresholds per watched percentile: its budget (breach) and restoreBelow of it (restore).
       const thresholds = latency.flatMap(([, budget]) => [budget, budget * rule.restoreBelow]);
       const watched: Watched = {
@@ -283,7 +287,7 @@ export class Degrader {
 
 function describe(w: Watched): string {
   const { objective } = w.rule;
-  const budgets = Object.entries(objective.latency).map(([name, ms]) => `${name} ${ms} ms`);
+  const budgets = w.budgets.map(({ name }) => `${name} ${objective.latency[name as Percentile]} ms`);
   if (w.errorRatio !== undefined) budgets.push(`errors ${w.errorRatio * 100}%`);
   return `${objective.method} ${objective.route} (${budgets.join(', ')})`;
 }

@@ -137,3 +137,46 @@ test('an objective must promise something', () => {
   const found = problems('service: x\nobjectives: [{ name: a, route: GET /a }]');
   assert.ok(found.some((p) => p.path === '/objectives/0' && p.rule === 'anyOf'));
 });
+
+test('degrade rules: durations and ratios parsed, the objective resolved; a rule naming no objective is refused', () => {
+  const spec = parseSpec(`${good}degrade:
+  - name: search-slow
+    objective: case-search
+    features: [expand_depth_3, suggestions]
+    watch: [p95]
+    breach: { for: 30s }
+    restore: { below: 80%, for: 2m }
+    window: 10s
+    min_samples: 50
+`);
+  assert.equal(spec.degrade.length, 1);
+  const [rule] = spec.degrade;
+  assert.equal(rule!.objective.route, '/v1/cases/search');
+  assert.deepEqual(
+    [rule!.breachFor, rule!.restoreBelow, rule!.restoreFor, rule!.window, rule!.minSamples, rule!.features],
+    [30_000, 0.8, 120_000, 10_000, 50, ['expand_depth_3', 'suggestions']],
+  );
+  assert.deepEqual(rule!.percentiles, ['p95']);
+  assert.deepEqual(parseSpec(good).degrade, []);
+  assert.deepEqual(
+    problems(`${good}degrade:\n  - { name: a, objective: case-detail, features: [x], watch: [p99] }\n`).map(
+      (p) => p.path,
+    ),
+    ['/degrade/0/watch'],
+  );
+  const found = problems(`${good}degrade:
+  - { name: a, objective: nowhere, features: [x] }
+  - { name: b, objective: case-detail, features: [] }
+`);
+  assert.deepEqual(
+    found.map((p) => [p.path, p.rule]),
+    [['/degrade/1/features', 'minItems']],
+  );
+  const unresolved = problems(`${good}degrade:
+  - { name: a, objective: nowhere, features: [x] }
+`);
+  assert.deepEqual(
+    unresolved.map((p) => [p.path, p.rule]),
+    [['/degrade/0/objective', 'reference']],
+  );
+});

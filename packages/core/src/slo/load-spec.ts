@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
-
+import type { DegradeRule } from './degrader.ts';
 import { sloErrors } from './errors.ts';
 import { specSchema } from './schema.ts';
 import {
@@ -28,10 +28,23 @@ interface RawObjective {
   throughput?: string;
 }
 
+interface RawDegradeRule {
+  name: string;
+  objective: string;
+  features: string[];
+  watch?: Percentile[];
+  breach?: { for?: string };
+  restore?: { below?: string | number; for?: string };
+  hold?: string;
+  window?: string;
+  min_samples?: number;
+}
+
 interface RawSpec {
   service: string;
   window?: string;
   objectives: RawObjective[];
+  degrade?: RawDegradeRule[];
 }
 
 const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile<RawSpec>(
@@ -129,12 +142,58 @@ function normalise(raw: RawSpec, source: string, yaml: YamlSource): Spec {
       ...(o.throughput !== undefined ? { throughput: parseRate(o.throughput) } : {}),
     };
   });
+  const ruleNames = new Set<string>();
+  const degrade = (raw.degrade ?? []).flatMap((r, i): DegradeRule[] => {
+    const here = `/degrade/${i}`;
+    if (ruleNames.has(r.name)) {
+      problems.push({ path: `${here}/name`, rule: 'unique', message: `rule "${r.name}" is named twice` });
+    }
+    ruleNames.add(r.name);
+    const objective = objectives.find((o) => o.name === r.objective);
+    if (!objective) {
+      problems.push({
+        path: `${here}/objective`,
+        rule: 'reference',
+        message: `no objective is named "${r.objective}"`,
+      });
+      return [];
+    }
+    const unset = (r.watch ?? []).filter((p) => objective.latency[p] === undefined);
+    if (unset.length > 0) {
+      problems.push({
+        path: `${here}/watch`,
+        rule: 'reference',
+        message: `objective "${r.objective}" sets no ${unset.join(', ')} budget`,
+      });
+    }
+    if (Object.keys(objective.latency).length === 0 && objective.errors === undefined) {
+      problems.push({
+        path: `${here}/objective`,
+        rule: 'reference',
+        message: `objective "${r.objective}" has no latency budget nor error budget to watch`,
+      });
+    }
+    return [
+      {
+        name: r.name,
+        objective,
+        features: r.features,
+        ...(r.watch !== undefined ? { percentiles: r.watch } : {}),
+        ...(r.breach?.for !== undefined ? { breachFor: parseDuration(r.breach.for) } : {}),
+        ...(r.restore?.below !== undefined ? { restoreBelow: parseRatio(r.restore.below).value } : {}),
+        ...(r.restore?.for !== undefined ? { restoreFor: parseDuration(r.restore.for) } : {}),
+        ...(r.hold !== undefined ? { minHold: parseDuration(r.hold) } : {}),
+        ...(r.window !== undefined ? { window: parseDuration(r.window) } : {}),
+        ...(r.min_samples !== undefined ? { minSamples: r.min_samples } : {}),
+      },
+    ];
+  });
   if (problems.length > 0)
     fail(
       source,
       problems.map((p) => ({ ...p, line: yaml.lineOf(p.path) })),
     );
-  return { service: raw.service, windowMs: parseDuration(raw.window ?? '30d'), objectives };
+  return { service: raw.service, windowMs: parseDuration(raw.window ?? '30d'), objectives, degrade };
 }
 
 function errorBudget(raw: NonNullable<RawObjective['errors']>): ErrorBudget {

@@ -72,5 +72,44 @@ export const specSchema = {
         anyOf: [{ required: ['latency'] }, { required: ['errors'] }, { required: ['availability'] }],
       },
     },
+    degrade: {
+      type: 'array',
+      description: 'rules of the SLO degrader: an objective breached turns features off until it recovers',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'objective', 'features'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]*$' },
+          objective: { type: 'string', minLength: 1, description: 'the name of an objective above' },
+          features: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            items: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' },
+          },
+          watch: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            items: { enum: ['p50', 'p90', 'p95', 'p99', 'p99.9'] },
+            description: 'the latency percentiles of the objective to watch (default: all it sets)',
+          },
+          breach: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { for: duration },
+          },
+          restore: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { below: ratio, for: duration },
+          },
+          hold: duration,
+          window: duration,
+          min_samples: { type: 'integer', minimum: 1 },
+        },
+      },
+    },
   },
 } as const;

@@ -1,5 +1,6 @@
 // The one spec that drives the load gate's budgets: the types of a loaded headroom.yaml.
 
+import type { DegradeRule } from './degrader.ts';
 import type { Ratio } from './units.ts';
 
 /** Percentiles a latency objective may set. */
@@ -50,6 +51,8 @@ export interface Spec {
   /** The SLO period for burn-rate maths, in milliseconds. */
   windowMs: number;
   objectives: Objective[];
+  /** The SLO degrader's rules (`degrade:`), each with its objective resolved; empty when there are none. */
+  degrade: DegradeRule[];
 }
 
 /** One thing wrong with a spec: where (a JSON pointer into the file) and which rule it breaks. */
