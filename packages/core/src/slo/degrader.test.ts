@@ -91,7 +91,7 @@ test('p95 over budget for breachFor turns the features off, once; comfortably un
 });
 
 test('the error budget breaches too; a breach that stops before breachFor does nothing; too little traffic gives no verdict', () => {
-  const { calls, degrader, traffic } = setUp();
+  const { calls, traffic } = setUp();
   traffic(20, 0, 0);
   traffic(20, 2, 20, 503); // 4% 5xx over a 1% budget, for 20 s only (+ window)
   traffic(15, 0, 0);
