@@ -9,7 +9,6 @@ import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { jobsSchemaSql } from '@headroom/core/jobs';
 import { webhooksSchemaSql } from '@headroom/core/webhooks';
-import pg from 'pg';
 import { exportJob } from '../src/exports/export-job.ts';
 import { csvCell } from '../src/exports/formats.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
@@ -18,26 +17,15 @@ let t: TestApp;
 let acme: string;
 let globex: string;
 let initech: string;
-const listeners: pg.Client[] = [];
 
 before(async () => {
-  // The LISTEN connection opens while the app starts, before the test database's URL is known here.
-  let found!: (url: string) => void;
-  const url = new Promise<string>((resolve) => (found = resolve));
   t = await startTestApp({
+    listen: true,
     deps: {
       exportWorkers: 0, // each test starts a worker when it wants exports to run
       exportEvents: { streamLimit: 60_000 },
-      listen: async () => {
-        const client = new pg.Client({ connectionString: await url });
-        client.on('error', () => {});
-        await client.connect();
-        listeners.push(client);
-        return client;
-      },
     },
   });
-  found(t.db.url);
   acme = await t.login('analyst@acme.test');
   globex = await t.login('analyst@globex.test');
   initech = await t.login('analyst@initech.test');

@@ -8,7 +8,6 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { until } from '@headroom/dev-servers/until';
-import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { startTestApp, type TestApp } from './support/app.ts';
 
@@ -53,14 +52,12 @@ let port: number;
 let acmeAdmin: string;
 let acme: string;
 let globexAdmin: string;
-const listeners: pg.Client[] = [];
 
 before(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.2', resolve));
   port = (receiver.address() as AddressInfo).port;
-  let found!: (url: string) => void;
-  const url = new Promise<string>((resolve) => (found = resolve));
   t = await startTestApp({
+    listen: true,
     deps: {
       exportWorkers: 1,
       webhooks: {
@@ -68,16 +65,8 @@ before(async () => {
         allowedHosts: [`receiver.test:${port}`],
         workers: 4,
       },
-      listen: async () => {
-        const client = new pg.Client({ connectionString: await url });
-        client.on('error', () => {});
-        await client.connect();
-        listeners.push(client);
-        return client;
-      },
     },
   });
-  found(t.db.url);
   acmeAdmin = await t.login('admin@acme.test');
   acme = await t.login('analyst@acme.test');
   globexAdmin = await t.login('admin@globex.test');

@@ -65,10 +65,8 @@ test('drill: the receiver is killed and comes back; every event is delivered and
   const port = await freePort();
   const received: Received[] = [];
   let receiver = await startReceiver(port, received);
-  let found!: (url: string) => void;
-  const url = new Promise<string>((resolve) => (found = resolve));
-  const listeners: pg.Client[] = [];
   const t = await startTestApp({
+    listen: true,
     deps: {
       exportWorkers: 0,
       webhooks: {
@@ -76,16 +74,8 @@ test('drill: the receiver is killed and comes back; every event is delivered and
         allowedHosts: [`receiver.test:${port}`],
         workers: 4,
       },
-      listen: async () => {
-        const client = new pg.Client({ connectionString: await url });
-        client.on('error', () => {});
-        await client.connect();
-        listeners.push(client);
-        return client;
-      },
     },
   });
-  found(t.db.url);
   try {
     const admin = await t.login('admin@acme.test');
     const analyst = await t.login('analyst@acme.test');
@@ -171,7 +161,6 @@ test('drill: the receiver is killed and comes back; every event is delivered and
   } finally {
     receiver.kill('SIGKILL');
     await t.close();
-    for (const client of listeners) await client.end().catch(() => {});
   }
 });
 

@@ -1,6 +1,6 @@
 // The `headroom` Fastify plugin: wires problem+json errors, metrics, health and request-id echo into an app.
 
-import { type Clock, systemClock } from '@headroom/core/clock';
+import { type Clock, orAfter, systemClock } from '@headroom/core/clock';
 import { deprecatedOption, invalidOption } from '@headroom/core/errors';
 import type { Idempotency } from '@headroom/core/idempotency';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -315,7 +315,7 @@ function withBreakers(
     }
     const [result, queues] = await Promise.all([
       readiness ? readiness(signal) : { ready: true },
-      within(jobs.checks(), timeout / 2, clock, {
+      orAfter(jobs.checks(), clock, timeout / 2, {
         jobs: { status: 'warn', output: `the queue counts took longer than ${timeout / 2} ms` },
       }),
     ]);
@@ -337,19 +337,6 @@ function withBreakers(
     }
     return { ready, checks };
   };
-}
-
-/** `work`'s answer, or `fallback` once `ms` have passed (the work goes on, its answer unused). */
-async function within<T>(work: Promise<T>, ms: number, clock: Clock, fallback: T): Promise<T> {
-  let timer: { cancel(): void } | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = clock.setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    timer?.cancel();
-  }
 }
 
 function validate(options: HeadroomOptions): void {

@@ -4,6 +4,7 @@
 import { FakeClock } from '@headroom/core/clock';
 import type { RateLimitStore } from '@headroom/core/ratelimit';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
 import { type AppDeps, buildApp } from '../../src/app.ts';
 import { createLimits } from '../../src/protection/limits.ts';
 import { profiles, seed } from '../../src/seed/index.ts';
@@ -44,6 +45,8 @@ export async function startTestApp(
     realLimits?: boolean;
     /** Where the rate-limit buckets live (a Redis store, say). @default in-process */
     rateLimitStore?: RateLimitStore;
+    /** A LISTEN connection to the test database for the job queue: workers wake on NOTIFY. @default polling only */
+    listen?: boolean;
     deps?: Partial<AppDeps>;
   } = {},
 ): Promise<TestApp> {
@@ -59,6 +62,16 @@ export async function startTestApp(
       scale: options.realLimits ? 1 : 1000,
       ...(options.rateLimitStore ? { store: options.rateLimitStore } : {}),
     }),
+    ...(options.listen
+      ? {
+          listen: async () => {
+            const client = new pg.Client({ connectionString: db.url });
+            client.on('error', () => {}); // the test database is dropped with its connections
+            await client.connect();
+            return client;
+          },
+        }
+      : {}),
     ...options.deps,
     // No webhook worker unless a test asks for one (with a resolver that names a loopback receiver): a test
     // never sends a packet beyond loopback.

@@ -2,6 +2,7 @@
 // loader run across instances (waiters are woken by the bus, not by polling), the load itself, and the entry it
 // makes.
 
+import { orAfter } from '../clock/or-after.ts';
 import { abortedError } from '../errors/index.ts';
 import { untilAborted } from '../shared/abort.ts';
 import { background, type CacheCore, FAILED } from './cache-core.ts';
@@ -11,7 +12,7 @@ import { EMPTY, L1Entry, NO_TAGS } from './entry.ts';
 import { closedError, serializeError } from './errors.ts';
 import type { L2Tier } from './l2-tier.ts';
 import { RemoteWaits } from './remote-waits.ts';
-import { type LoadContext, type Loader, orAfter, runLoader } from './run-loader.ts';
+import { type LoadContext, type Loader, runLoader } from './run-loader.ts';
 
 /** How often an instance waiting on another's lease looks at L2 even without a bus notice. */
 const RECHECK_MS = 500;

@@ -47,21 +47,3 @@ export async function runLoader<T>(
     timer?.cancel();
   }
 }
-
-/**
- * Settles with `work`, or with `fallback` once `ms` pass first (the work goes on).
- *
- * @example
- * return await orAfter(flight, clock, options.timeout, staleEntry);
- */
-export async function orAfter<T>(work: Promise<T>, clock: Clock, ms: number, fallback: T): Promise<T> {
-  let timer: Timer | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = clock.setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    timer?.cancel();
-  }
-}

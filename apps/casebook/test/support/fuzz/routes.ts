@@ -181,6 +181,7 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'GET', url: '/health/live' },
     { method: 'GET', url: '/metrics' },
     { method: 'GET', url: '/admin/webhooks/failing' },
+    { method: 'GET', url: '/admin/degrader' },
     { method: 'GET', url: '/admin/breakers' },
     { method: 'POST', url: '/admin/breakers/:name/reset' },
     { method: 'POST', url: '/admin/breakers/:name/isolate' },
