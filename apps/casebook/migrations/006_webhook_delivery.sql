@@ -27,12 +27,15 @@ CREATE TABLE IF NOT EXISTS headroom.jobs (
 );
 ALTER TABLE headroom.jobs ADD COLUMN IF NOT EXISTS grp text;
 ALTER TABLE headroom.jobs ADD COLUMN IF NOT EXISTS group_limit integer;
-CREATE INDEX IF NOT EXISTS jobs_ready ON headroom.jobs (queue, tenant, id) WHERE state = 'ready';
+DROP INDEX IF EXISTS headroom.jobs_ready;
+DROP INDEX IF EXISTS headroom.jobs_lease;
+DROP INDEX IF EXISTS headroom.jobs_running_group;
+DROP INDEX IF EXISTS headroom.jobs_ready_group;
+CREATE INDEX IF NOT EXISTS jobs_ready_ungrouped ON headroom.jobs (queue, tenant, id) WHERE state = 'ready' AND grp IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_ready_grouped ON headroom.jobs (queue, tenant, grp, run_at, id)
+  WHERE state = 'ready' AND grp IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_running ON headroom.jobs (queue, tenant) WHERE state = 'running';
-CREATE INDEX IF NOT EXISTS jobs_lease ON headroom.jobs (queue, lease_until) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS jobs_dead ON headroom.jobs (queue, id) WHERE state = 'dead';
-CREATE INDEX IF NOT EXISTS jobs_running_group ON headroom.jobs (queue, grp) WHERE state = 'running' AND grp IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_ready_group ON headroom.jobs (queue, grp, run_at) WHERE state = 'ready' AND grp IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_finished ON headroom.jobs (finished_at) WHERE state IN ('done', 'cancelled', 'dead');
 CREATE TABLE IF NOT EXISTS headroom.queues (
   queue text PRIMARY KEY,
@@ -69,6 +72,12 @@ RETURNS SETOF headroom.jobs LANGUAGE plpgsql AS $fetch$
 DECLARE
   tenants text[];
   running bigint[];
+  -- Groups with ready jobs (tenant, group, running now), fewest running first: looked at only through an
+  -- index, one probe per group, so a group at its limit with a backlog costs nothing to pass over.
+  g_tenant text[];
+  g_name text[];
+  g_running bigint[];
+  g_limit integer;
   picked bigint;
   taken integer := 0;
   took boolean;
@@ -76,21 +85,46 @@ BEGIN
   IF EXISTS (SELECT 1 FROM headroom.queues q WHERE q.queue = p_queue AND q.paused) THEN
     RETURN;
   END IF;
-  -- The tenants with ready jobs (a loose index scan: one probe per tenant), fewest running first.
+  -- The groups with ready jobs (a loose index scan: one probe per tenant and group), with their running jobs.
+  SELECT array_agg(c.tenant ORDER BY c.n, c.tenant, c.grp), array_agg(c.grp ORDER BY c.n, c.tenant, c.grp),
+         array_agg(c.n ORDER BY c.n, c.tenant, c.grp)
+  INTO g_tenant, g_name, g_running
+  FROM (
+    WITH RECURSIVE g(tenant, grp) AS (
+      (SELECT j.tenant, j.grp FROM headroom.jobs j
+       WHERE j.queue = p_queue AND j.state = 'ready' AND j.grp IS NOT NULL ORDER BY j.tenant, j.grp LIMIT 1)
+      UNION ALL
+      SELECT n.tenant, n.grp FROM g CROSS JOIN LATERAL (
+        SELECT j.tenant, j.grp FROM headroom.jobs j
+        WHERE j.queue = p_queue AND j.state = 'ready' AND j.grp IS NOT NULL AND (j.tenant, j.grp) > (g.tenant, g.grp)
+        ORDER BY j.tenant, j.grp LIMIT 1) n
+    )
+    SELECT g.tenant, g.grp,
+           (SELECT count(*) FROM headroom.jobs r
+            WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = g.tenant AND r.grp = g.grp) AS n
+    FROM g
+  ) c;
+  -- The tenants with ready jobs, in a group or not (one probe per tenant), fewest running first.
   SELECT array_agg(c.tenant ORDER BY c.n, c.tenant), array_agg(c.n ORDER BY c.n, c.tenant)
   INTO tenants, running
   FROM (
-    WITH RECURSIVE t(tenant) AS (
-      (SELECT j.tenant FROM headroom.jobs j WHERE j.queue = p_queue AND j.state = 'ready' ORDER BY j.tenant LIMIT 1)
-      UNION ALL
-      SELECT (SELECT j.tenant FROM headroom.jobs j
-              WHERE j.queue = p_queue AND j.state = 'ready' AND j.tenant > t.tenant ORDER BY j.tenant LIMIT 1)
-      FROM t WHERE t.tenant IS NOT NULL
-    )
     SELECT t.tenant,
            (SELECT count(*) FROM headroom.jobs r
             WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = t.tenant) AS n
-    FROM t WHERE t.tenant IS NOT NULL
+    FROM (
+      WITH RECURSIVE u(tenant) AS (
+        (SELECT j.tenant FROM headroom.jobs j
+         WHERE j.queue = p_queue AND j.state = 'ready' AND j.grp IS NULL ORDER BY j.tenant LIMIT 1)
+        UNION ALL
+        SELECT (SELECT j.tenant FROM headroom.jobs j
+                WHERE j.queue = p_queue AND j.state = 'ready' AND j.grp IS NULL AND j.tenant > u.tenant
+                ORDER BY j.tenant LIMIT 1)
+        FROM u WHERE u.tenant IS NOT NULL
+      )
+      SELECT u.tenant FROM u WHERE u.tenant IS NOT NULL
+      UNION
+      SELECT DISTINCT x.tenant FROM unnest(g_tenant) AS x(tenant)
+    ) t
   ) c;
   IF tenants IS NULL THEN
     RETURN;
@@ -102,15 +136,32 @@ BEGIN
       EXIT WHEN taken >= p_limit;
       CONTINUE WHEN tenants[i] IS NULL;
       picked := NULL;
+      -- A job of no group: the tenant's oldest whose time has come.
       SELECT j.id INTO picked FROM headroom.jobs j
-      WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.state = 'ready' AND j.run_at <= p_now
-        AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
-        AND (j.group_limit IS NULL OR (SELECT count(*) FROM headroom.jobs g
-             WHERE g.queue = p_queue AND g.state = 'running' AND g.grp = j.grp) < j.group_limit)
+      WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.state = 'ready' AND j.grp IS NULL
+        AND j.run_at <= p_now AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
       ORDER BY j.id LIMIT 1
       FOR UPDATE SKIP LOCKED;
+      -- Else a job of the tenant's group with the fewest running, under its limit: the one due longest.
+      IF picked IS NULL AND g_tenant IS NOT NULL THEN
+        FOR k IN 1 .. array_length(g_tenant, 1) LOOP
+          CONTINUE WHEN g_tenant[k] IS DISTINCT FROM tenants[i];
+          SELECT j.group_limit INTO g_limit FROM headroom.jobs j
+          WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.grp = g_name[k] AND j.state = 'ready' LIMIT 1;
+          CONTINUE WHEN g_limit IS NOT NULL AND g_running[k] >= g_limit;
+          SELECT j.id INTO picked FROM headroom.jobs j
+          WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.grp = g_name[k] AND j.state = 'ready'
+            AND j.run_at <= p_now AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
+          ORDER BY j.run_at, j.id LIMIT 1
+          FOR UPDATE SKIP LOCKED;
+          IF picked IS NOT NULL THEN
+            g_running[k] := g_running[k] + 1;
+            EXIT;
+          END IF;
+        END LOOP;
+      END IF;
       IF picked IS NULL THEN
-        tenants[i] := NULL; -- none left for now (taken, locked, not yet due, or at its limit)
+        tenants[i] := NULL; -- none left for now (taken, locked, not yet due, or at a limit)
         CONTINUE;
       END IF;
       RETURN QUERY UPDATE headroom.jobs SET state = 'running', attempts = attempts + 1, started_at = p_now,

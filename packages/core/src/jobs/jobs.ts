@@ -222,15 +222,20 @@ export class Jobs {
   }
 
   /**
-   * Moves the ready jobs of one group of `queue` (a webhook endpoint whose circuit is open, say) to run no sooner
+   * Moves the ready jobs of one group of a tenant in `queue` (a webhook endpoint whose circuit is open, say) to run no sooner
    * than `until` (ms since the epoch): workers stop taking them until then, without an attempt spent. Returns how
    * many moved.
    */
-  async postpone(queue: string, options: { group: string; until: number }): Promise<number> {
+  async postpone(queue: string, options: { tenant: string; group: string; until: number }): Promise<number> {
     const result = await this.db.query(
-      `UPDATE ${this.schema}.jobs SET run_at = $3
-       WHERE queue = $1 AND grp = $2 AND state = 'ready' AND run_at < $3`,
-      [checkQueue(queue), options.group, Math.floor(checkNumber('postpone', 'until', options.until))],
+      `UPDATE ${this.schema}.jobs SET run_at = $4
+       WHERE queue = $1 AND tenant = $2 AND grp = $3 AND state = 'ready' AND run_at < $4`,
+      [
+        checkQueue(queue),
+        options.tenant,
+        options.group,
+        Math.floor(checkNumber('postpone', 'until', options.until)),
+      ],
     );
     return result.rowCount ?? 0;
   }

@@ -34,6 +34,11 @@ export interface WebhooksOptions extends EgressOptions {
   rotationOverlap?: number;
   /** Uniform random numbers in [0, 1), for the schedule's jitter. @default the queue's */
   random?: () => number;
+  /**
+   * How long (ms) sending may use an endpoint as read (its URL, secrets, enabled): a change made by another process
+   * is seen within it; one made through this instance at once. @default 1_000
+   */
+  endpointCacheTtl?: number;
   /** Per endpoint, the breaker that stops sending to an endpoint that keeps failing. @default see `endpointBreaker` */
   breaker?: (endpointId: string, clock: Clock) => CircuitBreakerPolicy;
 }
@@ -156,6 +161,25 @@ class AttemptFailed extends Error {
   }
 }
 
+/** What a delivery job carries: the delivery, and (from a fan-out) its endpoint and event. */
+interface DeliveryPayload {
+  delivery?: string | number;
+  endpoint?: string | number;
+  event?: string | number;
+  type?: string;
+  data?: unknown;
+  at?: string | number;
+}
+
+interface EndpointRow {
+  url: string;
+  enabled: boolean;
+  secret: string;
+  previous_secret: string | null;
+  previous_until: string | null;
+  failing_since: string | null;
+}
+
 interface DeliveryRow {
   id: string;
   tenant: string;
@@ -194,6 +218,9 @@ export class Webhooks {
   readonly #breakerOf: (endpointId: string, clock: Clock) => CircuitBreakerPolicy;
   readonly #breakers = new Map<string, CircuitBreakerPolicy>();
   readonly #agents = new Map<string, { url: string; agent: Agent }>();
+  /** Endpoints as sending reads them, for `endpointCacheTtl` (a change made here is seen at once). */
+  readonly #endpoints = new Map<string, { at: number; row: EndpointRow | undefined }>();
+  readonly #endpointCacheTtl: number;
   readonly #workers: JobWorker[] = [];
   readonly #attempted = new Emitter<WebhookAttemptEvent>();
   readonly #disabled = new Emitter<WebhookDisabledEvent>();
@@ -230,6 +257,9 @@ export class Webhooks {
     });
     this.#random = checkFunction('webhooks', 'random', options.random ?? options.jobs.random);
     this.#breakerOf = checkFunction('webhooks', 'breaker', options.breaker ?? endpointBreaker);
+    this.#endpointCacheTtl = checkNumber('webhooks', 'endpointCacheTtl', options.endpointCacheTtl ?? 1_000, {
+      min: 0,
+    });
   }
 
   // ---- the outbox
@@ -328,6 +358,7 @@ export class Webhooks {
         Math.floor(this.clock.now()),
       ],
     );
+    this.#endpoints.delete(key);
     if (rows[0] && change.enabled) this.#breakers.delete(key); // a fresh start
     return rows[0] ? toEndpoint(rows[0]) : undefined;
   }
@@ -362,6 +393,7 @@ export class Webhooks {
        WHERE tenant = $1 AND id = $2 RETURNING previous_until`,
       [tenant, key, secret, now + this.#rotationOverlap, now],
     );
+    this.#endpoints.delete(key);
     return rows[0] ? { secret, previousExpiresAt: Number(rows[0].previous_until) } : undefined;
   }
 
@@ -590,7 +622,8 @@ export class Webhooks {
   }
 
   // One event → one delivery (and its job) per enabled endpoint of the tenant subscribed to its type. Run again
-  // (a lapsed lease), it adds nothing: (event, endpoint) is unique.
+  // (a lapsed lease), it adds nothing: (event, endpoint) is unique. The job carries the event, so that sending it
+  // reads nothing but the endpoint (cached for a second).
   readonly #fanOut: JobHandler = async (job) => {
     const event = rowId((job.payload as { event?: string | number }).event);
     if (event === undefined) return { deliveries: 0 };
@@ -598,9 +631,9 @@ export class Webhooks {
     const { rows } = await this.#db.query(
       // Each delivery's id is drawn first, so that its job (which names it) and the row (which names the job)
       // are written by one statement.
-      `WITH ev AS (SELECT id, tenant, type FROM ${this.#s}.webhook_events WHERE id = $1),
+      `WITH ev AS (SELECT id, tenant, type, data, occurred_at FROM ${this.#s}.webhook_events WHERE id = $1),
        targets AS (SELECT nextval(pg_get_serial_sequence('${this.#s}.webhook_deliveries', 'id')) AS id,
-                     ev.tenant, e.id AS endpoint_id, ev.id AS event_id
+                     ev.tenant, e.id AS endpoint_id, ev.id AS event_id, ev.type, ev.data, ev.occurred_at
                    FROM ev JOIN ${this.#s}.webhook_endpoints e
                      ON e.tenant = ev.tenant AND e.enabled AND ev.type = ANY (e.events)
                    WHERE NOT EXISTS (SELECT 1 FROM ${this.#s}.webhook_deliveries d
@@ -609,8 +642,10 @@ export class Webhooks {
                    (id, tenant, endpoint_id, event_id, created_at, updated_at, job_id)
                  OVERRIDING SYSTEM VALUE
                  SELECT t.id, t.tenant, t.endpoint_id, t.event_id, $2, $2,
-                   ${this.#s}.add_job('${webhookDeliveriesQueue}', jsonb_build_object('delivery', t.id), t.tenant, $2,
-                     $3, $4, NULL, $2, t.endpoint_id::text, $5)
+                   ${this.#s}.add_job('${webhookDeliveriesQueue}',
+                     jsonb_build_object('delivery', t.id, 'endpoint', t.endpoint_id, 'event', t.event_id, 'type', t.type,
+                       'data', t.data, 'at', t.occurred_at),
+                     t.tenant, $2, $3, $4, NULL, $2, t.endpoint_id::text, $5)
                  FROM targets t
                  ON CONFLICT (event_id, endpoint_id) DO NOTHING RETURNING id)
        SELECT count(*)::int AS n FROM added`,
@@ -620,18 +655,11 @@ export class Webhooks {
   };
 
   readonly #deliver: JobHandler = async (job, signal) => {
-    const id = rowId((job.payload as { delivery?: string | number }).delivery);
+    const payload = job.payload as DeliveryPayload;
+    const id = rowId(payload.delivery);
     if (id === undefined) return { missing: true };
-    const { rows } = await this.#db.query(
-      `SELECT d.id, d.tenant, d.endpoint_id, d.event_id, ev.type, ev.data, ev.occurred_at, e.url, e.enabled,
-         e.secret, e.previous_secret, e.previous_until, e.failing_since
-       FROM ${this.#s}.webhook_deliveries d
-       JOIN ${this.#s}.webhook_events ev ON ev.id = d.event_id
-       JOIN ${this.#s}.webhook_endpoints e ON e.id = d.endpoint_id
-       WHERE d.id = $1`,
-      [id],
-    );
-    const row = rows[0] as DeliveryRow | undefined;
+    const row =
+      payload.type !== undefined ? await this.#fromPayload(id, job.tenant, payload) : await this.#load(id);
     if (!row) return { missing: true }; // its endpoint was deleted
     const endpointId = String(row.endpoint_id);
     const base = { tenant: row.tenant, endpointId, deliveryId: id, attempt: job.attempt };
@@ -646,7 +674,7 @@ export class Webhooks {
       return { skipped: true };
     }
 
-    const breaker = this.#breakerFor(endpointId);
+    const breaker = this.#breakerFor(endpointId, row.tenant);
     const now = this.clock.now();
     const secrets = [row.secret];
     if (row.previous_secret && Number(row.previous_until) > now) secrets.push(row.previous_secret);
@@ -756,12 +784,55 @@ export class Webhooks {
         reason,
       ],
     );
+    if (endpoint !== 'same') this.#endpoints.delete(String(row.endpoint_id));
     if (endpoint === 'disable' && reason) {
       this.#disabled.emit({ tenant: row.tenant, endpointId: String(row.endpoint_id), reason });
     }
   }
 
-  #breakerFor(endpointId: string): CircuitBreakerPolicy {
+  // A delivery whose job does not carry its event (a retry by hand, a recover): everything from the tables.
+  async #load(id: string): Promise<DeliveryRow | undefined> {
+    const { rows } = await this.#db.query(
+      `SELECT d.id, d.tenant, d.endpoint_id, d.event_id, ev.type, ev.data, ev.occurred_at, e.url, e.enabled,
+         e.secret, e.previous_secret, e.previous_until, e.failing_since
+       FROM ${this.#s}.webhook_deliveries d
+       JOIN ${this.#s}.webhook_events ev ON ev.id = d.event_id
+       JOIN ${this.#s}.webhook_endpoints e ON e.id = d.endpoint_id
+       WHERE d.id = $1`,
+      [id],
+    );
+    return rows[0] as DeliveryRow | undefined;
+  }
+
+  // A delivery whose job carries its event: only the endpoint is read, and kept for `endpointCacheTtl`.
+  async #fromPayload(id: string, tenant: string, payload: DeliveryPayload): Promise<DeliveryRow | undefined> {
+    const endpointId = String(payload.endpoint);
+    const now = this.clock.monotonic();
+    let cached = this.#endpoints.get(endpointId);
+    if (cached === undefined || now - cached.at > this.#endpointCacheTtl) {
+      const { rows } = await this.#db.query(
+        `SELECT url, enabled, secret, previous_secret, previous_until, failing_since
+         FROM ${this.#s}.webhook_endpoints WHERE id = $1 AND tenant = $2`,
+        [endpointId, tenant],
+      );
+      cached = { at: now, row: rows[0] as EndpointRow | undefined };
+      this.#endpoints.set(endpointId, cached);
+      if (this.#endpoints.size > keep) this.#endpoints.delete(this.#endpoints.keys().next().value!);
+    }
+    if (!cached.row) return undefined;
+    return {
+      ...cached.row,
+      id,
+      tenant,
+      endpoint_id: endpointId,
+      event_id: String(payload.event),
+      type: payload.type!,
+      data: payload.data,
+      occurred_at: String(payload.at),
+    };
+  }
+
+  #breakerFor(endpointId: string, tenant: string): CircuitBreakerPolicy {
     let breaker = this.#breakers.get(endpointId);
     if (!breaker) {
       breaker = this.#breakerOf(endpointId, this.clock);
@@ -770,7 +841,9 @@ export class Webhooks {
         if (change.to !== 'open') return;
         const probeAt = breaker!.stats().probeAt;
         if (probeAt === undefined) return;
-        this.jobs.postpone(webhookDeliveriesQueue, { group: endpointId, until: probeAt }).catch(() => {});
+        this.jobs
+          .postpone(webhookDeliveriesQueue, { tenant, group: endpointId, until: probeAt })
+          .catch(() => {});
       });
       this.#breakers.set(endpointId, breaker);
       if (this.#breakers.size > keep) this.#breakers.delete(this.#breakers.keys().next().value!);
@@ -795,6 +868,7 @@ export class Webhooks {
 
   #forget(endpointId: string): void {
     this.#breakers.delete(endpointId);
+    this.#endpoints.delete(endpointId);
     const held = this.#agents.get(endpointId);
     this.#agents.delete(endpointId);
     void held?.agent.close().catch(() => {});
