@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock, type Timer } from '@headroom/core/clock';
+import type { Flags } from '@headroom/core/flags';
 import { createIdempotency, type Idempotency } from '@headroom/core/idempotency';
 import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
 import { createJobs, type ListenClient } from '@headroom/core/jobs';
 import { bulkhead } from '@headroom/core/policy';
-import { loadSpec, type Spec } from '@headroom/core/slo';
+import { createDegrader, loadSpec, type Spec } from '@headroom/core/slo';
 import { createWebhooks, type EgressOptions, type WebhooksOptions } from '@headroom/core/webhooks';
 import {
   type AdminAccess,
@@ -38,6 +39,7 @@ import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
 import { exportJob, exportsQueue } from './exports/export-job.ts';
 import { exportRoutes } from './exports/routes.ts';
+import { casebookFlags } from './flags.ts';
 import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
@@ -107,6 +109,8 @@ export interface AppDeps {
       /** Milliseconds before another process sends what a dead one was sending. @default 30_000 */
       lease?: number;
     };
+  /** Feature flags (`expand_depth_3`, `suggestions`, `exports`). @default casebookFlags(clock) */
+  flags?: Flags;
   /** Redis, when casebook runs with it (`REDIS_URL`): pinged by the health checks. @default none */
   redis?: { ping(): Promise<unknown> };
   /** How often an export's event stream looks (ms) and how long one lasts at most. @default 500 and 300_000 */
@@ -149,8 +153,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const cache = deps.cache ?? createCache({ name: 'casebook', clock });
   const reads = deps.readCache === false ? undefined : cache;
   const authenticated = authenticate({ db, clock, ...(reads ? { cache: reads } : {}) });
+  const spec = deps.spec ?? (await loadSpec(join(import.meta.dirname, '..', 'headroom.yaml')));
+  // Feature flags, and the SLO degrader that turns the costly ones off while an objective is breached.
+  const flags = deps.flags ?? casebookFlags(clock);
+  const degrader = createDegrader({ rules: spec.degrade, target: flags, clock });
   const deadlines = withRouteDeadline(
-    routeDeadlines(deps.spec ?? (await loadSpec(join(import.meta.dirname, '..', 'headroom.yaml'))), {
+    routeDeadlines(spec, {
       factor: 5,
       min: 250,
       max: defaultDatabaseLimits.queryTimeout,
@@ -286,6 +294,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.headroom.caches.add(cache);
   app.headroom.jobs.add(jobs);
   app.headroom.webhooks.add(webhooks);
+  app.headroom.flags.add(flags);
+  if (spec.degrade.length > 0) app.headroom.degrader.add(degrader);
+  degrader.onAction((e) => app.log.warn(e, `degrader: ${e.action} ${e.features.join(', ')}`));
   protection.bulkhead(streams);
   await app.register(async (open) => {
     open.addHook('onRequest', deadlines);
@@ -309,16 +320,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.tenantChecks }),
     );
     await api.register(accountRoutes, { db, clock, ...(reads ? { cache: reads } : {}) });
-    await api.register(caseRoutes, { db, clock, cache: reads, searchLimiter: limits.search, publish });
+    await api.register(caseRoutes, {
+      db,
+      clock,
+      cache: reads,
+      searchLimiter: limits.search,
+      publish,
+      flags,
+    });
     await api.register(activityRoutes, { db, clock, cache: reads, publish });
     await api.register(entityRoutes, { db, clock, cache: reads });
-    await api.register(exportRoutes, { db, jobs, clock, streams, ...deps.exportEvents });
+    await api.register(exportRoutes, { db, jobs, clock, streams, flags, ...deps.exportEvents });
     await api.register(webhookRoutes, { webhooks });
     await api.register(suggestionsRoutes, {
       db,
       clock,
       cache,
       enrichment: deps.enrichment ?? unreachableEnrichment,
+      flags,
       ...(deps.suggestions ? { tuning: deps.suggestions } : {}),
     });
   });

@@ -18,6 +18,8 @@ export const casebookErrors = defineErrors({
   HR_DATABASE_UNAVAILABLE: { status: 503, stack: false },
   /** The export is not done (queued, running, failed or cancelled): there is no file to download yet. */
   HR_EXPORT_NOT_READY: { status: 409, stack: false },
+  /** A feature is off for now (the SLO degrader or an operator turned its flag off): try again later. */
+  HR_FEATURE_DISABLED: { status: 503, stack: false },
   /** Internal: the suggestions route turns it into a stale or partial answer; its cause keeps the stack. */
   HR_UPSTREAM_FAILED: { status: 502, stack: false },
 });

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
 import type { DegraderRegistry } from './degrader-registry.ts';
 import { fastifyErrors } from './errors.ts';
+import type { FlagRegistry } from './flag-registry.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { Protection } from './protection.ts';
 import type { WebhookRegistry } from './webhook-registry.ts';
@@ -62,7 +63,7 @@ function forbidden(detail: string): HeadroomError {
 }
 
 function notFound(
-  kind: 'circuit breaker' | 'cache' | 'job queue' | 'webhook sender',
+  kind: 'circuit breaker' | 'cache' | 'job queue' | 'webhook sender' | 'feature flags' | 'feature flag',
   name: string,
 ): HeadroomError {
   const field = {
@@ -70,6 +71,8 @@ function notFound(
     cache: 'cache',
     'job queue': 'queue',
     'webhook sender': 'webhooks',
+    'feature flags': 'flags',
+    'feature flag': 'flag',
   }[kind];
   return fastifyErrors.create('HR_NOT_FOUND', `no ${kind} named "${name}"`, { context: { [field]: name } });
 }
@@ -88,7 +91,7 @@ async function operatorOnly(request: FastifyRequest): Promise<void> {
  * own tenant only; an operator names the tenant).
  *
  * @example
- * await adminRoutes(app, protection, caches, jobs, webhooks, degrader, { authorize: whoIsAdmin });
+ * await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(
   app: FastifyInstance,
@@ -97,6 +100,7 @@ export async function adminRoutes(
   jobs: JobRegistry,
   webhooks: WebhookRegistry,
   degrader: DegraderRegistry,
+  flags: FlagRegistry,
   options: AdminOptions,
 ) {
   const isolations = new Map<string, { dispose(): void }>();
@@ -175,12 +179,105 @@ export async function adminRoutes(
       // The SLO degrader's rules and where each stands (its features come back on by themselves; an operator's
       // flag override wins over it).
       admin.get('/degrader', operator, async () => ({ data: degrader.degrader?.states() ?? [] }));
+      flagRoutes(admin, flags, operator);
       admin.get('/webhooks/failing', operator, async () => {
         if (!webhooks.webhooks) throw notFound('webhook sender', 'webhooks');
         return { data: await webhooks.webhooks.failingEndpoints() };
       });
     },
     { prefix: options.prefix ?? '/admin' },
+  );
+}
+
+const flagParams = {
+  type: 'object',
+  properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' } },
+  required: ['name'],
+} as const;
+
+const overrideBody = {
+  type: 'object',
+  properties: {
+    value: { type: ['boolean', 'string'], maxLength: 100 },
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
+    until: { type: 'string', format: 'date-time', maxLength: 40 },
+    reason: { type: 'string', minLength: 1, maxLength: 500 },
+  },
+  required: ['value', 'reason'],
+  additionalProperties: false,
+} as const;
+
+const clearBody = {
+  type: 'object',
+  properties: {
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
+    reason: { type: 'string', minLength: 1, maxLength: 500 },
+  },
+  required: ['reason'],
+  additionalProperties: false,
+} as const;
+
+// Feature flags are process-wide controls: operators only. Each change names who made it (the operator and the
+// request id: the token is shared) and why (required).
+function flagRoutes(
+  admin: FastifyInstance,
+  registry: FlagRegistry,
+  operator: { preHandler: typeof operatorOnly },
+): void {
+  const flagsOf = () => {
+    if (!registry.flags) throw notFound('feature flags', 'flags');
+    return registry.flags;
+  };
+  const known = (name: string) => {
+    const flags = flagsOf();
+    if (!flags.snapshot().some((f) => f.flag === name)) throw notFound('feature flag', name);
+    return flags;
+  };
+  admin.get('/flags', operator, async () => ({
+    data: flagsOf().snapshot(),
+    changes: flagsOf().audit().slice(0, 50),
+  }));
+  admin.put(
+    '/flags/:name',
+    { ...operator, schema: { params: flagParams, body: overrideBody } },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      const body = request.body as {
+        value: boolean | string;
+        tenant?: string;
+        until?: string;
+        reason: string;
+      };
+      known(name).override(name, {
+        value: body.value,
+        ...(body.tenant === undefined ? {} : { tenant: body.tenant }),
+        ...(body.until === undefined ? {} : { until: Date.parse(body.until) }),
+        by: `operator (request ${request.id})`,
+        reason: body.reason,
+      });
+      return flagsOf()
+        .snapshot()
+        .find((f) => f.flag === name);
+    },
+  );
+  admin.delete(
+    '/flags/:name',
+    { ...operator, schema: { params: flagParams, body: clearBody } },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      const body = request.body as { tenant?: string; reason: string };
+      const cleared = known(name).clearOverride(name, {
+        ...(body.tenant === undefined ? {} : { tenant: body.tenant }),
+        by: `operator (request ${request.id})`,
+        reason: body.reason,
+      });
+      return {
+        ...flagsOf()
+          .snapshot()
+          .find((f) => f.flag === name),
+        cleared,
+      };
+    },
   );
 }
 

@@ -11,6 +11,7 @@ export type { EntityTag } from './entity-tags.ts';
 export { noneMatch, parseEntityTag, parseEntityTags, strongMatch, weakMatch } from './entity-tags.ts';
 export type { FastifyErrorCode } from './errors.ts';
 export { fastifyErrorCodes, fastifyErrors } from './errors.ts';
+export type { FlagRegistry } from './flag-registry.ts';
 export type { HealthCheck, HealthReading, Readiness, ReadinessResult } from './health.ts';
 export type { HttpCacheOptions } from './http-cache.ts';
 export { bytesEtag, cacheControl } from './http-cache.ts';

@@ -12,6 +12,7 @@ import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
 import { createDegraderRegistry, type DegraderRegistry } from './degrader-registry.ts';
 import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
+import { createFlagRegistry, type FlagRegistry } from './flag-registry.ts';
 import { type HealthCheck, healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
 import { createMetricsRegistry, httpMetrics, type RouteWatch } from './http-metrics.ts';
@@ -97,6 +98,8 @@ export interface HeadroomDecoration {
   readonly webhooks: WebhookRegistry;
   /** The app's SLO degrader, fed every answer of the routes it watches: `app.headroom.degrader.add(degrader)`. */
   readonly degrader: DegraderRegistry;
+  /** The app's feature flags, for metrics and the admin API: `app.headroom.flags.add(flags)`. */
+  readonly flags: FlagRegistry;
   /**
    * Installs a graceful shutdown on SIGTERM and SIGINT (see shutdown.ts): readiness 503 at once, serving on for
    * `delay`, then the drain, the app's `onClose` hooks and your `steps`, then exit 0; a second signal exits 1.
@@ -164,6 +167,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const watch: RouteWatch = { version: 0, observer: () => undefined };
   const metrics = httpMetrics(registry, watch);
   const degrader = createDegraderRegistry(registry, watch);
+  const flags = createFlagRegistry(registry);
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
   const jobs = createJobRegistry(registry, clock);
@@ -204,6 +208,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     jobs,
     webhooks,
     degrader,
+    flags,
     shutdown: (shutdownOptions?: ShutdownOptions) =>
       installShutdown(app, lifecycle, clock, drainTimeout, shutdownOptions),
   });
@@ -265,7 +270,8 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
-  if (options.admin) await adminRoutes(app, protection, caches, jobs, webhooks, degrader, options.admin);
+  if (options.admin)
+    await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, options.admin);
   const system = systemChecks(options.health);
   app.addHook('onClose', function stopSystemChecks(_instance, done) {
     system.close();

@@ -4,9 +4,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Cache, cacheKey, type GetOrSetOptions } from '@headroom/core/cache';
 import type { Clock } from '@headroom/core/clock';
 import type { HeadroomError } from '@headroom/core/errors';
+import type { Flags } from '@headroom/core/flags';
 import type { BulkheadPolicy } from '@headroom/core/policy';
 import type { Database, Queryable } from '../db/database.ts';
 import { casebookErrors } from '../errors.ts';
+import { flagContext } from '../flags.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import {
   caseTag,
@@ -67,6 +69,8 @@ export interface CaseRoutesOptions {
   searchLimiter?: BulkheadPolicy;
   /** Writes publish `case.created` and `case.updated` here, in their transaction. @default none */
   publish?: PublishEvent;
+  /** While `expand_depth_3` is off, a detail asking for depth 3 is served at depth 2. @default always on */
+  flags?: Flags;
 }
 
 // Built once: a search makes no options object.
@@ -112,7 +116,15 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     async (request, reply) => {
       const { tenantId } = request.principal;
       const id = request.params.id;
-      const depth = expandDepth(request.query.expand);
+      let depth = expandDepth(request.query.expand);
+      if (
+        depth === 3 &&
+        options.flags &&
+        !options.flags.enabled('expand_depth_3', flagContext(request.principal))
+      ) {
+        depth = 2; // owner.team without its org: what the degrader keeps while search is over budget
+        reply.header('x-headroom-degraded', 'expand_depth_3');
+      }
       // One entry per case and depth; `fields` is applied to it, so every selection shares the entry.
       const entry = await readEntry(
         cache,

@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Clock } from '@headroom/core/clock';
+import type { Flags } from '@headroom/core/flags';
 import type { Jobs } from '@headroom/core/jobs';
 import type { BulkheadPolicy } from '@headroom/core/policy';
 import { overloadedError, type RouteIdempotency } from '@headroom/fastify';
@@ -11,6 +12,7 @@ import { Type } from 'typebox';
 import { CaseStatus } from '../cases/schemas.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { casebookErrors } from '../errors.ts';
+import { flagContext } from '../flags.ts';
 import { tenantData } from '../http/cache-policy.ts';
 import { acceptsIdempotencyKey, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
@@ -29,6 +31,8 @@ export interface ExportRoutesOptions {
   pollInterval?: number;
   /** How long an event stream lasts at most before the client reconnects (ms). @default 300_000 */
   streamLimit?: number;
+  /** New exports are refused while the `exports` flag is off. @default always on */
+  flags?: Flags;
 }
 
 const CreateExportBody = Type.Object(
@@ -114,6 +118,16 @@ export const exportRoutes: FastifyPluginAsyncTypebox<ExportRoutesOptions> = asyn
     '/v1/exports',
     { schema: { body: CreateExportBody }, config: { idempotency: requiresIdempotencyKey } },
     async (request, reply) => {
+      if (options.flags && !options.flags.enabled('exports', flagContext(request.principal))) {
+        throw casebookErrors.create(
+          'HR_FEATURE_DISABLED',
+          'exports are turned off for now; try again later',
+          {
+            headers: { 'retry-after': '60' },
+            context: { feature: 'exports' },
+          },
+        );
+      }
       await jobs.assertRunning(exportsQueue);
       const { tenantId, userId, tier } = request.principal;
       const { kind, format, filter = {} } = request.body;

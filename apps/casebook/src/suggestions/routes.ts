@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Cache, cacheKey } from '@headroom/core/cache';
 import type { Clock, Timer } from '@headroom/core/clock';
+import type { Flags } from '@headroom/core/flags';
 import {
   type CircuitBreakerPolicy,
   circuitBreaker,
@@ -18,6 +19,7 @@ import {
 import { Type } from 'typebox';
 import type { Database } from '../db/database.ts';
 import { casebookErrors } from '../errors.ts';
+import { flagContext } from '../flags.ts';
 import { isStale } from '../http/cached-reads.ts';
 import { envelopeVersion, Stale } from '../http/envelope.ts';
 import { IdParams } from '../http/params.ts';
@@ -31,6 +33,8 @@ export interface SuggestionsRoutesOptions {
   cache: Cache;
   /** Policy timings; tests and drills shorten them. */
   tuning?: Partial<SuggestionsTuning>;
+  /** While the `suggestions` flag is off, answers are empty and partial, at once. @default always on */
+  flags?: Flags;
 }
 
 /** The timings of the suggestions policies. */
@@ -163,9 +167,13 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
   }
 
   const schema = { params: IdParams, response: { 200: SuggestionsAnswer } };
-  app.get('/v1/cases/:id/suggestions', { schema }, async (request): Promise<Answer> => {
+  app.get('/v1/cases/:id/suggestions', { schema }, async (request, reply): Promise<Answer> => {
     const { tenantId, tenantSlug } = request.principal;
     const caseId = request.params.id;
+    if (options.flags && !options.flags.enabled('suggestions', flagContext(request.principal))) {
+      reply.header('x-headroom-degraded', 'suggestions');
+      return { version: envelopeVersion, case_id: caseId, data: [], stale: false, partial: true };
+    }
     const key = cacheKey({ tenant: String(tenantId) }, 'suggestions', caseId);
     // A fresh cached answer (tenant-scoped: its case existed in this tenant) needs no database. Otherwise
     // the case must exist, unless the database cannot say within a moment: then the answer is what the

@@ -182,6 +182,24 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'GET', url: '/metrics' },
     { method: 'GET', url: '/admin/webhooks/failing' },
     { method: 'GET', url: '/admin/degrader' },
+    { method: 'GET', url: '/admin/flags' },
+    {
+      method: 'PUT',
+      url: '/admin/flags/:name',
+      body: {
+        value: field(fc.boolean(), fc.constantFrom('true', 1, null, 'x'.repeat(200))),
+        tenant: field(fc.constantFrom('1', '2'), fc.constantFrom('', 'x'.repeat(300))),
+        reason: field(validText, overLong),
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/admin/flags/:name',
+      body: {
+        tenant: field(fc.constantFrom('1', '2'), fc.constantFrom('')),
+        reason: field(validText, overLong),
+      },
+    },
     { method: 'GET', url: '/admin/breakers' },
     { method: 'POST', url: '/admin/breakers/:name/reset' },
     { method: 'POST', url: '/admin/breakers/:name/isolate' },
