@@ -253,7 +253,8 @@ test("a transaction carries its route's deadline on the server, and the next bor
 test('the pool is in /metrics: connections by state and the wait for one', async () => {
   const metrics = await app.inject({ url: '/metrics', headers: operatorHeaders });
   assert.match(metrics.body, /headroom_db_pool_connections\{state="idle"\} \d+/);
-  assert.match(metrics.body, /headroom_db_pool_connections\{state="waiting"\} 0/);
+  // The scrape itself reads the queues' counts through the pool, so a caller may be waiting for a connection.
+  assert.match(metrics.body, /headroom_db_pool_connections\{state="waiting"\} \d+/);
   assert.match(metrics.body, /headroom_db_pool_wait_seconds_count \d+/);
   // The whole exposition of casebook, its own series and the plugin's, passes Prometheus' own linter.
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
