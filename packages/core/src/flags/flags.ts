@@ -123,35 +123,54 @@ export class Flags {
 
   /** The flag's value for `context` and why; an unknown flag throws HR_INVALID_OPTION (a typo is a bug). */
   evaluate(name: string, context: FlagContext = {}): FlagEvaluation {
-    const flag = this.#flags.get(name);
-    if (flag === undefined) throw invalidOption('flags', name, 'a defined flag', name);
-    if (flag.overrides.size > 0) {
-      const override =
-        (context.tenant === undefined ? undefined : this.#live(flag, context.tenant)) ?? this.#live(flag, '');
-      if (override !== undefined) return { value: override.value, reason: 'override' };
-    }
-    if (flag.degraded !== undefined) return { value: flag.degraded, reason: 'degraded' };
-    for (const rule of flag.rules) {
-      if (
-        rule.tenants !== undefined &&
-        (context.tenant === undefined || !rule.tenants.includes(context.tenant))
-      )
-        continue;
-      if (rule.tiers !== undefined && (context.tier === undefined || !rule.tiers.includes(context.tier)))
-        continue;
-      return { value: rule.value, reason: 'rule' };
-    }
-    return { value: flag.definition.default, reason: 'default' };
+    const flag = this.#flag(name);
+    const value = this.#value(flag, context);
+    return { value, reason: this.#reason };
   }
 
-  /** A boolean flag's value for `context`. */
+  /** A boolean flag's value for `context` (no allocation: the hot path). */
   enabled(name: string, context?: FlagContext): boolean {
-    return this.evaluate(name, context).value === true;
+    const flag = this.#flags.get(name);
+    if (flag === undefined) throw invalidOption('flags', name, 'a defined flag', name);
+    return this.#value(flag, context) === true;
   }
 
   /** A variant flag's value for `context`. */
   variant(name: string, context?: FlagContext): string {
-    return String(this.evaluate(name, context).value);
+    return String(this.#value(this.#flag(name), context));
+  }
+
+  /** Why the last `#value` gave what it gave (read right after it, synchronously). */
+  #reason: FlagReason = 'default';
+
+  #value(flag: Flag, context: FlagContext | undefined): boolean | string {
+    if (flag.overrides.size > 0) {
+      const tenant = context?.tenant;
+      const override = (tenant === undefined ? undefined : this.#live(flag, tenant)) ?? this.#live(flag, '');
+      if (override !== undefined) {
+        this.#reason = 'override';
+        return override.value;
+      }
+    }
+    if (flag.degraded !== undefined) {
+      this.#reason = 'degraded';
+      return flag.degraded;
+    }
+    const rules = flag.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (
+        rule.tenants !== undefined &&
+        (context?.tenant === undefined || !rule.tenants.includes(context.tenant))
+      )
+        continue;
+      if (rule.tiers !== undefined && (context?.tier === undefined || !rule.tiers.includes(context.tier)))
+        continue;
+      this.#reason = 'rule';
+      return rule.value;
+    }
+    this.#reason = 'default';
+    return flag.definition.default;
   }
 
   /** Sets a value by hand, for every tenant or one, until `until` (ms) if given; recorded with who and why. */
