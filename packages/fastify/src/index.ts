@@ -4,6 +4,7 @@ export type { AdminAccess, AdminOptions } from './admin.ts';
 export { arrivedAt } from './arrival.ts';
 export { inBursts } from './bursts.ts';
 export type { CacheRegistry } from './cache-metrics.ts';
+export type { ConfigRegistry } from './config-registry.ts';
 export type { ConnectionOptionsInput, ConnectionServerOptions, ConnectionTimeouts } from './connections.ts';
 export { answerClientError, connectionOptions, defaultConnectionTimeouts } from './connections.ts';
 export type { DegraderRegistry } from './degrader-registry.ts';

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
 import { arrivedAt } from './arrival.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
+import { type ConfigRegistry, createConfigRegistry } from './config-registry.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
 import { createDegraderRegistry, type DegraderRegistry } from './degrader-registry.ts';
 import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
@@ -100,6 +101,8 @@ export interface HeadroomDecoration {
   readonly degrader: DegraderRegistry;
   /** The app's feature flags, for metrics and the admin API: `app.headroom.flags.add(flags)`. */
   readonly flags: FlagRegistry;
+  /** The app's hot-reloaded config, for metrics and /health: `app.headroom.config.add(config)`. */
+  readonly config: ConfigRegistry;
   /**
    * Installs a graceful shutdown on SIGTERM and SIGINT (see shutdown.ts): readiness 503 at once, serving on for
    * `delay`, then the drain, the app's `onClose` hooks and your `steps`, then exit 0; a second signal exits 1.
@@ -168,6 +171,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const metrics = httpMetrics(registry, watch);
   const degrader = createDegraderRegistry(registry, watch);
   const flags = createFlagRegistry(registry);
+  const config = createConfigRegistry(registry);
   const methods = routeMethods();
   const clock = options.clock ?? systemClock();
   const jobs = createJobRegistry(registry, clock);
@@ -209,6 +213,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     webhooks,
     degrader,
     flags,
+    config,
     shutdown: (shutdownOptions?: ShutdownOptions) =>
       installShutdown(app, lifecycle, clock, drainTimeout, shutdownOptions),
   });
@@ -289,6 +294,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       lifecycle,
       system,
       degrader,
+      config,
       clock,
       readinessTimeout,
     ),
@@ -308,6 +314,7 @@ function withBreakers(
   lifecycle: Lifecycle,
   system: ReturnType<typeof systemChecks>,
   degrader: DegraderRegistry,
+  config: ConfigRegistry,
   clock: Clock,
   timeout: number,
 ): Readiness {
@@ -329,6 +336,7 @@ function withBreakers(
       ...result.checks,
       ...queues,
       ...degrader.checks(),
+      ...config.checks(),
       ...system.read(),
     };
     let ready = result.ready;
