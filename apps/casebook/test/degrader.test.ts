@@ -77,6 +77,8 @@ test('a slow upstream breaches the objective: suggestions off, health warns; an 
   const asked = await upstreamRequests();
   await suggestions();
   assert.equal(await upstreamRequests(), asked, 'the upstream is not asked while the feature is off');
+  const unknown = await t.as(acme, { url: '/v1/cases/2147483000/suggestions' });
+  assert.equal(unknown.statusCode, 404, 'a case that does not exist is still a 404 while the feature is off');
 
   const health = (await t.app.inject('/health')).json();
   assert.equal(health.status, 'warn');

@@ -170,16 +170,17 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
   app.get('/v1/cases/:id/suggestions', { schema }, async (request, reply): Promise<Answer> => {
     const { tenantId, tenantSlug } = request.principal;
     const caseId = request.params.id;
-    if (options.flags && !options.flags.enabled('suggestions', flagContext(request.principal))) {
-      reply.header('x-headroom-degraded', 'suggestions');
-      return { version: envelopeVersion, case_id: caseId, data: [], stale: false, partial: true };
-    }
     const key = cacheKey({ tenant: String(tenantId) }, 'suggestions', caseId);
     // A fresh cached answer (tenant-scoped: its case existed in this tenant) needs no database. Otherwise
     // the case must exist, unless the database cannot say within a moment: then the answer is what the
     // cache kept for grace, or partial, and the upstream is not asked for a case nobody could check.
     const known = cache.peekEntry<Suggestion[]>(key) ? true : await caseExists(tenantId, caseId);
     if (known === false) throw notFound('case', caseId);
+    // Turned off (the degrader, or an operator): no upstream call, an empty answer flagged partial.
+    if (options.flags && !options.flags.enabled('suggestions', flagContext(request.principal))) {
+      reply.header('x-headroom-degraded', 'suggestions');
+      return { version: envelopeVersion, case_id: caseId, data: [], stale: false, partial: true };
+    }
     const entry = await degraded.execute(() =>
       cache.getOrSetEntry<Suggestion[]>(
         key,
