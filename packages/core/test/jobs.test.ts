@@ -581,3 +581,22 @@ test('bad options and names throw HR_INVALID_OPTION naming them', async () => {
   await assert.rejects(jobs.enqueue(undefined, 'q', {}, { maxAttempts: 0 }), /maxAttempts/);
   await jobs.stop();
 });
+
+test('a batch fetch spreads over the groups: each pick takes the group with the fewest running, under its limit', async () => {
+  const jobs = createJobs({ db: pool });
+  const queue = fresh('groups');
+  for (let g = 1; g <= 10; g++) {
+    for (let i = 0; i < 5; i++)
+      await jobs.enqueue(undefined, queue, { g }, { tenant: 't', group: `g${g}`, groupLimit: 4 });
+  }
+  const { rows } = await pool.query(
+    `SELECT grp, count(*)::int AS n FROM headroom.fetch_jobs($1, $2, 60000, 'w', 10) GROUP BY grp`,
+    [queue, Date.now() + 1_000],
+  );
+  assert.equal(
+    rows.length,
+    10,
+    `one job of each of the ten groups, not four groups filled: ${JSON.stringify(rows)}`,
+  );
+  assert.ok(rows.every((r) => r.n === 1));
+});

@@ -437,3 +437,33 @@ test('tenants take turns: a tenant with a backlog over many endpoints does not k
     await stop(jobs, webhooks);
   }
 });
+
+test('a delivery job whose row does not exist (a fan-out that lost a race) sends at most once and is not retried', async () => {
+  const { jobs, webhooks, tenant } = setUp();
+  const { endpoint } = await webhooks.createEndpoint({
+    tenant,
+    url: hook('/orphan'),
+    events: ['case.created'],
+  });
+  const { id } = await jobs.enqueue(
+    undefined,
+    webhookDeliveriesQueue,
+    {
+      delivery: 987654321,
+      endpoint: endpoint.id,
+      event: 5,
+      type: 'case.created',
+      data: {},
+      at: jobs.clock.now(),
+    },
+    { tenant, group: endpoint.id, groupLimit: 4, maxAttempts: 11 },
+  );
+  webhooks.work({ concurrency: 2 });
+  try {
+    await until(async () => (await jobs.get(id))?.state === 'done', { what: 'the orphan job to end' });
+    assert.equal(at('/orphan').length, 1, 'sent once, not on the retry schedule');
+    assert.equal((await jobs.get(id))?.attempts, 1);
+  } finally {
+    await stop(jobs, webhooks);
+  }
+});

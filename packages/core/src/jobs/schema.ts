@@ -97,7 +97,10 @@ DECLARE
   g_tenant text[];
   g_name text[];
   g_running bigint[];
-  g_limit integer;
+  g_limit integer[] := '{}';
+  g_limit_read boolean[] := '{}';
+  best integer;
+  lim integer;
   picked bigint;
   taken integer := 0;
   took boolean;
@@ -162,22 +165,35 @@ BEGIN
         AND j.run_at <= p_now AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
       ORDER BY j.id LIMIT 1
       FOR UPDATE SKIP LOCKED;
-      -- Else a job of the tenant's group with the fewest running, under its limit: the one due longest.
+      -- Else a job of the tenant's group with the fewest running now, under its limit: the one due longest. Each
+      -- pick chooses again, so one batch spreads over the groups instead of filling the first ones to their cap.
       IF picked IS NULL AND g_tenant IS NOT NULL THEN
-        FOR k IN 1 .. array_length(g_tenant, 1) LOOP
-          CONTINUE WHEN g_tenant[k] IS DISTINCT FROM tenants[i];
-          SELECT j.group_limit INTO g_limit FROM ${s}.jobs j
-          WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.grp = g_name[k] AND j.state = 'ready' LIMIT 1;
-          CONTINUE WHEN g_limit IS NOT NULL AND g_running[k] >= g_limit;
+        LOOP
+          best := NULL;
+          FOR k IN 1 .. array_length(g_tenant, 1) LOOP
+            CONTINUE WHEN g_tenant[k] IS DISTINCT FROM tenants[i];
+            IF g_limit[k] IS NULL AND g_limit_read[k] IS NOT TRUE THEN
+              SELECT j.group_limit INTO lim FROM ${s}.jobs j
+              WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.grp = g_name[k] AND j.state = 'ready' LIMIT 1;
+              g_limit[k] := lim;
+              g_limit_read[k] := true;
+            END IF;
+            CONTINUE WHEN g_limit[k] IS NOT NULL AND g_running[k] >= g_limit[k];
+            IF best IS NULL OR g_running[k] < g_running[best] THEN
+              best := k;
+            END IF;
+          END LOOP;
+          EXIT WHEN best IS NULL;
           SELECT j.id INTO picked FROM ${s}.jobs j
-          WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.grp = g_name[k] AND j.state = 'ready'
+          WHERE j.queue = p_queue AND j.tenant = tenants[i] AND j.grp = g_name[best] AND j.state = 'ready'
             AND j.run_at <= p_now AND (j.tenant_limit IS NULL OR running[i] < j.tenant_limit)
           ORDER BY j.run_at, j.id LIMIT 1
           FOR UPDATE SKIP LOCKED;
           IF picked IS NOT NULL THEN
-            g_running[k] := g_running[k] + 1;
+            g_running[best] := g_running[best] + 1;
             EXIT;
           END IF;
+          g_tenant[best] := NULL; -- nothing of this group due now (or all locked): not looked at again
         END LOOP;
       END IF;
       IF picked IS NULL THEN

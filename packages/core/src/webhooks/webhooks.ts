@@ -714,7 +714,7 @@ export class Webhooks {
 
     const last = job.attempt >= job.maxAttempts;
     const state: DeliveryState = attempt.ok ? 'delivered' : attempt.gone || last ? 'failed' : 'pending';
-    await this.#record(row, job.attempt, state, attempt);
+    if (!(await this.#record(row, job.attempt, state, attempt))) return { missing: true };
     const result: WebhookAttemptEvent['result'] = attempt.ok
       ? 'delivered'
       : attempt.gone
@@ -740,7 +740,7 @@ export class Webhooks {
     attempt: number,
     state: DeliveryState,
     sent: DeliveryAttempt,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const now = Math.floor(this.clock.now());
     const failingSince = row.failing_since === null ? null : Number(row.failing_since);
     let endpoint: 'healthy' | 'failing' | 'disable' | 'same' = 'same';
@@ -757,19 +757,21 @@ export class Webhooks {
         reason = `webhook.disabled: every delivery failed from ${new Date(failingSince).toISOString()} for ${Math.round((now - failingSince) / 3_600_000)} h`;
       }
     }
-    await this.#db.query(
-      `WITH a AS (INSERT INTO ${this.#s}.webhook_attempts
-                    (delivery_id, attempt, at, duration_ms, status, response, error)
-                  VALUES ($1, $2, $3, $4, $5, $6, $7)),
-       d AS (UPDATE ${this.#s}.webhook_deliveries SET state = $8, attempts = attempts + 1, last_status = $5,
+    // The delivery row first: a job whose row does not exist (a fan-out that lost a race with another, after a
+    // lapsed lease) records nothing and is not retried.
+    const { rows } = await this.#db.query(
+      `WITH d AS (UPDATE ${this.#s}.webhook_deliveries SET state = $8, attempts = attempts + 1, last_status = $5,
                last_error = $7, updated_at = $3, delivered_at = CASE WHEN $8 = 'delivered' THEN $3 ELSE delivered_at END
-             WHERE id = $1)
-       UPDATE ${this.#s}.webhook_endpoints SET
-         failing_since = CASE $10 WHEN 'healthy' THEN NULL WHEN 'failing' THEN $3 ELSE failing_since END,
-         enabled = CASE WHEN $10 = 'disable' THEN false ELSE enabled END,
-         disabled_reason = CASE WHEN $10 = 'disable' THEN $11 ELSE disabled_reason END,
-         updated_at = $3
-       WHERE id = $9 AND $10 <> 'same'`,
+             WHERE id = $1 RETURNING id),
+       a AS (INSERT INTO ${this.#s}.webhook_attempts (delivery_id, attempt, at, duration_ms, status, response, error)
+             SELECT d.id, $2, $3, $4, $5, $6, $7 FROM d),
+       e AS (UPDATE ${this.#s}.webhook_endpoints SET
+               failing_since = CASE $10 WHEN 'healthy' THEN NULL WHEN 'failing' THEN $3 ELSE failing_since END,
+               enabled = CASE WHEN $10 = 'disable' THEN false ELSE enabled END,
+               disabled_reason = CASE WHEN $10 = 'disable' THEN $11 ELSE disabled_reason END,
+               updated_at = $3
+             WHERE id = $9 AND $10 <> 'same' AND EXISTS (SELECT 1 FROM d))
+       SELECT count(*)::int AS n FROM d`,
       [
         row.id,
         attempt,
@@ -784,10 +786,12 @@ export class Webhooks {
         reason,
       ],
     );
+    if (Number(rows[0]?.n ?? 0) === 0) return false;
     if (endpoint !== 'same') this.#endpoints.delete(String(row.endpoint_id));
     if (endpoint === 'disable' && reason) {
       this.#disabled.emit({ tenant: row.tenant, endpointId: String(row.endpoint_id), reason });
     }
+    return true;
   }
 
   // A delivery whose job does not carry its event (a retry by hand, a recover): everything from the tables.
