@@ -75,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((entry) => entry.trim())
       .filter(Boolean),
-    webhookWorkers: integer(env, 'WEBHOOK_WORKERS', 16),
+    webhookWorkers: integer(env, 'WEBHOOK_WORKERS', 64),
     shutdownDelay: integer(env, 'SHUTDOWN_DELAY_MS', 5_000),
     shutdownDeadline: env.SHUTDOWN_DEADLINE_MS ? integer(env, 'SHUTDOWN_DEADLINE_MS', 0, 1) : undefined,
     webhookLease: integer(env, 'WEBHOOK_LEASE_MS', 30_000, 3),

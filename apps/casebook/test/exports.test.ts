@@ -52,11 +52,11 @@ const statusOf = async (token: string, id: number) =>
 
 test('the latest queue migration holds the same DDL as jobsSchemaSql() and webhooksSchemaSql()', async () => {
   const migration = await readFile(
-    join(import.meta.dirname, '..', 'migrations', '006_webhook_delivery.sql'),
+    join(import.meta.dirname, '..', 'migrations', '007_webhook_throughput.sql'),
     'utf8',
   );
   const regenerate =
-    'regenerate migrations/006_webhook_delivery.sql from jobsSchemaSql() + webhooksSchemaSql()';
+    'regenerate migrations/007_webhook_throughput.sql from jobsSchemaSql() + webhooksSchemaSql()';
   assert.ok(migration.includes(jobsSchemaSql()), regenerate);
   assert.ok(migration.includes(webhooksSchemaSql()), regenerate);
 });

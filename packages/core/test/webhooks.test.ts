@@ -338,17 +338,54 @@ test('the breaker of a failing endpoint stops sending to it: its deliveries wait
     for (let i = 0; i < 12; i++) await publishCase(webhooks, tenant, `down ${i}`);
     await until(() => webhooks.breaker(endpoint.id)?.state === 'open', { what: 'the breaker to open' });
     const sent = at('/down').length;
-    // 12 deliveries, each retried at once after its first failure: 24 attempts without a breaker.
+    // 12 deliveries, each retried at once after its first failure: 24 attempts without a breaker. Opened, the
+    // breaker holds the endpoint's group until its probe: every delivery waits, none running.
+    const held = async () =>
+      (
+        await pool.query(
+          `SELECT count(*) FILTER (WHERE j.state = 'ready')::int AS ready,
+                  count(*) FILTER (WHERE j.state = 'running')::int AS running,
+                  max(g.not_before) AS until
+           FROM headroom.jobs j LEFT JOIN headroom.job_groups g
+             ON g.queue = j.queue AND g.tenant = j.tenant AND g.grp = j.grp
+           WHERE j.queue = $1 AND j.tenant = $2`,
+          [webhookDeliveriesQueue, tenant],
+        )
+      ).rows[0];
     await until(
-      async () =>
-        (
-          await pool.query(
-            `SELECT count(*) FILTER (WHERE state = 'ready' AND run_at > $2)::int AS waiting, count(*)::int AS n
-             FROM headroom.jobs WHERE queue = $1 AND tenant = $3`,
-            [webhookDeliveriesQueue, clock.now(), tenant],
-          )
-        ).rows[0].waiting === 12,
+      async () => {
+        const h = await held();
+        return h.ready === 12 && h.running === 0 && Number(h.until) > clock.now();
+      },
       { what: 'every delivery of the endpoint to wait for the probe' },
+    );
+    // A delivery enqueued while the group is held waits too: a fetch passes the whole group over (in a
+    // transaction rolled back, so that the worker's view is untouched), and takes its jobs once the hold is over.
+    await publishCase(webhooks, tenant, 'down late');
+    await until(async () => (await held()).ready === 13, { what: 'the late delivery to be queued' });
+    const fetchAt = async (now: number) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query(
+          `SELECT count(*)::int AS n FROM headroom.fetch_jobs($1, $2, 60000, 'test', 100)`,
+          [webhookDeliveriesQueue, now],
+        );
+        return rows[0].n as number;
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    assert.equal(
+      await fetchAt(clock.now()),
+      0,
+      'nothing of a held group is taken, the late delivery neither',
+    );
+    assert.equal(
+      await fetchAt(Number((await held()).until) + 1),
+      4,
+      'after the hold, the group is taken again (up to its cap)',
     );
     assert.ok(sent >= 5 && sent < 10, `the breaker opened after a few attempts (${sent})`);
     assert.equal(at('/down').length, sent, 'nothing sent while open');
@@ -466,4 +503,75 @@ test('a delivery job whose row does not exist (a fan-out that lost a race) sends
   } finally {
     await stop(jobs, webhooks);
   }
+});
+
+test('attempts recorded in one batch: each delivery counted, a missing one answered as such, the endpoint disabled once whatever its other attempts said', async () => {
+  const { webhooks, tenant } = setUp();
+  const { endpoint } = await webhooks.createEndpoint({
+    tenant,
+    url: hook('/batch'),
+    events: ['case.created'],
+  });
+  for (let i = 0; i < 3; i++) await publishCase(webhooks, tenant, `batch ${i}`);
+  const events = (
+    await pool.query('SELECT id FROM headroom.webhook_events WHERE tenant = $1 ORDER BY id', [tenant])
+  ).rows.map((r) => r.id);
+  for (const event of events) {
+    await pool.query('SELECT headroom.fan_out_webhook($1, 1000, 10, 20000, 4)', [event]);
+    // Run again (a lapsed lease): nothing more.
+    const again = await pool.query('SELECT headroom.fan_out_webhook($1, 1000, 10, 20000, 4) AS n', [event]);
+    assert.equal(again.rows[0].n, 0);
+  }
+  const deliveries = (
+    await pool.query('SELECT id FROM headroom.webhook_deliveries WHERE endpoint_id = $1 ORDER BY id', [
+      endpoint.id,
+    ])
+  ).rows.map((r) => String(r.id));
+  assert.equal(deliveries.length, 3);
+  // A delivered attempt, a 410 that disables, a later failure of the same endpoint, and a delivery that does not exist.
+  const ids = [...deliveries, '999999999'];
+  const { rows } = await pool.query(
+    `SELECT id FROM headroom.record_webhook_attempts($1::bigint[], $2::integer[], $3::bigint[], $4::integer[],
+       $5::integer[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[]) AS r(id)`,
+    [
+      ids,
+      [1, 1, 1, 1],
+      [2000, 2001, 2002, 2003],
+      [5, 6, 7, 8],
+      [204, 410, 500, 204],
+      [null, 'gone', 'oops', null],
+      [null, null, 'the endpoint answered 500', null],
+      ['delivered', 'failed', 'pending', 'delivered'],
+      Array(4).fill(endpoint.id),
+      ['same', 'disable', 'failing', 'same'],
+      [null, 'webhook.disabled: the receiver answered 410 Gone', null, null],
+    ],
+  );
+  assert.deepEqual(
+    rows.map((r) => String(r.id)).sort(),
+    [...deliveries].sort(),
+    'the missing delivery is not answered',
+  );
+  const states = (
+    await pool.query(
+      `SELECT d.state, d.attempts, d.last_status, (SELECT count(*)::int FROM headroom.webhook_attempts a WHERE a.delivery_id = d.id) AS n
+       FROM headroom.webhook_deliveries d WHERE d.endpoint_id = $1 ORDER BY d.id`,
+      [endpoint.id],
+    )
+  ).rows;
+  assert.deepEqual(
+    states.map((s) => [s.state, s.attempts, s.last_status, s.n]),
+    [
+      ['delivered', 1, 204, 1],
+      ['failed', 1, 410, 1],
+      ['pending', 1, 500, 1],
+    ],
+  );
+  const after = await webhooks.getEndpoint(tenant, endpoint.id);
+  assert.equal(
+    after?.enabled,
+    false,
+    'the 410 disabled it, although a later attempt of the batch only failed',
+  );
+  assert.match(after?.disabledReason ?? '', /^webhook\.disabled: .*410/);
 });

@@ -38,7 +38,7 @@ export interface EnqueueOptions {
   tenantLimit?: number;
   /**
    * A group inside the tenant (a webhook endpoint, say): with `groupLimit`, at most that many of the group's
-   * jobs of this queue run at once, across every worker; `postpone` moves a group's ready jobs as one.
+   * jobs of this queue run at once, across every worker; `postpone` holds a whole group for a time.
    */
   group?: string;
   /** At most this many jobs of `group` run at once. */
@@ -222,14 +222,14 @@ export class Jobs {
   }
 
   /**
-   * Moves the ready jobs of one group of a tenant in `queue` (a webhook endpoint whose circuit is open, say) to run no sooner
-   * than `until` (ms since the epoch): workers stop taking them until then, without an attempt spent. Returns how
-   * many moved.
+   * Holds one group of a tenant in `queue` (a webhook endpoint whose circuit is open, say) until `until` (ms since
+   * the epoch): workers take none of its jobs before then, neither the ready ones nor those enqueued meanwhile,
+   * and no attempt is spent. A later call moves the time (earlier too). One row of `job_groups` per group held.
    */
-  async postpone(queue: string, options: { tenant: string; group: string; until: number }): Promise<number> {
-    const result = await this.db.query(
-      `UPDATE ${this.schema}.jobs SET run_at = $4
-       WHERE queue = $1 AND tenant = $2 AND grp = $3 AND state = 'ready' AND run_at < $4`,
+  async postpone(queue: string, options: { tenant: string; group: string; until: number }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.schema}.job_groups (queue, tenant, grp, not_before) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (queue, tenant, grp) DO UPDATE SET not_before = excluded.not_before`,
       [
         checkQueue(queue),
         options.tenant,
@@ -237,7 +237,6 @@ export class Jobs {
         Math.floor(checkNumber('postpone', 'until', options.until)),
       ],
     );
-    return result.rowCount ?? 0;
   }
 
   /** True while `queue` is paused. */

@@ -15,7 +15,8 @@ import { invalidOption } from '../errors/index.ts';
  * come, skipping locked rows, only while the tenant is under the job's `tenant_limit` and the queue is not
  * paused. Jobs in groups (a webhook endpoint, say) are taken from the tenant's group with the fewest running
  * under its `group_limit`, the one due longest first; a group at its limit is passed over in one index probe,
- * whatever its backlog. A tenant with a backlog never delays another's job by more than one job per worker slot.
+ * whatever its backlog; a group held by `jobs.postpone` (a row of `job_groups`) is passed over until its time, the
+ * jobs enqueued to it meanwhile too. A tenant with a backlog never delays another's job by more than one job per worker slot.
  *
  * @example
  * await pool.query(jobsSchemaSql());
@@ -54,12 +55,20 @@ DROP INDEX IF EXISTS ${s}.jobs_ready_group;
 CREATE INDEX IF NOT EXISTS jobs_ready_ungrouped ON ${s}.jobs (queue, tenant, id) WHERE state = 'ready' AND grp IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_ready_grouped ON ${s}.jobs (queue, tenant, grp, run_at, id)
   WHERE state = 'ready' AND grp IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_running ON ${s}.jobs (queue, tenant) WHERE state = 'running';
+DROP INDEX IF EXISTS ${s}.jobs_running;
+CREATE INDEX IF NOT EXISTS jobs_running_by_group ON ${s}.jobs (queue, tenant, grp) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS jobs_dead ON ${s}.jobs (queue, id) WHERE state = 'dead';
 CREATE INDEX IF NOT EXISTS jobs_finished ON ${s}.jobs (finished_at) WHERE state IN ('done', 'cancelled', 'dead');
 CREATE TABLE IF NOT EXISTS ${s}.queues (
   queue text PRIMARY KEY,
   paused boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS ${s}.job_groups (
+  queue text NOT NULL,
+  tenant text NOT NULL,
+  grp text NOT NULL,
+  not_before bigint NOT NULL,
+  PRIMARY KEY (queue, tenant, grp)
 );
 DROP FUNCTION IF EXISTS ${s}.add_job(text, jsonb, text, bigint, integer, integer, integer, bigint);
 CREATE OR REPLACE FUNCTION ${s}.add_job(
@@ -126,6 +135,9 @@ BEGIN
            (SELECT count(*) FROM ${s}.jobs r
             WHERE r.queue = p_queue AND r.state = 'running' AND r.tenant = g.tenant AND r.grp = g.grp) AS n
     FROM g
+    -- A group held (postpone) is passed over, its jobs and the ones enqueued since alike.
+    WHERE NOT EXISTS (SELECT 1 FROM ${s}.job_groups h
+                      WHERE h.queue = p_queue AND h.tenant = g.tenant AND h.grp = g.grp AND h.not_before > p_now)
   ) c;
   -- The tenants with ready jobs, in a group or not (one probe per tenant), fewest running first.
   SELECT array_agg(c.tenant ORDER BY c.n, c.tenant), array_agg(c.n ORDER BY c.n, c.tenant)

@@ -6,6 +6,7 @@
 import type { Timer } from '../clock/index.ts';
 import { isHeadroomError } from '../errors/index.ts';
 import { Backoff, type BackoffOptions } from '../policy/backoff.ts';
+import { WriteBatcher } from '../shared/batch.ts';
 import { Emitter, type Subscribe } from '../shared/events.ts';
 import { checkFunction, checkNumber } from '../shared/options.ts';
 import { jobErrors } from './errors.ts';
@@ -166,8 +167,10 @@ export class JobWorker {
    * up does not ask the database again after every job.
    */
   #more = true;
-  /** Completions not yet written: one UPDATE per turn of the event loop for all of them. */
-  #completed: { run: Run; result: string }[] = [];
+  /** Completions, written together: all that ended while the last such UPDATE was on its way, in one. */
+  readonly #completed = new WriteBatcher((batch: { run: Run; result: string }[]) =>
+    this.#writeCompleted(batch),
+  );
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -273,7 +276,6 @@ export class JobWorker {
       this.#cut(run, 'released', jobErrors.create('HR_JOB_RELEASED', 'the worker is stopping'));
     }
     this.#heartbeat?.cancel();
-    this.#writeCompleted(); // not the next turn: stop() resolves once every outcome is written
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
     this.#stoppedEvent.emit();
   }
@@ -422,8 +424,10 @@ export class JobWorker {
         this.#failAttempt(run, 'error', failure); // a result that is no JSON (a cycle, a BigInt)
         return;
       }
-      if (this.#completed.length === 0) setImmediate(() => this.#writeCompleted());
-      this.#completed.push({ run, result: text });
+      // On failure their leases lapse and they run again: never lost.
+      this.#track(
+        this.#completed.add({ run, result: text }).catch((failure) => this.#fail('complete', failure)),
+      );
     } else if (isHeadroomError(error) && error.code === 'HR_JOB_POSTPONED') {
       this.#end(run);
       const delay = Math.min(this.#maxRetryAfter, retryAfterOf(error.context) ?? 0);
@@ -496,29 +500,23 @@ export class JobWorker {
     if (this.#more) this.wake();
   }
 
-  // The jobs that finished during one turn of the event loop, marked done in one statement.
-  #writeCompleted(): void {
-    const batch = this.#completed;
-    if (batch.length === 0) return;
-    this.#completed = [];
-    const ids = batch.map((c) => c.run.record.id);
-    const write = this.#jobs.db
-      .query(
-        `UPDATE ${this.#jobs.schema}.jobs AS j SET state = 'done', finished_at = $3, progress = 100,
-           result = c.result::jsonb, lease_until = NULL
-         FROM unnest($1::bigint[], $4::text[]) AS c(id, result)
-         WHERE j.id = c.id AND j.worker = $2 AND j.state = 'running'`,
-        [ids, this.#jobs.name, this.#jobs.clock.now(), batch.map((c) => c.result)],
-      )
-      .then(
-        () => {
-          for (const { run } of batch) this.#emitEnd(run, 'done');
-          // A job under a tenant or group limit freed a place a fetch may have skipped jobs for: look again.
-          if (batch.some(({ run }) => limited(run.record))) this.wake();
-        },
-        (failure) => this.#fail('complete', failure), // their leases lapse and they run again: never lost
-      );
-    this.#track(write);
+  async #writeCompleted(batch: { run: Run; result: string }[]): Promise<undefined[]> {
+    await this.#jobs.db.query(
+      `UPDATE ${this.#jobs.schema}.jobs AS j SET state = 'done', finished_at = $3, progress = 100,
+         result = c.result::jsonb, lease_until = NULL
+       FROM unnest($1::bigint[], $4::text[]) AS c(id, result)
+       WHERE j.id = c.id AND j.worker = $2 AND j.state = 'running'`,
+      [
+        batch.map((c) => c.run.record.id),
+        this.#jobs.name,
+        this.#jobs.clock.now(),
+        batch.map((c) => c.result),
+      ],
+    );
+    for (const { run } of batch) this.#emitEnd(run, 'done');
+    // A job under a tenant or group limit freed a place a fetch may have skipped jobs for: look again.
+    if (batch.some(({ run }) => limited(run.record))) this.wake();
+    return [];
   }
 
   #write(
