@@ -23,7 +23,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
 import { encodeCursor } from '../apps/casebook/src/http/cursor.ts';
-import { tierQuotas } from '../apps/casebook/src/protection/limits.ts';
+import { tierQuotas } from '../apps/casebook/src/tenancy/tiers.ts';
 import { runParallel } from '../packages/cli/src/engine/parallel.ts';
 import { loadScenario } from '../packages/cli/src/scenario/load-scenario.ts';
 import { RouteStats } from '../packages/cli/src/stats/route-stats.ts';

@@ -14,8 +14,8 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tierQuotas } from '../apps/casebook/src/protection/limits.ts';
 import type { Tier } from '../apps/casebook/src/tenancy/tiers.ts';
+import { tierQuotas } from '../apps/casebook/src/tenancy/tiers.ts';
 import {
   histogram,
   type LoadPhase,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Cache, createCache } from '@headroom/core/cache';
 import { type Clock, systemClock, type Timer } from '@headroom/core/clock';
+import type { Config } from '@headroom/core/config';
 import type { Flags } from '@headroom/core/flags';
 import { createIdempotency, type Idempotency } from '@headroom/core/idempotency';
 import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
@@ -42,8 +43,10 @@ import { exportRoutes } from './exports/routes.ts';
 import { casebookFlags } from './flags.ts';
 import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
+import { defaultSettingsDir, flagDefinitions, loadSettings, type Settings } from './settings.ts';
 import { type EnrichmentClient, unreachableEnrichment } from './suggestions/enrichment-client.ts';
-import { type SuggestionsTuning, suggestionsRoutes } from './suggestions/routes.ts';
+import { suggestionsRoutes } from './suggestions/routes.ts';
+import type { SuggestionsTuning } from './suggestions/tuning.ts';
 import { eventPublisher } from './webhooks/events.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 
@@ -59,7 +62,16 @@ export interface AppDeps {
   commit?: string;
   /** Largest request body in bytes. @default 65536 */
   bodyLimit?: number;
-  /** Rate and concurrency limits. @default createLimits({ clock }): per-process buckets */
+  /**
+   * What an operator tunes without a restart (casebook.yaml: tier quotas and page caps, cache times, the
+   * upstream's timeouts and breaker, database deadlines, flags, degrader timings), read at use. The app closes
+   * it when it closes. @default apps/casebook/config/casebook.yaml, read once, not watched
+   */
+  settings?: Config<Settings>;
+  /**
+   * Rate and concurrency limits. @default createLimits({ clock, tiers: settings' tiers }): per-process buckets.
+   * Limits of one's own take the tiers' quotas from the settings only when built with `tiers`.
+   */
   limits?: Limits;
   /** The application cache. @default an in-process cache */
   cache?: Cache;
@@ -67,7 +79,7 @@ export interface AppDeps {
   readCache?: boolean;
   /** The upstream enrichment service of the suggestions route. @default none: suggestions answer `partial` */
   enrichment?: EnrichmentClient;
-  /** Timings of the suggestions policies (drills shorten them). */
+  /** Timings of the suggestions policies, over the settings' (drills shorten them). */
   suggestions?: Partial<SuggestionsTuning>;
   /**
    * The operator's bearer token: `/metrics`, shared breakers, bulkheads and every cache's stats need it.
@@ -99,7 +111,7 @@ export interface AppDeps {
    * Webhook sending: where deliveries may go besides public addresses (`allowedHosts`, from
    * `WEBHOOK_ALLOWED_HOSTS`: `host` or `host:port`), the resolver that vets them, the attempts this process
    * sends at once (`workers`, 0 for none: another process sends), and `createWebhooks`' tuning (`timeout`,
-   * `endpointConcurrency`, `disableAfter`). @default public addresses only, the system resolver, 16 workers
+   * `endpointConcurrency`, `disableAfter`). @default public addresses only, the system resolver, 64 workers
    */
   webhooks?: EgressOptions &
     Pick<WebhooksOptions, 'timeout' | 'endpointConcurrency' | 'disableAfter'> & {
@@ -149,7 +161,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler());
   // A JSON API: any other body is 415, not a string that fails the schema later.
   app.removeContentTypeParser('text/plain');
-  const limits = deps.limits ?? createLimits({ clock });
+  const settings = deps.settings ?? (await loadSettings({ dir: defaultSettingsDir, clock, watch: false }));
+  const limits = deps.limits ?? createLimits({ clock, tiers: () => settings.get().tiers });
   const cache = deps.cache ?? createCache({ name: 'casebook', clock });
   const reads = deps.readCache === false ? undefined : cache;
   const authenticated = authenticate({ db, clock, ...(reads ? { cache: reads } : {}) });
@@ -157,15 +170,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Feature flags, and the SLO degrader that turns the costly ones off while an objective is breached.
   const flags = deps.flags ?? casebookFlags(clock);
   const degrader = createDegrader({ rules: spec.degrade, target: flags, clock });
-  const deadlines = withRouteDeadline(
-    routeDeadlines(spec, {
-      factor: 5,
+  // Each route's database deadline, from its budget and the settings' factor; one map, refilled by a reload.
+  const deadlineMap = new Map<string, number>();
+  const computeDeadlines = (s: Settings) => {
+    const next = routeDeadlines(spec, {
+      factor: s.database.routeDeadlineFactor,
       min: 250,
       max: defaultDatabaseLimits.queryTimeout,
-      overrides: {},
+      overrides: { ...s.database.routeDeadlines },
       ...deps.databaseDeadlines,
-    }),
-  );
+    });
+    deadlineMap.clear();
+    for (const [route, ms] of next) deadlineMap.set(route, ms);
+  };
+  const deadlines = withRouteDeadline(deadlineMap);
+  // What the settings drive beyond reads at use: the deadlines, the flags' definitions (when casebook made
+  // the flags) and the degrader's timings.
+  const applySettings = (s: Settings, version: string) => {
+    computeDeadlines(s);
+    if (!deps.flags) flags.replace(flagDefinitions(s), { by: 'config', reason: `config ${version}` });
+    for (const [rule, timings] of Object.entries(s.degrade)) {
+      if (degrader.states().some((state) => state.rule === rule)) degrader.tune(rule, timings);
+      else app.log.warn({ rule }, 'config: degrade names a rule headroom.yaml does not have; ignored');
+    }
+  };
 
   const isOperator = deps.operatorToken ? operatorCheck(deps.operatorToken) : () => false;
   const requireOperator = (request: FastifyRequest) => {
@@ -188,7 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const streams = bulkhead({ name: 'export-events', maxConcurrent: 200, maxPerKey: 20, clock });
   // Webhooks ride the same queue: an event is written in the transaction of the write that causes it.
   const {
-    workers: webhookWorkers = 16,
+    workers: webhookWorkers = 64,
     pollInterval: webhookPoll,
     lease: webhookLease,
     ...webhookOptions
@@ -295,6 +323,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.headroom.jobs.add(jobs);
   app.headroom.webhooks.add(webhooks);
   app.headroom.flags.add(flags);
+  app.headroom.config.add(settings);
+  applySettings(settings.get(), settings.version);
+  const settingsChanged = settings.onChange(({ next, version, previousVersion, trigger }) => {
+    applySettings(next, version);
+    app.log.info({ version, previousVersion, trigger, file: settings.file }, 'config applied');
+  });
+  const settingsRefused = settings.onReject(({ errors, version, file }) =>
+    app.log.error({ errors, version, file }, 'config refused: the config in force stays'),
+  );
   if (spec.degrade.length > 0) app.headroom.degrader.add(degrader);
   degrader.onAction((e) => app.log.warn(e, `degrader: ${e.action} ${e.features.join(', ')}`));
   protection.bulkhead(streams);
@@ -327,17 +364,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       searchLimiter: limits.search,
       publish,
       flags,
+      settings,
     });
-    await api.register(activityRoutes, { db, clock, cache: reads, publish });
+    await api.register(activityRoutes, { db, clock, cache: reads, publish, settings });
     await api.register(entityRoutes, { db, clock, cache: reads });
-    await api.register(exportRoutes, { db, jobs, clock, streams, flags, ...deps.exportEvents });
-    await api.register(webhookRoutes, { webhooks });
+    await api.register(exportRoutes, { db, jobs, clock, streams, flags, settings, ...deps.exportEvents });
+    await api.register(webhookRoutes, { webhooks, settings });
     await api.register(suggestionsRoutes, {
       db,
       clock,
       cache,
       enrichment: deps.enrichment ?? unreachableEnrichment,
       flags,
+      settings,
       ...(deps.suggestions ? { tuning: deps.suggestions } : {}),
     });
   });
@@ -378,6 +417,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     closing = true;
     sweep.cancel();
+    settingsChanged.dispose();
+    settingsRefused.dispose();
+    await settings.close();
     await webhooks.stop(10_000);
     await jobs.stop(10_000);
     await cache.close();

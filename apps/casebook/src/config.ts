@@ -1,7 +1,9 @@
-// The only place in casebook that reads the environment.
+// The only place in casebook that reads the environment (server.ts hands it on to settings.ts, for the
+// variables that override casebook.yaml).
 
 import { isAbsolute, join, resolve } from 'node:path';
 import type { DatabaseLimits } from './db/pool.ts';
+import { defaultSettingsDir } from './settings.ts';
 
 export interface Config {
   port: number;
@@ -48,8 +50,8 @@ export interface Config {
   connection: { headersTimeout?: number; requestTimeout?: number; keepAliveTimeout?: number };
   /** Bounds of every database call; unset ones keep db/pool.ts's defaults (1 s acquire, 2 s statement, 3 s answer). */
   database: Partial<DatabaseLimits>;
-  /** A route's database calls may take this many times its slowest budget in headroom.yaml; unset = 5. */
-  databaseDeadlineFactor: number | undefined;
+  /** `CONFIG_DIR`: the directory of casebook.yaml, the hot-reloaded settings. @default apps/casebook/config */
+  configDir: string;
 }
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -97,7 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...optionalInteger(env, 'DB_STATEMENT_TIMEOUT_MS', 'statementTimeout'),
       ...optionalInteger(env, 'DB_QUERY_TIMEOUT_MS', 'queryTimeout'),
     },
-    databaseDeadlineFactor: optionalInteger(env, 'DB_ROUTE_DEADLINE_FACTOR', 'factor').factor,
+    configDir: env.CONFIG_DIR ? resolve(env.INIT_CWD ?? repoRoot, env.CONFIG_DIR) : defaultSettingsDir,
   };
 }
 

@@ -19,6 +19,7 @@ import { migrate } from './db/migrate.ts';
 import { databasePool } from './db/pool.ts';
 import { createLimits } from './protection/limits.ts';
 import { profiles, seedInWorker } from './seed/index.ts';
+import { loadSettings } from './settings.ts';
 import { enrichmentClient } from './suggestions/enrichment-client.ts';
 
 const startedAt = performance.now();
@@ -61,8 +62,12 @@ await redis
   ?.ready()
   .catch((error) => logger.warn({ err: error.message }, 'redis not reachable yet; using local stores'));
 const clock = systemClock();
+// casebook.yaml, watched: what an operator tunes applies without a restart (settings.ts).
+const settings = await loadSettings({ dir: config.configDir, clock, env: process.env });
+logger.info({ file: settings.file, version: settings.version }, 'config loaded');
 const limits = createLimits({
   clock,
+  tiers: () => settings.get().tiers,
   instances: config.instances,
   scale: config.quotaScale,
   door: config.overloadLimit === 'off' ? false : config.overloadLimit === 'latency' ? 'latency' : true,
@@ -94,12 +99,12 @@ const app = await buildApp({
   connection: config.connection,
   databaseDeadlines: {
     ...(config.database.queryTimeout === undefined ? {} : { max: config.database.queryTimeout }),
-    ...(config.databaseDeadlineFactor === undefined ? {} : { factor: config.databaseDeadlineFactor }),
   },
   logger,
   version: config.version,
   commit,
   clock,
+  settings,
   limits,
   cache,
   enrichment,

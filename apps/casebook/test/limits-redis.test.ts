@@ -8,7 +8,8 @@ import { redisRateLimitStore } from '@headroom/core/ratelimit/redis';
 import { startRedis } from '@headroom/dev-servers/redis';
 import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.ts';
-import { createLimits, tierQuotas } from '../src/protection/limits.ts';
+import { createLimits } from '../src/protection/limits.ts';
+import { tierQuotas } from '../src/tenancy/tiers.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 
 const redis = await startRedis();

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '@headroom/core/clock';
 import { until } from '@headroom/dev-servers/until';
-import { createLimits, loginQuotas, tierQuotas } from '../src/protection/limits.ts';
+import { createLimits, loginQuotas } from '../src/protection/limits.ts';
+import { tierQuotas } from '../src/tenancy/tiers.ts';
 import { startTestApp, testNow } from './support/app.ts';
 
 test('a free tenant flooding search gets 429s with the free policy while an enterprise tenant is still served', async () => {

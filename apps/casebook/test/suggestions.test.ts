@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { createSimulator } from '@headroom/enrichment-sim';
 import type { FastifyInstance } from 'fastify';
 import { type EnrichmentClient, enrichmentClient } from '../src/suggestions/enrichment-client.ts';
-import { defaultTuning } from '../src/suggestions/routes.ts';
+import { defaultTuning } from '../src/suggestions/tuning.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { nonSnakeMembers } from './support/shape.ts';
 

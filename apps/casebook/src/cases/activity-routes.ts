@@ -20,12 +20,15 @@ import { PagedList, responses } from '../http/envelope.ts';
 import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
+import type { SettingsSource } from '../settings.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import { type PublishEvent, publishNothing } from '../webhooks/events.ts';
 import { activityPageQuery, commentColumns, timelineColumns } from './queries.ts';
 import { Comment, PageQuery, TimelineEvent } from './schemas.ts';
 
 export interface ActivityRoutesOptions {
+  /** Page caps and cache times in force (casebook.yaml). */
+  settings: SettingsSource;
   db: Database;
   clock: Clock;
   /** First pages are cached under the case's tag; a comment invalidates it. */
@@ -41,7 +44,7 @@ const CommentBody = Type.Object(
 
 export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = async (
   app,
-  { db, clock, cache, publish = publishNothing },
+  { db, clock, cache, settings, publish = publishNothing },
 ) => {
   async function list(
     table: 'events' | 'comments',
@@ -50,7 +53,7 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
     request: { principal: { tenantId: number; tier: 'free' | 'pro' | 'enterprise' }; params: { id: number } },
     query: { limit?: number; cursor?: string },
   ) {
-    const limit = pageSize(request.principal.tier, query.limit);
+    const limit = pageSize(settings, request.principal.tier, query.limit);
     // events.id is a bigint, comments.id an integer: a cursor's id must fit its column.
     const maxId = table === 'events' ? Number.MAX_SAFE_INTEGER : maxIntegerId;
     const after: Cursor | undefined = query.cursor ? decodeCursor(query.cursor, maxId) : undefined;
@@ -88,9 +91,9 @@ export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = 
     }
     const { tenantId, tier } = request.principal;
     const id = request.params.id;
-    const key = cacheKey(tenantScope(tenantId), 'case', id, table, pageSize(tier, query.limit));
+    const key = cacheKey(tenantScope(tenantId), 'case', id, table, pageSize(settings, tier, query.limit));
     const entry = await readEntry(cache, key, () => list(table, columns, timeColumn, request, query), {
-      ...readCaching,
+      ...readCaching(settings.get().cache),
       tags: [caseTag(id)],
     });
     return sendEntry(reply, entry, clock.now());

@@ -34,7 +34,9 @@ import {
 import { acceptsIdempotencyKey, createOnce, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound, rethrowForeignKey } from '../http/problems.ts';
+import { memoBy } from '../memo.ts';
 import { limited } from '../protection/limits.ts';
+import type { Settings, SettingsSource } from '../settings.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 import { type PublishEvent, publishNothing } from '../webhooks/events.ts';
 import {
@@ -71,14 +73,20 @@ export interface CaseRoutesOptions {
   publish?: PublishEvent;
   /** While `expand_depth_3` is off, a detail asking for depth 3 is served at depth 2. @default always on */
   flags?: Flags;
+  /** Page caps and cache times in force (casebook.yaml). */
+  settings: SettingsSource;
 }
 
-// Built once: a search makes no options object.
-const searchCaching: GetOrSetOptions = { ...readCaching, tags: [searchTag] };
-
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, options) => {
-  const { db, clock, cache } = options;
+  const { db, clock, cache, settings } = options;
   const publish = options.publish ?? publishNothing;
+  // Built once per reload of the settings: a search makes no options object.
+  const searchCaching = memoBy(
+    (times: Settings['cache']): GetOrSetOptions => ({ ...readCaching(times), tags: [searchTag] }),
+  );
+  const detailCaching = memoBy(
+    (times: Settings['cache']): GetOrSetOptions => ({ ...readCaching(times), negativeTtl: 5_000 }),
+  );
   app.get(
     '/v1/cases/search',
     {
@@ -90,7 +98,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const { tenantId, tier } = request.principal;
       const { status, cursor } = request.query;
       const q = request.query.q?.trim() ? request.query.q : undefined;
-      const limit = pageSize(tier, request.query.limit);
+      const limit = pageSize(settings, tier, request.query.limit);
       const after = cursor ? decodeCursor(cursor) : undefined; // a bad cursor is a 400 before any cache lookup
       const key = cacheKey(tenantScope(tenantId), 'search', q ?? '', status ?? '', limit, cursor ?? '');
       const hit = cache?.peekEntry(key);
@@ -103,7 +111,9 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         const { rows } = await limited(options.searchLimiter, request.principal.tenantSlug, query);
         return page(rows, limit, (row) => row.sort_at, presentSummary);
       };
-      return readEntry(cache, key, load, searchCaching).then((entry) => sendEntry(reply, entry, clock.now()));
+      return readEntry(cache, key, load, searchCaching(settings.get().cache)).then((entry) =>
+        sendEntry(reply, entry, clock.now()),
+      );
     },
   );
 
@@ -137,7 +147,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           });
           return rows[0] ? presentCase(rows[0]) : undefined;
         },
-        { ...readCaching, negativeTtl: 5_000, tags: [caseTag(id)] },
+        { ...detailCaching(settings.get().cache), tags: [caseTag(id)] },
       );
       const representation = entry.value;
       if (entry.notFound || representation === undefined) throw notFound('case', id);

@@ -17,11 +17,13 @@ import { tenantData } from '../http/cache-policy.ts';
 import { acceptsIdempotencyKey, jsonType } from '../http/idempotency.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
-import { exportConcurrency } from '../tenancy/tiers.ts';
+import type { SettingsSource } from '../settings.ts';
 import { type ExportPayload, exportsQueue } from './export-job.ts';
 import { type ExportFormat, exportMediaTypes } from './formats.ts';
 
 export interface ExportRoutesOptions {
+  /** Export concurrency per tier in force (casebook.yaml). */
+  settings: SettingsSource;
   db: Database;
   jobs: Jobs;
   clock: Clock;
@@ -145,7 +147,7 @@ export const exportRoutes: FastifyPluginAsyncTypebox<ExportRoutesOptions> = asyn
         const payload: ExportPayload = { exportId: id };
         const job = await jobs.enqueue(tx, exportsQueue, payload, {
           tenant: String(tenantId),
-          tenantLimit: exportConcurrency[tier],
+          tenantLimit: options.settings.get().tiers[tier].exportConcurrency,
         });
         await tx.query('UPDATE exports SET job_id = $2 WHERE id = $1', [id, job.id]);
         const body = JSON.stringify({ id, status: 'queued' });

@@ -10,23 +10,27 @@ import {
   type GetOrSetOptions,
 } from '@headroom/core/cache';
 import type { FastifyReply } from 'fastify';
+import type { Settings } from '../settings.ts';
 import { staleEtag } from './etag.ts';
 
 /**
  * Freshness of cached reads. Writes invalidate by tag at once (a writer reads its own write), so the TTL
  * only bounds what another writer of the same data outside casebook could leave stale; SWR keeps hot keys
  * answered while one refresh runs; grace answers from cache while PostgreSQL fails, and the soft timeout
- * while it is slow or stalled: past 250 ms a stale answer goes out and the load carries on for the next
- * caller (a load with nothing stale to stand in for it is bounded by the database's own limits, db/pool.ts).
+ * while it is slow or stalled: past `timeout` (250 ms) a stale answer goes out and the load carries on for the
+ * next caller (a load with nothing stale to stand in for it is bounded by the database's own limits, db/pool.ts).
+ * The times are casebook.yaml's `cache` (settings.ts), read at use; routes memoize the options per reload.
  */
-export const readCaching: GetOrSetOptions = {
-  ttl: 60_000,
-  jitter: 0.1,
-  staleWhileRevalidate: 60_000,
-  grace: 5 * 60_000,
-  graceBackoff: 2_000,
-  timeout: 250,
-};
+export function readCaching(cache: Settings['cache']): GetOrSetOptions {
+  return {
+    ttl: cache.ttl,
+    jitter: 0.1,
+    staleWhileRevalidate: cache.staleWhileRevalidate,
+    grace: cache.grace,
+    graceBackoff: 2_000,
+    timeout: cache.timeout,
+  };
+}
 
 /** Every search page of a tenant: any case write may change any of them. */
 export const searchTag = 'cases';
@@ -71,7 +75,7 @@ export function isStale(entry: CachedEntry<unknown>, now: number): boolean {
  * fresh one sends the stored bytes untouched), under the stale variant of its tag (`staleEtag`).
  *
  * @example
- * return sendEntry(reply, await cache.getOrSetEntry(key, load, readCaching), clock.now());
+ * return sendEntry(reply, await cache.getOrSetEntry(key, load, readCaching(settings.get().cache)), clock.now());
  */
 export function sendEntry<R extends FastifyReply>(
   reply: R,
@@ -100,7 +104,7 @@ export function sendJson<R extends FastifyReply>(reply: R, body: string | Buffer
  * baselines): either way an entry with the JSON bytes and their strong ETag.
  *
  * @example
- * const entry = await readEntry(cache, key, () => loadPage(), { ...readCaching, tags: [searchTag] });
+ * const entry = await readEntry(cache, key, () => loadPage(), { ...readCaching(settings.get().cache), tags: [searchTag] });
  */
 export function readEntry<T>(
   cache: Cache | undefined,

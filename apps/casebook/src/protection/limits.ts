@@ -16,19 +16,13 @@ import {
   type RateLimitPolicy,
   type RateLimitStore,
   rateLimitKey,
-  tierPolicies,
 } from '@headroom/core/ratelimit';
 import { overloadedError, type RateLimitCheck } from '@headroom/fastify';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
-import type { Tier } from '../tenancy/tiers.ts';
-
-/** Sustained rate and burst of every authenticated request, per tenant, by tier. */
-export const tierQuotas: Readonly<Record<Tier, RateLimitPolicy>> = {
-  free: { name: 'free', limit: 600, window: 60_000, burst: 20 },
-  pro: { name: 'pro', limit: 3_000, window: 60_000, burst: 100 },
-  enterprise: { name: 'enterprise', limit: 30_000, window: 60_000, burst: 500 },
-};
+import { memoBy } from '../memo.ts';
+import type { Settings } from '../settings.ts';
+import { type Tier, tierQuotas } from '../tenancy/tiers.ts';
 
 /**
  * Login: every attempt per client address (password hashing is costly); failed attempts per client, and per
@@ -60,6 +54,11 @@ export interface LimitsOptions {
    * guard (it then shrinks on latency alone, slow dependency or not: for comparison). @default true
    */
   door?: boolean | 'latency';
+  /**
+   * The tiers' quotas in force, read at every request (casebook.yaml's `tiers`, hot-reloaded): a reload changes
+   * them from the next request, each tenant's bucket kept. @default tierQuotas
+   */
+  tiers?: () => Settings['tiers'];
 }
 
 /** The policies casebook's routes use. */
@@ -88,39 +87,52 @@ export interface Limits {
  */
 export function createLimits(options: LimitsOptions): Limits {
   const scale = options.scale ?? 1;
-  const tiers = tierPolicies<Tier>(
-    {
-      free: scaled(tierQuotas.free, scale),
-      pro: scaled(tierQuotas.pro, scale),
-      enterprise: scaled(tierQuotas.enterprise, scale),
-    },
-    { fallback: 'free' },
-  );
   const limiter = createRateLimiter({
     clock: options.clock,
     ...(options.store ? { store: options.store } : {}),
     policies: [
-      ...tiers.policies,
       scaled(loginQuotas.client, scale),
       scaled(loginQuotas.clientFailures, scale),
       scaled(loginQuotas.accountFailures, scale),
     ],
     insuranceDivisor: options.instances ?? 1,
   });
-  const tenantChecks = new WeakMap<Principal, readonly RateLimitCheck[]>();
+  // The policies of the tiers in force, built again only when the settings' tiers change.
+  const policiesOf = memoBy(
+    (given: Settings['tiers']): Record<Tier, RateLimitPolicy> => ({
+      free: scaled({ name: 'free', ...given.free.rateLimit }, scale),
+      pro: scaled({ name: 'pro', ...given.pro.rateLimit }, scale),
+      enterprise: scaled({ name: 'enterprise', ...given.enterprise.rateLimit }, scale),
+    }),
+  );
+  const builtIn = {
+    free: { rateLimit: tierQuotas.free },
+    pro: { rateLimit: tierQuotas.pro },
+    enterprise: { rateLimit: tierQuotas.enterprise },
+  } as unknown as Settings['tiers'];
+  const currentTiers = options.tiers ?? (() => builtIn);
+  const tenantChecks = new WeakMap<
+    Principal,
+    { policies: Record<Tier, RateLimitPolicy>; checks: readonly RateLimitCheck[] }
+  >();
   return {
     limiter,
     tenantChecks(request) {
-      // A principal object lives as long as its cached credential: its checks are built once, not per request.
+      // A principal object lives as long as its cached credential: its checks are built once per principal and
+      // quotas in force, not per request. A policy keeps its name (free, pro…), so a tenant's bucket survives a
+      // change of its numbers.
       const principal = request.principal;
-      let checks = tenantChecks.get(principal);
-      if (checks === undefined) {
-        checks = [
-          { key: rateLimitKey({ tenant: String(principal.tenantId) }, 'api'), policy: tiers(principal.tier) },
-        ];
-        tenantChecks.set(principal, checks);
+      const policies = policiesOf(currentTiers());
+      let cached = tenantChecks.get(principal);
+      if (cached === undefined || cached.policies !== policies) {
+        const policy = policies[principal.tier] ?? policies.free;
+        cached = {
+          policies,
+          checks: [{ key: rateLimitKey({ tenant: String(principal.tenantId) }, 'api'), policy }],
+        };
+        tenantChecks.set(principal, cached);
       }
-      return checks;
+      return cached.checks;
     },
     loginChecks(request) {
       return [{ key: rateLimitKey({ client: request.ip }, 'login'), policy: loginQuotas.client.name }];

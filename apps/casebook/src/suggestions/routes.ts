@@ -24,51 +24,23 @@ import { isStale } from '../http/cached-reads.ts';
 import { envelopeVersion, Stale } from '../http/envelope.ts';
 import { IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
+import { memoBy } from '../memo.ts';
+import type { Settings, SettingsSource } from '../settings.ts';
 import type { EnrichmentClient, Suggestion } from './enrichment-client.ts';
+import { type SuggestionsTuning, suggestionsTuning } from './tuning.ts';
 
 export interface SuggestionsRoutesOptions {
   db: Database;
   clock: Clock;
   enrichment: EnrichmentClient;
   cache: Cache;
-  /** Policy timings; tests and drills shorten them. */
+  /** The timings in force (casebook.yaml's `suggestions`), read at every request. */
+  settings: SettingsSource;
+  /** Policy timings over the settings: tests and drills shorten them. */
   tuning?: Partial<SuggestionsTuning>;
   /** While the `suggestions` flag is off, answers are empty and partial, at once. @default always on */
   flags?: Flags;
 }
-
-/** The timings of the suggestions policies. */
-export interface SuggestionsTuning {
-  /** Per upstream attempt. */
-  attemptTimeoutMs: number;
-  /** For the whole call, retries included. */
-  totalTimeoutMs: number;
-  /** A call slower than this counts as slow for the breaker. */
-  slowCallMs: number;
-  /** Breaker's open time before the first probe (doubling while probes fail, up to `halfOpenMaxMs`). */
-  halfOpenAfterMs: number;
-  /**
-   * The longest the breaker stays open between probes: once the upstream heals, it is probed (and closes)
-   * within this, however long the outage was.
-   */
-  halfOpenMaxMs: number;
-  /** How long an answer is fresh, and how long it may still be served when the upstream fails. */
-  freshMs: number;
-  staleMs: number;
-  /** How long the route waits for the database to say the case exists before answering without it. */
-  existsTimeoutMs: number;
-}
-
-export const defaultTuning: SuggestionsTuning = {
-  attemptTimeoutMs: 120,
-  totalTimeoutMs: 280,
-  slowCallMs: 80,
-  halfOpenAfterMs: 2_000,
-  halfOpenMaxMs: 5_000,
-  freshMs: 60_000,
-  staleMs: 60 * 60_000,
-  existsTimeoutMs: 150,
-};
 
 /** The breaker's name in metrics, /health and the admin API. */
 export const enrichmentBreakerName = 'enrichment';
@@ -107,14 +79,17 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
   app,
   options,
 ) => {
-  const { db, clock, enrichment, cache } = options;
-  const tuning = { ...defaultTuning, ...options.tuning };
+  const { db, clock, enrichment, cache, settings } = options;
+  const tuningOf = memoBy(
+    (s: Settings['suggestions']): SuggestionsTuning => ({ ...suggestionsTuning(s), ...options.tuning }),
+  );
+  const tuning = tuningOf(settings.get().suggestions);
   const breaker: CircuitBreakerPolicy = app.headroom.protection.breaker(
     circuitBreaker({
       name: enrichmentBreakerName,
       window: { type: 'time', duration: 10_000, buckets: 10 },
       minimumCalls: 10,
-      failureRateThreshold: 0.5,
+      failureRateThreshold: tuning.failureRate,
       slowCallDurationThreshold: tuning.slowCallMs,
       slowCallRateThreshold: 0.5,
       halfOpenAfter: { initial: tuning.halfOpenAfterMs, max: tuning.halfOpenMaxMs },
@@ -132,16 +107,31 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
       clock,
     }),
   );
-  const upstream = wrap(
-    timeout({ duration: tuning.totalTimeoutMs, clock }),
-    retries,
-    breaker,
-    timeout({ duration: tuning.attemptTimeoutMs, clock }),
-  );
+  // The upstream's policies for the timings in force: built again after a reload that changed them, when the
+  // breaker takes the new thresholds too (its state and window kept).
+  const upstreamFor = memoBy((t: SuggestionsTuning) => {
+    if (t !== tuning) {
+      breaker.tune({
+        failureRateThreshold: t.failureRate,
+        slowCallDurationThreshold: t.slowCallMs,
+        halfOpenAfter: { initial: t.halfOpenAfterMs, max: t.halfOpenMaxMs },
+      });
+    }
+    return wrap(
+      timeout({ duration: t.totalTimeoutMs, clock }),
+      retries,
+      breaker,
+      timeout({ duration: t.attemptTimeoutMs, clock }),
+    );
+  });
   const degraded = fallback({ to: () => undefined });
 
   // True or false when the database answers within `existsTimeout`; undefined when it cannot say (stalled or down).
-  async function caseExists(tenantId: number, caseId: number): Promise<boolean | undefined> {
+  async function caseExists(
+    tenantId: number,
+    caseId: number,
+    tuning: SuggestionsTuning,
+  ): Promise<boolean | undefined> {
     let timer: Timer | undefined;
     const late = new Promise<undefined>((resolve) => {
       timer = clock.setTimeout(() => resolve(undefined), tuning.existsTimeoutMs);
@@ -170,11 +160,13 @@ export const suggestionsRoutes: FastifyPluginAsyncTypebox<SuggestionsRoutesOptio
   app.get('/v1/cases/:id/suggestions', { schema }, async (request, reply): Promise<Answer> => {
     const { tenantId, tenantSlug } = request.principal;
     const caseId = request.params.id;
+    const tuning = tuningOf(settings.get().suggestions);
+    const upstream = upstreamFor(tuning);
     const key = cacheKey({ tenant: String(tenantId) }, 'suggestions', caseId);
     // A fresh cached answer (tenant-scoped: its case existed in this tenant) needs no database. Otherwise
     // the case must exist, unless the database cannot say within a moment: then the answer is what the
     // cache kept for grace, or partial, and the upstream is not asked for a case nobody could check.
-    const known = cache.peekEntry<Suggestion[]>(key) ? true : await caseExists(tenantId, caseId);
+    const known = cache.peekEntry<Suggestion[]>(key) ? true : await caseExists(tenantId, caseId, tuning);
     if (known === false) throw notFound('case', caseId);
     // Turned off (the degrader, or an operator): no upstream call, an empty answer flagged partial.
     if (options.flags && !options.flags.enabled('suggestions', flagContext(request.principal))) {

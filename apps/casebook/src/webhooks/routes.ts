@@ -15,10 +15,13 @@ import { requireAdmin } from '../auth/authenticate.ts';
 import { decodeIdCursor, idPage } from '../http/cursor.ts';
 import { Id, IdParams } from '../http/params.ts';
 import { notFound } from '../http/problems.ts';
+import type { SettingsSource } from '../settings.ts';
 import { pageSize } from '../tenancy/tiers.ts';
 
 export interface WebhookRoutesOptions {
   webhooks: Webhooks;
+  /** Page caps in force (casebook.yaml). */
+  settings: SettingsSource;
 }
 
 /** The events an endpoint can subscribe to. */
@@ -111,7 +114,10 @@ const attemptView = (attempt: WebhookAttemptRecord) => ({
   error: attempt.error,
 });
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { webhooks }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { webhooks, settings },
+) => {
   app.addHook('onRequest', async (request) => requireAdmin(request));
   const tenantOf = (request: { principal: { tenantId: number } }) => String(request.principal.tenantId);
 
@@ -130,7 +136,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
   });
 
   app.get('/v1/webhooks', { schema: { querystring: ListQuery } }, async (request) => {
-    const limit = pageSize(request.principal.tier, request.query.limit);
+    const limit = pageSize(settings, request.principal.tier, request.query.limit);
     const after = request.query.cursor ? decodeIdCursor(request.query.cursor) : undefined;
     const { items, next } = await webhooks.listEndpoints(tenantOf(request), {
       limit,
@@ -177,7 +183,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     { schema: { params: IdParams, querystring: DeliveriesQuery } },
     async (request) => {
       await find(request, request.params.id); // another tenant's endpoint is a 404, not an empty list
-      const limit = pageSize(request.principal.tier, request.query.limit);
+      const limit = pageSize(settings, request.principal.tier, request.query.limit);
       const after = request.query.cursor ? decodeIdCursor(request.query.cursor) : undefined;
       const { items, next } = await webhooks.listDeliveries(tenantOf(request), request.params.id, {
         limit,

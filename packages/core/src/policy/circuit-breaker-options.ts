@@ -87,6 +87,17 @@ export interface CircuitStats extends CircuitSnapshot {
   probes: number;
 }
 
+/** What `breaker.tune()` may change: the thresholds and the half-open timing. */
+export type CircuitBreakerTuning = Pick<
+  CircuitBreakerOptions,
+  | 'failureRateThreshold'
+  | 'slowCallDurationThreshold'
+  | 'slowCallRateThreshold'
+  | 'minimumCalls'
+  | 'halfOpenAfter'
+  | 'halfOpenProbes'
+>;
+
 /** Defaults of `circuitBreaker`'s options. */
 export const circuitBreakerDefaults = {
   name: 'breaker',

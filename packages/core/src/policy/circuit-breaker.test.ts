@@ -216,3 +216,27 @@ test('bad options throw HR_INVALID_OPTION naming the option', () => {
     );
   }
 });
+
+test('tune() changes the thresholds from the next call and keeps the window; an invalid value changes nothing', async () => {
+  const clock = new FakeClock();
+  const breaker = circuitBreaker({
+    window: { type: 'count', size: 10 },
+    minimumCalls: 10,
+    failureRateThreshold: 0.5,
+    halfOpenAfter: 1_000,
+    clock,
+  });
+  await run(breaker, 'xxx.......'); // 30%: closed under 50%
+  assert.equal(breaker.state, 'closed');
+  assert.throws(() => breaker.tune({ failureRateThreshold: 2 }), /failureRateThreshold/);
+  await run(breaker, '.'); // still judged at 50%: one old failure leaves, 2 of 10
+  assert.equal(breaker.state, 'closed');
+  breaker.tune({ failureRateThreshold: 0.2, halfOpenAfter: 5_000 });
+  assert.equal(breaker.stats().window.failures, 2, 'the window kept its outcomes');
+  await run(breaker, 'x'); // 3 of 10 = 30%, over the new 20%
+  assert.equal(breaker.state, 'open');
+  clock.advance(1_000);
+  assert.equal(breaker.state, 'open', 'the new half-open delay applies');
+  clock.advance(4_000);
+  assert.equal(breaker.state, 'half-open');
+});

@@ -7,6 +7,7 @@ import { Emitter, type Subscribe } from '../shared/events.ts';
 import { checkClock, checkFunction, checkNumber, withDefaults } from '../shared/options.ts';
 import {
   type CircuitBreakerOptions,
+  type CircuitBreakerTuning,
   type CircuitRejection,
   type CircuitSnapshot,
   type CircuitState,
@@ -32,12 +33,12 @@ export class CircuitBreakerPolicy extends PolicyBase {
   readonly name: string;
   readonly #clock: Clock;
   readonly #window: OutcomeWindow;
-  readonly #failureRate: number;
-  readonly #slowMs: number;
-  readonly #slowRate: number;
-  readonly #minimumCalls: number;
-  readonly #backoff: Required<HalfOpenBackoff>;
-  readonly #probeLimit: number;
+  #failureRate!: number;
+  #slowMs!: number;
+  #slowRate!: number;
+  #minimumCalls!: number;
+  #backoff!: Required<HalfOpenBackoff>;
+  #probeLimit!: number;
   readonly #isFailure: (error: unknown) => boolean;
   readonly #changed = new Emitter<CircuitStateChange>();
   readonly #rejected = new Emitter<CircuitRejection>();
@@ -65,6 +66,49 @@ export class CircuitBreakerPolicy extends PolicyBase {
     this.name = o.name;
     this.#clock = checkClock('circuitBreaker', o.clock ?? systemClock());
     this.#window = outcomeWindow(checkWindow(o.window));
+    this.#isFailure = checkFunction('circuitBreaker', 'isFailure', o.isFailure);
+    this.#thresholds(o);
+    if (o.restore) this.#restore(o.restore);
+  }
+
+  /**
+   * Changes the thresholds and the half-open timing (a config reload): they apply from the next call, while the
+   * state, the window's outcomes and an open breaker's current delay stay. Invalid values throw and change nothing.
+   *
+   * @example
+   * config.onChange(({ next }) => breaker.tune({ slowCallDurationThreshold: next.upstream.slowCall }));
+   */
+  tune(options: CircuitBreakerTuning): void {
+    const kept = {
+      failureRate: this.#failureRate,
+      slowMs: this.#slowMs,
+      slowRate: this.#slowRate,
+      minimumCalls: this.#minimumCalls,
+      probeLimit: this.#probeLimit,
+      backoff: this.#backoff,
+    };
+    try {
+      this.#thresholds({
+        failureRateThreshold: kept.failureRate,
+        slowCallDurationThreshold: kept.slowMs,
+        slowCallRateThreshold: kept.slowRate,
+        minimumCalls: kept.minimumCalls,
+        halfOpenProbes: kept.probeLimit,
+        halfOpenAfter: kept.backoff,
+        ...options,
+      });
+    } catch (error) {
+      this.#failureRate = kept.failureRate;
+      this.#slowMs = kept.slowMs;
+      this.#slowRate = kept.slowRate;
+      this.#minimumCalls = kept.minimumCalls;
+      this.#probeLimit = kept.probeLimit;
+      this.#backoff = kept.backoff;
+      throw error;
+    }
+  }
+
+  #thresholds(o: Required<CircuitBreakerTuning>): void {
     this.#failureRate = checkNumber('circuitBreaker', 'failureRateThreshold', o.failureRateThreshold, {
       min: 0,
       above: true,
@@ -86,7 +130,6 @@ export class CircuitBreakerPolicy extends PolicyBase {
       min: 1,
       integer: true,
     });
-    this.#isFailure = checkFunction('circuitBreaker', 'isFailure', o.isFailure);
     const backoff = typeof o.halfOpenAfter === 'number' ? { initial: o.halfOpenAfter } : o.halfOpenAfter;
     const initial = checkNumber('circuitBreaker', 'halfOpenAfter', backoff?.initial, { min: 0 });
     this.#backoff = {
@@ -96,7 +139,6 @@ export class CircuitBreakerPolicy extends PolicyBase {
         min: 1,
       }),
     };
-    if (o.restore) this.#restore(o.restore);
   }
 
   /** The current state; an open breaker whose delay has passed reads as half-open. */

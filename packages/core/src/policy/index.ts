@@ -16,6 +16,7 @@ export { BulkheadPermit, BulkheadPolicy, bulkhead } from './bulkhead.ts';
 export { CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.ts';
 export type {
   CircuitBreakerOptions,
+  CircuitBreakerTuning,
   CircuitRejection,
   CircuitSnapshot,
   CircuitState,

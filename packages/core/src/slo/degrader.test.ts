@@ -134,3 +134,14 @@ test('routes no rule watches get no observer; start() evaluates on the clock unt
   degrader.stop();
   assert.equal(clock.pending, 0);
 });
+
+test('tune() changes a rule’s timings from the next evaluation; an unknown rule or a bad value changes nothing', () => {
+  const { calls, degrader, traffic } = setUp([{ breachFor: 60_000 }]);
+  traffic(20, 5, 400); // breaching for about 10 s (the window's first 10 s fill it)
+  assert.equal(degrader.states()[0]!.state, 'breaching');
+  assert.throws(() => degrader.tune('nope', { breachFor: 1_000 }), /name/);
+  assert.throws(() => degrader.tune('rule-0', { breachFor: -1 }), /breachFor/);
+  degrader.tune('rule-0', { breachFor: 5_000 });
+  traffic(1, 5, 400);
+  assert.deepEqual(calls, ['off expand_depth_3 by degrader:rule-0', 'off suggestions by degrader:rule-0']);
+});

@@ -187,6 +187,27 @@ export class Degrader {
     this.#timer = undefined;
   }
 
+  /**
+   * Changes the timings of rule `name` (a config reload): from the next evaluation, its state kept. Throws for an
+   * unknown rule or an invalid value, changing nothing. The window and `restoreBelow` shape the rule's counters:
+   * they change with the spec, not here.
+   *
+   * @example
+   * degrader.tune('search-slow', { breachFor: 10_000, restoreFor: 60_000 });
+   */
+  tune(name: string, timings: Pick<DegradeRule, 'breachFor' | 'restoreFor' | 'minHold'>): void {
+    const w = this.#watched.find((x) => x.rule.name === name);
+    if (!w) throw invalidOption('degrader.tune', 'name', 'the name of a rule', name);
+    const breachFor = checkNumber('degrader.tune', 'breachFor', timings.breachFor ?? w.rule.breachFor, {
+      min: 0,
+    });
+    const restoreFor = checkNumber('degrader.tune', 'restoreFor', timings.restoreFor ?? w.rule.restoreFor, {
+      min: 0,
+    });
+    const minHold = checkNumber('degrader.tune', 'minHold', timings.minHold ?? w.rule.minHold, { min: 0 });
+    w.rule = { ...w.rule, breachFor, restoreFor, minHold };
+  }
+
   /** Every rule's state. */
   states(): DegradeRuleState[] {
     return this.#watched.map((w) => ({
