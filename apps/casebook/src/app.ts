@@ -10,7 +10,7 @@ import { createIdempotency, type Idempotency } from '@headroom/core/idempotency'
 import { postgresIdempotencyStore } from '@headroom/core/idempotency/postgres';
 import { createJobs, type ListenClient } from '@headroom/core/jobs';
 import { bulkhead } from '@headroom/core/policy';
-import { createDegrader, loadSpec, type Spec } from '@headroom/core/slo';
+import { createDegrader, type DegradeSource, loadSpec, type Spec } from '@headroom/core/slo';
 import { createWebhooks, type EgressOptions, type WebhooksOptions } from '@headroom/core/webhooks';
 import {
   type AdminAccess,
@@ -121,6 +121,11 @@ export interface AppDeps {
       /** Milliseconds before another process sends what a dead one was sending. @default 30_000 */
       lease?: number;
     };
+  /**
+   * Where the degrader reads the SLIs of its rules: `prometheusSource(…)` judges the whole fleet's answers (every
+   * instance turns the same features off together). @default this process's own answers
+   */
+  degraderSource?: DegradeSource;
   /** Feature flags (`expand_depth_3`, `suggestions`, `exports`). @default casebookFlags(clock) */
   flags?: Flags;
   /** Redis, when casebook runs with it (`REDIS_URL`): pinged by the health checks. @default none */
@@ -169,7 +174,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const spec = deps.spec ?? (await loadSpec(join(import.meta.dirname, '..', 'headroom.yaml')));
   // Feature flags, and the SLO degrader that turns the costly ones off while an objective is breached.
   const flags = deps.flags ?? casebookFlags(clock);
-  const degrader = createDegrader({ rules: spec.degrade, target: flags, clock });
+  const degrader = createDegrader({
+    rules: spec.degrade,
+    target: flags,
+    clock,
+    ...(deps.degraderSource ? { source: deps.degraderSource } : {}),
+  });
   // Each route's database deadline, from its budget and the settings' factor; one map, refilled by a reload.
   const deadlineMap = new Map<string, number>();
   const computeDeadlines = (s: Settings) => {

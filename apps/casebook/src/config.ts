@@ -50,6 +50,11 @@ export interface Config {
   connection: { headersTimeout?: number; requestTimeout?: number; keepAliveTimeout?: number };
   /** Bounds of every database call; unset ones keep db/pool.ts's defaults (1 s acquire, 2 s statement, 3 s answer). */
   database: Partial<DatabaseLimits>;
+  /**
+   * `DEGRADER_PROMETHEUS_URL` (and `DEGRADER_PROMETHEUS_SELECTOR`, label matchers such as `job="casebook"`): the
+   * degrader judges the fleet's answers from Prometheus instead of this process's. @default unset: this process's
+   */
+  degraderPrometheus: { url: string; selector: string } | undefined;
   /** `CONFIG_DIR`: the directory of casebook.yaml, the hot-reloaded settings. @default apps/casebook/config */
   configDir: string;
 }
@@ -99,6 +104,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...optionalInteger(env, 'DB_STATEMENT_TIMEOUT_MS', 'statementTimeout'),
       ...optionalInteger(env, 'DB_QUERY_TIMEOUT_MS', 'queryTimeout'),
     },
+    degraderPrometheus: env.DEGRADER_PROMETHEUS_URL
+      ? { url: env.DEGRADER_PROMETHEUS_URL, selector: env.DEGRADER_PROMETHEUS_SELECTOR ?? '' }
+      : undefined,
     configDir: env.CONFIG_DIR ? resolve(env.INIT_CWD ?? repoRoot, env.CONFIG_DIR) : defaultSettingsDir,
   };
 }

@@ -9,6 +9,7 @@ import { createCache } from '@headroom/core/cache';
 import { createRedisClients, redisBus, redisStore } from '@headroom/core/cache/redis';
 import { systemClock } from '@headroom/core/clock';
 import { redisRateLimitStore } from '@headroom/core/ratelimit/redis';
+import { prometheusSource } from '@headroom/core/slo';
 import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
 import { createSimulator } from '@headroom/enrichment-sim';
 import pg from 'pg';
@@ -105,6 +106,9 @@ const app = await buildApp({
   commit,
   clock,
   settings,
+  ...(config.degraderPrometheus
+    ? { degraderSource: prometheusSource({ ...config.degraderPrometheus, clock }) }
+    : {}),
   limits,
   cache,
   enrichment,

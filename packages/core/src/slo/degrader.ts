@@ -7,8 +7,9 @@ import type { Clock, Timer } from '../clock/index.ts';
 import { invalidOption } from '../errors/index.ts';
 import { Emitter, type Subscribe } from '../shared/events.ts';
 import { checkNumber } from '../shared/options.ts';
+import type { DegradeSource, SloReading } from './prometheus-source.ts';
 import { SliWindow } from './sli-window.ts';
-import { matchesStatus, type Objective, type Percentile, type StatusPattern } from './spec.ts';
+import { matchesStatus, type Objective, type Percentile, quantileOf, type StatusPattern } from './spec.ts';
 
 /** Where the degrader turns features off and on: `@headroom/core/flags`' degrader channel fits. */
 export interface DegradeTarget {
@@ -50,8 +51,20 @@ export interface DegradeRuleState {
   /** Since when (ms, the clock's `now`) it is in that state. */
   since: number;
   features: readonly string[];
-  /** The last verdict's reading: requests, and per watched percentile the share slower than its budget. */
-  reading: { total: number; errorRatio: number; overBudget: Record<string, number> };
+  /**
+   * The last verdict's reading: requests, the error ratio, and per watched percentile the share slower than its
+   * budget (in-process) or the percentile itself in ms (`latency`, from a source such as Prometheus).
+   */
+  reading: {
+    total: number;
+    errorRatio: number;
+    overBudget: Record<string, number>;
+    latency?: Partial<Record<Percentile, number>>;
+  };
+  /** Where the reading came from: `process` (this process's window) or the source's name. */
+  source: string;
+  /** Why the source could not be read at the last verdict (the rule then stayed where it stood). */
+  sourceError?: string;
 }
 
 /** An action the degrader took. */
@@ -65,8 +78,8 @@ export interface DegradeAction {
 
 interface Watched {
   rule: Required<Omit<DegradeRule, 'objective' | 'percentiles'>> & { objective: Objective };
-  /** [percentile share allowed over, budget] per watched percentile. */
-  budgets: { name: string; allowed: number }[];
+  /** Per watched percentile: its name, its budget (ms) and the share of requests allowed over it. */
+  budgets: { name: Percentile; budget: number; allowed: number }[];
   window: SliWindow;
   statuses: readonly StatusPattern[];
   errorRatio: number | undefined;
@@ -76,9 +89,17 @@ interface Watched {
   holding: number | undefined;
   degradedAt: number;
   reading: DegradeRuleState['reading'];
+  sourceError: string | undefined;
 }
 
-const quantile = (name: string) => Number(name.slice(1)) / 100;
+/** What one verdict reads: requests, the error ratio, whether a budget is breached, whether all are comfortable. */
+interface Verdict {
+  total: number;
+  errorRatio: number;
+  breached: boolean;
+  comfortable: boolean;
+  reading: DegradeRuleState['reading'];
+}
 
 /**
  * The degrader; create it with `createDegrader(options)`, feed it with `observer(method, route)` per route, and
@@ -95,6 +116,8 @@ export class Degrader {
   readonly #target: DegradeTarget;
   readonly #clock: Clock;
   readonly #interval: number;
+  readonly #source: DegradeSource | undefined;
+  #refreshing: Promise<void> | undefined;
   /** Rules holding each feature off: a feature comes back when the last one lets go. */
   readonly #holders = new Map<string, Set<string>>();
   readonly #acted = new Emitter<DegradeAction>();
@@ -107,8 +130,10 @@ export class Degrader {
     target: DegradeTarget;
     clock: Clock;
     interval?: number;
+    source?: DegradeSource;
   }) {
     this.#target = options.target;
+    this.#source = options.source;
     this.#clock = options.clock;
     this.#interval = checkNumber('degrader', 'interval', options.interval ?? 1_000, { min: 1 });
     const names = new Set<string>();
@@ -134,7 +159,7 @@ export class Degrader {
       const thresholds = latency.flatMap(([, budget]) => [budget, budget * rule.restoreBelow]);
       const watched: Watched = {
         rule,
-        budgets: latency.map(([name]) => ({ name, allowed: 1 - quantile(name) })),
+        budgets: latency.map(([name, budget]) => ({ name, budget, allowed: 1 - quantileOf(name) })),
         window: new SliWindow(thresholds, rule.window / 1000, options.clock),
         statuses: given.objective.errors?.statuses ?? ['5xx'],
         errorRatio: given.objective.errors?.value,
@@ -143,6 +168,7 @@ export class Degrader {
         holding: undefined,
         degradedAt: 0,
         reading: { total: 0, errorRatio: 0, overBudget: {} },
+        sourceError: undefined,
       };
       const key = `${given.objective.method} ${given.objective.route}`;
       this.#byRoute.set(key, [...(this.#byRoute.get(key) ?? []), watched]);
@@ -155,6 +181,7 @@ export class Degrader {
    * watches the route: routes nobody watches cost nothing.
    */
   observer(method: string, route: string): ((ms: number, status: number) => void) | undefined {
+    if (this.#source) return undefined; // the source reads every instance's answers, this one's among them
     const watched = this.#byRoute.get(`${method} ${route}`);
     if (!watched) return undefined;
     return (ms, status) => {
@@ -166,18 +193,64 @@ export class Degrader {
     };
   }
 
-  /** Judges every rule once: what the timer of `start()` does every `interval`. */
+  /** Judges every rule once from this process's windows: what the timer of `start()` does every `interval`. */
   evaluate(): void {
     const now = this.#clock.now();
-    for (const w of this.#watched) this.#judge(w, now);
+    for (const w of this.#watched) this.#move(w, now, this.#fromWindow(w));
+  }
+
+  /**
+   * With a `source`: reads every rule from it, then judges each (what the timer of `start()` does). A rule whose
+   * reading fails stays where it stands (a source that is down neither degrades nor restores anything), and its
+   * state says why. Without a source it is `evaluate()`.
+   */
+  refresh(): Promise<void> {
+    const source = this.#source;
+    if (!source) {
+      this.evaluate();
+      return Promise.resolve();
+    }
+    this.#refreshing ??= Promise.all(
+      this.#watched.map(async (w) => {
+        let reading: SloReading;
+        try {
+          reading = await source.read({
+            method: w.rule.objective.method,
+            route: w.rule.objective.route,
+            window: w.rule.window,
+            percentiles: w.budgets.map((b) => b.name),
+            statuses: w.statuses,
+          });
+        } catch (error) {
+          w.sourceError = error instanceof Error ? error.message : String(error);
+          return;
+        }
+        w.sourceError = undefined;
+        this.#move(w, this.#clock.now(), this.#fromSource(w, reading));
+      }),
+    ).then(
+      () => {
+        this.#refreshing = undefined;
+      },
+      () => {
+        this.#refreshing = undefined;
+      },
+    );
+    return this.#refreshing;
   }
 
   /** Evaluates every `interval` ms until `stop()`. */
   start(): void {
     if (this.#timer) return;
     const tick = () => {
-      this.evaluate();
-      this.#timer = this.#clock.setTimeout(tick, this.#interval);
+      if (this.#source) {
+        void this.refresh().finally(() => {
+          if (this.#timer) this.#timer = this.#clock.setTimeout(tick, this.#interval);
+        });
+      } else {
+        this.evaluate();
+        this.#timer = this.#clock.setTimeout(tick, this.#interval);
+      }
     };
     this.#timer = this.#clock.setTimeout(tick, this.#interval);
   }
@@ -217,6 +290,8 @@ export class Degrader {
       since: w.since,
       features: w.rule.features,
       reading: w.reading,
+      source: this.#source?.name ?? 'process',
+      ...(w.sourceError === undefined ? {} : { sourceError: w.sourceError }),
     }));
   }
 
@@ -225,7 +300,8 @@ export class Degrader {
     return this.#watched.some((w) => w.state === 'degraded' || w.state === 'recovering');
   }
 
-  #judge(w: Watched, now: number): void {
+  // The verdict of this process's window: the share of requests over each budget against the share allowed.
+  #fromWindow(w: Watched): Verdict {
     const { rule } = w;
     const r = w.window.read(rule.window);
     const overBudget: Record<string, number> = {};
@@ -239,13 +315,45 @@ export class Degrader {
       if (overRestore > allowed) comfortable = false;
     });
     const errorRatio = r.total === 0 ? 0 : r.failed / r.total;
+    return {
+      total: r.total,
+      errorRatio,
+      breached,
+      comfortable,
+      reading: { total: r.total, errorRatio, overBudget },
+    };
+  }
+
+  // The verdict of a source's reading: each percentile against its budget, and restoreBelow of it.
+  #fromSource(w: Watched, r: SloReading): Verdict {
+    let breached = false;
+    let comfortable = true;
+    for (const { name, budget } of w.budgets) {
+      const ms = r.latency[name];
+      if (ms === undefined) continue;
+      if (ms > budget) breached = true;
+      if (ms > budget * w.rule.restoreBelow) comfortable = false;
+    }
+    return {
+      total: r.total,
+      errorRatio: r.errorRatio,
+      breached,
+      comfortable,
+      reading: { total: r.total, errorRatio: r.errorRatio, overBudget: {}, latency: r.latency },
+    };
+  }
+
+  #move(w: Watched, now: number, verdict: Verdict): void {
+    const { rule } = w;
+    let { breached, comfortable } = verdict;
+    const { total, errorRatio } = verdict;
     if (w.errorRatio !== undefined) {
       if (errorRatio > w.errorRatio) breached = true;
       if (errorRatio > w.errorRatio * rule.restoreBelow) comfortable = false;
     }
-    w.reading = { total: r.total, errorRatio: Math.round(errorRatio * 10_000) / 10_000, overBudget };
+    w.reading = { ...verdict.reading, errorRatio: Math.round(errorRatio * 10_000) / 10_000 };
     // Too few requests to judge: no breach; and nothing stands in the way of a restore.
-    if (r.total < rule.minSamples) {
+    if (total < rule.minSamples) {
       breached = false;
       comfortable = true;
     }
@@ -324,7 +432,10 @@ export function createDegrader(options: {
   rules: readonly DegradeRule[];
   target: DegradeTarget;
   clock: Clock;
+  /** Milliseconds between verdicts. @default 1_000 */
   interval?: number;
+  /** Where the SLIs come from: `prometheusSource(…)` for the fleet's. @default this process's own windows */
+  source?: DegradeSource;
 }): Degrader {
   return new Degrader(options);
 }

@@ -7,6 +7,9 @@ import type { Ratio } from './units.ts';
 export const percentiles = ['p50', 'p90', 'p95', 'p99', 'p99.9'] as const;
 export type Percentile = (typeof percentiles)[number];
 
+/** A percentile as a quantile: `p95` → 0.95, `p99.9` → 0.999. */
+export const quantileOf = (percentile: Percentile | string): number => Number(percentile.slice(1)) / 100;
+
 /** A status an error budget counts: one code (`429`) or a class (`'5xx'`). */
 export type StatusPattern = number | '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
