@@ -240,6 +240,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   let migrated = false;
   await app.register(headroom, {
     service: 'casebook',
+    spec,
     version: deps.version ?? '0.0.0-dev',
     commit: deps.commit ?? 'unknown',
     clock,

@@ -12,6 +12,7 @@ import { runScenario } from './engine/run.ts';
 import { breachDetector, judge, judgeFigures } from './gate/judge.ts';
 import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
+import { writeGenerated } from './gen/gen.ts';
 import { importAutocannon } from './import/autocannon.ts';
 import { importK6 } from './import/k6.ts';
 import { htmlReport } from './report/html.ts';
@@ -87,6 +88,20 @@ const commands: Record<string, CommandHelp> = {
     summary: 'merge the artifacts of shards of one run, exactly',
     options: [['--out FILE', 'where to write the merged artifact']],
     examples: ['headroom merge shard-1.json shard-2.json --out run.json'],
+  },
+  gen: {
+    usage: 'headroom gen <headroom.yaml> --out DIR [--runbook-base URL]',
+    summary:
+      'write Prometheus recording rules, burn-rate and operational alerts, promtool tests and runbooks from the spec',
+    options: [
+      ['--out DIR', 'where to write rules/, tests/ and runbooks/ (replaced on every run)'],
+      ['--runbook-base URL', "the prefix of each alert's runbook_url (default runbooks/)"],
+    ],
+    examples: [
+      'headroom gen headroom.yaml --out generated',
+      'headroom gen headroom.yaml --out ops --runbook-base https://wiki.example.com/runbooks/',
+      'promtool check rules generated/rules/*.yml && promtool test rules generated/tests/*.yml',
+    ],
   },
   report: {
     usage: 'headroom report <run.json> [--markdown FILE] [--baseline base.json] [--junit FILE] [--html FILE]',
@@ -169,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
       html: { type: 'string' },
       from: { type: 'string' },
       route: { type: 'string' },
+      'runbook-base': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -197,6 +213,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (command === 'check') return checkCommand(file, values);
+  if (command === 'gen') {
+    if (!values.out) throw new UsageError('headroom gen needs --out DIR');
+    const written = await writeGenerated(await loadSpec(file), values.out, {
+      ...(values['runbook-base'] ? { runbookBase: values['runbook-base'] } : {}),
+    });
+    process.stdout.write(`headroom gen: ${written.length} files in ${values.out}\n`);
+    return 0;
+  }
   if (command === 'report') {
     if ((values.baseline?.length ?? 0) > 1) throw new UsageError('headroom report takes one --baseline');
     const [artifact, baseline] = await readArtifacts([file, ...(values.baseline ?? [])]);

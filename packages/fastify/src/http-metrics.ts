@@ -12,6 +12,25 @@ export const httpDurationBuckets: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
+/**
+ * `base` with every latency budget of `spec` as an edge too (in seconds), sorted: then the share of a route's
+ * requests within its budget is one bucket over the count, exactly (`le="0.06"` for a 60 ms p95), which is what
+ * an SLI and `headroom gen`'s rules read. A budget becomes `budget / 1000` and prints as Prometheus prints it.
+ *
+ * @example
+ * durationBuckets(spec); // [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.04, 0.05, 0.06, …]
+ */
+export function durationBuckets(
+  spec: { objectives: readonly { latency: Readonly<Record<string, number>> }[] } | undefined,
+  base: readonly number[] = httpDurationBuckets,
+): number[] {
+  const edges = new Set(base);
+  for (const objective of spec?.objectives ?? []) {
+    for (const ms of Object.values(objective.latency)) if (ms > 0) edges.add(ms / 1000);
+  }
+  return [...edges].sort((a, b) => a - b);
+}
+
 /** What {@link createMetricsRegistry} needs to know about the service. */
 export interface MetricsRegistryOptions {
   service: string;
@@ -83,13 +102,17 @@ export interface HttpMetrics {
  * const metrics = httpMetrics(registry);
  * app.addHook('onRoute', (route) => { route.onResponse = [metrics.route(route.url), ...[route.onResponse ?? []].flat()]; });
  */
-export function httpMetrics(registry: Registry, watch?: RouteWatch): HttpMetrics {
+export function httpMetrics(
+  registry: Registry,
+  watch?: RouteWatch,
+  buckets: readonly number[] = httpDurationBuckets,
+): HttpMetrics {
   const labelNames = ['method', 'route', 'code'] as const;
   const duration = new HistogramFamily({
     name: 'http_request_duration_seconds',
     help: 'Time from request received to response sent, by route template.',
     labelNames,
-    buckets: httpDurationBuckets,
+    buckets: [...buckets],
     registers: [registry],
   });
   const total = new CounterFamily({

@@ -16,6 +16,7 @@ export type { FlagRegistry } from './flag-registry.ts';
 export type { HealthCheck, HealthReading, Readiness, ReadinessResult } from './health.ts';
 export type { HttpCacheOptions } from './http-cache.ts';
 export { bytesEtag, cacheControl } from './http-cache.ts';
+export { durationBuckets, httpDurationBuckets } from './http-metrics.ts';
 export type { RequestIdempotency, RouteIdempotency } from './idempotency-hook.ts';
 export type { JobRegistry, TrackJobsOptions } from './job-registry.ts';
 export type { OverloadGate, OverloadOptions } from './overload.ts';

@@ -16,7 +16,13 @@ import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { createFlagRegistry, type FlagRegistry } from './flag-registry.ts';
 import { type HealthCheck, healthRoutes, type Readiness } from './health.ts';
 import { type HttpCacheOptions, httpCacheHook } from './http-cache.ts';
-import { createMetricsRegistry, httpMetrics, type RouteWatch } from './http-metrics.ts';
+import {
+  createMetricsRegistry,
+  durationBuckets,
+  httpDurationBuckets,
+  httpMetrics,
+  type RouteWatch,
+} from './http-metrics.ts';
 import {
   idempotentRoute,
   type RouteIdempotency,
@@ -51,6 +57,13 @@ export interface HeadroomOptions {
   readinessTimeoutMs?: number;
   /** Collect prom-client's process metrics into this instance's registry. @default true */
   defaultMetrics?: boolean;
+  /**
+   * The service's objectives (`loadSpec('headroom.yaml')`): each latency budget becomes an edge of
+   * `http_request_duration_seconds`, so the share of requests within budget is exact. @default no budgets
+   */
+  spec?: { objectives: readonly { latency: Readonly<Record<string, number>> }[] };
+  /** The buckets of `http_request_duration_seconds` (seconds), before the spec's budgets. @default 1 ms to 10 s */
+  latencyBuckets?: readonly number[];
   /** Where the Prometheus text is served. @default '/metrics' */
   metricsPath?: string;
   /**
@@ -168,7 +181,11 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const protection = createProtection(registry);
   const caches = createCacheRegistry(registry, protection);
   const watch: RouteWatch = { version: 0, observer: () => undefined };
-  const metrics = httpMetrics(registry, watch);
+  const metrics = httpMetrics(
+    registry,
+    watch,
+    durationBuckets(options.spec, options.latencyBuckets ?? httpDurationBuckets),
+  );
   const degrader = createDegraderRegistry(registry, watch);
   const flags = createFlagRegistry(registry);
   const config = createConfigRegistry(registry);

@@ -127,3 +127,32 @@ test('the plugin lists the routes registered after it, by template', async () =>
   assert.ok(listed.includes('GET /metrics'));
   await app.close();
 });
+
+test('every latency budget of the spec is a bucket edge, so the share within budget is one bucket over the count', async () => {
+  const app = await buildApp({
+    spec: { objectives: [{ latency: { p95: 60, p99: 150 } }, { latency: { p50: 15, p95: 5_000 } }] },
+  });
+  await app.inject({ method: 'GET', url: '/v1/cases/1' });
+  const { body } = await scrape(app);
+  const edges = seriesOf(body, 'http_request_duration_seconds_bucket').map(
+    (line) => /le="([^"]+)"/.exec(line)![1],
+  );
+  for (const le of ['0.015', '0.06', '0.15', '5'])
+    assert.ok(edges.includes(le), `le="${le}" in ${edges.join(' ')}`);
+  assert.deepEqual(
+    edges.filter((le) => le !== '+Inf').map(Number),
+    [...new Set(edges.filter((le) => le !== '+Inf').map(Number))].sort((a, b) => a - b),
+    'sorted, each once (5 s was an edge already)',
+  );
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+  assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '');
+  const custom = await buildApp({
+    latencyBuckets: [0.1, 1],
+    spec: { objectives: [{ latency: { p95: 40 } }] },
+  });
+  await custom.inject({ method: 'GET', url: '/v1/cases/1' });
+  const customEdges = seriesOf((await scrape(custom)).body, 'http_request_duration_seconds_bucket').map(
+    (line) => /le="([^"]+)"/.exec(line)![1],
+  );
+  assert.deepEqual(customEdges, ['0.04', '0.1', '1', '+Inf']);
+});

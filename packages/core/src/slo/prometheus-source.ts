@@ -51,8 +51,8 @@ export interface PrometheusSourceOptions {
   clock?: Clock;
 }
 
-/** A PromQL string literal's content. */
-function escapeLabel(value: string): string {
+/** A label value as the content of a PromQL string literal (backslash, quote and newline escaped). */
+export function escapeLabel(value: string): string {
   return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
 }
 
