@@ -29,6 +29,8 @@ export const fastifyErrors = defineErrors({
   HR_UNAUTHENTICATED: { status: 401, stack: false },
   HR_FORBIDDEN: { status: 403, stack: false },
   HR_NOT_FOUND: { status: 404, stack: false },
+  // Raised by the RUM beacon route (`rum` option): a beacon naming a journey the service does not measure.
+  HR_UNKNOWN_JOURNEY: { status: 422, stack: false },
 });
 
 /** One of the codes in {@link fastifyErrors}. */

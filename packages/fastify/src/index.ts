@@ -30,6 +30,8 @@ export { requestIdOptions } from './request-id.ts';
 export { lazyChildLogger } from './request-logger.ts';
 export type { RouteConcurrency } from './route-protection.ts';
 export { overloadedError } from './route-protection.ts';
+export type { RumBeacon, RumMetricName, RumOptions } from './rum.ts';
+export { rumRoutes } from './rum.ts';
 export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './shutdown.ts';
 export type { SystemCheckOptions } from './system-checks.ts';
 export type { FieldError } from './validation.ts';

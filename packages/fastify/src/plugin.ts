@@ -37,6 +37,7 @@ import type { RouteRateLimit } from './rate-limit-hook.ts';
 import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
 import { protectRoute, type RouteConcurrency } from './route-protection.ts';
+import { type RumOptions, rumRoutes } from './rum.ts';
 import { installShutdown, type Lifecycle, type Shutdown, type ShutdownOptions } from './shutdown.ts';
 import { type SystemCheckOptions, systemChecks } from './system-checks.ts';
 import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
@@ -94,6 +95,11 @@ export interface HeadroomOptions {
    * request beyond it gets 503 HR_OVERLOADED with Retry-After at once. @default none
    */
   overload?: OverloadOptions;
+  /**
+   * Real-user monitoring: `POST /rum` takes web-vitals beacons (TTFB, FCP, LCP, INP, CLS) for these journeys into
+   * `headroom_rum_seconds{journey,metric}` and `headroom_rum_cls{journey}` (see `rumRoutes`). @default off
+   */
+  rum?: Omit<RumOptions, 'clock'>;
 }
 
 /** What the plugin adds to the Fastify instance as `app.headroom`. */
@@ -292,6 +298,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
+  if (options.rum) rumRoutes(app, registry, { ...options.rum, clock });
   if (options.admin)
     await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, options.admin);
   const system = systemChecks(options.health);
