@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isHeadroomError } from '@headroom/core/errors';
-import { loadSpec, parseRatio, type Spec } from '@headroom/core/slo';
+import { loadSpec, parseDuration, parseRatio, type Spec } from '@headroom/core/slo';
 import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runParallel } from './engine/parallel.ts';
@@ -19,6 +19,7 @@ import { htmlReport } from './report/html.ts';
 import { junitReport, junitRunReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
 import { loadScenario } from './scenario/load-scenario.ts';
+import { judgeFromPrometheus, sloTable } from './slo/slo.ts';
 
 interface CommandHelp {
   usage: string;
@@ -103,6 +104,19 @@ const commands: Record<string, CommandHelp> = {
       'promtool check rules generated/rules/*.yml && promtool test rules generated/tests/*.yml',
     ],
   },
+  slo: {
+    usage: 'headroom slo <headroom.yaml> --prometheus URL [--window 5m] [--selector MATCHERS]',
+    summary:
+      "judge each objective on what Prometheus saw of the running service (exit 1 on a breach, 2 if it can't be read)",
+    options: [
+      ['--prometheus URL', "Prometheus' base URL"],
+      ['--window DURATION', 'how much of the recent past to judge (default 5m)'],
+      ['--selector MATCHERS', 'label matchers for the service\'s series, e.g. job="casebook"'],
+    ],
+    examples: [
+      'headroom slo apps/casebook/headroom.yaml --prometheus http://127.0.0.1:9090 --window 1h --selector \'job="casebook"\'',
+    ],
+  },
   report: {
     usage: 'headroom report <run.json> [--markdown FILE] [--baseline base.json] [--junit FILE] [--html FILE]',
     summary: 'render a saved run',
@@ -185,6 +199,9 @@ async function main(argv: string[]): Promise<number> {
       from: { type: 'string' },
       route: { type: 'string' },
       'runbook-base': { type: 'string' },
+      prometheus: { type: 'string' },
+      window: { type: 'string' },
+      selector: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -213,6 +230,31 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (command === 'check') return checkCommand(file, values);
+  if (command === 'slo') {
+    if (!values.prometheus) throw new UsageError('headroom slo needs --prometheus URL');
+    let windowMs: number;
+    try {
+      windowMs = parseDuration(values.window ?? '5m');
+    } catch {
+      throw new UsageError(
+        `--window must be a duration such as 5m or 1h, got ${JSON.stringify(values.window)}`,
+      );
+    }
+    const spec = await loadSpec(file);
+    let report: Awaited<ReturnType<typeof judgeFromPrometheus>>;
+    try {
+      report = await judgeFromPrometheus(spec, {
+        url: values.prometheus,
+        windowMs,
+        ...(values.selector ? { selector: values.selector } : {}),
+      });
+    } catch (error) {
+      process.stderr.write(`headroom slo: Prometheus could not be read: ${(error as Error).message}\n`);
+      return 2;
+    }
+    process.stdout.write(sloTable(report));
+    return report.verdict === 'fail' ? 1 : 0;
+  }
   if (command === 'gen') {
     if (!values.out) throw new UsageError('headroom gen needs --out DIR');
     const written = await writeGenerated(await loadSpec(file), values.out, {
