@@ -21,7 +21,6 @@ import { overloadedError, type RateLimitCheck } from '@headroom/fastify';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import { memoBy } from '../memo.ts';
-import type { Settings } from '../settings.ts';
 import { type Tier, tierQuotas } from '../tenancy/tiers.ts';
 
 /**
@@ -58,8 +57,11 @@ export interface LimitsOptions {
    * The tiers' quotas in force, read at every request (casebook.yaml's `tiers`, hot-reloaded): a reload changes
    * them from the next request, each tenant's bucket kept. @default tierQuotas
    */
-  tiers?: () => Settings['tiers'];
+  tiers?: () => TierQuotas;
 }
+
+/** Each tier's quota (casebook.yaml's `tiers` is one). */
+type TierQuotas = Readonly<Record<Tier, { readonly rateLimit: Omit<RateLimitPolicy, 'name'> }>>;
 
 /** The policies casebook's routes use. */
 export interface Limits {
@@ -99,17 +101,17 @@ export function createLimits(options: LimitsOptions): Limits {
   });
   // The policies of the tiers in force, built again only when the settings' tiers change.
   const policiesOf = memoBy(
-    (given: Settings['tiers']): Record<Tier, RateLimitPolicy> => ({
+    (given: TierQuotas): Record<Tier, RateLimitPolicy> => ({
       free: scaled({ name: 'free', ...given.free.rateLimit }, scale),
       pro: scaled({ name: 'pro', ...given.pro.rateLimit }, scale),
       enterprise: scaled({ name: 'enterprise', ...given.enterprise.rateLimit }, scale),
     }),
   );
-  const builtIn = {
+  const builtIn: TierQuotas = {
     free: { rateLimit: tierQuotas.free },
     pro: { rateLimit: tierQuotas.pro },
     enterprise: { rateLimit: tierQuotas.enterprise },
-  } as unknown as Settings['tiers'];
+  };
   const currentTiers = options.tiers ?? (() => builtIn);
   const tenantChecks = new WeakMap<
     Principal,

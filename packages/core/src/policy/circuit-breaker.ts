@@ -33,12 +33,8 @@ export class CircuitBreakerPolicy extends PolicyBase {
   readonly name: string;
   readonly #clock: Clock;
   readonly #window: OutcomeWindow;
-  #failureRate!: number;
-  #slowMs!: number;
-  #slowRate!: number;
-  #minimumCalls!: number;
-  #backoff!: Required<HalfOpenBackoff>;
-  #probeLimit!: number;
+  /** The thresholds and half-open timing in force: replaced whole by `tune()`. */
+  #t: Thresholds;
   readonly #isFailure: (error: unknown) => boolean;
   readonly #changed = new Emitter<CircuitStateChange>();
   readonly #rejected = new Emitter<CircuitRejection>();
@@ -67,7 +63,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     this.#clock = checkClock('circuitBreaker', o.clock ?? systemClock());
     this.#window = outcomeWindow(checkWindow(o.window));
     this.#isFailure = checkFunction('circuitBreaker', 'isFailure', o.isFailure);
-    this.#thresholds(o);
+    this.#t = checkThresholds(o);
     if (o.restore) this.#restore(o.restore);
   }
 
@@ -79,66 +75,16 @@ export class CircuitBreakerPolicy extends PolicyBase {
    * config.onChange(({ next }) => breaker.tune({ slowCallDurationThreshold: next.upstream.slowCall }));
    */
   tune(options: CircuitBreakerTuning): void {
-    const kept = {
-      failureRate: this.#failureRate,
-      slowMs: this.#slowMs,
-      slowRate: this.#slowRate,
-      minimumCalls: this.#minimumCalls,
-      probeLimit: this.#probeLimit,
-      backoff: this.#backoff,
-    };
-    try {
-      this.#thresholds({
-        failureRateThreshold: kept.failureRate,
-        slowCallDurationThreshold: kept.slowMs,
-        slowCallRateThreshold: kept.slowRate,
-        minimumCalls: kept.minimumCalls,
-        halfOpenProbes: kept.probeLimit,
-        halfOpenAfter: kept.backoff,
-        ...options,
-      });
-    } catch (error) {
-      this.#failureRate = kept.failureRate;
-      this.#slowMs = kept.slowMs;
-      this.#slowRate = kept.slowRate;
-      this.#minimumCalls = kept.minimumCalls;
-      this.#probeLimit = kept.probeLimit;
-      this.#backoff = kept.backoff;
-      throw error;
-    }
-  }
-
-  #thresholds(o: Required<CircuitBreakerTuning>): void {
-    this.#failureRate = checkNumber('circuitBreaker', 'failureRateThreshold', o.failureRateThreshold, {
-      min: 0,
-      above: true,
-      max: 1,
+    const t = this.#t;
+    this.#t = checkThresholds({
+      failureRateThreshold: t.failureRate,
+      slowCallDurationThreshold: t.slowMs,
+      slowCallRateThreshold: t.slowRate,
+      minimumCalls: t.minimumCalls,
+      halfOpenProbes: t.probeLimit,
+      halfOpenAfter: t.backoff,
+      ...options,
     });
-    this.#slowMs = checkNumber('circuitBreaker', 'slowCallDurationThreshold', o.slowCallDurationThreshold, {
-      infinite: true,
-    });
-    this.#slowRate = checkNumber('circuitBreaker', 'slowCallRateThreshold', o.slowCallRateThreshold, {
-      min: 0,
-      above: true,
-      max: 1,
-    });
-    this.#minimumCalls = checkNumber('circuitBreaker', 'minimumCalls', o.minimumCalls, {
-      min: 1,
-      integer: true,
-    });
-    this.#probeLimit = checkNumber('circuitBreaker', 'halfOpenProbes', o.halfOpenProbes, {
-      min: 1,
-      integer: true,
-    });
-    const backoff = typeof o.halfOpenAfter === 'number' ? { initial: o.halfOpenAfter } : o.halfOpenAfter;
-    const initial = checkNumber('circuitBreaker', 'halfOpenAfter', backoff?.initial, { min: 0 });
-    this.#backoff = {
-      initial,
-      max: checkNumber('circuitBreaker', 'halfOpenAfter.max', backoff.max ?? initial * 32, { min: initial }),
-      multiplier: checkNumber('circuitBreaker', 'halfOpenAfter.multiplier', backoff.multiplier ?? 2, {
-        min: 1,
-      }),
-    };
   }
 
   /** The current state; an open breaker whose delay has passed reads as half-open. */
@@ -160,7 +106,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     const started = this.#clock.monotonic();
     try {
       const value = await next(fn, signal, key, attempt, chain, depth);
-      this.#record(probe, false, this.#clock.monotonic() - started >= this.#slowMs);
+      this.#record(probe, false, this.#clock.monotonic() - started >= this.#t.slowMs);
       return value;
     } catch (error) {
       if (this.#isFailure(error)) this.#record(probe, true, false);
@@ -251,7 +197,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
       case 'closed':
         return false;
       case 'half-open':
-        if (this.#probes < this.#probeLimit) {
+        if (this.#probes < this.#t.probeLimit) {
           this.#probes++;
           return true;
         }
@@ -275,13 +221,13 @@ export class CircuitBreakerPolicy extends PolicyBase {
       this.#probeCalls++;
       if (failed) this.#probeFailures++;
       if (slow) this.#probeSlow++;
-      const failedShare = this.#probeFailures / this.#probeLimit;
-      const slowShare = this.#probeSlow / this.#probeLimit;
+      const failedShare = this.#probeFailures / this.#t.probeLimit;
+      const slowShare = this.#probeSlow / this.#t.probeLimit;
       // Open as soon as the probes cannot pass any more; close once all are in and they passed.
-      if (failedShare >= this.#failureRate || slowShare >= this.#slowRate) {
+      if (failedShare >= this.#t.failureRate || slowShare >= this.#t.slowRate) {
         this.#reopenings++;
         this.#open(now, 'probe-failed');
-      } else if (this.#probeCalls === this.#probeLimit) {
+      } else if (this.#probeCalls === this.#t.probeLimit) {
         this.#reopenings = 0;
         this.#window.reset();
         this.#clearProbes();
@@ -293,9 +239,9 @@ export class CircuitBreakerPolicy extends PolicyBase {
     if (this.#state !== 'closed') return; // a call admitted before the breaker opened
     this.#window.record(now, failed, slow);
     const calls = this.#window.calls;
-    if (calls < this.#minimumCalls) return;
-    if (this.#window.failures / calls >= this.#failureRate) this.#open(now, 'failure-rate');
-    else if (this.#window.slowCalls / calls >= this.#slowRate) this.#open(now, 'slow-call-rate');
+    if (calls < this.#t.minimumCalls) return;
+    if (this.#window.failures / calls >= this.#t.failureRate) this.#open(now, 'failure-rate');
+    else if (this.#window.slowCalls / calls >= this.#t.slowRate) this.#open(now, 'slow-call-rate');
   }
 
   #open(now: number, reason: CircuitStateChange['reason']): void {
@@ -314,7 +260,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
   }
 
   #probeAt(): number {
-    const { initial, max, multiplier } = this.#backoff;
+    const { initial, max, multiplier } = this.#t.backoff;
     return this.#openedAt + Math.min(max, initial * multiplier ** this.#reopenings);
   }
 
@@ -370,4 +316,44 @@ export class CircuitBreakerPolicy extends PolicyBase {
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
   return new CircuitBreakerPolicy(options);
+}
+
+/** What `checkThresholds` returns: a breaker's thresholds and half-open timing, checked. */
+interface Thresholds {
+  readonly failureRate: number;
+  readonly slowMs: number;
+  readonly slowRate: number;
+  readonly minimumCalls: number;
+  readonly probeLimit: number;
+  readonly backoff: Required<HalfOpenBackoff>;
+}
+
+/** The tunable options, checked (HR_INVALID_OPTION naming the first bad one). */
+function checkThresholds(o: Required<CircuitBreakerTuning>): Thresholds {
+  const backoff = typeof o.halfOpenAfter === 'number' ? { initial: o.halfOpenAfter } : o.halfOpenAfter;
+  const initial = checkNumber('circuitBreaker', 'halfOpenAfter', backoff?.initial, { min: 0 });
+  return {
+    failureRate: checkNumber('circuitBreaker', 'failureRateThreshold', o.failureRateThreshold, {
+      min: 0,
+      above: true,
+      max: 1,
+    }),
+    slowMs: checkNumber('circuitBreaker', 'slowCallDurationThreshold', o.slowCallDurationThreshold, {
+      infinite: true,
+    }),
+    slowRate: checkNumber('circuitBreaker', 'slowCallRateThreshold', o.slowCallRateThreshold, {
+      min: 0,
+      above: true,
+      max: 1,
+    }),
+    minimumCalls: checkNumber('circuitBreaker', 'minimumCalls', o.minimumCalls, { min: 1, integer: true }),
+    probeLimit: checkNumber('circuitBreaker', 'halfOpenProbes', o.halfOpenProbes, { min: 1, integer: true }),
+    backoff: {
+      initial,
+      max: checkNumber('circuitBreaker', 'halfOpenAfter.max', backoff.max ?? initial * 32, { min: initial }),
+      multiplier: checkNumber('circuitBreaker', 'halfOpenAfter.multiplier', backoff.multiplier ?? 2, {
+        min: 1,
+      }),
+    },
+  };
 }

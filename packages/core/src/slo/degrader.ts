@@ -92,10 +92,8 @@ interface Watched {
   sourceError: string | undefined;
 }
 
-/** What one verdict reads: requests, the error ratio, whether a budget is breached, whether all are comfortable. */
+/** What one verdict reads (requests, error ratio, latency), whether a budget is breached, whether all are comfortable. */
 interface Verdict {
-  total: number;
-  errorRatio: number;
   breached: boolean;
   comfortable: boolean;
   reading: DegradeRuleState['reading'];
@@ -228,14 +226,11 @@ export class Degrader {
         w.sourceError = undefined;
         this.#move(w, this.#clock.now(), this.#fromSource(w, reading));
       }),
-    ).then(
-      () => {
+    )
+      .then(() => {}) // a rule's read failing is recorded on the rule; nothing else rejects
+      .finally(() => {
         this.#refreshing = undefined;
-      },
-      () => {
-        this.#refreshing = undefined;
-      },
-    );
+      });
     return this.#refreshing;
   }
 
@@ -316,8 +311,6 @@ export class Degrader {
     });
     const errorRatio = r.total === 0 ? 0 : r.failed / r.total;
     return {
-      total: r.total,
-      errorRatio,
       breached,
       comfortable,
       reading: { total: r.total, errorRatio, overBudget },
@@ -335,8 +328,6 @@ export class Degrader {
       if (ms > budget * w.rule.restoreBelow) comfortable = false;
     }
     return {
-      total: r.total,
-      errorRatio: r.errorRatio,
       breached,
       comfortable,
       reading: { total: r.total, errorRatio: r.errorRatio, overBudget: {}, latency: r.latency },
@@ -346,7 +337,7 @@ export class Degrader {
   #move(w: Watched, now: number, verdict: Verdict): void {
     const { rule } = w;
     let { breached, comfortable } = verdict;
-    const { total, errorRatio } = verdict;
+    const { total, errorRatio } = verdict.reading;
     if (w.errorRatio !== undefined) {
       if (errorRatio > w.errorRatio) breached = true;
       if (errorRatio > w.errorRatio * rule.restoreBelow) comfortable = false;

@@ -590,8 +590,9 @@ export class Webhooks {
   /**
    * Starts the fan-out worker and the delivery worker. `concurrency`: attempts in flight in this process, 64 by
    * default (each endpoint holds at most `endpointConcurrency` of them, across processes). An attempt mostly waits
-   * (on the receiver, and on the statements that take and record it), so slots are cheap: 64 keep 1,000
-   * deliveries/s with p99 128 ms where 16 fell behind at 900/s (`npm run bench:webhooks`). `lease`: how soon (ms) another
+   * (on the receiver, and on the statements that take and record it), so slots are cheap: 64 kept 1,000
+   * deliveries/s with p99 166 ms where 16 fell behind at 901/s with p99 2.1 s (`npm run bench:webhooks`, and with
+   * `BENCH_WEBHOOK_CONCURRENCY=16`). `lease`: how soon (ms) another
    * process sends what this one was sending when it died (see `WorkOptions.lease`).
    */
   work(
