@@ -1,6 +1,6 @@
 // casebook's generated operations files (apps/casebook/generated, `npm run gen` from headroom.yaml): reproducible,
-// accepted by promtool (check rules; test rules: each alert fires on a breach and is silent while the objective is
-// met), and reading only metrics casebook exports, with every budget a bucket edge of its latency histogram.
+// accepted by promtool (check rules; test rules: silent while the objective is met, each alert silent at 0.9× its
+// threshold and firing at 1.1×), and reading only metrics casebook exports, with every budget a bucket edge of its latency histogram.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -2,7 +2,7 @@
 //
 //   rules/<service>-slo-<objective>.rules.yml   recording rules and burn-rate alerts of one objective
 //   rules/<service>-operations.rules.yml        the operational alerts (5xx, pool, breakers, Redis, queues, …)
-//   tests/<service>-slo-<objective>.test.yml    `promtool test rules`: each alert fires on a breach, none when met
+//   tests/<service>-slo-<objective>.test.yml    `promtool test rules`: silent when met, each alert at 0.9× / 1.1× its threshold
 //   runbooks/*.md                               the pages the alerts' runbook_url point to
 //
 // The output depends on the spec only (sorted, no dates), so `npm run gen` is reproducible and a diff shows what a

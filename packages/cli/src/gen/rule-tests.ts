@@ -1,36 +1,45 @@
-// `promtool test rules` files for the rules of rules.ts: per objective, every burn-rate alert fires when its SLI is
-// wholly spent (every answer an error; every answer over every budget) and none fires while the objective is met.
+// `promtool test rules` files for the rules of rules.ts. Per objective: nothing fires while it is met; and around
+// each alert's lowest threshold, a steady hour at 0.9× of it leaves that alert silent and 1.1× fires it (with
+// every other alert whose threshold is passed too), so a threshold written wrong fails the test.
 
 import type { Objective, Spec } from '@headroom/core/slo';
 import { type BurnAlert, leOf, objectiveSelector } from './rules.ts';
 
 const minutes = 60;
 const evalTime = `${minutes}m`;
+/** Requests per minute in every scenario: enough that 0.9× of the smallest threshold is a whole number. */
+const perMinute = 1_000_000;
 
 interface Series {
   series: string;
   values: string;
 }
 
-/** `perMinute` more every minute, for the test's hour. */
-const growing = (perMinute: number) => `0+${perMinute}x${minutes}`;
+/** `n` more every minute, for the test's hour. */
+const growing = (n: number) => `0+${n}x${minutes}`;
 
-function requests(objective: Objective, ok: number, failed: number): Series[] {
+/** An hour of `perMinute` answers a minute: `errorRatio` of them 500s, `overRatio` of them over every budget. */
+function traffic(objective: Objective, errorRatio: number, overRatio: number): Series[] {
+  const failed = Math.round(errorRatio * perMinute);
+  const over = Math.round(overRatio * perMinute);
   return [
-    { series: `http_requests_total${objectiveSelector(objective, ',code="200"')}`, values: growing(ok) },
+    {
+      series: `http_requests_total${objectiveSelector(objective, ',code="200"')}`,
+      values: growing(perMinute - failed),
+    },
     { series: `http_requests_total${objectiveSelector(objective, ',code="500"')}`, values: growing(failed) },
-  ];
-}
-
-function durations(objective: Objective, count: number, withinEveryBudget: number): Series[] {
-  return [
-    { series: `http_request_duration_seconds_count${objectiveSelector(objective)}`, values: growing(count) },
+    {
+      series: `http_request_duration_seconds_count${objectiveSelector(objective)}`,
+      values: growing(perMinute),
+    },
     ...Object.values(objective.latency).map((ms) => ({
       series: `http_request_duration_seconds_bucket${objectiveSelector(objective, `,le="${leOf(ms)}"`)}`,
-      values: growing(withinEveryBudget),
+      values: growing(perMinute - over),
     })),
   ];
 }
+
+const lowest = (a: BurnAlert) => Math.min(...a.thresholds.map(Number));
 
 function expected(alerts: BurnAlert[], spec: Pick<Spec, 'service'>, objective: Objective) {
   return alerts.map((a) => ({
@@ -56,50 +65,43 @@ export function ruleTests(
   alerts: BurnAlert[],
   ruleFile: string,
 ): object {
-  const errorAlerts = alerts.filter((a) => a.sli === 'errors');
-  const latencyAlerts = alerts.filter((a) => a.sli === 'latency');
   const names = [...new Set(alerts.map((a) => a.rule.alert))];
-  const tests: object[] = [
-    {
-      name: `${objective.name}: met (no errors, every answer within every budget): no alert`,
-      interval: '1m',
-      input_series: [...requests(objective, 60, 0), ...durations(objective, 60, 60)],
-      alert_rule_test: names.map((alertname) => ({ eval_time: evalTime, alertname, exp_alerts: [] })),
-    },
-  ];
-  if (errorAlerts.length > 0) {
-    tests.push({
-      name: `${objective.name}: every answer an error for an hour: every error-budget alert fires`,
-      interval: '1m',
-      input_series: [...requests(objective, 0, 60), ...durations(objective, 60, 60)],
-      alert_rule_test: [
-        {
-          eval_time: evalTime,
-          alertname: 'HeadroomErrorBudgetBurn',
-          exp_alerts: expected(errorAlerts, spec, objective),
-        },
-        ...(latencyAlerts.length > 0
-          ? [{ eval_time: evalTime, alertname: 'HeadroomLatencyBudgetBurn', exp_alerts: [] }]
-          : []),
-      ],
-    });
-  }
-  if (latencyAlerts.length > 0) {
-    tests.push({
-      name: `${objective.name}: every answer over every budget for an hour: every latency alert fires`,
-      interval: '1m',
-      input_series: [...requests(objective, 60, 0), ...durations(objective, 60, 0)],
-      alert_rule_test: [
-        {
-          eval_time: evalTime,
-          alertname: 'HeadroomLatencyBudgetBurn',
-          exp_alerts: expected(latencyAlerts, spec, objective),
-        },
-        ...(errorAlerts.length > 0
-          ? [{ eval_time: evalTime, alertname: 'HeadroomErrorBudgetBurn', exp_alerts: [] }]
-          : []),
-      ],
-    });
+  // Every alert of a name whose lowest threshold the ratio passes fires; the others stay silent.
+  const scenario = (name: string, errorRatio: number, overRatio: number) => ({
+    name: `${objective.name}: ${name}`,
+    interval: '1m',
+    input_series: traffic(objective, errorRatio, overRatio),
+    alert_rule_test: names.map((alertname) => ({
+      eval_time: evalTime,
+      alertname,
+      exp_alerts: expected(
+        alerts.filter(
+          (a) => a.rule.alert === alertname && lowest(a) < (a.sli === 'errors' ? errorRatio : overRatio),
+        ),
+        spec,
+        objective,
+      ),
+    })),
+  });
+  const tests = [scenario('met (no errors, every answer within every budget): no alert', 0, 0)];
+  const edges = new Set<string>();
+  for (const a of alerts) {
+    const t = lowest(a);
+    const key = `${a.sli} ${t}`;
+    if (edges.has(key)) continue;
+    edges.add(key);
+    for (const [factor, verb] of [
+      [0.9, 'under'],
+      [1.1, 'over'],
+    ] as const) {
+      const ratio = t * factor;
+      const what = a.sli === 'errors' ? 'errors' : 'answers over every budget';
+      tests.push(
+        a.sli === 'errors'
+          ? scenario(`${what} at ${factor}× the threshold ${t} (${verb})`, ratio, 0)
+          : scenario(`${what} at ${factor}× the threshold ${t} (${verb})`, 0, ratio),
+      );
+    }
   }
   return { rule_files: [ruleFile], evaluation_interval: '1m', tests };
 }
