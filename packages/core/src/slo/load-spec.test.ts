@@ -180,3 +180,61 @@ test('degrade rules: durations and ratios parsed, the objective resolved; a rule
     [['/degrade/0/objective', 'reference']],
   );
 });
+
+test('phases, telemetry, tracing and rum: parsed with their defaults; bad entries named by path', () => {
+  const spec = parseSpec(`${good}    phases: { auth: 5ms, db: 20ms }
+telemetry: { tenants: { top: 20 } }
+tracing: { golden: [case-search], baggage: [app.client] }
+rum:
+  - journey: search-page
+    lcp: 2.5s
+    inp: 200ms
+    cls: 0.1
+  - journey: detail-page
+    target: 90%
+    ttfb: 800ms
+`);
+  assert.deepEqual(spec.objectives[1]?.phases, { auth: 5, db: 20 });
+  assert.equal(spec.objectives[0]?.phases, undefined);
+  assert.deepEqual(spec.telemetry, { tenantTop: 20, maxSeries: 10_000 });
+  assert.deepEqual(spec.tracing, { golden: ['case-search'], maxPerSecond: 100, baggage: ['app.client'] });
+  assert.deepEqual(spec.rum, [
+    {
+      journey: 'search-page',
+      target: { value: 0.75, decimal: '0.75' },
+      budgets: { LCP: 2500, INP: 200, CLS: 0.1 },
+    },
+    { journey: 'detail-page', target: { value: 0.9, decimal: '0.9' }, budgets: { TTFB: 800 } },
+  ]);
+  const none = parseSpec(good);
+  assert.deepEqual(none.telemetry, { tenantTop: 0, maxSeries: 10_000 });
+  assert.deepEqual(none.rum, []);
+
+  const bad = problems(`${good}    phases: { DB: 20ms, auth: fast }
+tracing: { golden: [nowhere], baggage: [Authorization] }
+rum:
+  - journey: page
+  - journey: page
+    lcp: 2.5s
+`);
+  const paths = bad.map((p) => `${p.path} ${p.rule}`);
+  assert.ok(
+    paths.some((p) => p.startsWith('/objectives/1/phases')),
+    paths.join('\n'),
+  );
+  assert.ok(
+    paths.some((p) => p.startsWith('/tracing/baggage/0 pattern')),
+    paths.join('\n'),
+  );
+  assert.ok(
+    paths.some((p) => p.startsWith('/rum/0')),
+    paths.join('\n'),
+  );
+  const meaning = problems(`${good}tracing: { golden: [nowhere] }
+rum: [{ journey: page, lcp: 1s }, { journey: page, lcp: 2s }]
+`);
+  assert.deepEqual(
+    meaning.map((p) => `${p.path} ${p.rule}`),
+    ['/tracing/golden/0 reference', '/rum/1/journey unique'],
+  );
+});

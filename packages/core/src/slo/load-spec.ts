@@ -11,6 +11,7 @@ import {
   type Objective,
   type Percentile,
   percentiles,
+  type RumBudget,
   type Spec,
   type SpecProblem,
   type StatusPattern,
@@ -26,6 +27,17 @@ interface RawObjective {
   errors?: string | number | { ratio: string | number; statuses?: StatusPattern[] };
   availability?: string | number;
   throughput?: string;
+  phases?: Record<string, string>;
+}
+
+interface RawRum {
+  journey: string;
+  target?: string | number;
+  ttfb?: string;
+  fcp?: string;
+  lcp?: string;
+  inp?: string;
+  cls?: number;
 }
 
 interface RawDegradeRule {
@@ -45,6 +57,9 @@ interface RawSpec {
   window?: string;
   objectives: RawObjective[];
   degrade?: RawDegradeRule[];
+  telemetry?: { tenants?: { top: number }; max_series?: number };
+  tracing?: { golden?: string[]; max_per_second?: number; baggage?: string[] };
+  rum?: RawRum[];
 }
 
 const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile<RawSpec>(
@@ -140,7 +155,41 @@ function normalise(raw: RawSpec, source: string, yaml: YamlSource): Spec {
       ...(o.errors !== undefined ? { errors: errorBudget(o.errors) } : {}),
       ...(o.availability !== undefined ? { availability: parseRatio(o.availability) } : {}),
       ...(o.throughput !== undefined ? { throughput: parseRate(o.throughput) } : {}),
+      ...(o.phases !== undefined
+        ? { phases: Object.fromEntries(Object.entries(o.phases).map(([k, v]) => [k, parseDuration(v)])) }
+        : {}),
     };
+  });
+  const journeys = new Set(objectives.flatMap((o) => (o.journey ? [o.journey] : [])));
+  (raw.tracing?.golden ?? []).forEach((journey, i) => {
+    if (!journeys.has(journey))
+      problems.push({
+        path: `/tracing/golden/${i}`,
+        rule: 'reference',
+        message: `no objective has journey "${journey}"`,
+      });
+  });
+  const rumJourneys = new Set<string>();
+  const rum = (raw.rum ?? []).map((r, i): RumBudget => {
+    if (rumJourneys.has(r.journey))
+      problems.push({
+        path: `/rum/${i}/journey`,
+        rule: 'unique',
+        message: `journey "${r.journey}" is listed twice`,
+      });
+    rumJourneys.add(r.journey);
+    const budgets: RumBudget['budgets'] = {};
+    for (const [key, metric] of [
+      ['ttfb', 'TTFB'],
+      ['fcp', 'FCP'],
+      ['lcp', 'LCP'],
+      ['inp', 'INP'],
+    ] as const) {
+      const text = r[key];
+      if (text !== undefined) budgets[metric] = parseDuration(text);
+    }
+    if (r.cls !== undefined) budgets.CLS = r.cls;
+    return { journey: r.journey, target: parseRatio(r.target ?? '75%'), budgets };
   });
   const ruleNames = new Set<string>();
   const degrade = (raw.degrade ?? []).flatMap((r, i): DegradeRule[] => {
@@ -193,7 +242,22 @@ function normalise(raw: RawSpec, source: string, yaml: YamlSource): Spec {
       source,
       problems.map((p) => ({ ...p, line: yaml.lineOf(p.path) })),
     );
-  return { service: raw.service, windowMs: parseDuration(raw.window ?? '30d'), objectives, degrade };
+  return {
+    service: raw.service,
+    windowMs: parseDuration(raw.window ?? '30d'),
+    objectives,
+    degrade,
+    telemetry: {
+      tenantTop: raw.telemetry?.tenants?.top ?? 0,
+      maxSeries: raw.telemetry?.max_series ?? 10_000,
+    },
+    tracing: {
+      golden: raw.tracing?.golden ?? [],
+      maxPerSecond: raw.tracing?.max_per_second ?? 100,
+      baggage: raw.tracing?.baggage ?? [],
+    },
+    rum,
+  };
 }
 
 function errorBudget(raw: NonNullable<RawObjective['errors']>): ErrorBudget {
@@ -202,7 +266,14 @@ function errorBudget(raw: NonNullable<RawObjective['errors']>): ErrorBudget {
 }
 
 function describe(schemaPath: string): string {
-  if (schemaPath.includes('latency') || schemaPath.includes('window'))
+  if (schemaPath.includes('phases')) return 'a phase name such as db, and a duration such as 20ms';
+  if (schemaPath.includes('baggage')) return 'a lower-case baggage key such as app.client';
+  if (
+    schemaPath.includes('latency') ||
+    schemaPath.includes('window') ||
+    schemaPath.includes('rum') ||
+    schemaPath.includes('phases')
+  )
     return 'a duration such as 250ms, 1.5s, 5m, 30d';
   if (schemaPath.includes('throughput')) return 'a rate such as 200/s';
   if (schemaPath.includes('route')) return 'METHOD /route/template, e.g. GET /v1/cases/:id';

@@ -36,6 +36,9 @@ const errorBudget = {
   description: 'a ratio such as 0.1%, or { ratio: 0.1%, statuses: [5xx, 429] }',
 };
 
+/** A phase of a request: `auth`, `ratelimit`, `cache`, `db`, `upstream`, `serialize`, or a service's own. */
+export const phasePattern = '^[a-z][a-z0-9_]{0,31}$';
+
 /** JSON Schema (draft-07, as Ajv 8 checks it by default) of the file. */
 export const specSchema = {
   type: 'object',
@@ -68,8 +71,77 @@ export const specSchema = {
           errors: errorBudget,
           availability: ratio,
           throughput: { type: 'string', pattern: ratePattern, description: 'a rate such as 200/s' },
+          phases: {
+            type: 'object',
+            minProperties: 1,
+            propertyNames: { pattern: phasePattern },
+            additionalProperties: duration,
+            description:
+              'p95 budget of each phase of a request, e.g. { auth: 5ms, db: 20ms, serialize: 3ms }',
+          },
         },
         anyOf: [{ required: ['latency'] }, { required: ['errors'] }, { required: ['availability'] }],
+      },
+    },
+    telemetry: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'what metrics may carry about tenants, and how many series a metric may grow',
+      properties: {
+        tenants: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['top'],
+          properties: { top: { type: 'integer', minimum: 1, maximum: 1000 } },
+          description: 'metrics may carry a tenant label: the top N tenants by requests, the rest as "other"',
+        },
+        max_series: {
+          type: 'integer',
+          minimum: 1,
+          description: 'label sets a metric may hold; more are dropped',
+        },
+      },
+    },
+    tracing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        golden: {
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', minLength: 1 },
+          description: 'journeys whose requests are always traced (within max_per_second)',
+        },
+        max_per_second: {
+          type: 'integer',
+          minimum: 1,
+          description: 'cap on traces this process starts per second',
+        },
+        baggage: {
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' },
+          description: 'W3C baggage keys copied onto spans; others are ignored',
+        },
+      },
+    },
+    rum: {
+      type: 'array',
+      description: 'real-user budgets per journey: at least `target` of page views within each',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['journey'],
+        anyOf: ['ttfb', 'fcp', 'lcp', 'inp', 'cls'].map((k) => ({ required: [k] })),
+        properties: {
+          journey: { type: 'string', minLength: 1, maxLength: 64 },
+          target: ratio,
+          ttfb: duration,
+          fcp: duration,
+          lcp: duration,
+          inp: duration,
+          cls: { type: 'number', minimum: 0, maximum: 100 },
+        },
       },
     },
     degrade: {

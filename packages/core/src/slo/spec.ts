@@ -46,6 +46,38 @@ export interface Objective {
   availability?: Ratio;
   /** Requests per second a load test must sustain. */
   throughput?: number;
+  /** p95 budget (ms) of each phase of a request (`auth`, `db`, `serialize`, …), as `Server-Timing` names them. */
+  phases?: Readonly<Record<string, number>>;
+}
+
+/** What metrics may carry about tenants (`telemetry:`). */
+export interface TelemetrySpec {
+  /** Metrics may carry a `tenant` label for the busiest N tenants, the rest as `other`; 0: no tenant label. */
+  tenantTop: number;
+  /** Label sets one metric may hold; past it, new ones are dropped and counted. @default 10000 */
+  maxSeries: number;
+}
+
+/** Which requests are traced (`tracing:`). */
+export interface TracingSpec {
+  /** Journeys whose requests are always traced (within `maxPerSecond`). */
+  golden: readonly string[];
+  /** Traces this process starts per second at most. @default 100 */
+  maxPerSecond: number;
+  /** W3C baggage keys copied onto spans; any other key is ignored. */
+  baggage: readonly string[];
+}
+
+/** Real-user metrics a journey's page views are judged on. */
+export type RumMetric = 'TTFB' | 'FCP' | 'LCP' | 'INP' | 'CLS';
+
+/** Real-user budgets of one journey (`rum:`): at least `target` of page views within each budget. */
+export interface RumBudget {
+  journey: string;
+  /** Share of page views that must be within each budget. @default 75% (web-vitals' p75) */
+  target: Ratio;
+  /** Timings in milliseconds; CLS unitless. */
+  budgets: Partial<Record<RumMetric, number>>;
 }
 
 /** A validated, normalised headroom.yaml. */
@@ -56,6 +88,10 @@ export interface Spec {
   objectives: Objective[];
   /** The SLO degrader's rules (`degrade:`), each with its objective resolved; empty when there are none. */
   degrade: DegradeRule[];
+  telemetry: TelemetrySpec;
+  tracing: TracingSpec;
+  /** Real-user budgets, one entry per journey; empty when there are none. */
+  rum: RumBudget[];
 }
 
 /** One thing wrong with a spec: where (a JSON pointer into the file) and which rule it breaks. */
