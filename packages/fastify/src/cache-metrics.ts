@@ -7,6 +7,7 @@ import type { CircuitBreakerPolicy, Policy } from '@headroom/core/policy';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries } from './metric-series.ts';
 import type { Protection } from './protection.ts';
+import { traceEvent } from './timing.ts';
 
 /**
  * What `app.headroom.caches` offers.
@@ -89,6 +90,11 @@ export function createCacheRegistry(registry: Registry, protection: Protection):
           byResult.set(e.result, child);
         }
         child.inc();
+        traceEvent('headroom.cache', {
+          'headroom.cache': e.cache,
+          'headroom.cache.tier': e.tier,
+          'headroom.cache.result': e.result,
+        });
       });
       cache.onLoad((e) => {
         loads.inc({ cache: e.cache, kind: e.refresh ? 'refresh' : 'load', outcome: e.outcome });

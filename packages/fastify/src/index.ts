@@ -20,6 +20,8 @@ export { durationBuckets, httpDurationBuckets } from './http-metrics.ts';
 export type { RequestIdempotency, RouteIdempotency } from './idempotency-hook.ts';
 export type { JobRegistry, TrackJobsOptions } from './job-registry.ts';
 export type { OverloadGate, OverloadOptions } from './overload.ts';
+export type { PhaseMetrics, PhaseSpec } from './phase-metrics.ts';
+export { phaseBuckets } from './phase-metrics.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';
 export { headroom } from './plugin.ts';
 export type { Problem } from './problem.ts';
@@ -34,6 +36,16 @@ export type { RumBeacon, RumMetricName, RumOptions } from './rum.ts';
 export { rumRoutes } from './rum.ts';
 export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './shutdown.ts';
 export type { SystemCheckOptions } from './system-checks.ts';
+export {
+  currentTiming,
+  isPhaseName,
+  phase,
+  RequestTiming,
+  standardPhases,
+  traceAttributes,
+  traceEvent,
+  traceLogFields,
+} from './timing.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';
 export { validatorCompiler } from './validator-compiler.ts';

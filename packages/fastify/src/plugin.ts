@@ -31,6 +31,7 @@ import {
 } from './idempotency-hook.ts';
 import { createJobRegistry, type JobRegistry } from './job-registry.ts';
 import { type OverloadOptions, overloadGate } from './overload.ts';
+import { phaseMetrics } from './phase-metrics.ts';
 import { codeProblem, sendProblem } from './problem.ts';
 import { createProtection, type Protection } from './protection.ts';
 import type { RouteRateLimit } from './rate-limit-hook.ts';
@@ -40,6 +41,7 @@ import { protectRoute, type RouteConcurrency } from './route-protection.ts';
 import { type RumOptions, rumRoutes } from './rum.ts';
 import { installShutdown, type Lifecycle, type Shutdown, type ShutdownOptions } from './shutdown.ts';
 import { type SystemCheckOptions, systemChecks } from './system-checks.ts';
+import { RequestTiming, runTimed, timingOf } from './timing.ts';
 import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
 
 /** Options of the {@link headroom} plugin. */
@@ -62,7 +64,20 @@ export interface HeadroomOptions {
    * The service's objectives (`loadSpec('headroom.yaml')`): each latency budget becomes an edge of
    * `http_request_duration_seconds`, so the share of requests within budget is exact. @default no budgets
    */
-  spec?: { objectives: readonly { latency: Readonly<Record<string, number>> }[] };
+  spec?: {
+    objectives: readonly {
+      latency: Readonly<Record<string, number>>;
+      method?: string;
+      route?: string;
+      phases?: Readonly<Record<string, number>>;
+    }[];
+  };
+  /**
+   * Send a `Server-Timing` header (each phase's ms, then `total`) to these requests: `true` for all, or a test
+   * such as "the caller is an operator". It tells a caller where the time goes, so keep it from the public.
+   * @default false
+   */
+  serverTiming?: boolean | ((request: FastifyRequest) => boolean);
   /** The buckets of `http_request_duration_seconds` (seconds), before the spec's budgets. @default 1 ms to 10 s */
   latencyBuckets?: readonly number[];
   /** Where the Prometheus text is served. @default '/metrics' */
@@ -149,6 +164,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** When the request arrived (epoch ms on the plugin's clock); see `arrivedAt`. */
     [arrivedAt]: number;
+    /** Where the request's time went, phase by phase (see timing.ts). */
+    [timingOf]: RequestTiming | undefined;
   }
 }
 
@@ -192,6 +209,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     watch,
     durationBuckets(options.spec, options.latencyBuckets ?? httpDurationBuckets),
   );
+  const phases = phaseMetrics(registry, options.spec, (request) => request[timingOf]);
   const degrader = createDegraderRegistry(registry, watch);
   const flags = createFlagRegistry(registry);
   const config = createConfigRegistry(registry);
@@ -220,7 +238,8 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       routes.push({ method, url: route.url });
       methods.add(method, route.url);
     }
-    route.onResponse = [metrics.route(route.url), ...[route.onResponse ?? []].flat()];
+    const observePhases = [route.method].flat().flatMap((method) => phases.route(method, route.url) ?? []);
+    route.onResponse = [metrics.route(route.url), ...observePhases, ...[route.onResponse ?? []].flat()];
     protectRoute(route, protection);
     idempotentRoute(route, options.idempotency);
     // Only routes that cache pay for the hook; bad caching options fail here, at start-up.
@@ -241,12 +260,35 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       installShutdown(app, lifecycle, clock, drainTimeout, shutdownOptions),
   });
   app.decorateRequest(arrivedAt, 0);
+  app.decorateRequest(timingOf, undefined);
+  const serverTiming = options.serverTiming ?? false;
+  // Serialization is the time from preSerialization (an object payload about to be serialized) to onSend.
+  app.addHook('preSerialization', function startSerializing(request, _reply, payload, done) {
+    const timing = request[timingOf];
+    if (timing !== undefined) timing.serializeStart = clock.monotonic();
+    done(null, payload);
+  });
+  app.addHook('onSend', function sendTimings(request, reply, payload, done) {
+    const timing = request[timingOf];
+    if (timing !== undefined) {
+      if (timing.serializeStart >= 0) {
+        timing.add('serialize', clock.monotonic() - timing.serializeStart);
+        timing.serializeStart = -1;
+      }
+      if (serverTiming === true || (serverTiming !== false && serverTiming(request))) {
+        reply.header('server-timing', timing.serverTiming(reply.elapsedTime));
+      }
+    }
+    done(null, payload);
+  });
 
   // Every answer starts as `no-store` and `Vary: authorization`: nothing a shared cache may keep (answers
   // depend on who asks, errors carry a request id), and a cache that ignores Cache-Control (nginx with
   // `proxy_ignore_headers`) still keys by the caller. Routes that may be cached say so (`config.httpCache`).
   app.addHook('onRequest', function prepareReply(request, reply, done) {
     request[arrivedAt] = clock.now();
+    const timing = new RequestTiming(clock);
+    request[timingOf] = timing;
     reply.header(requestIdHeader, request.id);
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'authorization');
@@ -267,8 +309,9 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       sendProblem(reply, codeProblem(request, 'HR_SHUTTING_DOWN', detail));
       return;
     }
-    if (gate === undefined) done();
-    else gate(request, reply, done);
+    // The rest of the request runs with its timing current, where `phase()` finds it.
+    if (gate === undefined) runTimed(timing, done);
+    else runTimed(timing, () => gate(request, reply, done));
   });
   app.setErrorHandler(burstErrorHandler(clock));
   app.setNotFoundHandler(function answerUnmatched(request, reply) {

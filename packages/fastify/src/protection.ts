@@ -13,6 +13,7 @@ import type { RateLimiter } from '@headroom/core/ratelimit';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries } from './metric-series.ts';
 import { type RateLimitHook, type RouteRateLimit, rateLimitHook } from './rate-limit-hook.ts';
+import { traceEvent } from './timing.ts';
 
 /** A breaker known to the app; `critical` ones make `/health/ready` fail while open. */
 export interface TrackedBreaker {
@@ -139,24 +140,52 @@ export function createProtection(registry: Registry): Protection {
     breaker(breaker, options = {}) {
       claim('breaker', breaker.name);
       breakers.set(breaker.name, { breaker, critical: options.critical ?? false });
-      breaker.onStateChange((e) => transitions.inc({ breaker: e.breaker, from: e.from, to: e.to }));
+      breaker.onStateChange((e) => {
+        transitions.inc({ breaker: e.breaker, from: e.from, to: e.to });
+        traceEvent('headroom.breaker.transition', {
+          'headroom.breaker': e.breaker,
+          'headroom.breaker.from': e.from,
+          'headroom.breaker.to': e.to,
+        });
+      });
+      breaker.onReject((e) =>
+        traceEvent('headroom.breaker.rejected', {
+          'headroom.breaker': e.breaker,
+          'headroom.breaker.state': e.state,
+        }),
+      );
       return breaker;
     },
     bulkhead(bulkhead) {
       claim('bulkhead', bulkhead.name);
       bulkheads.set(bulkhead.name, bulkhead);
-      bulkhead.onReject((e) => rejected.inc({ limiter: e.bulkhead, reason: e.reason }));
+      bulkhead.onReject((e) => {
+        rejected.inc({ limiter: e.bulkhead, reason: e.reason });
+        traceEvent('headroom.bulkhead.rejected', {
+          'headroom.limiter': e.bulkhead,
+          'headroom.reason': e.reason,
+        });
+      });
       return bulkhead;
     },
     retry(name, policy) {
       claim('retry', name);
-      policy.onRetry(() => retries.inc({ policy: name, outcome: 'retried' }));
-      policy.onBudgetExhausted(() => retries.inc({ policy: name, outcome: 'budget-exhausted' }));
+      policy.onRetry(() => {
+        retries.inc({ policy: name, outcome: 'retried' });
+        traceEvent('headroom.retry', { 'headroom.policy': name, 'headroom.result': 'retried' });
+      });
+      policy.onBudgetExhausted(() => {
+        retries.inc({ policy: name, outcome: 'budget-exhausted' });
+        traceEvent('headroom.retry', { 'headroom.policy': name, 'headroom.result': 'budget-exhausted' });
+      });
       return policy;
     },
     hedge(name, policy) {
       claim('hedge', name);
-      policy.onHedge(() => hedges.inc({ policy: name }));
+      policy.onHedge(() => {
+        hedges.inc({ policy: name });
+        traceEvent('headroom.hedge', { 'headroom.policy': name });
+      });
       return policy;
     },
     rateLimiter(limiter) {
@@ -177,6 +206,11 @@ export function createProtection(registry: Registry): Protection {
           byPolicy.set(policy, series);
         }
         series[(e.decision.allowed ? 0 : 2) + (e.source === 'store' ? 0 : 1)]!.inc();
+        traceEvent('headroom.ratelimit', {
+          'headroom.policy': policy.name,
+          'headroom.result': e.decision.allowed ? 'allowed' : 'limited',
+          'headroom.source': e.source,
+        });
       });
       return limiter;
     },

@@ -1,0 +1,181 @@
+// Per-request phase timings (auth, rate limit, cache, database, upstream, serialization) and the trace of the same
+// work. The plugin gives every request a `RequestTiming` and runs the rest of the request inside it (an
+// AsyncLocalStorage), so code far from the request (a database wrapper, a cache read) can add to it without being
+// handed the request. `phase()` times a piece of work into it and, when the request is traced, wraps the work in a
+// child span; `traceEvent()` records a decision (a rate-limit verdict, a cache result, a breaker refusal) on the
+// active span. With no OpenTelemetry SDK registered, `trace.getActiveSpan()` is undefined and both cost a lookup.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Clock } from '@headroom/core/clock';
+import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+
+/** The phases the plugin and casebook measure; a service may name its own (`^[a-z][a-z0-9_]{0,31}$`). */
+export const standardPhases = ['auth', 'ratelimit', 'cache', 'db', 'upstream', 'serialize'] as const;
+
+const phaseName = /^[a-z][a-z0-9_]{0,31}$/;
+
+/** Where one request spent its time, by phase (self time in ms: a phase nested in another counts once). */
+export class RequestTiming {
+  readonly clock: Clock;
+  #phases: Record<string, number> | undefined;
+  #counted = 0;
+  /** When serialization started (monotonic ms), set by the plugin's preSerialization hook. */
+  serializeStart = -1;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  /** Adds `ms` to `name` (a phase name: lower case, digits and `_`). */
+  add(name: string, ms: number): void {
+    const phases = this.#phases ?? {};
+    this.#phases = phases;
+    phases[name] = (phases[name] ?? 0) + ms;
+    this.#counted += ms;
+  }
+
+  /** Every phase's ms so far; empty when none ran. */
+  get phases(): Readonly<Record<string, number>> {
+    return this.#phases ?? none;
+  }
+
+  /** Total ms added so far, over every phase (what `phase()` subtracts to get a phase's self time). */
+  get counted(): number {
+    return this.#counted;
+  }
+
+  /**
+   * The `Server-Timing` value (W3C Server Timing): each phase with its ms, then `total` (`totalMs`).
+   *
+   * @example
+   * timing.serverTiming(7.25); // 'auth;dur=0.41, db;dur=3.2, serialize;dur=0.12, total;dur=7.25'
+   */
+  serverTiming(totalMs: number): string {
+    let value = '';
+    for (const [name, ms] of Object.entries(this.phases)) value += `${name};dur=${round(ms)}, `;
+    return `${value}total;dur=${round(totalMs)}`;
+  }
+}
+
+const none: Readonly<Record<string, number>> = Object.freeze({});
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+const scope = new AsyncLocalStorage<RequestTiming>();
+
+/** Where the plugin keeps a request's timing (`request[timingOf]`). */
+export const timingOf: unique symbol = Symbol('headroom request timing');
+
+/** The timing of the request being handled, if any (outside a request: undefined). */
+export function currentTiming(): RequestTiming | undefined {
+  return scope.getStore();
+}
+
+/** Runs `next` (the rest of a request's hooks and handler) with `timing` as the current one. */
+export function runTimed(timing: RequestTiming, next: () => void): void {
+  scope.run(timing, next);
+}
+
+const tracer = () => trace.getTracer('@headroom/fastify');
+
+/**
+ * Runs `work` as phase `name` of the current request: its self time (minus phases that ran inside it) is added to
+ * the request's timing, and, when the request is traced, it runs in a child span named `name` with `attributes`
+ * (only attributes on the exporter's allow-list leave the process). Outside a request it just runs `work`.
+ *
+ * @example
+ * const rows = await phase('db', () => client.query(sql, values), { 'db.operation.name': 'SELECT' });
+ */
+export function phase<T>(name: string, work: () => Promise<T>, attributes?: Attributes): Promise<T> {
+  const timing = scope.getStore();
+  const parent = trace.getActiveSpan();
+  if (parent?.isRecording()) {
+    return tracer().startActiveSpan(name, attributes ? { attributes } : {}, (span) =>
+      timed(timing, name, work, span),
+    );
+  }
+  return timing === undefined ? work() : timed(timing, name, work, undefined);
+}
+
+function timed<T>(
+  timing: RequestTiming | undefined,
+  name: string,
+  work: () => Promise<T>,
+  span: Span | undefined,
+): Promise<T> {
+  const started = timing?.clock.monotonic() ?? 0;
+  const before = timing?.counted ?? 0;
+  const settle = () => {
+    if (timing !== undefined) {
+      const elapsed = timing.clock.monotonic() - started;
+      timing.add(name, Math.max(0, elapsed - (timing.counted - before)));
+    }
+    span?.end();
+  };
+  let running: Promise<T>;
+  try {
+    running = work();
+  } catch (error) {
+    span?.setStatus({ code: SpanStatusCode.ERROR });
+    settle();
+    return Promise.reject(error);
+  }
+  return running.then(
+    (value) => {
+      settle();
+      return value;
+    },
+    (error: unknown) => {
+      span?.setStatus({ code: SpanStatusCode.ERROR });
+      span?.setAttribute('error.type', errorType(error));
+      settle();
+      throw error;
+    },
+  );
+}
+
+/** A stable error type for a span: a HeadroomError's code, else the error's class name. */
+function errorType(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code)) return code;
+    return (error as Error).constructor?.name ?? 'Error';
+  }
+  return typeof error;
+}
+
+/**
+ * Records a decision on the active span as an event (`headroom.ratelimit`, `headroom.cache`, …), when a span is
+ * recording. `attributes` must hold no personal data: names, states, counts.
+ *
+ * @example
+ * traceEvent('headroom.ratelimit', { 'headroom.policy': 'free', 'headroom.result': 'allowed' });
+ */
+export function traceEvent(name: string, attributes: Attributes): void {
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.addEvent(name, attributes);
+}
+
+/** Sets attributes on the active span, when one is recording. */
+export function traceAttributes(attributes: Attributes): void {
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.setAttributes(attributes);
+}
+
+/**
+ * pino `mixin`: `trace_id` and `span_id` of the active span on every log line written inside a traced request.
+ *
+ * @example
+ * const app = Fastify({ logger: { mixin: traceLogFields } });
+ */
+export function traceLogFields(): { trace_id?: string; span_id?: string } {
+  // pino merges the line's own fields into what this returns: always a fresh object.
+  const span = trace.getActiveSpan();
+  if (span === undefined) return {};
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  // An unsampled span's ids name a trace no backend has: leave them out rather than send someone looking for it.
+  if ((traceFlags & 1) === 0) return {};
+  return { trace_id: traceId, span_id: spanId };
+}
+
+/** True for a name `Server-Timing` and the phase histograms accept. */
+export const isPhaseName = (name: string): boolean => phaseName.test(name);
