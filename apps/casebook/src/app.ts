@@ -21,9 +21,16 @@ import {
   inBursts,
   type ReadinessResult,
   requestIdOptions,
+  timedHook,
+  tracedJob,
   validatorCompiler,
 } from '@headroom/fastify';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginCallback,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type pg from 'pg';
 import { Gauge, Histogram } from 'prom-client';
 import { authenticate } from './auth/authenticate.ts';
@@ -40,7 +47,7 @@ import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
 import { exportJob, exportsQueue } from './exports/export-job.ts';
 import { exportRoutes } from './exports/routes.ts';
-import { casebookFlags } from './flags.ts';
+import { casebookFlags, flagContext } from './flags.ts';
 import { registerCompression } from './http/compression.ts';
 import { createLimits, type Limits } from './protection/limits.ts';
 import { defaultSettingsDir, flagDefinitions, loadSettings, type Settings } from './settings.ts';
@@ -54,6 +61,11 @@ export interface AppDeps {
   pool: pg.Pool;
   /** @default systemClock() */
   clock?: Clock;
+  /**
+   * OpenTelemetry tracing (`startTracing` of `@headroom/fastify/otel`), registered before any route.
+   * @default none: no spans
+   */
+  tracing?: { plugin: FastifyPluginCallback };
   /** A pino logger or Fastify logger options. @default false (silent) */
   logger?: FastifyServerOptions['loggerInstance'] | FastifyServerOptions['logger'];
   /** @default '0.0.0-dev' */
@@ -161,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...connectionOptions(deps.connection),
   };
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+  if (deps.tracing) await app.register(deps.tracing.plugin);
   // Bodies keep their JSON types (a number is not a title), unknown members are a 400, and every string is
   // text PostgreSQL can store (no NUL, no unpaired surrogate).
   app.setValidatorCompiler(validatorCompiler());
@@ -245,6 +258,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     commit: deps.commit ?? 'unknown',
     clock,
     metricsAuthorize: requireOperator,
+    // Where the time goes, for operators and tenant admins always, for others while `server_timing` is on.
+    serverTiming: (request) =>
+      isOperator(request) ||
+      request.principal?.role === 'admin' ||
+      (request.principal !== undefined && flags.enabled('server_timing', flagContext(request.principal))),
     idempotency,
     ...(limits.door ? { overload: { limit: limits.door } } : {}),
     admin: {
@@ -361,7 +379,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (api) => {
     // First, so that authentication's own queries are bounded by the route's deadline too.
     api.addHook('onRequest', deadlines);
-    api.addHook('onRequest', authenticated);
+    api.addHook('onRequest', timedHook('auth', authenticated));
     // Right after authentication, before any body is read: a limited caller costs no parsing.
     api.addHook(
       'onRequest',
@@ -407,7 +425,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const startWorkers = () => {
     if (closing) return;
     if (exportWorkers > 0) {
-      const worker = jobs.work(exportsQueue, exportJob(db), { concurrency: exportWorkers, timeout: 600_000 });
+      const worker = jobs.work(exportsQueue, tracedJob(exportJob(db)), {
+        concurrency: exportWorkers,
+        timeout: 600_000,
+      });
       worker.onEnd((e) => {
         if (e.reason) app.log.warn({ err: e.error, job: e.id, outcome: e.outcome }, 'export job failed');
       });

@@ -19,6 +19,11 @@ export const casebookFlagDefinitions: Record<string, FlagDefinition> = {
     description: 'new exports are accepted (off: 503 HR_FEATURE_DISABLED with Retry-After)',
     default: true,
   },
+  server_timing: {
+    description:
+      'answers carry Server-Timing (phase timings) for every caller, not only operators and admins',
+    default: false,
+  },
 };
 
 /**

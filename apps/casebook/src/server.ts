@@ -9,9 +9,11 @@ import { createCache } from '@headroom/core/cache';
 import { createRedisClients, redisBus, redisStore } from '@headroom/core/cache/redis';
 import { systemClock } from '@headroom/core/clock';
 import { redisRateLimitStore } from '@headroom/core/ratelimit/redis';
-import { prometheusSource } from '@headroom/core/slo';
+import { loadSpec, prometheusSource } from '@headroom/core/slo';
 import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
 import { createSimulator } from '@headroom/enrichment-sim';
+import { traceLogFields } from '@headroom/fastify';
+import { startTracing } from '@headroom/fastify/otel';
 import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
@@ -25,7 +27,11 @@ import { enrichmentClient } from './suggestions/enrichment-client.ts';
 
 const startedAt = performance.now();
 const config = loadConfig();
-const logger = pino({ level: config.logLevel });
+const spec = await loadSpec(join(import.meta.dirname, '..', 'headroom.yaml'));
+// Traces when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER) says where to: see @headroom/fastify/otel.
+const tracing = await startTracing({ spec });
+// Log lines written inside a traced request carry its trace_id and span_id.
+const logger = pino({ level: config.logLevel, mixin: traceLogFields });
 const commit = config.commit !== 'unknown' ? config.commit : gitCommit();
 
 let embedded: PostgresServer | undefined;
@@ -102,6 +108,8 @@ const app = await buildApp({
     ...(config.database.queryTimeout === undefined ? {} : { max: config.database.queryTimeout }),
   },
   logger,
+  spec,
+  ...(tracing ? { tracing } : {}),
   version: config.version,
   commit,
   clock,
@@ -139,6 +147,7 @@ app.headroom.shutdown({
     { name: 'enrichment simulator', run: () => simulator?.close() },
     { name: 'redis', run: () => redis?.quit() },
     { name: 'embedded postgresql', run: () => embedded?.stop() },
+    { name: 'traces', run: () => tracing?.shutdown() },
   ],
 });
 

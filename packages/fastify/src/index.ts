@@ -40,12 +40,16 @@ export {
   currentTiming,
   isPhaseName,
   phase,
+  phaseSync,
   RequestTiming,
   standardPhases,
+  timedHook,
+  timingOf,
   traceAttributes,
   traceEvent,
   traceLogFields,
 } from './timing.ts';
+export { currentTraceparent, linkedSpan, tracedJob } from './trace-links.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';
 export { validatorCompiler } from './validator-compiler.ts';

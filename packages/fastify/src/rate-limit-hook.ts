@@ -13,6 +13,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { arrivedAt } from './arrival.ts';
 import type { Protection } from './protection.ts';
+import { timedHook } from './timing.ts';
 
 /** One rate-limit check of a request: which bucket, under which policy. */
 export interface RateLimitCheck {
@@ -71,8 +72,9 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
     reply.header('ratelimit-policy', policyHeader(decisions));
     reply.header('ratelimit', rateLimitHeader(decisions));
   };
-  // Callback style: with a store in this process a single check decides at once, and makes no promise.
-  return function checkRateLimits(request, reply, done): void {
+  // Callback style: with a store in this process a single check decides at once, and makes no promise. Its
+  // time is phase `ratelimit` of the request.
+  return timedHook('ratelimit', function checkRateLimits(request, reply, done): void {
     let decisions: Promise<RateLimitDecision[]>;
     try {
       const checks = config.checks(request);
@@ -108,7 +110,7 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
       },
       (error: Error) => done(error),
     );
-  };
+  });
 }
 
 const optionsOf = (check: RateLimitCheck, at: number | undefined) =>

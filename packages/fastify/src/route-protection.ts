@@ -6,8 +6,8 @@ import { type BulkheadPermit, type BulkheadPolicy, isBulkheadRejectedError } fro
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { fastifyErrors } from './errors.ts';
 import type { Protection } from './protection.ts';
-import { type RateLimitHook, type RouteRateLimit, rateLimitHook } from './rate-limit-hook.ts';
-import { phase, timingOf } from './timing.ts';
+import { type RouteRateLimit, rateLimitHook } from './rate-limit-hook.ts';
+import { phase } from './timing.ts';
 
 /** `config.concurrency` of a route: the handler runs inside the bulkhead. */
 export interface RouteConcurrency {
@@ -57,7 +57,7 @@ function retryAfterSeconds(config: RouteConcurrency): string {
 export function protectRoute(route: RouteOptions, protection: Protection): void {
   const config = route.config as { rateLimit?: RouteRateLimit; concurrency?: RouteConcurrency } | undefined;
   if (config?.rateLimit) {
-    const hook = timedRateLimit(rateLimitHook(config.rateLimit, protection));
+    const hook = rateLimitHook(config.rateLimit, protection);
     route.preValidation = [hook, ...[route.preValidation ?? []].flat()];
   }
   if (config?.concurrency) {
@@ -88,22 +88,6 @@ export function protectRoute(route: RouteOptions, protection: Protection): void 
       return queued(this, request, reply, slot);
     };
   }
-}
-
-// The rate-limit hook, its time counted as phase `ratelimit` (callback style kept: no promise per request).
-function timedRateLimit(hook: RateLimitHook): RateLimitHook {
-  return function timedRateLimitHook(request, reply, done) {
-    const timing = request[timingOf];
-    if (timing === undefined) {
-      hook(request, reply, done);
-      return;
-    }
-    const started = timing.clock.monotonic();
-    hook(request, reply, (error) => {
-      timing.add('ratelimit', timing.clock.monotonic() - started);
-      done(error);
-    });
-  };
 }
 
 // Runs `handler` holding `permit`, and releases it when the handler returns, throws or settles.

@@ -96,6 +96,24 @@ export function phase<T>(name: string, work: () => Promise<T>, attributes?: Attr
   return timing === undefined ? work() : timed(timing, name, work, undefined);
 }
 
+/**
+ * Runs synchronous `work` as phase `name` of the current request (no span: work this short is an event at most).
+ *
+ * @example
+ * const hit = phaseSync('cache', () => cache.peekEntry(key));
+ */
+export function phaseSync<T>(name: string, work: () => T): T {
+  const timing = scope.getStore();
+  if (timing === undefined) return work();
+  const started = timing.clock.monotonic();
+  const before = timing.counted;
+  try {
+    return work();
+  } finally {
+    timing.add(name, Math.max(0, timing.clock.monotonic() - started - (timing.counted - before)));
+  }
+}
+
 function timed<T>(
   timing: RequestTiming | undefined,
   name: string,
@@ -175,6 +193,33 @@ export function traceLogFields(): { trace_id?: string; span_id?: string } {
   // An unsampled span's ids name a trace no backend has: leave them out rather than send someone looking for it.
   if ((traceFlags & 1) === 0) return {};
   return { trace_id: traceId, span_id: spanId };
+}
+
+/** A callback-style hook (Fastify's `(request, reply, done)`). */
+export type CallbackHook<R, P> = (request: R, reply: P, done: (error?: Error) => void) => void;
+
+/**
+ * `hook` with its time counted as phase `name` of the request (callback style kept: no promise per request).
+ *
+ * @example
+ * api.addHook('onRequest', timedHook('auth', authenticate({ db, clock })));
+ */
+export function timedHook<R extends { [timingOf]?: RequestTiming | undefined }, P>(
+  name: string,
+  hook: CallbackHook<R, P>,
+): CallbackHook<R, P> {
+  return function timed(request, reply, done) {
+    const timing = request[timingOf];
+    if (timing === undefined) {
+      hook(request, reply, done);
+      return;
+    }
+    const started = timing.clock.monotonic();
+    hook(request, reply, (error) => {
+      timing.add(name, timing.clock.monotonic() - started);
+      done(error);
+    });
+  };
 }
 
 /** True for a name `Server-Timing` and the phase histograms accept. */

@@ -6,6 +6,7 @@ import type { Clock } from '@headroom/core/clock';
 import type { HeadroomError } from '@headroom/core/errors';
 import type { Flags } from '@headroom/core/flags';
 import type { BulkheadPolicy } from '@headroom/core/policy';
+import { phaseSync } from '@headroom/fastify';
 import type { Database, Queryable } from '../db/database.ts';
 import { casebookErrors } from '../errors.ts';
 import { flagContext } from '../flags.ts';
@@ -101,7 +102,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const limit = pageSize(settings, tier, request.query.limit);
       const after = cursor ? decodeCursor(cursor) : undefined; // a bad cursor is a 400 before any cache lookup
       const key = cacheKey(tenantScope(tenantId), 'search', q ?? '', status ?? '', limit, cursor ?? '');
-      const hit = cache?.peekEntry(key);
+      const hit = cache && phaseSync('cache', () => cache.peekEntry(key));
       if (hit) {
         sendEntry(reply, hit, clock.now());
         return;

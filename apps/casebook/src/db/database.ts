@@ -5,6 +5,8 @@
 
 import { type Clock, systemClock } from '@headroom/core/clock';
 import { type CircuitBreakerPolicy, circuitBreaker, isBrokenCircuitError } from '@headroom/core/policy';
+import { phase } from '@headroom/fastify';
+import type { Attributes } from '@opentelemetry/api';
 import type pg from 'pg';
 import { casebookErrors } from '../errors.ts';
 import { queryDeadline } from './route-deadlines.ts';
@@ -172,7 +174,11 @@ export function database(
     observer.acquired?.(performance.now() - started);
     return client;
   };
-  const query = async (config: string | pg.QueryConfig, values?: unknown[]) => {
+  // Each call is phase `db` of the request (and a span named by its statement when traced): the wait for a
+  // connection included, since that is database time the request spends.
+  const query = (config: string | pg.QueryConfig, values?: unknown[]) =>
+    phase('db', () => run(config, values), statementAttributes(config));
+  const run = async (config: string | pg.QueryConfig, values?: unknown[]) => {
     const client = await connect();
     try {
       const result = await client.query(withDeadline(config, queryDeadline.getStore()), values);
@@ -186,27 +192,44 @@ export function database(
   };
   return {
     query: query as Queryable['query'],
-    async transaction(fn) {
-      const client = await connect();
-      const deadline = queryDeadline.getStore();
-      try {
-        // The route's deadline on the server too, for this transaction only (SET LOCAL ends with it), sent with
-        // BEGIN in one simple query: one round trip, not two.
-        await client.query(
-          deadline === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${deadline}`,
-        );
-        const result = await fn(
-          deadline === undefined ? (client as Queryable) : boundedClient(client, deadline),
-        );
-        await client.query('COMMIT');
-        client.release();
-        return result;
-      } catch (error) {
-        const broken = isDatabaseUnavailable(error);
-        if (!broken) await client.query('ROLLBACK').catch(() => {});
-        client.release(broken ? (error as Error) : undefined);
-        rethrow(error);
-      }
-    },
+    transaction: (fn) => phase('db', () => transaction(fn), transactionAttributes),
+  };
+
+  async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await connect();
+    const deadline = queryDeadline.getStore();
+    try {
+      // The route's deadline on the server too, for this transaction only (SET LOCAL ends with it), sent with
+      // BEGIN in one simple query: one round trip, not two.
+      await client.query(
+        deadline === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${deadline}`,
+      );
+      const result = await fn(
+        deadline === undefined ? (client as Queryable) : boundedClient(client, deadline),
+      );
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      const broken = isDatabaseUnavailable(error);
+      if (!broken) await client.query('ROLLBACK').catch(() => {});
+      client.release(broken ? (error as Error) : undefined);
+      rethrow(error);
+    }
+  }
+}
+
+// Span attributes of a statement: the system, and the statement's name where it has one (casebook names the
+// statements of its hot paths) or its first keyword. The SQL text carries placeholders, never values.
+const postgres = 'postgresql';
+const transactionAttributes: Attributes = { 'db.system.name': postgres, 'db.operation.name': 'TRANSACTION' };
+function statementAttributes(config: string | pg.QueryConfig): Attributes {
+  const text = typeof config === 'string' ? config : config.text;
+  const operation = /^\s*([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+  return {
+    'db.system.name': postgres,
+    'db.operation.name': operation,
+    'db.query.summary': typeof config === 'object' && config.name ? config.name : operation,
+    'db.query.text': text,
   };
 }

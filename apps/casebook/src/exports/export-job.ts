@@ -12,6 +12,8 @@ export const exportsQueue = 'exports';
 /** What the job carries: the export's id (the rest is in its row). */
 export interface ExportPayload {
   exportId: number;
+  /** The W3C traceparent of the request that asked, when it was traced: the run's span links to it. */
+  traceparent?: string;
 }
 
 export interface ExportJobOptions {

@@ -7,7 +7,7 @@ import type { Clock } from '@headroom/core/clock';
 import type { Flags } from '@headroom/core/flags';
 import type { Jobs } from '@headroom/core/jobs';
 import type { BulkheadPolicy } from '@headroom/core/policy';
-import { overloadedError, type RouteIdempotency } from '@headroom/fastify';
+import { currentTraceparent, overloadedError, type RouteIdempotency } from '@headroom/fastify';
 import { Type } from 'typebox';
 import { CaseStatus } from '../cases/schemas.ts';
 import type { Database, Queryable } from '../db/database.ts';
@@ -144,7 +144,9 @@ export const exportRoutes: FastifyPluginAsyncTypebox<ExportRoutesOptions> = asyn
             )
           ).rows[0]!.id,
         );
-        const payload: ExportPayload = { exportId: id };
+        // The request's traceparent rides along, so the export's run links back to the request that asked.
+        const traceparent = currentTraceparent();
+        const payload: ExportPayload = { exportId: id, ...(traceparent ? { traceparent } : {}) };
         const job = await jobs.enqueue(tx, exportsQueue, payload, {
           tenant: String(tenantId),
           tenantLimit: options.settings.get().tiers[tier].exportConcurrency,

@@ -9,6 +9,7 @@ import {
   type CacheScope,
   type GetOrSetOptions,
 } from '@headroom/core/cache';
+import { phase } from '@headroom/fastify';
 import type { FastifyReply } from 'fastify';
 import type { Settings } from '../settings.ts';
 import { staleEtag } from './etag.ts';
@@ -112,8 +113,10 @@ export function readEntry<T>(
   load: () => Promise<T>,
   options: GetOrSetOptions,
 ): Promise<CachedEntry<T>> {
-  // Not async: a cache hit's promise is handed on as it is, without wrapping it in another.
-  return cache ? cache.getOrSetEntry<T>(key, load, options) : loadEntry(load);
+  // Phase `cache` of the request: its self time, the load's queries being phase `db` of their own.
+  return cache
+    ? phase('cache', () => cache.getOrSetEntry<T>(key, load, options), { 'headroom.cache': cache.name })
+    : loadEntry(load);
 }
 
 async function loadEntry<T>(load: () => Promise<T>): Promise<CachedEntry<T>> {
