@@ -31,6 +31,8 @@ export interface OtlpReceiver {
   readonly spans: readonly ReceivedSpan[];
   /** Export requests received, and those refused as malformed. */
   readonly requests: { accepted: number; refused: number };
+  /** Spans received by name (kept even when `keepSpans` is false). */
+  readonly counts: ReadonlyMap<string, number>;
   /** Resolves with the spans once `predicate` holds for them (polling; 10 s by default). */
   waitFor(
     predicate: (spans: readonly ReceivedSpan[]) => boolean,
@@ -73,10 +75,19 @@ async function body(request: IncomingMessage): Promise<string> {
  * process.env.OTEL_EXPORTER_OTLP_ENDPOINT = otlp.url;
  * await otlp.waitFor((spans) => spans.some((s) => s.name === 'GET /v1/cases/:id'));
  */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): Promise<OtlpReceiver> {
+  const keep = options.keepSpans ?? true;
   const spans: ReceivedSpan[] = [];
+  const counts = new Map<string, number>();
   const requests = { accepted: 0, refused: 0 };
   const server = createServer(async (request, response) => {
+    // The counts, for a receiver running in a process of its own (a bench's).
+    if (request.method === 'GET' && request.url === '/stats') {
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ requests, spans: Object.fromEntries(counts) }));
+      return;
+    }
     if (request.method !== 'POST' || request.url !== '/v1/traces') {
       response.writeHead(404).end();
       return;
@@ -97,6 +108,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const resource = flat(rs.resource?.attributes);
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
+            counts.set(String(s.name), (counts.get(String(s.name)) ?? 0) + 1);
+            if (!keep) continue;
             spans.push({
               traceId: String(s.traceId),
               spanId: String(s.spanId),
@@ -131,6 +144,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     url: `http://127.0.0.1:${port}`,
     spans,
     requests,
+    counts,
     async waitFor(predicate, timeout = 10_000) {
       await until(() => predicate(spans), { timeout, what: 'the spans the test expects' });
       return spans;

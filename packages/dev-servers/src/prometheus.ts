@@ -25,6 +25,8 @@ export interface PrometheusOptions {
   scrapeInterval?: string;
   /** @default 'prometheus' from PATH */
   binary?: string;
+  /** Feature flags, e.g. `['exemplar-storage']` (`--enable-feature=`). @default none */
+  features?: string[];
 }
 
 export interface PrometheusServer {
@@ -85,6 +87,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       `--storage.tsdb.path=${join(options.dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...(options.features?.length ? [`--enable-feature=${options.features.join(',')}`] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -1,7 +1,7 @@
 // Prometheus metrics of one plugin instance: its own registry, RED metrics per route template, build info.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type OpenMetricsContentType, Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries, HistogramFamily, type HistogramSeries } from './metric-series.ts';
 
 /** The `route` label of requests that matched no route, so random paths cannot grow the label set. */
@@ -72,6 +72,41 @@ const misnamedDefaults = [
   'nodejs_active_resources_total',
 ];
 
+/** True when a scrape's Accept header asks for OpenMetrics (Prometheus does, first, by default). */
+export const wantsOpenMetrics = (accept: string | undefined): boolean =>
+  accept !== undefined && accept.includes('application/openmetrics-text');
+
+/**
+ * `registry` in the OpenMetrics text format, which is the one that carries exemplars. prom-client renders a
+ * registry in one format, fixed at its creation, and its OpenMetrics rendering renames counters in place (drops
+ * `_total`); so each OpenMetrics scrape renders views of the same metrics in a registry of its own, and the
+ * registry that serves the Prometheus format is left as it is.
+ */
+export function openMetricsText(registry: Registry): Promise<string> {
+  const view = new Registry<OpenMetricsContentType>();
+  view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  for (const metric of registry.getMetricsAsArray() as unknown as MetricView[]) {
+    // The view's name is the one OpenMetrics prints (a counter's without `_total`, set by prom-client).
+    const named: MetricView = {
+      name: metric.name,
+      help: metric.help,
+      type: metric.type,
+      aggregator: metric.aggregator,
+      get: async () => ({ ...((await metric.get()) as object), name: named.name }),
+    };
+    view.registerMetric(named as never);
+  }
+  return view.metrics();
+}
+
+interface MetricView {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  get(): unknown;
+}
+
 /** An `onResponse` hook, callback style (an async hook would allocate a promise per request for nothing). */
 export type HttpMetricsHook = (request: FastifyRequest, reply: FastifyReply, done: () => void) => void;
 
@@ -82,6 +117,15 @@ export type HttpMetricsHook = (request: FastifyRequest, reply: FastifyReply, don
 export interface RouteWatch {
   version: number;
   observer(method: string, template: string): ((ms: number, status: number) => void) | undefined;
+}
+
+/**
+ * Where the latency histogram finds the trace of a sampled request (its exemplar): `of(request)` gives its ids
+ * (undefined when it was not sampled), `now()` the time in ms.
+ */
+export interface TracedRequests {
+  of(request: FastifyRequest): { traceId?: string | undefined; spanId?: string | undefined } | undefined;
+  now(): number;
 }
 
 /** What {@link httpMetrics} returns: hooks that feed the RED metrics. */
@@ -106,6 +150,7 @@ export function httpMetrics(
   registry: Registry,
   watch?: RouteWatch,
   buckets: readonly number[] = httpDurationBuckets,
+  traced?: TracedRequests,
 ): HttpMetrics {
   const labelNames = ['method', 'route', 'code'] as const;
   const duration = new HistogramFamily({
@@ -144,7 +189,15 @@ export function httpMetrics(
         };
         byCode.set(code, s);
       }
-      s.duration.observe(reply.elapsedTime / 1000);
+      const trace = traced?.of(request);
+      if (trace?.traceId === undefined) s.duration.observe(reply.elapsedTime / 1000);
+      else
+        s.duration.observeTraced(
+          reply.elapsedTime / 1000,
+          trace.traceId,
+          trace.spanId ?? '',
+          traced!.now() / 1000,
+        );
       s.total.inc();
       if (watch !== undefined) {
         let watcher = watchers.get(method);

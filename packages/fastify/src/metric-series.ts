@@ -11,6 +11,7 @@ interface Sample {
   labels: Labels;
   value: number;
   metricName?: string;
+  exemplar?: Exemplar;
 }
 interface Collected {
   name: string;
@@ -25,9 +26,21 @@ export interface CounterSeries {
   inc(amount?: number): void;
 }
 
-/** A histogram series: record a value with `observe`. */
+/** A histogram series: record a value with `observe`, or with the trace it came from with `observeTraced`. */
 export interface HistogramSeries {
   observe(value: number): void;
+  /**
+   * Records `value` and keeps it as the exemplar of its bucket (the latest one wins): OpenMetrics scrapes show it
+   * with its trace id, so a slow bucket links to a trace of a slow request.
+   */
+  observeTraced(value: number, traceId: string, spanId: string, atSeconds: number): void;
+}
+
+/** An exemplar as prom-client prints it (OpenMetrics only). */
+interface Exemplar {
+  labelSet: { trace_id: string; span_id: string };
+  value: number;
+  timestamp: number;
 }
 
 /** Name, help and label names of a family, as prom-client takes them. */
@@ -111,13 +124,28 @@ class HistogramValue implements HistogramSeries {
     this.counts = new Float64Array(upper.length);
   }
 
+  /** The exemplar of each bucket, the last one +Inf's; made by the first traced observation. */
+  exemplars: (Exemplar | undefined)[] | undefined;
+
   observe(value: number): void {
+    this.#add(value);
+  }
+
+  observeTraced(value: number, traceId: string, spanId: string, atSeconds: number): void {
+    const i = this.#add(value);
+    this.exemplars ??= new Array(this.#upper.length + 1);
+    this.exemplars[i] = { labelSet: { trace_id: traceId, span_id: spanId }, value, timestamp: atSeconds };
+  }
+
+  // The bucket index of `value` (upper.length for +Inf only).
+  #add(value: number): number {
     const upper = this.#upper;
     let i = 0;
     while (i < upper.length && value > upper[i]!) i++;
     if (i < upper.length) this.counts[i]!++;
     this.sum += value;
     this.count++;
+    return i;
   }
 }
 
@@ -139,14 +167,23 @@ export class HistogramFamily<L extends string> extends Family<L, HistogramValue>
     const values: Sample[] = [];
     for (const { labels, series } of this.series.values()) {
       let cumulative = 0;
+      const exemplars = series.exemplars;
       this.#buckets.forEach((le, i) => {
         cumulative += series.counts[i]!;
-        values.push({ labels: { le, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
+        const exemplar = exemplars?.[i];
+        values.push({
+          labels: { le, ...labels },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+          ...(exemplar ? { exemplar } : {}),
+        });
       });
+      const last = exemplars?.[this.#buckets.length];
       values.push({
         labels: { le: '+Inf', ...labels },
         value: series.count,
         metricName: `${this.name}_bucket`,
+        ...(last ? { exemplar: last } : {}),
       });
       values.push({ labels, value: series.sum, metricName: `${this.name}_sum` });
       values.push({ labels, value: series.count, metricName: `${this.name}_count` });

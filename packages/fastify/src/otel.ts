@@ -127,7 +127,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
     ignorePaths: (route) => isIgnored(route.url),
     requestHook(span, request: FastifyRequest) {
       const template = request.routeOptions.url;
-      if (template === undefined) return;
+      // An unsampled request's span records nothing: set nothing on it.
+      if (template === undefined || !span.isRecording()) return;
       span.updateName(`${request.method} ${template}`);
       const step = steps.get(`${request.method} ${template}`);
       const attributes: Attributes = {};
@@ -190,7 +191,13 @@ function samplerFromEnv(
   if (!(ratio >= 0 && ratio <= 1)) {
     throw invalidOption('@headroom/fastify/otel', 'OTEL_TRACES_SAMPLER_ARG', 'a ratio from 0 to 1', arg);
   }
-  const root = (r: number) => new GoldenPathSampler(spec, r, clock, sdk);
+  // HEADROOM_TRACES_PER_SECOND overrides the spec's cap (an operator's knob; benches use it to trace everything).
+  const cap = env.HEADROOM_TRACES_PER_SECOND?.trim();
+  const perSecond = cap ? Number(cap) : spec.tracing.maxPerSecond;
+  if (!(Number.isFinite(perSecond) && perSecond >= 1)) {
+    throw invalidOption('@headroom/fastify/otel', 'HEADROOM_TRACES_PER_SECOND', 'a number >= 1', cap);
+  }
+  const root = (r: number) => new GoldenPathSampler(spec, r, clock, sdk, perSecond);
   switch (name) {
     case 'always_on':
       return root(1);
@@ -228,14 +235,20 @@ export class GoldenPathSampler implements Sampler {
   #tokens: number;
   #refilledAt: number;
 
-  constructor(spec: TracingSpecPart, ratio: number, clock: Clock, sdk: SdkTrace) {
+  constructor(
+    spec: TracingSpecPart,
+    ratio: number,
+    clock: Clock,
+    sdk: SdkTrace,
+    perSecond = spec.tracing.maxPerSecond,
+  ) {
     const golden = new Set(spec.tracing.golden);
     for (const o of spec.objectives) {
       if (o.journey !== undefined && golden.has(o.journey)) this.#golden.add(`${o.method} ${o.route}`);
     }
     this.#ratio = new sdk.TraceIdRatioBasedSampler(ratio);
     this.#clock = clock;
-    this.#perSecond = spec.tracing.maxPerSecond;
+    this.#perSecond = perSecond;
     this.#sdk = sdk;
     this.#tokens = this.#perSecond;
     this.#refilledAt = clock.monotonic();

@@ -5,7 +5,7 @@ import { deprecatedOption, invalidOption } from '@headroom/core/errors';
 import type { Idempotency } from '@headroom/core/idempotency';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { type AdminOptions, adminRoutes } from './admin.ts';
 import { arrivedAt } from './arrival.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
@@ -21,7 +21,9 @@ import {
   durationBuckets,
   httpDurationBuckets,
   httpMetrics,
+  openMetricsText,
   type RouteWatch,
+  wantsOpenMetrics,
 } from './http-metrics.ts';
 import {
   idempotentRoute,
@@ -204,17 +206,18 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   const protection = createProtection(registry);
   const caches = createCacheRegistry(registry, protection);
   const watch: RouteWatch = { version: 0, observer: () => undefined };
+  const clock = options.clock ?? systemClock();
   const metrics = httpMetrics(
     registry,
     watch,
     durationBuckets(options.spec, options.latencyBuckets ?? httpDurationBuckets),
+    { of: (request) => request[timingOf], now: () => clock.now() },
   );
   const phases = phaseMetrics(registry, options.spec, (request) => request[timingOf]);
   const degrader = createDegraderRegistry(registry, watch);
   const flags = createFlagRegistry(registry);
   const config = createConfigRegistry(registry);
   const methods = routeMethods();
-  const clock = options.clock ?? systemClock();
   const jobs = createJobRegistry(registry, clock);
   const webhooks = createWebhookRegistry(registry, clock);
   const lifecycle: Lifecycle = { state: 'serving' };
@@ -271,6 +274,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   app.addHook('onSend', function sendTimings(request, reply, payload, done) {
     const timing = request[timingOf];
     if (timing !== undefined) {
+      timing.noteTrace();
       if (timing.serializeStart >= 0) {
         timing.add('serialize', clock.monotonic() - timing.serializeStart);
         timing.serializeStart = -1;
@@ -339,7 +343,12 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
           }
         : {}),
     },
-    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+    // Prometheus asks for OpenMetrics first, which carries the latency histogram's exemplars (trace ids);
+    // anything else gets the Prometheus text format.
+    async (request, reply) =>
+      wantsOpenMetrics(request.headers.accept)
+        ? reply.type(Registry.OPENMETRICS_CONTENT_TYPE).send(await openMetricsText(registry))
+        : reply.type(registry.contentType).send(await registry.metrics()),
   );
   if (options.rum) rumRoutes(app, registry, { ...options.rum, clock });
   if (options.admin)

@@ -21,6 +21,19 @@ export class RequestTiming {
   #counted = 0;
   /** When serialization started (monotonic ms), set by the plugin's preSerialization hook. */
   serializeStart = -1;
+  /** The request's trace and span ids when it was sampled (the latency histogram's exemplar). */
+  traceId: string | undefined;
+  spanId: string | undefined;
+
+  /** Keeps the ids of the active span when it is sampled; called as the answer is sent. */
+  noteTrace(): void {
+    const span = trace.getActiveSpan();
+    if (span === undefined) return;
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    if ((traceFlags & 1) === 0) return;
+    this.traceId = traceId;
+    this.spanId = spanId;
+  }
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -79,17 +92,23 @@ const tracer = () => trace.getTracer('@headroom/fastify');
 
 /**
  * Runs `work` as phase `name` of the current request: its self time (minus phases that ran inside it) is added to
- * the request's timing, and, when the request is traced, it runs in a child span named `name` with `attributes`
- * (only attributes on the exporter's allow-list leave the process). Outside a request it just runs `work`.
+ * the request's timing, and, when the request is traced, it runs in a child span (named `spanName`, else `name`)
+ * with `attributes` (only attributes on the exporter's allow-list leave the process). Outside a request it just
+ * runs `work`.
  *
  * @example
- * const rows = await phase('db', () => client.query(sql, values), { 'db.operation.name': 'SELECT' });
+ * const rows = await phase('db', () => client.query(sql, values), { 'db.operation.name': 'SELECT' }, 'case-search');
  */
-export function phase<T>(name: string, work: () => Promise<T>, attributes?: Attributes): Promise<T> {
+export function phase<T>(
+  name: string,
+  work: () => Promise<T>,
+  attributes?: Attributes,
+  spanName: string = name,
+): Promise<T> {
   const timing = scope.getStore();
   const parent = trace.getActiveSpan();
   if (parent?.isRecording()) {
-    return tracer().startActiveSpan(name, attributes ? { attributes } : {}, (span) =>
+    return tracer().startActiveSpan(spanName, attributes ? { attributes } : {}, (span) =>
       timed(timing, name, work, span),
     );
   }

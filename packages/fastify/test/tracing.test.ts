@@ -3,10 +3,15 @@
 // baggage policy, the attribute allow-list and trace ids in the logs.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { FakeClock } from '@headroom/core/clock';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '@headroom/dev-servers/otlp';
+import { startPrometheus } from '@headroom/dev-servers/prometheus';
+import { until } from '@headroom/dev-servers/until';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { headroom, phase, traceEvent, traceLogFields } from '../src/index.ts';
 import { startTracing, type Tracing } from '../src/otel.ts';
@@ -165,4 +170,69 @@ test('/metrics and health probes are not traced', async () => {
     'GET /search',
     'db',
   ]);
+});
+
+test('exemplars: a sampled request’s trace id on its latency bucket, in OpenMetrics scrapes only', async () => {
+  await clock.tick(1000);
+  assert.equal((await app.inject({ method: 'GET', url: '/search' })).statusCode, 200);
+  await tracing.forceFlush();
+  const om = await app.inject({
+    method: 'GET',
+    url: '/metrics',
+    headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' },
+  });
+  assert.match(String(om.headers['content-type']), /^application\/openmetrics-text/);
+  assert.match(om.body, /\n# EOF\n$/);
+  const traced = om.body
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('http_request_duration_seconds_bucket{') &&
+        l.includes('route="/search"') &&
+        l.includes(' # {'),
+    );
+  assert.ok(traced, 'a bucket of /search carries an exemplar');
+  const traceId = /trace_id="([0-9a-f]{32})"/.exec(traced)![1]!;
+  assert.ok(
+    receiver.spans.some((s) => s.traceId === traceId && s.name === 'GET /search'),
+    'it names an exported trace',
+  );
+  assert.match(om.body, /^http_requests_total\{method="GET",route="\/search",code="200"\} \d+$/m);
+  // The Prometheus text format is untouched: no exemplars, counters keep `_total` in their family name.
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.doesNotMatch(text, / # \{/);
+  assert.match(text, /^# TYPE http_requests_total counter$/m);
+});
+
+test('a real Prometheus with exemplar storage keeps the trace ids it scraped', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-exemplars-'));
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const prometheus = await startPrometheus({
+    dir,
+    targets: [{ address: address.replace('http://', '') }],
+    features: ['exemplar-storage'],
+  });
+  try {
+    let found: string | undefined;
+    await until(
+      async () => {
+        await clock.tick(1000);
+        await app.inject({ method: 'GET', url: '/search' });
+        const now = Date.now() / 1000;
+        const res = await fetch(
+          `${prometheus.url}/api/v1/query_exemplars?query=http_request_duration_seconds_bucket&start=${now - 300}&end=${now + 60}`,
+        );
+        const body = (await res.json()) as { data?: { exemplars?: { labels: Record<string, string> }[] }[] };
+        found = body.data?.flatMap((d) => d.exemplars ?? []).find((e) => e.labels.trace_id)?.labels.trace_id;
+        return found !== undefined;
+      },
+      { timeout: 30_000, interval: 500, what: 'an exemplar in Prometheus' },
+    );
+    await tracing.forceFlush();
+    assert.match(found!, /^[0-9a-f]{32}$/);
+    await receiver.waitFor((s) => s.some((x) => x.traceId === found));
+  } finally {
+    await prometheus.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

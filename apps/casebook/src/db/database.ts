@@ -176,8 +176,10 @@ export function database(
   };
   // Each call is phase `db` of the request (and a span named by its statement when traced): the wait for a
   // connection included, since that is database time the request spends.
-  const query = (config: string | pg.QueryConfig, values?: unknown[]) =>
-    phase('db', () => run(config, values), statementAttributes(config));
+  const query = (config: string | pg.QueryConfig, values?: unknown[]) => {
+    const attributes = statementAttributes(config);
+    return phase('db', () => run(config, values), attributes, attributes['db.query.summary'] as string);
+  };
   const run = async (config: string | pg.QueryConfig, values?: unknown[]) => {
     const client = await connect();
     try {
@@ -192,7 +194,7 @@ export function database(
   };
   return {
     query: query as Queryable['query'],
-    transaction: (fn) => phase('db', () => transaction(fn), transactionAttributes),
+    transaction: (fn) => phase('db', () => transaction(fn), transactionAttributes, 'TRANSACTION'),
   };
 
   async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -220,7 +222,7 @@ export function database(
 }
 
 // Span attributes of a statement: the system, and the statement's name where it has one (casebook names the
-// statements of its hot paths) or its first keyword. The SQL text carries placeholders, never values.
+// statements of its hot paths) or its first keyword, which also names the span (OTel's `{db.query.summary}`). The SQL text carries placeholders, never values.
 const postgres = 'postgresql';
 const transactionAttributes: Attributes = { 'db.system.name': postgres, 'db.operation.name': 'TRANSACTION' };
 function statementAttributes(config: string | pg.QueryConfig): Attributes {

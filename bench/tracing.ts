@@ -1,0 +1,96 @@
+// What tracing costs casebook's cached search (a golden-path route), in one run, with wrk, against casebook with
+// tracing off (no OTEL_* set: the SDK is never loaded):
+//   - SDK loaded, nothing sampled (OTEL_TRACES_SAMPLER=parentbased_always_off)   goal ≥ 0.97 of off
+//   - golden path sampled within the spec's cap (tracing.max_per_second: 100)     goal ≥ 0.90 of off
+//   - every request sampled and exported (HEADROOM_TRACES_PER_SECOND=1000000)     reported, no goal
+// Spans go over OTLP/HTTP JSON to a receiver in a process of its own (bench/servers/otlp-receiver.ts), which
+// counts them.
+//
+//   node bench/tracing.ts          (BENCH_SECONDS=N per wrk run, default 8; BENCH_ROUNDS=N, default 3)
+
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { wrk } from './lib/load.ts';
+import { benchOperatorToken, type Started, startNode } from './lib/process.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const root = join(import.meta.dirname, '..');
+const server = join(root, 'apps/casebook/src/server.ts');
+const dataDir = await mkdtemp(join(tmpdir(), 'headroom-bench-tracing-'));
+await chmod(dataDir, 0o711);
+const receiver = await startNode(join(import.meta.dirname, 'servers/otlp-receiver.ts'), {
+  ready: /listening on (http:\/\/\S+)/,
+});
+const stats = async () =>
+  (await (await fetch(`${receiver.match}/stats`)).json()) as {
+    requests: { accepted: number; refused: number };
+    spans: Record<string, number>;
+  };
+const common = { PORT: '0', LOG_LEVEL: 'warn', QUOTA_SCALE: '1000', OPERATOR_TOKEN: benchOperatorToken };
+const ready = /casebook is ready at (http:\/\/\S+)/;
+const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.match!, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
+
+const started: Started[] = [];
+try {
+  // The first instance starts the embedded PostgreSQL and seeds it; the others use the same database.
+  const off = await startNode(server, { env: { ...common, DATA_DIR: dataDir }, ready, timeoutMs: 300_000 });
+  started.push(off);
+  const port = (await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3]!.trim();
+  const shared = {
+    ...common,
+    DATA_DIR: dataDir,
+    DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${port}/casebook`,
+  };
+  const variants: { name: string; server: Started; goal?: number }[] = [
+    { name: 'tracing off (no SDK)', server: off },
+  ];
+  const add = async (name: string, env: Record<string, string>, goal?: number) => {
+    const s = await startNode(server, { env: { ...shared, ...otlp, ...env }, ready, timeoutMs: 120_000 });
+    started.push(s);
+    variants.push({ name, server: s, ...(goal ? { goal } : {}) });
+  };
+  await add('SDK loaded, nothing sampled', { OTEL_TRACES_SAMPLER: 'parentbased_always_off' }, 0.97);
+  await add('golden path sampled, cap 100/s', { OTEL_TRACES_SAMPLER_ARG: '0' }, 0.9);
+  await add('every request sampled', { OTEL_TRACES_SAMPLER_ARG: '1', HEADROOM_TRACES_PER_SECOND: '1000000' });
+
+  const login = await fetch(`${off.match}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'analyst@acme.test', password: 'headroom-demo' }),
+  });
+  const { token } = (await login.json()) as { token: string };
+  const headers = { authorization: `Bearer ${token}` };
+  const path = '/v1/cases/search?q=fraud&limit=20';
+  for (const v of variants) wrk(`${v.server.match}${path}`, { seconds: 2, headers }); // warm: cache filled, JIT hot
+  const runs = new Map(variants.map((v) => [v.name, [] as ReturnType<typeof wrk>[]]));
+  const before = await stats();
+  for (let i = 0; i < rounds; i++) {
+    for (const v of variants) runs.get(v.name)!.push(wrk(`${v.server.match}${path}`, { seconds, headers }));
+  }
+  const best = (name: string) => runs.get(name)!.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const base = best(variants[0]!.name);
+  console.log(`wrk -t1 -c32 -d${seconds}s on ${path} (cache hit), best of ${rounds} alternating rounds each`);
+  console.log('| casebook | req/s | p50 ms | p99 ms | errors | ÷ off | goal |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const v of variants) {
+    const r = best(v.name);
+    const ratio = r.rps / base.rps;
+    const goal = v.goal === undefined ? '' : `≥ ${v.goal} ${ratio >= v.goal ? 'met' : 'NOT met'}`;
+    console.log(
+      `| ${v.name} | ${Math.round(r.rps)} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${ratio.toFixed(3)} | ${goal} |`,
+    );
+  }
+  await new Promise((resolve) => setTimeout(resolve, 6_000)); // the last batches (5 s schedule)
+  const after = await stats();
+  const search = (after.spans['GET /v1/cases/search'] ?? 0) - (before.spans['GET /v1/cases/search'] ?? 0);
+  const all = (s: typeof after) => Object.values(s.spans).reduce((a, b) => a + b, 0);
+  console.log(
+    `receiver: ${all(after) - all(before)} spans, ${search} of them search server spans, in the measured runs; ${after.requests.accepted} export requests, ${after.requests.refused} refused`,
+  );
+} finally {
+  for (const s of started.reverse()) await s.stop();
+  await receiver.stop();
+  await rm(dataDir, { recursive: true, force: true });
+}
