@@ -9,7 +9,7 @@ import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
 import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
-import { breachDetector, judge, judgeFigures } from './gate/judge.ts';
+import { breachDetector, judge, judgeFigures, phaseNames } from './gate/judge.ts';
 import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
 import { writeGenerated } from './gen/gen.ts';
@@ -276,6 +276,7 @@ async function main(argv: string[]): Promise<number> {
   const spec: Spec | undefined = specPath ? await loadSpec(specPath) : undefined;
   const tty = process.stdout.isTTY && !process.env.CI;
   const routes = spec?.objectives.map((o) => `${o.method} ${o.route}`);
+  const phases = phaseNames(spec);
   const connections =
     values.connections === undefined ? undefined : wholeNumber('--connections', values.connections, 1, 256);
   const workers = wholeNumber('--workers', values.workers, 1, 1);
@@ -284,9 +285,10 @@ async function main(argv: string[]): Promise<number> {
   if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
   const result =
     workers > 1
-      ? await runParallel(scenario, file, { workers, routes, connections, warmConnections })
+      ? await runParallel(scenario, file, { workers, routes, phases, connections, warmConnections })
       : await runScenario(scenario, {
           routes,
+          phases,
           connections,
           warmConnections,
           ...(values['abort-on-breach'] && spec ? { abortWhen: breachDetector(spec) } : {}),

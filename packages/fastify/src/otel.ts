@@ -328,7 +328,6 @@ const allowedExact = new Set([
   'http.request.method',
   'http.route',
   'http.response.status_code',
-  'url.path',
   'url.scheme',
   'error.type',
   'db.system',
@@ -369,9 +368,12 @@ function scrub(attributes: Attributes): Attributes {
   for (const key in attributes) {
     let value: AttributeValue | undefined = attributes[key];
     const allowed = attributeAllowed(key);
-    // A path may carry a query (`/v1/cases/search?q=...`): only the path leaves.
-    if (allowed && key === 'url.path' && typeof value === 'string' && value.includes('?')) {
-      value = value.slice(0, value.indexOf('?'));
+    // A stack's first line is the error's message, which may quote what the caller sent: only the frames leave.
+    if (allowed && key === 'exception.stacktrace' && typeof value === 'string') {
+      value = value
+        .split('\n')
+        .filter((line) => /^\s+at /.test(line))
+        .join('\n');
     }
     if (!allowed || value !== attributes[key]) {
       out ??= { ...attributes };

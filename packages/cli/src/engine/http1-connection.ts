@@ -94,7 +94,7 @@ export class Connection implements ResponseSink {
     this.#exchange = exchange;
     this.#sentMs = now;
     this.deadline = now + this.#owner.timeoutMs;
-    this.#parser.expect(exchange.keepBody, exchange.request.method === 'HEAD');
+    this.#parser.expect(exchange.keepBody, exchange.request.method === 'HEAD', exchange.phases);
     this.socket.write(exchange.request.bytes!);
   }
 
@@ -105,7 +105,7 @@ export class Connection implements ResponseSink {
   }
 
   /** From the parser: the exchange's answer is complete. */
-  onResponse(status: number, body: Buffer | undefined, keepAlive: boolean): void {
+  onResponse(status: number, body: Buffer | undefined, keepAlive: boolean, timings?: Float64Array): void {
     const exchange = this.#exchange!;
     const sentMs = this.#sentMs;
     this.#exchange = undefined;
@@ -116,7 +116,7 @@ export class Connection implements ResponseSink {
       this.idleSince = now;
       this.#owner.ready(this, now);
     } else this.socket.destroy();
-    exchange.onResponse(status, body, sentMs, now);
+    exchange.onResponse(status, body, sentMs, now, timings);
   }
 
   /** Always true: reading never pauses (one request at a time, answers parsed as they come). */

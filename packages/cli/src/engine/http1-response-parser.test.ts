@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProtocolError, ResponseParser } from './http1-response-parser.ts';
+import { ServerTimingPhases } from './server-timing.ts';
 
 interface Seen {
   status: number;
@@ -157,4 +158,31 @@ test('one parser reads answer after answer on a kept-alive connection', () => {
       [503, undefined],
     ],
   );
+});
+
+test('Server-Timing is read for the phases asked for, split anywhere, and only when asked', () => {
+  const phases = new ServerTimingPhases(['auth', 'db', 'cache']);
+  const text =
+    'HTTP/1.1 200 OK\r\nServer-Timing: auth;dur=1.25, db;desc="q";dur=3.5\r\nserver-timing: db;dur=0.5, total;dur=9\r\nContent-Length: 2\r\n\r\nok';
+  for (let cut = 1; cut < text.length; cut++) {
+    const seen: (number[] | undefined)[] = [];
+    const parser = new ResponseParser({
+      onResponse(_status, _body, _keepAlive, timings) {
+        seen.push(timings && [...timings.subarray(0, 3)]);
+      },
+    });
+    parser.expect(false, false, phases);
+    feed(parser, text, [cut]);
+    // Two header lines add up (db 3.5 + 0.5); cache did not run; total is not a budgeted phase.
+    assert.deepEqual(seen, [[1.25, 4, Number.NaN]], `cut at ${cut}`);
+  }
+  const seen: (Float64Array | undefined)[] = [];
+  const parser = new ResponseParser({
+    onResponse: (_status, _body, _keepAlive, timings) => seen.push(timings),
+  });
+  parser.expect(false, false); // no phases: the header is not read
+  feed(parser, text, []);
+  parser.expect(false, false, phases); // phases, but no header: nothing to report
+  feed(parser, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', []);
+  assert.deepEqual(seen, [undefined, undefined]);
 });

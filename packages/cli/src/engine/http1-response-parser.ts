@@ -1,10 +1,17 @@
 // HTTP/1.1 responses read off a socket byte by byte, for the lean client (http1-pool.ts): the status, the
 // body (Content-Length, chunked, or up to the close) and whether the connection may carry another request.
-// Only the headers that frame the message are read; the body is kept only when asked for.
+// Only the headers that frame the message are read (and `Server-Timing` when a route has phase budgets); the
+// body is kept only when asked for.
+
+import type { ServerTimingPhases } from './server-timing.ts';
 
 /** Receives each whole response. */
 export interface ResponseSink {
-  onResponse(status: number, body: Buffer | undefined, keepAlive: boolean): void;
+  /**
+   * `timings`: the asked-for phases' durations in ms (NaN: the phase did not run), when the response carried a
+   * `Server-Timing` header; the parser reuses the array, so it is valid during the call only.
+   */
+  onResponse(status: number, body: Buffer | undefined, keepAlive: boolean, timings?: Float64Array): void;
 }
 
 /** A response that breaks HTTP/1.1 framing; the connection cannot be trusted after it. */
@@ -35,6 +42,7 @@ const keepAliveName = lower('keep-alive');
 const chunked = lower('chunked');
 const close = lower('close');
 const timeoutEquals = lower('timeout=');
+const serverTiming = lower('server-timing');
 
 /**
  * Parses the answers to requests sent one at a time on one connection.
@@ -63,6 +71,11 @@ export class ResponseParser {
   #body: Buffer | undefined;
   #bodyAt = 0;
   #chunks: Buffer[] = [];
+  /** The phases to read from `Server-Timing`, when the request's route has budgets for some. */
+  #phases: ServerTimingPhases | undefined;
+  /** Their durations, reused from response to response (grown when a route has more phases). */
+  #timings = new Float64Array(0);
+  #timed = false;
 
   constructor(sink: ResponseSink) {
     this.#sink = sink;
@@ -73,11 +86,15 @@ export class ResponseParser {
     return this.#state === IDLE;
   }
 
-  /** Reads the answer to a request just sent: keep its body or skip it; a HEAD answer has no body. */
-  expect(keepBody: boolean, headRequest: boolean): void {
+  /**
+   * Reads the answer to a request just sent: keep its body or skip it; a HEAD answer has no body; read these
+   * `phases` from its `Server-Timing` header (none: the header is skipped like any other).
+   */
+  expect(keepBody: boolean, headRequest: boolean, phases?: ServerTimingPhases): void {
     this.#state = HEAD;
     this.#keepBody = keepBody;
     this.#headRequest = headRequest;
+    this.#phases = phases;
   }
 
   /** Feeds `data[start, end)`; throws a ProtocolError when the bytes are not a valid response. */
@@ -186,6 +203,8 @@ export class ResponseParser {
     let hasTransferEncoding = false;
     let closeAsked = false;
     let keepAliveAsked = false;
+    const phases = this.#phases;
+    this.#timed = false;
     let line = buffer.indexOf(LF, from) + 1;
     while (line < to) {
       let colon = line;
@@ -212,6 +231,8 @@ export class ResponseParser {
         } else if (nameLength === 10 && matches(buffer, line, keepAliveName)) {
           const seconds = keepAliveTimeout(buffer, valueStart, valueEnd);
           if (seconds !== undefined) this.keepAliveHintMs = seconds * 1000;
+        } else if (nameLength === 13 && phases !== undefined && matches(buffer, line, serverTiming)) {
+          this.#readTimings(phases, buffer, valueStart, valueEnd);
         }
       }
       line = lineEnd + 1;
@@ -239,6 +260,16 @@ export class ResponseParser {
       this.#state = UNTIL_CLOSE;
       this.#keepAlive = false;
     }
+  }
+
+  /** One `Server-Timing` line (a response may send several; their phases add up). */
+  #readTimings(phases: ServerTimingPhases, buffer: Buffer, from: number, to: number): void {
+    if (!this.#timed) {
+      if (this.#timings.length < phases.names.length) this.#timings = new Float64Array(phases.names.length);
+      this.#timings.fill(Number.NaN);
+      this.#timed = true;
+    }
+    phases.read(buffer, from, to, this.#timings);
   }
 
   #startChunkSize(): void {
@@ -300,7 +331,12 @@ export class ResponseParser {
     if (this.#keepBody) body = this.#body ?? Buffer.concat(this.#chunks);
     this.#body = undefined;
     this.#chunks.length = 0;
-    this.#sink.onResponse(this.#status, body, this.#keepAlive && !trailing);
+    this.#sink.onResponse(
+      this.#status,
+      body,
+      this.#keepAlive && !trailing,
+      this.#timed ? this.#timings : undefined,
+    );
   }
 }
 

@@ -14,6 +14,7 @@ export interface WorkerInput {
   scenarioFile: string;
   target: string;
   routes: string[];
+  phases: Readonly<Record<string, readonly string[]>>;
   connections: number;
   warmConnections: number;
   shard: { index: number; count: number };
@@ -32,7 +33,7 @@ export type WorkerOutput = Omit<RunResult, 'cells'> & { cells: RouteStatsJson[] 
 export async function runParallel(
   scenario: Scenario,
   scenarioFile: string,
-  options: Pick<RunOptions, 'routes' | 'connections' | 'warmConnections'> & { workers: number },
+  options: Pick<RunOptions, 'routes' | 'phases' | 'connections' | 'warmConnections'> & { workers: number },
 ): Promise<RunResult> {
   const setup = await runSetup(scenario);
   if (setup.errors.length > 0) return emptyResult(scenario, setup.errors);
@@ -43,6 +44,7 @@ export async function runParallel(
         scenarioFile,
         target: scenario.target,
         routes: options.routes ?? [],
+        phases: options.phases ?? {},
         connections: Math.max(1, Math.ceil((options.connections ?? 256) / options.workers)),
         warmConnections: Math.ceil((options.warmConnections ?? 0) / options.workers),
         shard: { index, count: options.workers },

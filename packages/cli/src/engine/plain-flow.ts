@@ -3,6 +3,7 @@
 
 import type { Flow, Step } from '../scenario/scenario.ts';
 import { renderRequest, statusPasses } from './request.ts';
+import type { ServerTimingPhases } from './server-timing.ts';
 import type { Exchange, PreparedRequest, Transport } from './transport.ts';
 
 /** A step of a plain flow, ready to send. */
@@ -11,11 +12,14 @@ export interface PlainStep {
   readonly request: PreparedRequest;
   /** The route template its answers are recorded under. */
   readonly route: string;
+  /** The route's budgeted phases, read from each answer's `Server-Timing`. */
+  readonly phases: ServerTimingPhases | undefined;
 }
 
 /**
  * Records one answer of an iteration's step under `route`; `status` undefined when none came. Times on the
  * run's clock: the step was meant for `intendedMs`, issued at `issuedMs`, put on a socket at `sentMs`.
+ * `timings`: the route's phases from the answer's `Server-Timing`, when it had one (valid during the call).
  */
 export type RecordAnswer = (
   route: string,
@@ -26,6 +30,7 @@ export type RecordAnswer = (
   doneMs: number,
   status: number | undefined,
   checkFailed: boolean,
+  timings?: Float64Array,
 ) => void;
 
 const noValues = { values: {}, random: () => 0 };
@@ -41,6 +46,7 @@ export function compilePlainFlow(
   flow: Flow,
   transport: Transport,
   nameRoute: (method: string, path: string, written: string) => string,
+  phasesOf: (route: string) => ServerTimingPhases | undefined = () => undefined,
 ): PlainStep[] | undefined {
   const steps: PlainStep[] = [];
   for (const step of flow.steps) {
@@ -52,7 +58,8 @@ export function compilePlainFlow(
     } catch {
       return undefined;
     }
-    steps.push({ step, request, route: nameRoute(step.method, request.path, step.path) });
+    const route = nameRoute(step.method, request.path, step.path);
+    steps.push({ step, request, route, phases: phasesOf(route) });
   }
   return steps.length > 0 ? steps : undefined;
 }
@@ -66,6 +73,7 @@ export function compilePlainFlow(
  */
 export class PlainIteration implements Exchange {
   request: PreparedRequest;
+  phases: ServerTimingPhases | undefined;
   readonly keepBody = false;
   readonly #steps: readonly PlainStep[];
   readonly #stage: number;
@@ -94,6 +102,7 @@ export class PlainIteration implements Exchange {
     this.#now = now;
     this.#onEnd = onEnd;
     this.request = steps[0]!.request;
+    this.phases = steps[0]!.phases;
   }
 
   /** Sends the first step, issued at `issuedMs`. */
@@ -102,9 +111,15 @@ export class PlainIteration implements Exchange {
     this.#transport.send(this);
   }
 
-  onResponse(status: number, _body: Buffer | undefined, sentMs: number, doneMs: number): void {
+  onResponse(
+    status: number,
+    _body: Buffer | undefined,
+    sentMs: number,
+    doneMs: number,
+    timings?: Float64Array,
+  ): void {
     const failed = !statusPasses(this.#steps[this.#index]!.step, status);
-    this.#answer(sentMs, doneMs, status, failed);
+    this.#answer(sentMs, doneMs, status, failed, timings);
     const next = this.#steps[++this.#index];
     if (failed || !next) {
       this.#onEnd();
@@ -112,6 +127,7 @@ export class PlainIteration implements Exchange {
     }
     // The next step of an iteration is meant to start as soon as this one answered.
     this.request = next.request;
+    this.phases = next.phases;
     this.#intendedMs = doneMs;
     this.#issuedMs = this.#now();
     this.#transport.send(this);
@@ -122,8 +138,24 @@ export class PlainIteration implements Exchange {
     this.#onEnd();
   }
 
-  #answer(sentMs: number, doneMs: number, status: number | undefined, failed: boolean): void {
+  #answer(
+    sentMs: number,
+    doneMs: number,
+    status: number | undefined,
+    failed: boolean,
+    timings?: Float64Array,
+  ): void {
     const { route } = this.#steps[this.#index]!;
-    this.#record(route, this.#stage, this.#intendedMs, this.#issuedMs, sentMs, doneMs, status, failed);
+    this.#record(
+      route,
+      this.#stage,
+      this.#intendedMs,
+      this.#issuedMs,
+      sentMs,
+      doneMs,
+      status,
+      failed,
+      timings,
+    );
   }
 }

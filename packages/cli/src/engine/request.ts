@@ -3,6 +3,7 @@
 import { JSONPath } from 'jsonpath-plus';
 import type { Step } from '../scenario/scenario.ts';
 import { render, renderDeep, renderPath, type TemplateContext } from '../scenario/template.ts';
+import type { ServerTimingPhases } from './server-timing.ts';
 import { exchange, type RequestParts, type Transport } from './transport.ts';
 
 export interface StepOutcome {
@@ -19,6 +20,8 @@ export interface StepOutcome {
   captured: Record<string, unknown>;
   /** A `poll` step whose answer does not meet `until` yet (its status passed). */
   pending?: boolean;
+  /** The route's budgeted phases from the answer's `Server-Timing`, when asked for and sent. */
+  timings?: Float64Array;
   error?: string;
 }
 
@@ -59,6 +62,8 @@ export async function sendStep(
   now: () => number,
   /** The request already rendered (a poll sends the same one again, random picks and all). */
   rendered?: ReturnType<typeof renderRequest>,
+  /** The phases to read from `Server-Timing` for a request to `path` (its route's budgeted ones). */
+  phasesOf?: (path: string) => ServerTimingPhases | undefined,
 ): Promise<StepOutcome> {
   const issuedMs = now();
   const failure = (path: string, error: Error, sentMs: number, doneMs: number): StepOutcome => ({
@@ -78,10 +83,10 @@ export async function sendStep(
     return failure(step.path, error as Error, issuedMs, now());
   }
   const wantsBody = step.capture !== undefined || step.expect !== undefined || step.poll !== undefined;
-  const answer = await exchange(transport, request, wantsBody);
   const { path } = request;
+  const answer = await exchange(transport, request, wantsBody, phasesOf?.(path));
   if (answer.status === undefined) return failure(path, answer.error!, answer.sentMs, answer.doneMs);
-  const { status, sentMs, doneMs } = answer;
+  const { status, sentMs, doneMs, timings } = answer;
   const expected = statusPasses(step, status);
   const captured: Record<string, unknown> = {};
   let checkFailed = !expected;
@@ -105,6 +110,7 @@ export async function sendStep(
     checkFailed,
     captured,
     ...(pending ? { pending } : {}),
+    ...(timings ? { timings } : {}),
   };
 }
 

@@ -5,12 +5,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClosedStage, Flow, OpenStage, Scenario, Step } from '../scenario/scenario.ts';
 import type { TemplateContext } from '../scenario/template.ts';
-import { RouteStats } from '../stats/route-stats.ts';
+import { RouteStats, refusalStatuses } from '../stats/route-stats.ts';
 import { runOpenModel } from './open-model.ts';
 import { compilePlainFlow, PlainIteration, type PlainStep, type RecordAnswer } from './plain-flow.ts';
 import { seededRandom } from './random.ts';
 import { renderRequest, type StepOutcome, sendStep } from './request.ts';
 import { routeMatcher } from './route-matcher.ts';
+import { ServerTimingPhases } from './server-timing.ts';
 import { createTransport } from './transport.ts';
 
 export interface StageReport {
@@ -71,6 +72,11 @@ export interface RunOptions {
   setupValues?: Record<string, unknown>;
   /** Route templates to name requests by (the spec's). */
   routes?: string[];
+  /**
+   * Phases to read from each answer's `Server-Timing`, by route template (the spec's phase budgets: see
+   * phaseNames). Other routes' answers are not searched for the header.
+   */
+  phases?: Readonly<Record<string, readonly string[]>>;
   /** Sockets to the target. @default 256 */
   connections?: number;
   /**
@@ -110,6 +116,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const shard = options.shard ?? { index: 0, count: 1 };
   const random = seededRandom(scenario.seed + shard.index);
   const nameRoute = routeMatcher(options.routes ?? []);
+  const phaseSets = new Map(
+    Object.entries(options.phases ?? {}).map(([route, names]) => [route, new ServerTimingPhases(names)]),
+  );
+  const phasesOf = (route: string) => phaseSets.get(route);
   /** Per stage: route template → its cell. */
   const cells = scenario.stages.map(() => new Map<string, RouteStats>());
   const loopResolutionMs = 5;
@@ -144,11 +154,27 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const allCells = () => cells.flatMap((byRoute) => [...byRoute.values()]);
 
   /** One answer (or failure: `status` undefined) into its cell and the live window. */
-  const record: RecordAnswer = (route, stage, intendedMs, issuedMs, sentMs, doneMs, status, checkFailed) => {
+  const record: RecordAnswer = (
+    route,
+    stage,
+    intendedMs,
+    issuedMs,
+    sentMs,
+    doneMs,
+    status,
+    checkFailed,
+    timings,
+  ) => {
     if (issuedMs - intendedMs > lateThresholdMs) stageReports[stage]!.lateStarts++;
     // A request issued a little before its slot (timer granularity) counts from when it was issued.
     const from = Math.min(intendedMs, issuedMs);
-    cell(stage, route).add(from, sentMs, doneMs, status, checkFailed);
+    const target = cell(stage, route);
+    target.add(from, sentMs, doneMs, status, checkFailed);
+    // Phases are judged on admitted answers, as latency is.
+    if (timings !== undefined && status !== undefined && !refusalStatuses.has(status)) {
+      const phases = phaseSets.get(route);
+      if (phases) target.addPhases(phases.names, timings);
+    }
     recent.add(from, sentMs, doneMs, status, checkFailed);
     requests++;
     if (status === undefined || status >= 500) errors++;
@@ -158,6 +184,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const context: TemplateContext = { values, random };
     let intended = intendedMs;
     for (const step of steps) {
+      const stepPhases =
+        stage >= 0 && phaseSets.size > 0
+          ? (path: string) => phaseSets.get(nameRoute(step.method, path, step.path))
+          : undefined;
       // A poll sends one request again and again: rendered once, so its random picks stay put.
       let rendered: ReturnType<typeof renderRequest> | undefined;
       if (step.poll) {
@@ -169,7 +199,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       }
       const count = (answer: StepOutcome, failed: boolean) => {
         if (stage < 0) return;
-        const { path, issuedMs, sentMs, doneMs, status } = answer;
+        const { path, issuedMs, sentMs, doneMs, status, timings } = answer;
         record(
           nameRoute(step.method, path, step.path),
           stage,
@@ -179,9 +209,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           doneMs,
           status,
           failed,
+          timings,
         );
       };
-      let outcome = await sendStep(transport, step, context, now, rendered);
+      let outcome = await sendStep(transport, step, context, now, rendered, stepPhases);
       // A poll step: its answers until the last count as requests that passed; the last fails its check
       // when `until` never held.
       for (let sent = 1; outcome.pending && step.poll; sent++) {
@@ -192,7 +223,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         count(outcome, false);
         await sleep(step.poll.everyMs);
         intended = now();
-        outcome = await sendStep(transport, step, context, now, rendered);
+        outcome = await sendStep(transport, step, context, now, rendered, stepPhases);
       }
       count(outcome, outcome.checkFailed);
       if (outcome.checkFailed) return outcome;
@@ -216,7 +247,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   /** Flows whose requests never change run on callbacks, prepared once. */
   const plainFlows = new Map<Flow, PlainStep[]>();
   for (const flow of scenario.flows) {
-    const steps = compilePlainFlow(flow, transport, nameRoute);
+    const steps = compilePlainFlow(flow, transport, nameRoute, phasesOf);
     if (steps) plainFlows.set(flow, steps);
   }
   let localIteration = 0;

@@ -3,6 +3,7 @@
 // promise per request.
 
 import { Http1Pool } from './http1-pool.ts';
+import type { ServerTimingPhases } from './server-timing.ts';
 import { UndiciTransport } from './undici-transport.ts';
 
 /** A rendered request. Header names are lower case. */
@@ -24,8 +25,20 @@ export interface Exchange {
   readonly request: PreparedRequest;
   /** Keep the answer's body (for captures and checks); otherwise it is read past. */
   readonly keepBody: boolean;
-  /** `sentMs`: when the request went onto a socket; `doneMs`: when the answer's last byte came. */
-  onResponse(status: number, body: Buffer | undefined, sentMs: number, doneMs: number): void;
+  /** The phases to read from the answer's `Server-Timing` (its route's budgeted ones); none: not read. */
+  readonly phases?: ServerTimingPhases | undefined;
+  /**
+   * `sentMs`: when the request went onto a socket; `doneMs`: when the answer's last byte came; `timings`: when
+   * the answer carried `Server-Timing` and `phases` were asked for, each phase's ms in their order (NaN: it did
+   * not run). The transport reuses `timings`: it is valid during the call only.
+   */
+  onResponse(
+    status: number,
+    body: Buffer | undefined,
+    sentMs: number,
+    doneMs: number,
+    timings?: Float64Array,
+  ): void;
   onError(error: Error, sentMs: number, doneMs: number): void;
 }
 
@@ -62,18 +75,29 @@ export function createTransport(target: string, options: TransportOptions): Tran
 
 /**
  * Sends one request and resolves with its answer (never rejects: a failure is an `error`), for the paths
- * where a promise per request is affordable (setup, templated steps, the closed model).
+ * where a promise per request is affordable (setup, templated steps, the closed model). `timings` is the
+ * answer's own copy.
  */
 export function exchange(
   transport: Transport,
   request: PreparedRequest,
   keepBody: boolean,
-): Promise<{ status?: number; body?: Buffer; error?: Error; sentMs: number; doneMs: number }> {
+  phases?: ServerTimingPhases,
+): Promise<{
+  status?: number;
+  body?: Buffer;
+  timings?: Float64Array;
+  error?: Error;
+  sentMs: number;
+  doneMs: number;
+}> {
   return new Promise((resolve) => {
     transport.send({
       request,
       keepBody,
-      onResponse: (status, body, sentMs, doneMs) => resolve({ status, body, sentMs, doneMs }),
+      phases,
+      onResponse: (status, body, sentMs, doneMs, timings) =>
+        resolve({ status, body, sentMs, doneMs, ...(timings ? { timings: timings.slice() } : {}) }),
       onError: (error, sentMs, doneMs) => resolve({ error, sentMs, doneMs }),
     });
   });

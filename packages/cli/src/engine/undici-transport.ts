@@ -28,9 +28,10 @@ export class UndiciTransport implements Transport {
 
   send(exchange: Exchange): void {
     const now = this.#now;
-    const { request, keepBody } = exchange;
+    const { request, keepBody, phases } = exchange;
     let sentMs = now();
     let status = 0;
+    let timings: Float64Array | undefined;
     const chunks: Buffer[] = [];
     this.#pool.dispatch(
       {
@@ -45,14 +46,24 @@ export class UndiciTransport implements Transport {
         onRequestStart() {
           sentMs = now();
         },
-        onResponseStart(_controller, statusCode) {
+        onResponseStart(_controller, statusCode, headers) {
           status = statusCode;
+          timings = undefined;
+          const value = phases === undefined ? undefined : headers['server-timing'];
+          if (phases !== undefined && value !== undefined) {
+            // The same reader as the lean pool's, on the bytes of each header line.
+            timings = new Float64Array(phases.names.length).fill(Number.NaN);
+            for (const line of Array.isArray(value) ? value : [value]) {
+              const bytes = Buffer.from(line, 'latin1');
+              phases.read(bytes, 0, bytes.length, timings);
+            }
+          }
         },
         onResponseData(_controller, chunk) {
           if (keepBody) chunks.push(chunk);
         },
         onResponseEnd() {
-          exchange.onResponse(status, keepBody ? Buffer.concat(chunks) : undefined, sentMs, now());
+          exchange.onResponse(status, keepBody ? Buffer.concat(chunks) : undefined, sentMs, now(), timings);
         },
         onResponseError(_controller, error) {
           exchange.onError(error, sentMs, now());

@@ -9,6 +9,7 @@ const input = workerData as WorkerInput;
 const scenario = await loadScenario(input.scenarioFile, { target: input.target });
 const result = await runScenario(scenario, {
   routes: input.routes,
+  phases: input.phases,
   connections: input.connections,
   warmConnections: input.warmConnections,
   shard: input.shard,

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseSpec } from '@headroom/core/slo';
+import { SummaryFigures } from '../import/summary.ts';
+import { headline } from '../report/verdict.ts';
 import { RouteStats } from '../stats/route-stats.ts';
-import { judgeFigures } from './judge.ts';
+import { judgeFigures, phaseNames } from './judge.ts';
+import { verdictTable } from './table.ts';
 
 /** A route's cell: `n` answers of each status at the given latency (ms). */
 function cell(
@@ -126,4 +129,102 @@ test('exact status counts survive the artifact, and an old artifact without them
     2 / 3,
     'classes are exact; codes unknown; refusals were not recorded apart',
   );
+});
+
+/** A route's cell with `answers` admitted answers, `timed` of them with Server-Timing: db at `dbMs`, auth at 1 ms. */
+function timedCell(answers: number, timed: number, dbMs: number): RouteStats {
+  const stats = cell([[200, answers, 5]]);
+  for (let i = 0; i < timed; i++) stats.addPhases(['auth', 'db'], Float64Array.of(1, dbMs));
+  return stats;
+}
+const phased = '{ name: x, route: GET /x, latency: { p50: 1s }, phases: { auth: 5ms, db: 20ms } }';
+
+test('each phase p95 is judged against its budget; one phase over fails the route, named', () => {
+  const within = judgeOne(phased, timedCell(300, 300, 12));
+  assert.equal(within.verdict, 'pass');
+  assert.deepEqual(
+    within.routes[0]?.checks.map((c) => [c.metric, c.phase, c.observed, c.verdict]),
+    [
+      ['p50', undefined, 5, 'pass'],
+      ['phase auth p95', 'auth', 1, 'pass'],
+      ['phase db p95', 'db', 12, 'pass'],
+    ],
+  );
+  const slowDb = judgeOne(phased, timedCell(300, 300, 35));
+  assert.equal(slowDb.verdict, 'fail');
+  const db = slowDb.routes[0]?.checks.find((c) => c.metric === 'phase db p95');
+  assert.deepEqual([db?.observed, db?.limit, db?.verdict], [35, 20, 'fail']);
+  assert.equal(slowDb.notes, undefined);
+  assert.match(
+    verdictTable(slowDb),
+    /\| `GET \/x` \| 300 \| phase db p95 ≤ 20 ms \| 35\.00 ms \/ 20 ms \| \*\*fail\*\* \|/,
+  );
+});
+
+test('a route with phase budgets whose answers carried no Server-Timing fails, saying to enable it', () => {
+  const gate = judgeOne(phased, timedCell(300, 0, 0));
+  assert.equal(gate.verdict, 'fail', 'a budget nobody measured is not met');
+  const phases = gate.routes[0]?.checks.filter((c) => c.phase !== undefined);
+  assert.deepEqual(
+    phases?.map((c) => [c.metric, c.verdict]),
+    [
+      ['phase auth p95', 'fail'],
+      ['phase db p95', 'fail'],
+    ],
+  );
+  assert.match(phases?.[0]?.note ?? '', /insufficient data: no answer carried Server-Timing/);
+  assert.match(
+    gate.notes?.[0] ?? '',
+    /GET \/x: its phase budgets were not measured: none of its 300 admitted answers carried a Server-Timing header\. Enable Server-Timing/,
+  );
+  const table = verdictTable(gate);
+  assert.match(
+    table,
+    /phase db p95 ≤ 20 ms \| – \/ 20 ms \| \*\*fail\*\* \(insufficient data: no answer carried Server-Timing; enable it on the server\) \|/,
+  );
+  assert.match(table, /verdict: \*\*fail\*\*\n\n⚠ GET \/x: its phase budgets were not measured/);
+});
+
+test('a phase that ran too rarely is insufficient, as a percentile with too few samples is', () => {
+  const stats = timedCell(300, 300, 12);
+  const rare = cell([[200, 300, 5]]);
+  for (let i = 0; i < 300; i++) rare.addPhases(['auth', 'db'], Float64Array.of(1, i < 50 ? 3 : Number.NaN));
+  const gate = judgeOne(phased, rare);
+  const db = gate.routes[0]?.checks.find((c) => c.phase === 'db');
+  assert.deepEqual([db?.verdict, db?.note], ['insufficient', 'ran in 50 of 300 timed answers, 200 needed']);
+  assert.equal(gate.verdict, 'pass');
+  assert.equal(headline(gate), 'insufficient data');
+  assert.equal(judgeOne(phased, stats).routes[0]?.verdict, 'pass');
+});
+
+test('an imported summary has no Server-Timing: its phase budgets are not judged, and the output says so', () => {
+  const imported = new SummaryFigures({ count: 300, percentiles: { 50: 5 } });
+  const gate = judgeFigures(
+    new Map([['GET /x', imported]]),
+    parseSpec(`service: t\nobjectives:\n  - ${phased}`),
+  );
+  assert.equal(gate.verdict, 'pass');
+  assert.deepEqual(
+    gate.routes[0]?.checks.map((c) => c.metric),
+    ['p50'],
+  );
+  assert.match(
+    gate.notes?.[0] ?? '',
+    /phase budgets not judged: the source has no Server-Timing \(a k6 or autocannon summary carries none\): GET \/x \(auth, db\)/,
+  );
+  assert.match(verdictTable(gate), /⚠ phase budgets not judged/);
+});
+
+test('phaseNames: the phases the generator reads, by route', () => {
+  const spec = parseSpec(
+    `service: t\nobjectives:\n  - ${phased}\n  - { name: y, route: POST /y, errors: 1% }`,
+  );
+  assert.deepEqual(phaseNames(spec), { 'GET /x': ['auth', 'db'] });
+  assert.deepEqual(phaseNames(undefined), {});
+});
+
+test('Server-Timing on some answers only: the phases are judged on those, and the row says how many', () => {
+  const gate = judgeOne(phased, timedCell(1000, 400, 12));
+  const db = gate.routes[0]?.checks.find((c) => c.phase === 'db');
+  assert.deepEqual([db?.verdict, db?.note], ['pass', 'ran in 400 of 400 timed answers (of 1000 admitted)']);
 });

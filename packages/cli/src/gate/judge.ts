@@ -1,4 +1,5 @@
-// The gate: each route's figures over the judged stages, against the spec's objectives.
+// The gate: each route's figures over the judged stages, against the spec's objectives: latency percentiles,
+// error and availability budgets, throughput floors, and each phase's p95 from the server's `Server-Timing`.
 
 import type { Objective, Percentile, Spec, StatusPattern } from '@headroom/core/slo';
 import type { RunResult } from '../engine/run.ts';
@@ -7,8 +8,10 @@ import { RouteStats } from '../stats/route-stats.ts';
 export type Verdict = 'pass' | 'fail' | 'insufficient';
 
 export interface CheckResult {
-  /** `p95`, `errors`, `availability`, `checks`, `throughput`. */
+  /** `p95`, `errors`, `availability`, `checks`, `throughput`, or a phase's `phase db p95`. */
   metric: string;
+  /** The phase a phase budget's check is about (`db`). */
+  phase?: string;
   observed: number;
   limit: number;
   verdict: Verdict;
@@ -36,6 +39,15 @@ export interface RouteFigures {
   failedCheckShare: number;
   /** Admitted requests' latency in ms, or undefined when the source lacks this percentile (an import). */
   percentileMs(p: number): number | undefined;
+  /**
+   * Admitted answers that carried `Server-Timing` (read on routes with phase budgets); undefined for a source
+   * that cannot have it (a k6 or autocannon summary), whose phase budgets are then not judged.
+   */
+  timed?: number;
+  /** Admitted answers in which `phase` ran. */
+  phaseCount?(phase: string): number;
+  /** `phase`'s percentile in ms over the answers in which it ran. */
+  phasePercentileMs?(phase: string, p: number): number;
 }
 
 /** What the gate is told beyond the spec. */
@@ -49,6 +61,8 @@ export interface JudgeOptions {
 export interface GateResult {
   verdict: 'pass' | 'fail';
   routes: RouteVerdict[];
+  /** What a reader must know beyond the rows: phase budgets nobody measured, or that a source has none. */
+  notes?: string[];
 }
 
 /**
@@ -60,6 +74,37 @@ export function minimumSamples(p: number): number {
 }
 
 const percentileValue: Record<Percentile, number> = { p50: 50, p90: 90, p95: 95, p99: 99, 'p99.9': 99.9 };
+
+/**
+ * The metric of a phase budget's check: phases are budgeted at p95.
+ *
+ * @example
+ * phaseMetric('db'); // 'phase db p95'
+ */
+export const phaseMetric = (phase: string): string => `phase ${phase} p95`;
+
+/**
+ * The phase a check's metric is about, if it is a phase budget's.
+ *
+ * @example
+ * phaseOf('phase db p95'); // 'db'
+ * phaseOf('p95'); // undefined
+ */
+export const phaseOf = (metric: string): string | undefined => /^phase (\S+) p95$/.exec(metric)?.[1];
+
+/**
+ * The phases the generator reads from `Server-Timing`, by route (`GET /v1/cases/:id`): each objective's
+ * budgeted ones. Routes without phase budgets are absent, and their answers' headers are not searched.
+ *
+ * @example
+ * runScenario(scenario, { routes, phases: phaseNames(spec) });
+ */
+export function phaseNames(spec: Spec | undefined): Record<string, string[]> {
+  const names: Record<string, string[]> = {};
+  for (const o of spec?.objectives ?? [])
+    if (o.phases) names[`${o.method} ${o.route}`] = Object.keys(o.phases);
+  return names;
+}
 
 /**
  * Judges a run against a spec. A route without an objective is judged on its checks only; an objective
@@ -97,9 +142,17 @@ export function judgeFigures(
   const checkFailures = options.checkFailures ?? 0;
   const objectives = new Map((spec?.objectives ?? []).map((o) => [`${o.method} ${o.route}`, o]));
   const routes: RouteVerdict[] = [];
+  const notes: string[] = [];
+  const unjudgedPhases: string[] = [];
   for (const [route, stats] of [...byRoute].sort(([a], [b]) => a.localeCompare(b))) {
     const objective = objectives.get(route);
     const checks = judgeChecks(stats, checkFailures);
+    if (objective?.phases && stats.timed === undefined)
+      unjudgedPhases.push(`${route} (${Object.keys(objective.phases).join(', ')})`);
+    else if (objective?.phases && stats.timed === 0 && stats.admitted > 0)
+      notes.push(
+        `${route}: its phase budgets were not measured: none of its ${stats.admitted} admitted answers carried a Server-Timing header. Enable Server-Timing on the server for this run (@headroom/fastify: the serverTiming option); a budget nobody measured is not met, so the gate fails.`,
+      );
     if (objective) routes.push(judgeRoute(route, stats, objective, seconds, checks));
     else
       routes.push({
@@ -130,7 +183,15 @@ export function judgeFigures(
       });
     }
   }
-  return { verdict: routes.some((r) => r.verdict === 'fail') ? 'fail' : 'pass', routes };
+  if (unjudgedPhases.length > 0)
+    notes.push(
+      `phase budgets not judged: the source has no Server-Timing (a k6 or autocannon summary carries none): ${unjudgedPhases.join('; ')}`,
+    );
+  return {
+    verdict: routes.some((r) => r.verdict === 'fail') ? 'fail' : 'pass',
+    routes,
+    ...(notes.length > 0 ? { notes } : {}),
+  };
 }
 
 // Failed scenario checks fail the run past the allowance, on every route, with or without an objective.
@@ -194,6 +255,7 @@ function judgeRoute(
       verdict: stats.count === 0 ? 'insufficient' : observed >= limit ? 'pass' : 'fail',
     });
   }
+  if (objective.phases) checks.push(...judgePhases(stats, objective.phases));
   if (objective.throughput !== undefined && seconds > 0) {
     const observed = stats.count / seconds;
     checks.push({
@@ -209,6 +271,44 @@ function judgeRoute(
       ? 'insufficient'
       : 'pass';
   return { route, objective: objective.name, samples: stats.count, checks, verdict };
+}
+
+/**
+ * Each phase's p95, over the admitted answers in which it ran, against its budget. A route whose answers
+ * carried no `Server-Timing` at all fails each budget (insufficient data: nobody measured it); a phase that
+ * ran too rarely to judge is insufficient, as a percentile with too few samples is.
+ */
+function judgePhases(stats: RouteFigures, budgets: Readonly<Record<string, number>>): CheckResult[] {
+  const checks: CheckResult[] = [];
+  const { timed } = stats;
+  if (timed === undefined || !stats.phaseCount || !stats.phasePercentileMs) return checks;
+  const needed = minimumSamples(95);
+  // Server-Timing on some answers only (for admins, say): the phases are judged on those, and the row says so.
+  const timedOf = `${timed} timed answers${timed < stats.admitted ? ` (of ${stats.admitted} admitted)` : ''}`;
+  for (const [phase, limit] of Object.entries(budgets)) {
+    const metric = phaseMetric(phase);
+    const samples = stats.phaseCount(phase);
+    const observed = samples === 0 ? Number.NaN : stats.phasePercentileMs(phase, 95);
+    const unjudged = (verdict: Verdict, note: string) => ({ metric, phase, observed, limit, verdict, note });
+    if (stats.admitted === 0) checks.push(unjudged('insufficient', 'no admitted answers'));
+    else if (timed === 0)
+      checks.push(
+        unjudged('fail', 'insufficient data: no answer carried Server-Timing; enable it on the server'),
+      );
+    else if (samples === 0) checks.push(unjudged('insufficient', `ran in none of ${timedOf}`));
+    else if (samples < needed)
+      checks.push(unjudged('insufficient', `ran in ${samples} of ${timedOf}, ${needed} needed`));
+    else
+      checks.push({
+        metric,
+        phase,
+        observed,
+        limit,
+        verdict: observed <= limit ? 'pass' : 'fail',
+        ...(samples < stats.admitted ? { note: `ran in ${samples} of ${timedOf}` } : {}),
+      });
+  }
+  return checks;
 }
 
 /**

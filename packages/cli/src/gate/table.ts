@@ -3,7 +3,7 @@
 
 import { isLatency } from '../report/bounded.ts';
 import { checkTitle, formatLimit, formatObserved, headline } from '../report/verdict.ts';
-import type { GateResult } from './judge.ts';
+import { type GateResult, phaseOf } from './judge.ts';
 
 export interface VerdictTableOptions {
   /** The same route's figure for a metric in a baseline run, for a `vs base` column. */
@@ -21,7 +21,7 @@ export function change(metric: string, observed: number, base: number | undefine
   if (base === undefined || Number.isNaN(base)) return 'not in base';
   if (Number.isNaN(observed)) return '–';
   const sign = (value: number) => (value > 0 ? '+' : value < 0 ? '−' : '±');
-  if (isLatency(metric) || metric === 'throughput') {
+  if (isLatency(metric) || phaseOf(metric) !== undefined || metric === 'throughput') {
     if (base === 0) return observed === 0 ? '±0%' : 'base 0';
     const relative = ((observed - base) / base) * 100;
     return `${sign(relative)}${Math.abs(relative).toFixed(1)}%`;
@@ -32,7 +32,7 @@ export function change(metric: string, observed: number, base: number | undefine
 
 /**
  * One row per check: `observed / limit`, the verdict (with why a check could not be judged), and with a
- * baseline the change since it; then the headline verdict.
+ * baseline the change since it; then the headline verdict and the gate's notes (phase budgets unmeasured).
  *
  * @example
  * console.log(verdictTable(judge(result, spec)));
@@ -69,5 +69,6 @@ export function verdictTable(gate: GateResult, options: VerdictTableOptions = {}
     }
   }
   lines.push('', `verdict: **${headline(gate)}**`);
+  for (const note of gate.notes ?? []) lines.push('', `⚠ ${note}`);
   return lines.join('\n');
 }

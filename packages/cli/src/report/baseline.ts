@@ -2,12 +2,14 @@
 
 import type { RunArtifact } from '../artifact.ts';
 import { routesOf } from '../compare/compare.ts';
+import { phaseOf } from '../gate/judge.ts';
 import { isLatency } from './bounded.ts';
 
 /**
- * Latency percentiles, availability and failed checks come from the baseline's histograms and counts
- * (judged stages), so a baseline saved without a spec still compares; error shares and throughput depend
- * on the spec (which statuses count, how long was judged), so they come from the baseline's gate.
+ * Latency percentiles (of routes and of phases), availability and failed checks come from the baseline's
+ * histograms and counts (judged stages), so a baseline saved without a spec still compares; error shares and
+ * throughput depend on the spec (which statuses count, how long was judged), so they come from the baseline's
+ * gate.
  *
  * @example
  * const base = baselineFigures(JSON.parse(await readFile('base.json', 'utf8')));
@@ -22,6 +24,9 @@ export function baselineFigures(
     if (stats && stats.count > 0) {
       if (isLatency(metric))
         return stats.admitted > 0 ? stats.percentileMs(Number(metric.slice(1))) : undefined;
+      const phase = phaseOf(metric);
+      if (phase !== undefined)
+        return stats.phaseCount(phase) > 0 ? stats.phasePercentileMs(phase, 95) : undefined;
       if (metric === 'availability') return 1 - stats.share(['5xx']);
       if (metric === 'checks') return stats.failedCheckShare;
     }

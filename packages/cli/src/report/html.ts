@@ -94,9 +94,12 @@ export function reportData(artifact: RunArtifact) {
   return {
     name: artifact.scenario.name,
     headline: headline(gate),
-    why: (gate?.routes ?? [])
-      .filter((r) => r.verdict === 'fail' || r.verdict === 'insufficient')
-      .map((r) => `${r.route}: ${r.verdict}`),
+    why: [
+      ...(gate?.routes ?? [])
+        .filter((r) => r.verdict === 'fail' || r.verdict === 'insufficient')
+        .map((r) => `${r.route}: ${r.verdict}`),
+      ...(gate?.notes ?? []),
+    ],
     run: {
       model: result.model,
       target: result.target,

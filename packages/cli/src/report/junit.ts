@@ -41,7 +41,7 @@ export function junitReport(gate: GateResult, name: string, options: JunitOption
       const measured = `${check.metric} ${formatObserved(check.metric, observed)} (limit ${formatLimit(check.metric, check.limit)}, ${route.samples} samples): ${check.verdict}${check.note ? ` (${check.note})` : ''}`;
       const outcome =
         check.verdict === 'fail'
-          ? `\n      <failure message="${escapeXml(`${check.metric} ${formatObserved(check.metric, observed)} breaches ${checkTitle(check)}`)}" type="budget"/>`
+          ? `\n      <failure message="${escapeXml(Number.isNaN(observed) ? `${checkTitle(check)}: ${check.note ?? 'not measured'}` : `${check.metric} ${formatObserved(check.metric, observed)} breaches ${checkTitle(check)}`)}" type="budget"/>`
           : check.verdict === 'insufficient'
             ? `\n      <skipped message="${escapeXml(`insufficient data: ${check.note ?? 'too few samples'}`)}"/>`
             : '';

@@ -1,7 +1,7 @@
 // The words every report shares: a check's stable title (`p95 ≤ 40 ms`), how each metric's figures are
 // written, and the run's headline verdict.
 
-import type { CheckResult, GateResult } from '../gate/judge.ts';
+import { type CheckResult, type GateResult, phaseOf } from '../gate/judge.ts';
 import { isLatency } from './bounded.ts';
 
 /** Metrics judged as floors (observed must reach the limit); the others are ceilings. */
@@ -49,7 +49,7 @@ export function unitOf(metric: string): string {
     ? 'ratio'
     : metric === 'throughput'
       ? 'per_second'
-      : isLatency(metric)
+      : isLatency(metric) || phaseOf(metric) !== undefined
         ? 'ms'
         : '';
 }

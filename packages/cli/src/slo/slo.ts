@@ -1,18 +1,37 @@
 // `headroom slo --prometheus <url> <spec>`: each objective of headroom.yaml judged on what Prometheus saw of the
 // running service over a window: each latency percentile against its budget, the error ratio against the error
-// budget, availability against its floor. The same PromQL as the degrader's fleet-wide source (sloQueries).
+// budget, availability against its floor, and each phase budget (the share of the requests that ran the phase
+// within its budget, at least 95%). The same PromQL as the degrader's fleet-wide source (sloQueries), and
+// phaseQueries for phases.
 
-import { type Objective, type Percentile, prometheusSource, type Spec } from '@headroom/core/slo';
+import {
+  type Objective,
+  type Percentile,
+  prometheusQuery,
+  prometheusSource,
+  type Spec,
+} from '@headroom/core/slo';
+import { phaseMetric } from '../gate/judge.ts';
+import { phaseHistogram, phaseQueries, phaseTarget } from './phase-queries.ts';
 
 export interface SloCheck {
   objective: string;
   route: string;
-  /** `p95`, `errors`, `availability`. */
+  /** `p95`, `errors`, `availability`, or a phase budget's `phase db p95`. */
   metric: string;
-  /** Observed: ms for a percentile, a ratio otherwise; undefined when the window holds no request. */
+  /**
+   * Observed: ms for a percentile, a ratio otherwise (for a phase: the share of its requests within budget);
+   * undefined when the window holds no request.
+   */
   observed: number | undefined;
+  /** The budget: ms for a percentile or a phase, a ratio otherwise. */
   limit: number;
-  verdict: 'pass' | 'fail' | 'no traffic';
+  /** `not measured`: the route has phase budgets but Prometheus has no phase timings of it. */
+  verdict: 'pass' | 'fail' | 'no traffic' | 'not measured';
+  /** The phase of a phase budget's check. */
+  phase?: string;
+  /** Why a phase budget was not measured. */
+  note?: string;
 }
 
 export interface SloReport {
@@ -37,9 +56,16 @@ export async function judgeFromPrometheus(
     ...(options.selector ? { selector: options.selector } : {}),
     timeout: options.timeout ?? 10_000,
   });
+  const query = prometheusQuery({ url: options.url, timeout: options.timeout ?? 10_000 }, 'headroom slo');
   const checks: SloCheck[] = [];
-  for (const objective of spec.objectives)
-    checks.push(...(await judgeObjective(source, objective, options.windowMs)));
+  for (const objective of spec.objectives) {
+    const judged = await judgeObjective(source, objective, options.windowMs);
+    checks.push(...judged);
+    if (objective.phases) {
+      const idle = judged.every((c) => c.verdict === 'no traffic');
+      checks.push(...(await judgePhases(query, objective, options.windowMs, options.selector ?? '', idle)));
+    }
+  }
   return {
     window: `${Math.round(options.windowMs / 1000)}s`,
     checks,
@@ -104,21 +130,94 @@ async function judgeObjective(
   return checks;
 }
 
-const show = (c: SloCheck, n: number | undefined) =>
-  n === undefined ? '–' : /^p/.test(c.metric) ? `${n.toFixed(1)} ms` : `${(n * 100).toFixed(3)}%`;
+/**
+ * Each phase budget of `objective`: the share of the window's requests that ran the phase and were within its
+ * budget, against 95%. A route with traffic but no phase series at all is `not measured` (the service exports
+ * no phase timings for it), and so is a budget that is not a bucket edge (the share cannot be read exactly); a
+ * phase that did not run in the window has no traffic.
+ */
+async function judgePhases(
+  query: (promql: string) => Promise<number | undefined>,
+  objective: Objective,
+  windowMs: number,
+  selector: string,
+  idle: boolean,
+): Promise<SloCheck[]> {
+  const route = `${objective.method} ${objective.route}`;
+  const budgets = Object.entries(objective.phases ?? {});
+  const promql = budgets.map(([phase, budgetMs]) =>
+    phaseQueries(
+      { method: objective.method, route: objective.route, phase, budgetMs, window: windowMs },
+      selector,
+    ),
+  );
+  const exported = promql.length > 0 ? await query(promql[0]!.exported) : undefined;
+  const readings = await Promise.all(
+    promql.map(async (q) => (exported ? await Promise.all([query(q.total), query(q.within)]) : [])),
+  );
+  return budgets.map(([phase, limit], i): SloCheck => {
+    const [total, within] = readings[i]!;
+    const base = { objective: objective.name, route, metric: phaseMetric(phase), phase, limit };
+    if (!exported && idle) return { ...base, observed: undefined, verdict: 'no traffic' };
+    if (!exported)
+      return {
+        ...base,
+        observed: undefined,
+        verdict: 'not measured',
+        note: `Prometheus has no ${phaseHistogram} of it (a service measures the phases of the routes its own spec budgets)`,
+      };
+    if (!total) return { ...base, observed: undefined, verdict: 'no traffic' };
+    if (within === undefined)
+      return {
+        ...base,
+        observed: undefined,
+        verdict: 'not measured',
+        note: `${base.metric}: ${limit} ms is not a bucket edge of ${phaseHistogram} (the service runs with other phase budgets)`,
+      };
+    const share = Math.min(1, within / total);
+    return { ...base, observed: share, verdict: share >= phaseTarget ? 'pass' : 'fail' };
+  });
+}
 
-/** The report as a Markdown table, one row per check, then the verdict. */
+const percent = (n: number) => `${(n * 100).toFixed(3)}%`;
+
+function observedText(c: SloCheck): string {
+  if (c.observed === undefined) return '–';
+  if (c.phase !== undefined) return `${percent(c.observed)} within ${c.limit} ms`;
+  return /^p/.test(c.metric) ? `${c.observed.toFixed(1)} ms` : percent(c.observed);
+}
+
+/** A budget in ms to one decimal, unless that would change it (a 1 µs budget is 0.001 ms, not 0.0 ms). */
+const budgetMs = (ms: number) =>
+  Number(ms.toFixed(1)) === ms ? ms.toFixed(1) : String(Number(ms.toPrecision(12)));
+
+function budgetText(c: SloCheck): string {
+  if (c.phase !== undefined) return `≥ ${percent(phaseTarget)} within ${c.limit} ms`;
+  const limit = /^p/.test(c.metric) ? `${budgetMs(c.limit)} ms` : percent(c.limit);
+  return `${c.metric === 'availability' ? '≥' : '≤'} ${limit}`;
+}
+
+/** The report as a Markdown table, one row per check, then the verdict (and which phase budgets went unread). */
 export function sloTable(report: SloReport): string {
   const rows = report.checks.map(
     (c) =>
-      `| ${c.objective} | ${c.route} | ${c.metric} | ${show(c, c.observed)} | ${c.metric === 'availability' ? '≥' : '≤'} ${show(c, c.limit)} | ${c.verdict} |`,
+      `| ${c.objective} | ${c.route} | ${c.metric} | ${observedText(c)} | ${budgetText(c)} | ${c.verdict} |`,
   );
+  const count = (verdict: SloCheck['verdict']) => report.checks.filter((c) => c.verdict === verdict).length;
+  const unmeasured = [
+    ...new Set(
+      report.checks
+        .filter((c) => c.verdict === 'not measured')
+        .map((c) => `phase budgets not judged: ${c.route}: ${c.note}`),
+    ),
+  ];
   return [
     `| objective | route | metric | observed (${report.window}) | budget | verdict |`,
     '| --- | --- | --- | ---: | ---: | --- |',
     ...rows,
     '',
-    `slo: ${report.verdict === 'fail' ? 'FAIL' : 'pass'} (${report.checks.filter((c) => c.verdict === 'fail').length} breached, ${report.checks.filter((c) => c.verdict === 'no traffic').length} without traffic)`,
+    `slo: ${report.verdict === 'fail' ? 'FAIL' : 'pass'} (${count('fail')} breached, ${count('no traffic')} without traffic${unmeasured.length > 0 ? `, ${count('not measured')} phase budget${count('not measured') === 1 ? '' : 's'} not measured` : ''})`,
+    ...(unmeasured.length > 0 ? ['', ...unmeasured] : []),
     '',
   ].join('\n');
 }

@@ -33,3 +33,25 @@ test('JSON round trip and merge are exact', () => {
   for (const p of [50, 95, 99, 99.9]) assert.equal(merged.percentileMs(p), direct.percentileMs(p));
   assert.equal(merged.errorShare, 0.5);
 });
+
+test('phases from Server-Timing: only those that ran are recorded; JSON round trip, merge and reset keep them', () => {
+  const names = ['auth', 'db'];
+  const a = new RouteStats('s', 'GET /x');
+  for (let i = 1; i <= 100; i++) a.addPhases(names, Float64Array.of(0.5, i % 2 ? i / 10 : Number.NaN));
+  assert.equal(a.timed, 100);
+  assert.equal(a.phaseCount('auth'), 100);
+  assert.equal(a.phaseCount('db'), 50, 'a cache hit runs no query: not a 0 ms query');
+  assert.equal(a.phaseCount('cache'), 0);
+  assert.equal(a.phasePercentileMs('auth', 95), 0.5);
+  assert.ok(Math.abs(a.phasePercentileMs('db', 50) - 4.9) < 0.01, `${a.phasePercentileMs('db', 50)}`);
+  const copy = RouteStats.fromJSON(JSON.parse(JSON.stringify(a)));
+  assert.equal(copy.timed, 100);
+  assert.equal(copy.phasePercentileMs('db', 95), a.phasePercentileMs('db', 95));
+  copy.merge(a);
+  assert.equal(copy.timed, 200);
+  assert.equal(copy.phaseCount('db'), 100);
+  copy.reset();
+  assert.deepEqual([copy.timed, copy.phaseCount('db')], [0, 0]);
+  // A route the generator read no header of keeps its artifact as it was.
+  assert.equal(JSON.parse(JSON.stringify(new RouteStats('s', 'GET /y'))).phases, undefined);
+});

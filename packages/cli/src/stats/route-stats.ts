@@ -1,6 +1,7 @@
 // What a run learns about one route in one stage: latency histograms (from the intended start and from
 // the actual send) of admitted requests and of refused ones apart, exact status counts, network errors and
-// failed checks. Histograms merge exactly.
+// failed checks, and (for a route with phase budgets) each phase's histogram from `Server-Timing`. Histograms
+// merge exactly.
 
 import type { StatusPattern } from '@headroom/core/slo';
 import * as hdr from 'hdr-histogram-js';
@@ -36,6 +37,10 @@ export interface RouteStatsJson {
   failedChecks: number;
   firstAt: number;
   lastAt: number;
+  /** Admitted answers that carried `Server-Timing` (routes with phase budgets only). */
+  timed?: number;
+  /** Each phase's durations from `Server-Timing`, of the admitted answers where it ran. */
+  phases?: Record<string, string>;
 }
 
 /**
@@ -63,6 +68,13 @@ export class RouteStats {
   /** Run-relative ms of the first and last completion, for throughput. */
   firstAt = Number.POSITIVE_INFINITY;
   lastAt = 0;
+  /**
+   * Admitted answers that carried a `Server-Timing` header: counted only on routes with phase budgets (where
+   * the generator reads the header), so 0 there means the server sends none.
+   */
+  timed = 0;
+  /** Each budgeted phase's self time, from `Server-Timing`, over the admitted answers where it ran. */
+  readonly phases = new Map<string, hdr.Histogram>();
 
   constructor(stage: string, route: string) {
     this.stage = stage;
@@ -102,6 +114,40 @@ export class RouteStats {
     if (checkFailed) this.failedChecks++;
     if (doneMs < this.firstAt) this.firstAt = doneMs;
     if (doneMs > this.lastAt) this.lastAt = doneMs;
+  }
+
+  /**
+   * The phases of one admitted answer's `Server-Timing`: `timings[i]` is phase `names[i]`'s ms, NaN when it
+   * did not run (a cache hit runs no query: counting it as a 0 ms query would hide slow ones).
+   */
+  addPhases(names: readonly string[], timings: Float64Array): void {
+    this.timed++;
+    for (let i = 0; i < names.length; i++) {
+      const ms = timings[i]!;
+      if (Number.isNaN(ms)) continue;
+      this.#phase(names[i]!).recordValue(Math.round(ms * 1000));
+    }
+  }
+
+  #phase(name: string): hdr.Histogram {
+    let found = this.phases.get(name);
+    if (!found) {
+      found = histogram();
+      this.phases.set(name, found);
+    }
+    return found;
+  }
+
+  /** Admitted answers in which `phase` ran. */
+  phaseCount(phase: string): number {
+    return this.phases.get(phase)?.totalCount ?? 0;
+  }
+
+  /** Percentile of `phase`'s durations in ms (never above its largest sample); 0 when it never ran. */
+  phasePercentileMs(phase: string, p: number): number {
+    const histogram = this.phases.get(phase);
+    if (!histogram || histogram.totalCount === 0) return 0;
+    return Math.min(histogram.getValueAtPercentile(p), histogram.maxValue) / 1000;
   }
 
   /** Every request that ended: admitted, refused, or without an answer. */
@@ -145,6 +191,8 @@ export class RouteStats {
     this.failedChecks = 0;
     this.firstAt = Number.POSITIVE_INFINITY;
     this.lastAt = 0;
+    this.timed = 0;
+    for (const histogram of this.phases.values()) histogram.reset();
   }
 
   /** Adds another cell's figures into this one, exactly. */
@@ -158,6 +206,8 @@ export class RouteStats {
     this.failedChecks += other.failedChecks;
     this.firstAt = Math.min(this.firstAt, other.firstAt);
     this.lastAt = Math.max(this.lastAt, other.lastAt);
+    this.timed += other.timed;
+    for (const [name, histogram] of other.phases) this.#phase(name).add(histogram);
   }
 
   /**
@@ -184,6 +234,14 @@ export class RouteStats {
       failedChecks: this.failedChecks,
       firstAt: this.firstAt,
       lastAt: this.lastAt,
+      ...(this.timed > 0 || this.phases.size > 0
+        ? {
+            timed: this.timed,
+            phases: Object.fromEntries(
+              [...this.phases].map(([name, h]) => [name, hdr.encodeIntoCompressedBase64(h)]),
+            ),
+          }
+        : {}),
     };
   }
 
@@ -198,6 +256,9 @@ export class RouteStats {
     cell.failedChecks = json.failedChecks;
     cell.firstAt = json.firstAt;
     cell.lastAt = json.lastAt;
+    cell.timed = json.timed ?? 0;
+    for (const [name, encoded] of Object.entries(json.phases ?? {}))
+      cell.#phase(name).add(hdr.decodeFromCompressedBase64(encoded));
     return cell;
   }
 }

@@ -9,7 +9,7 @@ export { createDegrader, Degrader } from './degrader.ts';
 export { sloErrorCodes, sloErrors } from './errors.ts';
 export { loadSpec, parseSpec } from './load-spec.ts';
 export type { DegradeSource, PrometheusSourceOptions, SloQuery, SloReading } from './prometheus-source.ts';
-export { escapeLabel, prometheusSource, sloQueries } from './prometheus-source.ts';
+export { escapeLabel, prometheusQuery, prometheusSource, sloQueries } from './prometheus-source.ts';
 export { phasePattern, specSchema } from './schema.ts';
 export type { SliReading } from './sli-window.ts';
 export { SliWindow } from './sli-window.ts';

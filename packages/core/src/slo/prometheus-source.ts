@@ -87,30 +87,31 @@ export function sloQueries(
 }
 
 /**
- * A degrader source reading every instance's metrics from Prometheus: the fleet's p95 and error ratio rather
- * than one process's. `histogram_quantile` interpolates inside a bucket, so a budget that is a bucket edge is
- * read exactly and others approximately; the window should span a few scrape intervals.
+ * An instant PromQL query whose answer is one number: undefined when no series matched (nothing happened in the
+ * window) or the value is not a number (a quantile of nothing); rejects when Prometheus cannot answer in `timeout`.
+ * The one Prometheus client of Headroom: the degrader's source and `headroom slo` both read through it.
  *
  * @example
- * const degrader = createDegrader({ rules: spec.degrade, target: flags, clock,
- *   source: prometheusSource({ url: 'http://127.0.0.1:9090', selector: 'job="casebook"' }) });
+ * const query = prometheusQuery({ url: 'http://127.0.0.1:9090' });
+ * await query('sum(increase(http_requests_total[5m]))'); // 1234
  */
-export function prometheusSource(options: PrometheusSourceOptions): DegradeSource {
+export function prometheusQuery(
+  options: Omit<PrometheusSourceOptions, 'selector'>,
+  caller = 'prometheusQuery',
+): (promql: string) => Promise<number | undefined> {
   let base: URL;
   try {
     base = new URL('/api/v1/query', options.url);
   } catch {
-    throw invalidOption('prometheusSource', 'url', 'an absolute http(s) URL', options.url);
+    throw invalidOption(caller, 'url', 'an absolute http(s) URL', options.url);
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw invalidOption('prometheusSource', 'url', 'an absolute http(s) URL', options.url);
+    throw invalidOption(caller, 'url', 'an absolute http(s) URL', options.url);
   }
-  const timeout = checkNumber('prometheusSource', 'timeout', options.timeout ?? 2_000, { min: 1 });
+  const timeout = checkNumber(caller, 'timeout', options.timeout ?? 2_000, { min: 1 });
   const doFetch = options.fetch ?? globalThis.fetch;
   const clock = options.clock ?? systemClock();
-  const selector = options.selector ?? '';
-
-  async function scalar(promql: string): Promise<number | undefined> {
+  return async function scalar(promql: string): Promise<number | undefined> {
     const controller = new AbortController();
     const timer = clock.setTimeout(() => controller.abort(new Error(`no answer in ${timeout} ms`)), timeout);
     try {
@@ -132,7 +133,21 @@ export function prometheusSource(options: PrometheusSourceOptions): DegradeSourc
     } finally {
       timer.cancel();
     }
-  }
+  };
+}
+
+/**
+ * A degrader source reading every instance's metrics from Prometheus: the fleet's p95 and error ratio rather
+ * than one process's. `histogram_quantile` interpolates inside a bucket, so a budget that is a bucket edge is
+ * read exactly and others approximately; the window should span a few scrape intervals.
+ *
+ * @example
+ * const degrader = createDegrader({ rules: spec.degrade, target: flags, clock,
+ *   source: prometheusSource({ url: 'http://127.0.0.1:9090', selector: 'job="casebook"' }) });
+ */
+export function prometheusSource(options: PrometheusSourceOptions): DegradeSource {
+  const scalar = prometheusQuery(options, 'prometheusSource');
+  const selector = options.selector ?? '';
 
   return {
     name: 'prometheus',
