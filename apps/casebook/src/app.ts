@@ -258,6 +258,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     commit: deps.commit ?? 'unknown',
     clock,
     metricsAuthorize: requireOperator,
+    // The tenant of a span is the principal's, never a header's or baggage's.
+    tenantOf: (request) => (request.principal ? String(request.principal.tenantId) : undefined),
     // Where the time goes, for operators and tenant admins always, for others while `server_timing` is on.
     serverTiming: (request) =>
       isOperator(request) ||

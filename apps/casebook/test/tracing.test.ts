@@ -71,6 +71,13 @@ test('the golden path is traced: spans by route template, journey and step, db a
   assert.equal(server.kind, 2);
   assert.equal(server.attributes['app.journey'], 'case-search');
   assert.equal(server.attributes['app.step'], 'case-search');
+  const acme = (await t.db.pool.query("SELECT id FROM tenants WHERE slug = 'acme'")).rows[0].id;
+  assert.equal(server.attributes['app.tenant'], String(acme), 'the tenant of the principal');
+  const anotherTenant = await t.as(token, {
+    url: '/v1/cases/search?q=fraud&limit=5',
+    headers: { baggage: 'app.tenant=999', 'x-tenant-id': '999' },
+  });
+  assert.equal(anotherTenant.statusCode, 403, 'a tenant header that disagrees with the principal is refused');
   assert.equal(server.attributes['http.response.status_code'], 200);
   assert.equal(server.attributes['url.path'], undefined, 'the raw path (ids, query) stays in the process');
   const children = childrenOf(spans, server);

@@ -43,7 +43,7 @@ import { protectRoute, type RouteConcurrency } from './route-protection.ts';
 import { type RumOptions, rumRoutes } from './rum.ts';
 import { installShutdown, type Lifecycle, type Shutdown, type ShutdownOptions } from './shutdown.ts';
 import { type SystemCheckOptions, systemChecks } from './system-checks.ts';
-import { RequestTiming, runTimed, timingOf } from './timing.ts';
+import { RequestTiming, runTimed, timingOf, traceAttributes } from './timing.ts';
 import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
 
 /** Options of the {@link headroom} plugin. */
@@ -80,6 +80,11 @@ export interface HeadroomOptions {
    * @default false
    */
   serverTiming?: boolean | ((request: FastifyRequest) => boolean);
+  /**
+   * The tenant of an authenticated request (from its principal, never from a header alone), read as the answer is
+   * sent: the span attribute `app.tenant`. @default no tenant
+   */
+  tenantOf?: (request: FastifyRequest) => string | undefined;
   /** The buckets of `http_request_duration_seconds` (seconds), before the spec's budgets. @default 1 ms to 10 s */
   latencyBuckets?: readonly number[];
   /** Where the Prometheus text is served. @default '/metrics' */
@@ -265,6 +270,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   app.decorateRequest(arrivedAt, 0);
   app.decorateRequest(timingOf, undefined);
   const serverTiming = options.serverTiming ?? false;
+  const tenantOf = options.tenantOf;
   // Serialization is the time from preSerialization (an object payload about to be serialized) to onSend.
   app.addHook('preSerialization', function startSerializing(request, _reply, payload, done) {
     const timing = request[timingOf];
@@ -274,7 +280,10 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   app.addHook('onSend', function sendTimings(request, reply, payload, done) {
     const timing = request[timingOf];
     if (timing !== undefined) {
-      timing.noteTrace();
+      if (timing.noteTrace() && tenantOf !== undefined) {
+        const tenant = tenantOf(request);
+        if (tenant !== undefined) traceAttributes({ 'app.tenant': tenant });
+      }
       if (timing.serializeStart >= 0) {
         timing.add('serialize', clock.monotonic() - timing.serializeStart);
         timing.serializeStart = -1;

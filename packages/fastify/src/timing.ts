@@ -25,14 +25,15 @@ export class RequestTiming {
   traceId: string | undefined;
   spanId: string | undefined;
 
-  /** Keeps the ids of the active span when it is sampled; called as the answer is sent. */
-  noteTrace(): void {
+  /** Keeps the ids of the active span when it is sampled (true then); called as the answer is sent. */
+  noteTrace(): boolean {
     const span = trace.getActiveSpan();
-    if (span === undefined) return;
+    if (span === undefined) return false;
     const { traceId, spanId, traceFlags } = span.spanContext();
-    if ((traceFlags & 1) === 0) return;
+    if ((traceFlags & 1) === 0) return false;
     this.traceId = traceId;
     this.spanId = spanId;
+    return true;
   }
 
   constructor(clock: Clock) {
