@@ -31,6 +31,7 @@ import {
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Sampler, SamplingResult, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 
 /** What tracing needs of headroom.yaml (`loadSpec` gives it). */
 export interface TracingSpecPart {
@@ -114,7 +115,7 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
   for (const o of spec.objectives) {
     steps.set(`${o.method} ${o.route}`, { step: o.name, ...(o.journey ? { journey: o.journey } : {}) });
   }
-  const sampler = samplerFromEnv(env, spec, options.clock ?? systemClock(), sdkTrace);
+  const { sampler, roots, golden } = samplerFromEnv(env, spec, options.clock ?? systemClock(), sdkTrace);
   const exporter = new AllowListExporter(options.exporter ?? (await exporterFromEnv(env)));
   const ignored = options.ignorePaths ?? ['/metrics', '/health'];
   const isIgnored = (url: string) =>
@@ -124,7 +125,13 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
     // Decision spans and events come from the headroom plugin; a span per Fastify hook costs more than it tells.
     instrumentHooks: false,
     instrumentHandler: false,
-    ignorePaths: (route) => isIgnored(route.url),
+    // At start-up it is asked about each route; per request, whether the request was decided against (below).
+    ignorePaths: (route) => {
+      if ('handler' in route) return isIgnored(route.url);
+      const skip = skipNext;
+      skipNext = false;
+      return skip;
+    },
     requestHook(span, request: FastifyRequest) {
       const template = request.routeOptions.url;
       // An unsampled request's span records nothing: set nothing on it.
@@ -152,6 +159,33 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
     },
   });
   const processor = new sdkTrace.BatchSpanProcessor({ exporter });
+  // A request without a traceparent is decided here, before @fastify/otel sees it: one it will not sample is
+  // skipped (its ignorePaths says so), so it makes no span, ids or context at all, which is most of what tracing
+  // costs an unsampled request. A request to sample is handed to the sampler, which applies the cap. Both run
+  // synchronously, one hook after the other, so a flag carries the decision from one to the next.
+  let skipNext = false;
+  const goldenRoutes = golden
+    ? new Set(
+        spec.objectives.flatMap((o) =>
+          o.journey !== undefined && spec.tracing.golden.includes(o.journey)
+            ? [`${o.method} ${o.route}`]
+            : [],
+        ),
+      )
+    : new Set<string>();
+  function decideSampling(request: FastifyRequest, _reply: unknown, done: () => void): void {
+    if (request.headers.traceparent === undefined) {
+      const template = request.routeOptions.url;
+      const wanted =
+        template !== undefined &&
+        !isIgnored(template) &&
+        (goldenRoutes.has(`${request.method} ${template}`) || (roots > 0 && Math.random() < roots));
+      if (wanted) sampler.handOff?.();
+      else skipNext = true;
+    }
+    done();
+  }
+  const otelPlugin = fastifyOtel.plugin();
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? spec.service,
     sampler,
@@ -169,7 +203,13 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
   });
   sdk.start();
   return {
-    plugin: fastifyOtel.plugin(),
+    plugin: fp(
+      async function headroomTracing(app) {
+        app.addHook('onRequest', decideSampling);
+        await app.register(otelPlugin);
+      },
+      { name: '@headroom/fastify/otel' },
+    ),
     forceFlush: () => processor.forceFlush(),
     shutdown: () => sdk.shutdown(),
   };
@@ -184,7 +224,13 @@ function samplerFromEnv(
   spec: TracingSpecPart,
   clock: Clock,
   sdk: SdkTrace,
-): Sampler {
+): {
+  sampler: Sampler & { handOff?(): void };
+  /** The ratio of new requests off the golden path to trace. */
+  roots: number;
+  /** Whether golden-path requests are traced. */
+  golden: boolean;
+} {
   const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_traceidratio';
   const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
   const ratio = arg === undefined || arg === '' ? 1 : Number(arg);
@@ -198,19 +244,23 @@ function samplerFromEnv(
     throw invalidOption('@headroom/fastify/otel', 'HEADROOM_TRACES_PER_SECOND', 'a number >= 1', cap);
   }
   const root = (r: number) => new GoldenPathSampler(spec, r, clock, sdk, perSecond);
+  // The root sampler is reachable for the hand-off of a request decided before @fastify/otel.
+  const parentBased = (r: GoldenPathSampler) =>
+    Object.assign(new sdk.ParentBasedSampler({ root: r }), { handOff: () => r.handOff() });
+  const off = { roots: 0, golden: false };
   switch (name) {
     case 'always_on':
-      return root(1);
+      return { sampler: root(1), roots: 1, golden: true };
     case 'always_off':
-      return new sdk.AlwaysOffSampler();
+      return { sampler: new sdk.AlwaysOffSampler(), ...off };
     case 'traceidratio':
-      return root(ratio);
+      return { sampler: root(ratio), roots: ratio, golden: true };
     case 'parentbased_always_on':
-      return new sdk.ParentBasedSampler({ root: root(1) });
+      return { sampler: parentBased(root(1)), roots: 1, golden: true };
     case 'parentbased_always_off':
-      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() });
+      return { sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() }), ...off };
     case 'parentbased_traceidratio':
-      return new sdk.ParentBasedSampler({ root: root(ratio) });
+      return { sampler: parentBased(root(ratio)), roots: ratio, golden: true };
     default:
       throw invalidOption(
         '@headroom/fastify/otel',
@@ -234,6 +284,12 @@ export class GoldenPathSampler implements Sampler {
   readonly #sdk: SdkTrace;
   #tokens: number;
   #refilledAt: number;
+  #handedOff = false;
+
+  /** The next HTTP server span is a request already decided to be traced (within the cap). */
+  handOff(): void {
+    this.#handedOff = true;
+  }
 
   constructor(
     spec: TracingSpecPart,
@@ -263,6 +319,11 @@ export class GoldenPathSampler implements Sampler {
     links: Parameters<Sampler['shouldSample']>[5],
   ): SamplingResult {
     const { SamplingDecision } = this.#sdk;
+    // A request decided before @fastify/otel (startTracing's onRequest hook): only the cap is left to apply.
+    if (this.#handedOff && attributes['http.request.method'] !== undefined) {
+      this.#handedOff = false;
+      return { decision: this.#take() ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+    }
     const route = attributes['http.route'];
     const wanted =
       (route !== undefined && this.#golden.has(`${attributes['http.request.method']} ${route}`)) ||
