@@ -180,8 +180,9 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
         template !== undefined &&
         !isIgnored(template) &&
         (goldenRoutes.has(`${request.method} ${template}`) || (roots > 0 && Math.random() < roots));
-      if (wanted) sampler.handOff?.();
-      else skipNext = true;
+      // The cap is taken here too: a request over it is skipped like any unsampled one.
+      if (wanted && sampler.handOff?.() === true) return done();
+      skipNext = true;
     }
     done();
   }
@@ -225,7 +226,7 @@ function samplerFromEnv(
   clock: Clock,
   sdk: SdkTrace,
 ): {
-  sampler: Sampler & { handOff?(): void };
+  sampler: Sampler & { handOff?(): boolean };
   /** The ratio of new requests off the golden path to trace. */
   roots: number;
   /** Whether golden-path requests are traced. */
@@ -286,9 +287,14 @@ export class GoldenPathSampler implements Sampler {
   #refilledAt: number;
   #handedOff = false;
 
-  /** The next HTTP server span is a request already decided to be traced (within the cap). */
-  handOff(): void {
+  /**
+   * A request decided to be traced before its span exists: takes a token of the cap, and if there was one, the next
+   * HTTP server span is sampled (true); over the cap, false.
+   */
+  handOff(): boolean {
+    if (!this.#take()) return false;
     this.#handedOff = true;
+    return true;
   }
 
   constructor(
@@ -322,7 +328,7 @@ export class GoldenPathSampler implements Sampler {
     // A request decided before @fastify/otel (startTracing's onRequest hook): only the cap is left to apply.
     if (this.#handedOff && attributes['http.request.method'] !== undefined) {
       this.#handedOff = false;
-      return { decision: this.#take() ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+      return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     }
     const route = attributes['http.route'];
     const wanted =

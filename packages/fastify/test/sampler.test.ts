@@ -36,8 +36,9 @@ test('golden routes always (within the cap), others by the trace id ratio, linke
     sdk.SamplingDecision.NOT_RECORD,
   );
   // Two of the three tokens are gone; the third goes to a hand-off, then the cap says no until time passes.
-  sampler.handOff();
-  assert.equal(decide(http('/items/:id')), sampled, 'a request decided before @fastify/otel');
+  assert.equal(sampler.handOff(), true, 'a request decided before @fastify/otel takes the last token');
+  assert.equal(decide(http('/items/:id')), sampled, 'and its span is sampled');
+  assert.equal(sampler.handOff(), false, 'over max_per_second: no hand-off');
   assert.equal(decide(http('/search')), sdk.SamplingDecision.NOT_RECORD, 'over max_per_second');
   await clock.tick(1000);
   assert.equal(decide(http('/search')), sampled);
