@@ -6,7 +6,7 @@
 // Spans go over OTLP/HTTP JSON to a receiver in a process of its own (bench/servers/otlp-receiver.ts), which
 // counts them.
 //
-//   node bench/tracing.ts          (BENCH_SECONDS=N per wrk run, default 8; BENCH_ROUNDS=N, default 3)
+//   node bench/tracing.ts          (BENCH_SECONDS=N per wrk run, default 8; BENCH_ROUNDS=N, default 5)
 
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { wrk } from './lib/load.ts';
 import { benchOperatorToken, type Started, startNode } from './lib/process.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const root = join(import.meta.dirname, '..');
 const server = join(root, 'apps/casebook/src/server.ts');
 const dataDir = await mkdtemp(join(tmpdir(), 'headroom-bench-tracing-'));
@@ -80,6 +80,15 @@ try {
     const goal = v.goal === undefined ? '' : `≥ ${v.goal} ${ratio >= v.goal ? 'met' : 'NOT met'}`;
     console.log(
       `| ${v.name} | ${Math.round(r.rps)} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${ratio.toFixed(3)} | ${goal} |`,
+    );
+  }
+  // Each round's run beside the tracing-off run of the same round: drift of the machine cancels out.
+  const offRuns = runs.get(variants[0]!.name)!;
+  for (const v of variants.slice(1)) {
+    const paired = runs.get(v.name)!.map((r, i) => r.rps / offRuns[i]!.rps);
+    const median = [...paired].sort((a, b) => a - b)[Math.floor(paired.length / 2)]!;
+    console.log(
+      `${v.name}: per round ÷ off ${paired.map((r) => r.toFixed(3)).join(', ')} (median ${median.toFixed(3)})`,
     );
   }
   await new Promise((resolve) => setTimeout(resolve, 6_000)); // the last batches (5 s schedule)
