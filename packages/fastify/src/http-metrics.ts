@@ -74,7 +74,7 @@ const misnamedDefaults = [
 
 /** True when a scrape's Accept header asks for OpenMetrics (Prometheus does, first, by default). */
 export const wantsOpenMetrics = (accept: string | undefined): boolean =>
-  accept !== undefined && accept.includes('application/openmetrics-text');
+  accept?.includes('application/openmetrics-text') === true;
 
 /**
  * `registry` in the OpenMetrics text format, which is the one that carries exemplars. prom-client renders a

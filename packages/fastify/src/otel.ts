@@ -26,7 +26,6 @@ import {
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
-  trace,
 } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Sampler, SamplingResult, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -181,8 +180,7 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
         !isIgnored(template) &&
         (goldenRoutes.has(`${request.method} ${template}`) || (roots > 0 && Math.random() < roots));
       // The cap is taken here too: a request over it is skipped like any unsampled one.
-      if (wanted && sampler.handOff?.() === true) return done();
-      skipNext = true;
+      if (!(wanted && sampler.handOff?.() === true)) skipNext = true;
     }
     done();
   }
