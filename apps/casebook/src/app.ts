@@ -258,6 +258,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     commit: deps.commit ?? 'unknown',
     clock,
     metricsAuthorize: requireOperator,
+    // Real-user beacons (web-vitals) for the journeys headroom.yaml budgets: POST /rum.
+    ...(spec.rum.length > 0 ? { rum: { journeys: spec.rum.map((r) => r.journey) } } : {}),
     // The tenant of a span is the principal's, never a header's or baggage's.
     tenantOf: (request) => (request.principal ? String(request.principal.tenantId) : undefined),
     // Where the time goes, for operators and tenant admins always, for others while `server_timing` is on.

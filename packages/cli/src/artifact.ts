@@ -6,13 +6,17 @@ import { createHash } from 'node:crypto';
 import { cpus, hostname, totalmem } from 'node:os';
 import type { RunResult } from './engine/run.ts';
 import type { GateResult } from './gate/judge.ts';
+import type { Release } from './release.ts';
 import type { Scenario } from './scenario/scenario.ts';
 import type { RouteStatsJson } from './stats/route-stats.ts';
 
 export interface RunArtifact {
   format: 'headroom-run/1';
   scenario: { name: string; hash: string };
+  /** Where the load generator ran from (git HEAD of the working directory). */
   commit: string;
+  /** The build of the service under test: its version and commit, from the flags or its headroom_build_info. */
+  release?: Release;
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; node: string };
   result: Omit<RunResult, 'cells'> & { cells: RouteStatsJson[] };
   gate?: GateResult;
@@ -24,7 +28,12 @@ export interface RunArtifact {
  * @example
  * await writeFile('run.json', JSON.stringify(toArtifact(scenario, result, gate)));
  */
-export function toArtifact(scenario: Scenario, result: RunResult, gate?: GateResult): RunArtifact {
+export function toArtifact(
+  scenario: Scenario,
+  result: RunResult,
+  gate?: GateResult,
+  release?: Release,
+): RunArtifact {
   const { cells, ...rest } = result;
   return {
     format: 'headroom-run/1',
@@ -36,6 +45,7 @@ export function toArtifact(scenario: Scenario, result: RunResult, gate?: GateRes
         .slice(0, 16),
     },
     commit: gitCommit(),
+    ...(release ? { release } : {}),
     machine: {
       hostname: hostname(),
       cpus: cpus().length,

@@ -15,6 +15,7 @@ import { verdictTable } from './gate/table.ts';
 import { writeGenerated } from './gen/gen.ts';
 import { importAutocannon } from './import/autocannon.ts';
 import { importK6 } from './import/k6.ts';
+import { findRelease } from './release.ts';
 import { htmlReport } from './report/html.ts';
 import { junitReport, junitRunReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
@@ -51,6 +52,11 @@ const commands: Record<string, CommandHelp> = {
       ['--markdown FILE', 'a Markdown summary for a PR comment'],
       ['--junit FILE', 'JUnit XML: a test case per budget check'],
       ['--html FILE', 'one self-contained HTML file with charts'],
+      [
+        '--release-version V, --release-commit C',
+        "the build under test, kept in the artifact (default: read from the target's headroom_build_info on /metrics)",
+      ],
+      ['--metrics-token TOKEN', "a bearer token for the target's /metrics, when it is protected"],
     ],
     examples: [
       'headroom load scenarios/golden-path.yaml --target http://127.0.0.1:3000 --spec headroom.yaml',
@@ -202,6 +208,9 @@ async function main(argv: string[]): Promise<number> {
       prometheus: { type: 'string' },
       window: { type: 'string' },
       selector: { type: 'string' },
+      'release-version': { type: 'string' },
+      'release-commit': { type: 'string' },
+      'metrics-token': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -283,6 +292,12 @@ async function main(argv: string[]): Promise<number> {
   const warmConnections = wholeNumber('--warm-connections', values['warm-connections'], 0, 0);
   const checkFailures = ratioFlag('--check-failures', values['check-failures']) ?? scenario.checkFailures;
   if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
+  // Asked before the run, so its figures are not skewed by the scrape.
+  const release = await findRelease(scenario.target, {
+    version: values['release-version'],
+    commit: values['release-commit'],
+    token: values['metrics-token'],
+  });
   const result =
     workers > 1
       ? await runParallel(scenario, file, { workers, routes, phases, connections, warmConnections })
@@ -304,7 +319,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  process.stdout.write(`\n${scenario.name} against ${scenario.target} (${scenario.model} model)\n\n`);
+  process.stdout.write(`\n${scenario.name} against ${scenario.target} (${scenario.model} model)\n`);
+  process.stdout.write(
+    'reason' in release
+      ? `release: unknown (${release.reason}; --release-version/--release-commit name it)\n\n`
+      : `release: ${release.version} (commit ${release.commit}, from ${release.source === 'flags' ? 'the flags' : "the target's /metrics"})\n\n`,
+  );
   if (result.aborted) process.stdout.write(`aborted early: ${result.aborted}\n\n`);
   process.stdout.write(
     '| stage | target /s | achieved /s | iterations | dropped | late starts |\n| --- | ---: | ---: | ---: | ---: | ---: |\n',
@@ -322,7 +342,12 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`${stageTable(result)}\n\n`);
   const gate = judge(result, spec, { checkFailures });
   process.stdout.write(`${verdictTable(gate)}\n`);
-  const artifact = toArtifact(scenario, result, spec ? gate : undefined);
+  const artifact = toArtifact(
+    scenario,
+    result,
+    spec ? gate : undefined,
+    'reason' in release ? undefined : release,
+  );
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
   await writeReports(artifact, values);
   return gate.verdict === 'fail' || result.aborted ? 1 : 0;

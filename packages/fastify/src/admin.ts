@@ -11,6 +11,7 @@ import { fastifyErrors } from './errors.ts';
 import type { FlagRegistry } from './flag-registry.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { Protection } from './protection.ts';
+import type { TenantCosts } from './tenant-costs.ts';
 import type { WebhookRegistry } from './webhook-registry.ts';
 
 /**
@@ -63,7 +64,14 @@ function forbidden(detail: string): HeadroomError {
 }
 
 function notFound(
-  kind: 'circuit breaker' | 'cache' | 'job queue' | 'webhook sender' | 'feature flags' | 'feature flag',
+  kind:
+    | 'circuit breaker'
+    | 'cache'
+    | 'job queue'
+    | 'webhook sender'
+    | 'feature flags'
+    | 'feature flag'
+    | 'cost attribution',
   name: string,
 ): HeadroomError {
   const field = {
@@ -73,6 +81,7 @@ function notFound(
     'webhook sender': 'webhooks',
     'feature flags': 'flags',
     'feature flag': 'flag',
+    'cost attribution': 'cost',
   }[kind];
   return fastifyErrors.create('HR_NOT_FOUND', `no ${kind} named "${name}"`, { context: { [field]: name } });
 }
@@ -84,14 +93,21 @@ async function operatorOnly(request: FastifyRequest): Promise<void> {
   }
 }
 
+const showbackQuery = {
+  type: 'object',
+  properties: { tenant: { type: 'string', minLength: 1, maxLength: 200 } },
+  additionalProperties: false,
+} as const;
+
 /**
  * Registers, behind `authorize`: for operators `GET <prefix>/breakers`, `POST <prefix>/breakers/:name/reset`,
  * `POST|DELETE <prefix>/breakers/:name/isolate`, `GET <prefix>/bulkheads`, `GET <prefix>/caches`; for
  * operators and tenant admins `POST <prefix>/caches/:name/invalidate {tags, tenant?}` (a tenant admin's
- * own tenant only; an operator names the tenant).
+ * own tenant only; an operator names the tenant); `GET <prefix>/showback[?tenant=]` (cost by tenant and feature:
+ * an operator sees every tenant, a tenant admin their own rows only, with shares of their own totals).
  *
  * @example
- * await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, { authorize: whoIsAdmin });
+ * await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, costs, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(
   app: FastifyInstance,
@@ -101,6 +117,7 @@ export async function adminRoutes(
   webhooks: WebhookRegistry,
   degrader: DegraderRegistry,
   flags: FlagRegistry,
+  costs: TenantCosts | undefined,
   options: AdminOptions,
 ) {
   const isolations = new Map<string, { dispose(): void }>();
@@ -180,6 +197,17 @@ export async function adminRoutes(
       // flag override wins over it).
       admin.get('/degrader', operator, async () => ({ data: degrader.degrader?.states() ?? [] }));
       flagRoutes(admin, flags, operator);
+      // Costs since the process started, by tenant and feature. A tenant admin's shares are of their own tenant's
+      // totals: a share of the service's would tell them the others' volume.
+      admin.get('/showback', { schema: { querystring: showbackQuery } }, async (request) => {
+        if (!costs) throw notFound('cost attribution', 'cost');
+        const { tenant } = request.query as { tenant?: string };
+        const scope = tenantScope(request.adminAccess, tenant);
+        return costs.showback({
+          tenant: scope,
+          sharesOf: request.adminAccess?.role === 'operator' ? 'service' : 'tenant',
+        });
+      });
       admin.get('/webhooks/failing', operator, async () => {
         if (!webhooks.webhooks) throw notFound('webhook sender', 'webhooks');
         return { data: await webhooks.webhooks.failingEndpoints() };

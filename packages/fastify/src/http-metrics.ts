@@ -38,11 +38,14 @@ export interface MetricsRegistryOptions {
   commit: string;
   /** Also collect prom-client's process and runtime metrics into the registry. */
   defaultMetrics: boolean;
+  /** When this instance started (ms since the epoch): `headroom_start_time_seconds`. @default not exported */
+  startedAt?: number;
 }
 
 /**
  * A fresh registry (never prom-client's global one, so two apps in one process never clash) holding
- * `headroom_build_info{service,version,commit} 1` and, if asked, the default process metrics.
+ * `headroom_build_info{service,version,commit} 1`, `headroom_start_time_seconds{service,version,commit}` when
+ * `startedAt` is given, and, if asked, the default process metrics.
  *
  * @example
  * const registry = createMetricsRegistry({ service: 'casebook', version: '1.0.0', commit: 'abc', defaultMetrics: false });
@@ -55,7 +58,18 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
     labelNames: ['service', 'version', 'commit'] as const,
     registers: [registry],
   });
-  buildInfo.set({ service: options.service, version: options.version, commit: options.commit }, 1);
+  const build = { service: options.service, version: options.version, commit: options.commit };
+  buildInfo.set(build, 1);
+  if (options.startedAt !== undefined) {
+    // The release marker with its time: a dashboard annotates each instance's start at this value, labelled with
+    // the build it runs (prom-client's process_start_time_seconds has no build labels, and no clock but the OS's).
+    new Gauge({
+      name: 'headroom_start_time_seconds',
+      help: 'When this instance started, in seconds since the epoch, with the build it runs (a deploy marker).',
+      labelNames: ['service', 'version', 'commit'] as const,
+      registers: [registry],
+    }).set(build, options.startedAt / 1000);
+  }
   if (options.defaultMetrics) {
     collectDefaultMetrics({ register: registry });
     // Three of prom-client's defaults are gauges named like counters (`_total`), which `promtool check
@@ -92,7 +106,11 @@ export function openMetricsText(registry: Registry): Promise<string> {
       help: metric.help,
       type: metric.type,
       aggregator: metric.aggregator,
-      get: async () => ({ ...((await metric.get()) as object), name: named.name }),
+      // A histogram's print form (its labels formatted once per series) when it has one, as the registry prefers.
+      get: async () => ({
+        ...((await (metric.getForPromString ?? metric.get).call(metric)) as object),
+        name: named.name,
+      }),
     };
     view.registerMetric(named as never);
   }
@@ -105,6 +123,7 @@ interface MetricView {
   type: string;
   aggregator: string;
   get(): unknown;
+  getForPromString?(): unknown;
 }
 
 /** An `onResponse` hook, callback style (an async hook would allocate a promise per request for nothing). */

@@ -36,6 +36,7 @@ export type { RumBeacon, RumMetricName, RumOptions } from './rum.ts';
 export { rumRoutes } from './rum.ts';
 export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './shutdown.ts';
 export type { SystemCheckOptions } from './system-checks.ts';
+export type { CostOptions, Showback, ShowbackRow } from './tenant-costs.ts';
 export {
   currentTiming,
   isPhaseName,
@@ -49,6 +50,8 @@ export {
   traceEvent,
   traceLogFields,
 } from './timing.ts';
+export type { TopTenantsOptions } from './top-tenants.ts';
+export { TopTenants, tenantLabelValue } from './top-tenants.ts';
 export { currentTraceparent, linkedSpan, tracedJob } from './trace-links.ts';
 export type { FieldError } from './validation.ts';
 export type { ValidatorCompilerOptions } from './validator-compiler.ts';

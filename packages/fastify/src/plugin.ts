@@ -32,6 +32,7 @@ import {
   releaseUnsettledKey,
 } from './idempotency-hook.ts';
 import { createJobRegistry, type JobRegistry } from './job-registry.ts';
+import { defaultMaxSeries, guardSeries } from './metric-series.ts';
 import { type OverloadOptions, overloadGate } from './overload.ts';
 import { phaseMetrics } from './phase-metrics.ts';
 import { codeProblem, sendProblem } from './problem.ts';
@@ -40,9 +41,10 @@ import type { RouteRateLimit } from './rate-limit-hook.ts';
 import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
 import { protectRoute, type RouteConcurrency } from './route-protection.ts';
-import { type RumOptions, rumRoutes } from './rum.ts';
+import { type RumMetricName, type RumOptions, rumRoutes } from './rum.ts';
 import { installShutdown, type Lifecycle, type Shutdown, type ShutdownOptions } from './shutdown.ts';
 import { type SystemCheckOptions, systemChecks } from './system-checks.ts';
+import { type CostOptions, tenantCosts } from './tenant-costs.ts';
 import { RequestTiming, runTimed, timingOf, traceAttributes } from './timing.ts';
 import { createWebhookRegistry, type WebhookRegistry } from './webhook-registry.ts';
 
@@ -72,7 +74,17 @@ export interface HeadroomOptions {
       method?: string;
       route?: string;
       phases?: Readonly<Record<string, number>>;
+      /** Names the feature of the route's costs (showback, `headroom_tenant_*`) unless `config.feature` does. */
+      journey?: string;
     }[];
+    /**
+     * `tenantTop`: tenants with their own `tenant` label (the rest `other`; 0: always `all`); `maxSeries`: label
+     * sets each metric family may hold (past it: one `__overflow__` series, counted in
+     * `headroom_metric_series_dropped_total`). @default { tenantTop: 0, maxSeries: 10000 }
+     */
+    telemetry?: { tenantTop: number; maxSeries: number };
+    /** Real-user budgets: each becomes a bucket edge of the `rum` histograms. */
+    rum?: readonly { budgets: Partial<Record<RumMetricName, number>> }[];
   };
   /**
    * Send a `Server-Timing` header (each phase's ms, then `total`) to these requests: `true` for all, or a test
@@ -82,9 +94,16 @@ export interface HeadroomOptions {
   serverTiming?: boolean | ((request: FastifyRequest) => boolean);
   /**
    * The tenant of an authenticated request (from its principal, never from a header alone), read as the answer is
-   * sent: the span attribute `app.tenant`. @default no tenant
+   * sent: the span attribute `app.tenant` and the tenant costs are attributed to (`anonymous` when undefined).
+   * @default no tenant
    */
   tenantOf?: (request: FastifyRequest) => string | undefined;
+  /**
+   * Cost attribution (`headroom_tenant_requests_total`, `headroom_tenant_cpu_seconds_total`, `GET /admin/showback`):
+   * how process CPU is read and split across requests in flight (see tenant-costs.ts); `false` turns it off.
+   * @default on when `tenantOf` is set: { cpu: process.cpuUsage, interval: 1000, rankEvery: 60000 }
+   */
+  cost?: CostOptions | false;
   /** The buckets of `http_request_duration_seconds` (seconds), before the spec's budgets. @default 1 ms to 10 s */
   latencyBuckets?: readonly number[];
   /** Where the Prometheus text is served. @default '/metrics' */
@@ -201,17 +220,31 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   validate(options);
   const commit = options.commit ?? defaultOptions.commit;
   const metricsPath = options.metricsPath ?? defaultOptions.metricsPath;
+  const clock = options.clock ?? systemClock();
   const registry = createMetricsRegistry({
     service: options.service,
     version: options.version,
     commit,
     defaultMetrics: options.defaultMetrics ?? defaultOptions.defaultMetrics,
+    startedAt: clock.now(),
   });
+  // Before any family is made: each takes its cap from the guard.
+  guardSeries(registry, options.spec?.telemetry?.maxSeries ?? defaultMaxSeries);
   const routes: { method: string; url: string }[] = [];
   const protection = createProtection(registry);
   const caches = createCacheRegistry(registry, protection);
   const watch: RouteWatch = { version: 0, observer: () => undefined };
-  const clock = options.clock ?? systemClock();
+  const costs =
+    options.cost === false || (options.cost === undefined && options.tenantOf === undefined)
+      ? undefined
+      : tenantCosts(app, registry, {
+          ...options.cost,
+          clock,
+          tenantOf: options.tenantOf,
+          tenantTop: options.spec?.telemetry?.tenantTop ?? 0,
+          maxRows: options.spec?.telemetry?.maxSeries ?? defaultMaxSeries,
+          objectives: options.spec?.objectives,
+        });
   const metrics = httpMetrics(
     registry,
     watch,
@@ -247,7 +280,13 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       methods.add(method, route.url);
     }
     const observePhases = [route.method].flat().flatMap((method) => phases.route(method, route.url) ?? []);
-    route.onResponse = [metrics.route(route.url), ...observePhases, ...[route.onResponse ?? []].flat()];
+    const charge = costs ? [costs.route(route.method, route.url, route.config)] : [];
+    route.onResponse = [
+      metrics.route(route.url),
+      ...charge,
+      ...observePhases,
+      ...[route.onResponse ?? []].flat(),
+    ];
     protectRoute(route, protection);
     idempotentRoute(route, options.idempotency);
     // Only routes that cache pay for the hook; bad caching options fail here, at start-up.
@@ -300,6 +339,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   // `proxy_ignore_headers`) still keys by the caller. Routes that may be cached say so (`config.httpCache`).
   app.addHook('onRequest', function prepareReply(request, reply, done) {
     request[arrivedAt] = clock.now();
+    costs?.start(request, reply);
     const timing = new RequestTiming(clock);
     request[timingOf] = timing;
     reply.header(requestIdHeader, request.id);
@@ -337,6 +377,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       routeNotFoundHandler(request, reply);
     }
     metrics.unmatched(request, reply);
+    costs?.unmatched(request);
   });
 
   const metricsAuthorize = options.metricsAuthorize;
@@ -359,9 +400,9 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
         ? reply.type(Registry.OPENMETRICS_CONTENT_TYPE).send(await openMetricsText(registry))
         : reply.type(registry.contentType).send(await registry.metrics()),
   );
-  if (options.rum) rumRoutes(app, registry, { ...options.rum, clock });
+  if (options.rum) rumRoutes(app, registry, { budgets: options.spec?.rum ?? [], ...options.rum, clock });
   if (options.admin)
-    await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, options.admin);
+    await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, costs, options.admin);
   const system = systemChecks(options.health);
   app.addHook('onClose', function stopSystemChecks(_instance, done) {
     system.close();

@@ -46,6 +46,12 @@ export interface RumOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** Time source of the rate limit. @default systemClock() */
   clock?: Clock;
+  /**
+   * The spec's real-user budgets (`loadSpec(...).rum`): each becomes a bucket edge too (a timing in seconds, CLS as
+   * it is), so the share of page views within budget is one bucket over the count, as `headroom gen`'s rules read
+   * it. @default only web-vitals' own thresholds
+   */
+  budgets?: readonly { budgets: Partial<Record<RumMetricName, number>> }[];
 }
 
 const defaultOptions = {
@@ -106,18 +112,31 @@ const beaconSchema = {
  */
 export function rumRoutes(app: FastifyInstance, registry: Registry, options: RumOptions): void {
   const { journeys, path, maxBodyBytes, rateLimit, clock } = checked(options);
+  const budgets = options.budgets ?? [];
+  const withBudgets = (base: readonly number[], values: (number | undefined)[]) =>
+    [...new Set([...base, ...values.filter((v): v is number => v !== undefined && v > 0)])].sort(
+      (a, b) => a - b,
+    );
   const seconds = new HistogramFamily({
     name: 'headroom_rum_seconds',
     help: 'Web vitals timings (TTFB, FCP, LCP, INP) reported by browsers, in seconds, by journey.',
     labelNames: ['journey', 'metric'],
-    buckets: secondsBuckets,
+    buckets: withBudgets(
+      secondsBuckets,
+      budgets.flatMap((b) =>
+        timings.map((t) => (b.budgets[t] === undefined ? undefined : b.budgets[t]! / 1000)),
+      ),
+    ),
     registers: [registry],
   });
   const cls = new HistogramFamily({
     name: 'headroom_rum_cls',
     help: 'Cumulative layout shift reported by browsers (unitless), by journey.',
     labelNames: ['journey'],
-    buckets: clsBuckets,
+    buckets: withBudgets(
+      clsBuckets,
+      budgets.map((b) => b.budgets.CLS),
+    ),
     registers: [registry],
   });
   const beacons = new CounterFamily({

@@ -467,3 +467,13 @@ test('the plugin’s rum option serves the route and its metrics in /metrics', a
   assert.match(metrics, /headroom_rum_beacons_total\{result="invalid"\} 1/);
   await app.close();
 });
+
+test('the spec’s real-user budgets are bucket edges: the share within budget is exact', async () => {
+  const { registry } = build({ budgets: [{ budgets: { LCP: 2_200, INP: 150, CLS: 0.07 } }] });
+  const text = await registry.metrics();
+  assert.match(text, /^headroom_rum_seconds_bucket\{le="2\.2",journey="case-search",metric="LCP"\} 0$/m);
+  assert.match(text, /^headroom_rum_seconds_bucket\{le="0\.15",journey="case-search",metric="INP"\} 0$/m);
+  assert.match(text, /^headroom_rum_cls_bucket\{le="0\.07",journey="case-search"\} 0$/m);
+  // web-vitals' own thresholds stay edges too
+  assert.match(text, /^headroom_rum_seconds_bucket\{le="2\.5",journey="case-search",metric="LCP"\} 0$/m);
+});

@@ -42,5 +42,34 @@ objectives:
   assert.match(files['rules/s-slo-strict.rules.yml']!, /code=~"5\.\.\|429"/);
   assert.doesNotMatch(files['rules/s-slo-fast.rules.yml']!, /HeadroomErrorBudgetBurn/);
   // p50 allows half the requests over: a 14.4× page would need a ratio over 1, so it is not written.
-  assert.deepEqual(Object.keys(files).filter((f) => f.startsWith('runbooks/')).length, 8);
+  assert.deepEqual(Object.keys(files).filter((f) => f.startsWith('runbooks/')).length, 9);
+});
+
+test('phase and real-user budgets: their rules, exact thresholds, a test file for RUM, and a dashboard', () => {
+  const spec = parseSpec(`service: s
+objectives:
+  - { name: search, route: GET /search, latency: { p95: 60ms }, phases: { db: 20ms } }
+rum:
+  - { journey: search-page, target: 90%, lcp: 2.5s, cls: 0.1 }
+`);
+  const files = generate(spec);
+  const search = files['rules/s-slo-search.rules.yml']!;
+  assert.match(
+    search,
+    /headroom_phase_duration_seconds_bucket\{method="GET",route="\/search",phase="db",le="0.02"\}/,
+  );
+  assert.match(search, /alert: HeadroomPhaseOverBudget/);
+  assert.match(search, /> 0\.05 and headroom:slo_phase_over_budget:ratio_rate5m/);
+  const rum = files['rules/s-rum.rules.yml']!;
+  assert.match(rum, /headroom_rum_seconds_bucket\{journey="search-page",metric="LCP",le="2.5"\}/);
+  assert.match(rum, /headroom_rum_cls_bucket\{journey="search-page",le="0.1"\}/);
+  assert.match(rum, /metric="LCP"\} > 0\.1$/m, '1 − 90%, exactly');
+  assert.ok(files['tests/s-rum.test.yml']);
+  const board = JSON.parse(files['dashboards/s.json']!) as { panels: { title: string }[] };
+  assert.ok(board.panels.some((p) => p.title.startsWith('Phases p95 (budgets db 20 ms)')));
+  assert.ok(board.panels.some((p) => p.title === 'search-page'));
+  const none = generate(
+    parseSpec('service: s\nobjectives: [{ name: a, route: GET /a, latency: { p95: 5ms } }]'),
+  );
+  assert.equal(Object.keys(none).filter((f) => f.includes('rum')).length, 0, 'no rum: no RUM files');
 });

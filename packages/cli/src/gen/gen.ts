@@ -3,7 +3,10 @@
 //   rules/<service>-slo-<objective>.rules.yml   recording rules and burn-rate alerts of one objective
 //   rules/<service>-operations.rules.yml        the operational alerts (5xx, pool, breakers, Redis, queues, …)
 //   tests/<service>-slo-<objective>.test.yml    `promtool test rules`: silent when met, each alert at 0.9× / 1.1× its threshold
+//   rules/<service>-rum.rules.yml, tests/…      the real-user budgets (`rum:`) and their promtool test
 //   runbooks/*.md                               the pages the alerts' runbook_url point to
+//   dashboards/<service>.json                   a Grafana dashboard: a row per objective, RED per route, phases,
+//                                               cache, breakers, rate limits, queues, RUM, deploy annotations
 //
 // The output depends on the spec only (sorted, no dates), so `npm run gen` is reproducible and a diff shows what a
 // spec change does to the alerts.
@@ -12,8 +15,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Spec } from '@headroom/core/slo';
 import { stringify } from 'yaml';
-import { ruleTests } from './rule-tests.ts';
-import { objectiveRules, operationalRules } from './rules.ts';
+import { dashboard } from './dashboard.ts';
+import { ruleTests, rumTests } from './rule-tests.ts';
+import { objectiveRules, operationalRules, rumRules } from './rules.ts';
 import { runbooks } from './runbooks.ts';
 
 export interface GenOptions {
@@ -50,6 +54,14 @@ export function generate(spec: Spec, options: GenOptions = {}): GeneratedFiles {
   }
   files[`rules/${spec.service}-operations.rules.yml`] =
     header(spec) + yaml({ groups: [operationalRules(spec, runbookBase)] });
+  if (spec.rum.length > 0) {
+    const rum = rumRules(spec, runbookBase);
+    const base = `${spec.service}-rum`;
+    files[`rules/${base}.rules.yml`] = header(spec) + yaml({ groups: [rum.group] });
+    files[`tests/${base}.test.yml`] =
+      header(spec) + yaml(rumTests(spec, rum.alerts, `../rules/${base}.rules.yml`));
+  }
+  files[`dashboards/${spec.service}.json`] = `${JSON.stringify(dashboard(spec), null, 2)}\n`;
   for (const [name, text] of Object.entries(runbooks(spec))) files[`runbooks/${name}`] = text;
   return Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)));
 }
@@ -57,7 +69,7 @@ export function generate(spec: Spec, options: GenOptions = {}): GeneratedFiles {
 /** Writes `generate(spec)` to `dir`, replacing what an earlier run left in its subdirectories. */
 export async function writeGenerated(spec: Spec, dir: string, options: GenOptions = {}): Promise<string[]> {
   const files = generate(spec, options);
-  for (const sub of ['rules', 'tests', 'runbooks'])
+  for (const sub of ['rules', 'tests', 'runbooks', 'dashboards'])
     await rm(join(dir, sub), { recursive: true, force: true });
   for (const [path, text] of Object.entries(files)) {
     await mkdir(join(dir, path, '..'), { recursive: true });

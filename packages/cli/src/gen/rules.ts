@@ -3,7 +3,7 @@
 // bucket edge of http_request_duration_seconds: `durationBuckets` in @headroom/fastify), multi-window,
 // multi-burn-rate alerts on each budget, and the operational alerts of the seeds' playbooks.
 
-import type { Objective, Percentile, Spec } from '@headroom/core/slo';
+import type { Objective, Percentile, RumMetric, Spec } from '@headroom/core/slo';
 import { escapeLabel, quantileOf } from '@headroom/core/slo';
 import { decimalOf, divide, minus, times } from './decimal.ts';
 
@@ -52,11 +52,13 @@ export interface RuleGroup {
   rules: (RecordingRule | AlertingRule)[];
 }
 
-/** One burn-rate alert as generated: which SLI, the threshold of each condition kept. */
+/** One alert of an objective as generated: which SLI, the threshold of each condition kept. */
 export interface BurnAlert {
   rule: AlertingRule;
-  sli: 'errors' | 'latency';
+  sli: 'errors' | 'latency' | 'phase';
   percentile?: Percentile;
+  /** The phase, for a phase budget's alert. */
+  phase?: string;
   severity: Severity;
   /** Each condition's threshold on the ratio (exact decimals); a ratio over one of them fires the alert. */
   thresholds: string[];
@@ -82,6 +84,14 @@ export const leOf = (ms: number): string => decimalOf(ms / 1000);
 
 const errorsRecord = (w: Window) => `headroom:slo_errors:ratio_rate${w}`;
 const latencyRecord = (w: Window) => `headroom:slo_latency_over_budget:ratio_rate${w}`;
+const phaseRecord = (w: Window) => `headroom:slo_phase_over_budget:ratio_rate${w}`;
+
+/**
+ * A phase budget is a p95 (`phases: { db: 20ms }`): more than 5% of the requests that ran the phase over it, for an
+ * hour and the last 5 minutes, is a ticket. Phases have no burn rate: their budget is a part of the route's.
+ */
+export const phaseThreshold = '0.05';
+const phaseWindows = ['5m', '1h'] as const;
 
 /** Burn factors for a spec window of `windowMs`: conditions whose long window exceeds the spec's are left out. */
 export function burnFactors(windowMs: number) {
@@ -164,6 +174,31 @@ export function objectiveRules(
       });
     }
   };
+  for (const [phase, ms] of Object.entries(objective.phases ?? {})) {
+    const of = objectiveSelector(objective, `,phase="${escapeLabel(phase)}"`);
+    const within = objectiveSelector(objective, `,phase="${escapeLabel(phase)}",le="${leOf(ms)}"`);
+    const phaseLabels = { ...labels, phase };
+    for (const w of phaseWindows) {
+      rules.push({
+        record: phaseRecord(w),
+        expr: `1 - sum(rate(headroom_phase_duration_seconds_bucket${within}[${w}])) / sum(rate(headroom_phase_duration_seconds_count${of}[${w}]))`,
+        labels: phaseLabels,
+      });
+    }
+    const match = `{objective="${objective.name}",phase="${escapeLabel(phase)}"}`;
+    const rule: AlertingRule = {
+      alert: 'HeadroomPhaseOverBudget',
+      expr: `${phaseRecord('1h')}${match} > ${phaseThreshold} and ${phaseRecord('5m')}${match} > ${phaseThreshold}`,
+      for: holdFor.ticket,
+      labels: { severity: 'ticket', sli: 'phase', phase },
+      annotations: {
+        summary: `${objective.method} ${objective.route} (${objective.name}): its ${phase} phase is over its p95 budget of ${ms} ms`,
+        runbook_url: `${runbookBase}slow-route.md`,
+      },
+    };
+    rules.push(rule);
+    alerts.push({ rule, sli: 'phase', phase, severity: 'ticket', thresholds: [phaseThreshold] });
+  }
   const match = `{objective="${objective.name}"}`;
   if (budget) burn('errors', budget.ratio, errorsRecord, match, `error (${budget.ratio})`);
   for (const [percentile, ms] of percentiles) {
@@ -179,6 +214,58 @@ export function objectiveRules(
   return { group: { name: `${spec.service}-slo-${objective.name}`, interval: '30s', rules }, alerts };
 }
 
+/** The metric and label selector of one RUM budget: timings in headroom_rum_seconds, CLS in headroom_rum_cls. */
+export function rumSeries(journey: string, metric: RumMetric): { metric: string; selector: string } {
+  return metric === 'CLS'
+    ? { metric: 'headroom_rum_cls', selector: `journey="${escapeLabel(journey)}"` }
+    : { metric: 'headroom_rum_seconds', selector: `journey="${escapeLabel(journey)}",metric="${metric}"` };
+}
+
+/** A RUM budget's `le`: seconds for a timing (ms in the spec), CLS as it is. */
+export const rumLe = (metric: RumMetric, value: number): string =>
+  metric === 'CLS' ? decimalOf(value) : leOf(value);
+
+/**
+ * The real-user budgets (`rum:`): per journey and metric, the share of page views over budget in the last hour, and
+ * a ticket when it passes 1 − target (75% of page views within budget by default: web-vitals' p75) for 30 minutes.
+ */
+export function rumRules(
+  spec: Pick<Spec, 'service' | 'rum'>,
+  runbookBase: string,
+): {
+  group: RuleGroup;
+  alerts: { rule: AlertingRule; journey: string; metric: RumMetric; threshold: string }[];
+} {
+  const rules: (RecordingRule | AlertingRule)[] = [];
+  const alerts: { rule: AlertingRule; journey: string; metric: RumMetric; threshold: string }[] = [];
+  for (const budget of spec.rum) {
+    const threshold = minus('1', budget.target.decimal);
+    for (const [metric, value] of Object.entries(budget.budgets) as [RumMetric, number][]) {
+      const { metric: name, selector } = rumSeries(budget.journey, metric);
+      const labels = { service: spec.service, journey: budget.journey, metric };
+      rules.push({
+        record: 'headroom:rum_over_budget:ratio_rate1h',
+        expr: `1 - sum(rate(${name}_bucket{${selector},le="${rumLe(metric, value)}"}[1h])) / sum(rate(${name}_count{${selector}}[1h]))`,
+        labels,
+      });
+      const limit = metric === 'CLS' ? String(value) : `${value} ms`;
+      const rule: AlertingRule = {
+        alert: 'HeadroomRumOverBudget',
+        expr: `headroom:rum_over_budget:ratio_rate1h{journey="${escapeLabel(budget.journey)}",metric="${metric}"} > ${threshold}`,
+        for: '30m',
+        labels: { severity: 'ticket', sli: 'rum', journey: budget.journey, metric },
+        annotations: {
+          summary: `${budget.journey}: more than ${threshold} of page views have ${metric} over ${limit}`,
+          runbook_url: `${runbookBase}real-user-experience.md`,
+        },
+      };
+      rules.push(rule);
+      alerts.push({ rule, journey: budget.journey, metric, threshold });
+    }
+  }
+  return { group: { name: `${spec.service}-rum`, interval: '1m', rules }, alerts };
+}
+
 /** The runbooks `gen` writes and the alerts point to. */
 export const runbookNames = [
   'high-error-rate',
@@ -189,6 +276,7 @@ export const runbookNames = [
   'queue-backlog',
   'breaker-open',
   'cache-hit-ratio',
+  'real-user-experience',
 ] as const;
 
 /** The seeds' operational alerts, for any service on @headroom/fastify. */

@@ -121,6 +121,21 @@ const pages: Record<(typeof runbookNames)[number], Runbook> = {
     ],
     over: 'The breaker is closed.',
   },
+  'real-user-experience': {
+    title: 'Real users over a page budget',
+    means:
+      "More page views than the journey's target allows (25% by default: web-vitals' p75) were over a budget of the spec's `rum:` for the last hour, as browsers reported it (web-vitals beacons to POST /rum).",
+    look: [
+      '`headroom_rum_seconds{journey,metric}` and `headroom_rum_cls{journey}`: which metric, since when, and the last deploy (`headroom_build_info`).',
+      'TTFB: the server; the routes of the journey against their own budgets (`headroom:slo_latency_over_budget:*`).',
+      'FCP and LCP: assets, their sizes and caching; INP: long tasks in the page script; CLS: layout that moves as content arrives.',
+    ],
+    act: [
+      'A deploy of the front end or the API: roll it back if the regression started with it.',
+      'TTFB with the API within its budgets: the network or the edge in front of it (CDN, proxy caches).',
+    ],
+    over: 'The share over budget is back under the threshold for 30 minutes.',
+  },
   'cache-hit-ratio': {
     title: 'Cache hit ratio low',
     means:

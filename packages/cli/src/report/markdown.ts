@@ -26,6 +26,12 @@ export function markdownReport(artifact: RunArtifact, options: MarkdownOptions =
     '',
     `commit \`${artifact.commit.slice(0, 12)}\` on ${artifact.machine.cpus} × ${artifact.machine.cpuModel}, Node ${artifact.machine.node}`,
   ];
+  if (artifact.release) {
+    lines.push(
+      '',
+      `service under test: release \`${artifact.release.version}\`, commit \`${artifact.release.commit.slice(0, 12)}\``,
+    );
+  }
   if (baseline) {
     lines.push(
       '',

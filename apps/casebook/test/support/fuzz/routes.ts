@@ -180,8 +180,37 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'GET', url: '/health/ready' },
     { method: 'GET', url: '/health/live' },
     { method: 'GET', url: '/metrics' },
+    {
+      method: 'POST',
+      url: '/rum',
+      body: {
+        journey: field(fc.constantFrom('case-search', 'case-detail'), fc.oneof(validText, overLong)),
+        metrics: field(
+          fc.array(
+            fc.record({
+              name: fc.constantFrom('TTFB', 'FCP', 'LCP', 'INP', 'CLS'),
+              value: fc.double({ min: 0, max: 100, noNaN: true }),
+            }),
+            { minLength: 1, maxLength: 10 },
+          ),
+          fc.oneof(
+            fc.constant([]),
+            fc.array(fc.record({ name: validText, value: fc.oneof(number, fc.constant(-1)) }), {
+              maxLength: 12,
+            }),
+          ),
+        ),
+      },
+    },
     { method: 'GET', url: '/admin/webhooks/failing' },
     { method: 'GET', url: '/admin/degrader' },
+    {
+      method: 'GET',
+      url: '/admin/showback',
+      query: {
+        tenant: field(own('tenant'), fc.constantFrom('1', '999', 'acme', '', '\u0000', 'x'.repeat(300))),
+      },
+    },
     { method: 'GET', url: '/admin/flags' },
     {
       method: 'PUT',
