@@ -6,22 +6,28 @@
 // Spans go over OTLP/HTTP JSON to a receiver in a process of its own (bench/servers/otlp-receiver.ts), which
 // counts them.
 //
-//   node bench/tracing.ts          (BENCH_SECONDS=N per wrk run, default 8; BENCH_ROUNDS=N, default 5)
+//   node bench/tracing.ts          (BENCH_SECONDS=N per wrk run, default 4; BENCH_ROUNDS=N, default 10: short runs, many rounds, as drift on a shared machine is slower than 4 s)
 
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startPostgres } from '@headroom/dev-servers/postgres';
 import { wrk } from './lib/load.ts';
-import { benchOperatorToken, type Started, startNode } from './lib/process.ts';
+import { benchOperatorToken, pinThisProcess, type Started, startNode } from './lib/process.ts';
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 8);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
 const root = join(import.meta.dirname, '..');
 const server = join(root, 'apps/casebook/src/server.ts');
 const dataDir = await mkdtemp(join(tmpdir(), 'headroom-bench-tracing-'));
 await chmod(dataDir, 0o711);
+// Casebook on CPU 0; wrk, this process and the receiver on CPU 1: the server under test does not share its core
+// with the load or the spans' receiver (only one casebook is loaded at a time; the others sit idle).
+const serverCpu = '0';
+const pinned = pinThisProcess('1');
 const receiver = await startNode(join(import.meta.dirname, 'servers/otlp-receiver.ts'), {
   ready: /listening on (http:\/\/\S+)/,
+  cpus: '1',
 });
 const stats = async () =>
   (await (await fetch(`${receiver.match}/stats`)).json()) as {
@@ -32,28 +38,33 @@ const common = { PORT: '0', LOG_LEVEL: 'warn', QUOTA_SCALE: '1000', OPERATOR_TOK
 const ready = /casebook is ready at (http:\/\/\S+)/;
 const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.match!, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
 
+// One PostgreSQL for every instance, started here, so the four casebooks are alike but for tracing (the first
+// seeds the demo data; the others find it there).
+const postgres = await startPostgres({ dataDir: join(dataDir, 'pg'), ephemeral: true });
 const started: Started[] = [];
 try {
-  // The first instance starts the embedded PostgreSQL and seeds it; the others use the same database.
-  const off = await startNode(server, { env: { ...common, DATA_DIR: dataDir }, ready, timeoutMs: 300_000 });
-  started.push(off);
-  const port = (await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[3]!.trim();
-  const shared = {
-    ...common,
-    DATA_DIR: dataDir,
-    DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${port}/casebook`,
-  };
-  const variants: { name: string; server: Started; goal?: number }[] = [
-    { name: 'tracing off (no SDK)', server: off },
-  ];
+  await postgres.createDatabase('casebook');
+  const shared = { ...common, DATA_DIR: join(dataDir, 'casebook'), DATABASE_URL: postgres.url('casebook') };
+  const variants: { name: string; server: Started; goal?: number }[] = [];
   const add = async (name: string, env: Record<string, string>, goal?: number) => {
-    const s = await startNode(server, { env: { ...shared, ...otlp, ...env }, ready, timeoutMs: 120_000 });
+    const s = await startNode(server, {
+      env: { ...shared, ...env },
+      ready,
+      timeoutMs: 300_000,
+      cpus: serverCpu,
+    });
     started.push(s);
     variants.push({ name, server: s, ...(goal ? { goal } : {}) });
   };
-  await add('SDK loaded, nothing sampled', { OTEL_TRACES_SAMPLER: 'parentbased_always_off' }, 0.97);
-  await add('golden path sampled, cap 100/s', { OTEL_TRACES_SAMPLER_ARG: '0' }, 0.9);
-  await add('every request sampled', { OTEL_TRACES_SAMPLER_ARG: '1', HEADROOM_TRACES_PER_SECOND: '1000000' });
+  await add('tracing off (no SDK)', {});
+  const off = variants[0]!.server;
+  await add('SDK loaded, nothing sampled', { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_off' }, 0.97);
+  await add('golden path sampled, cap 100/s', { ...otlp, OTEL_TRACES_SAMPLER_ARG: '0' }, 0.9);
+  await add('every request sampled', {
+    ...otlp,
+    OTEL_TRACES_SAMPLER_ARG: '1',
+    HEADROOM_TRACES_PER_SECOND: '1000000',
+  });
 
   const login = await fetch(`${off.match}/v1/auth/login`, {
     method: 'POST',
@@ -71,7 +82,9 @@ try {
   }
   const best = (name: string) => runs.get(name)!.reduce((a, b) => (b.rps > a.rps ? b : a));
   const base = best(variants[0]!.name);
-  console.log(`wrk -t1 -c32 -d${seconds}s on ${path} (cache hit), best of ${rounds} alternating rounds each`);
+  console.log(
+    `wrk -t1 -c32 -d${seconds}s on ${path} (cache hit), best of ${rounds} alternating rounds each${pinned ? '; casebook on CPU 0, wrk and the receiver on CPU 1' : ''}`,
+  );
   console.log('| casebook | req/s | p50 ms | p99 ms | errors | ÷ off | goal |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const v of variants) {
@@ -101,5 +114,6 @@ try {
 } finally {
   for (const s of started.reverse()) await s.stop();
   await receiver.stop();
+  await postgres.stop();
   await rm(dataDir, { recursive: true, force: true });
 }

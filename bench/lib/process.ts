@@ -86,6 +86,17 @@ export function pinThisProcess(cpus: string): boolean {
 
 const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
+/** Linux: CPU seconds (user + system) used so far by `pid` itself (not its children); undefined without /proc. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Linux: CPU seconds (user + system) used so far by `pid` and every live process below it (a server and the
  * PostgreSQL it started, say), from `/proc/<pid>/stat`. Undefined where `/proc` is missing. A descendant that
