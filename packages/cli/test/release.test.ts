@@ -64,10 +64,20 @@ async function load(
 }
 
 test('read from the target’s headroom_build_info, through its protected /metrics', async () => {
-  const { code, stdout, artifact } = await load('from-metrics', ['--metrics-token', 'scrape-token']);
+  const markdown = join(dir, 'from-metrics.md');
+  const { code, stdout, artifact } = await load('from-metrics', [
+    '--metrics-token',
+    'scrape-token',
+    '--markdown',
+    markdown,
+  ]);
   assert.equal(code, 0, stdout);
   assert.deepEqual(artifact.release, { version: '2.4.1', commit: '0123456789abcdef', source: 'metrics' });
   assert.match(stdout, /release: 2\.4\.1 \(commit 0123456789abcdef, from the target's \/metrics\)/);
+  assert.match(
+    await readFile(markdown, 'utf8'),
+    /^service under test: release `2\.4\.1`, commit `0123456789ab`$/m,
+  );
 });
 
 test('flags win; a /metrics that refuses leaves the release out and says why, and the run goes on', async () => {

@@ -1,13 +1,13 @@
 // The Grafana dashboard `headroom gen` writes from headroom.yaml: a row per objective (its SLIs against budget, the
 // error budget left over the spec's window, burn rates, the route's RED panels and phases), then cache, breakers,
-// rate limits and queues, then the real-user budgets; deploys are annotations from `headroom_start_time_seconds`.
+// rate limits and queues, then a row per real-user journey; deploys are annotations from `headroom_start_time_seconds`.
 // Grafana's dashboard JSON model (schemaVersion 39: row, timeseries and stat panels on a 24-column grid), with the
 // Prometheus data source as a `${datasource}` variable so the file imports into any Grafana.
 
-import type { Objective, Percentile, Spec } from '@headroom/core/slo';
+import type { Objective, Percentile, RumMetric, Spec } from '@headroom/core/slo';
 import { escapeLabel, quantileOf } from '@headroom/core/slo';
 import { decimalOf, minus } from './decimal.ts';
-import { errorBudget, leOf, objectiveSelector, rumLe, rumSeries } from './rules.ts';
+import { errorBudget, leOf, objectiveSelector, phaseThreshold, rumLe, rumSeries } from './rules.ts';
 
 /** A panel's query. */
 interface Target {
@@ -160,20 +160,43 @@ export function dashboard(spec: Spec): object {
         overrides: [],
       },
     );
+    panel(
+      'timeseries',
+      `Errors (share of answers${budget ? ` with ${budget.statuses.replaceAll('.', 'x')}` : ' with 5xx'})`,
+      [
+        [
+          `(sum(rate(http_requests_total${objectiveSelector(objective, `,code=~"${budget?.statuses ?? '5..'}"`)}[5m])) or vector(0)) / sum(rate(http_requests_total${all}[5m]))`,
+          'errors',
+        ],
+      ],
+      {
+        defaults: {
+          unit: 'percentunit',
+          min: 0,
+          ...(budget ? { thresholds: redAbove(Number(budget.ratio)) } : {}),
+        },
+        overrides: [],
+      },
+    );
     if (objective.phases) {
+      const phases = Object.entries(objective.phases);
       panel(
         'timeseries',
-        `Phases p95 (budgets ${Object.entries(objective.phases)
-          .map(([phase, ms]) => `${phase} ${ms} ms`)
-          .join(', ')})`,
+        `Phases p95 (budgets ${phases.map(([phase, ms]) => `${phase} ${ms} ms`).join(', ')})`,
         [
           [
             `histogram_quantile(0.95, sum by (le, phase) (rate(headroom_phase_duration_seconds_bucket${all}[5m])))`,
             '{{phase}}',
           ],
-          [`headroom:slo_phase_over_budget:ratio_rate5m{${match}}`, '{{phase}} share over budget'],
         ],
         { defaults: { unit: 's', min: 0 }, overrides: [] },
+      );
+      // The phase alerts' SLI: a phase's p95 is within budget while 95% of the requests that ran it are.
+      panel(
+        'timeseries',
+        `Phases within budget (5m; objective ${minus('1', phaseThreshold)})`,
+        [[`1 - headroom:slo_phase_over_budget:ratio_rate5m{${match}}`, '{{phase}}']],
+        percentUnit(Number(minus('1', phaseThreshold))),
       );
     }
   }
@@ -213,21 +236,47 @@ export function dashboard(spec: Spec): object {
     6,
   );
 
-  if (spec.rum.length > 0) {
-    row('Real users (web-vitals, p75)');
-    for (const budget of spec.rum) {
-      const queries = Object.entries(budget.budgets).map(([metric, value]): [string, string] => {
-        const series = rumSeries(budget.journey, metric as 'LCP');
-        return [
-          `histogram_quantile(0.75, sum by (le) (rate(${series.metric}_bucket{${series.selector}}[5m])))`,
-          `${metric} (budget ${rumLe(metric as 'LCP', value)}${metric === 'CLS' ? '' : ' s'})`,
-        ];
-      });
-      panel('timeseries', `${budget.journey}`, queries, {
-        defaults: { unit: 'none', min: 0 },
-        overrides: [],
-      });
+  // Real users: a row per journey, its p75 timings and CLS (web-vitals' own percentile) and the share of page
+  // views within each budget over the hour the RUM alerts read, against the journey's target.
+  for (const budget of spec.rum) {
+    const entries = Object.entries(budget.budgets) as [RumMetric, number][];
+    const timed = entries.filter(([metric]) => metric !== 'CLS');
+    const cls = budget.budgets.CLS;
+    row(`Real users: ${budget.journey} (target ${decimalOf(budget.target.decimal)} within budget)`);
+    if (timed.length > 0) {
+      panel(
+        'timeseries',
+        `Timings p75 (budgets ${timed.map(([metric, ms]) => `${metric} ${ms} ms`).join(', ')})`,
+        timed.map(([metric]): [string, string] => {
+          const series = rumSeries(budget.journey, metric);
+          return [
+            `histogram_quantile(0.75, sum by (le) (rate(${series.metric}_bucket{${series.selector}}[5m])))`,
+            metric,
+          ];
+        }),
+        { defaults: { unit: 's', min: 0 }, overrides: [] },
+      );
     }
+    if (cls !== undefined) {
+      const series = rumSeries(budget.journey, 'CLS');
+      panel(
+        'timeseries',
+        `CLS p75 (budget ${rumLe('CLS', cls)})`,
+        [
+          [
+            `histogram_quantile(0.75, sum by (le) (rate(${series.metric}_bucket{${series.selector}}[5m])))`,
+            'CLS',
+          ],
+        ],
+        { defaults: { unit: 'none', min: 0, thresholds: redAbove(cls) }, overrides: [] },
+      );
+    }
+    panel(
+      'timeseries',
+      'Page views within budget (1h)',
+      [[`1 - headroom:rum_over_budget:ratio_rate1h{journey="${escapeLabel(budget.journey)}"}`, '{{metric}}']],
+      percentUnit(budget.target.value),
+    );
   }
 
   return {

@@ -65,9 +65,22 @@ rum:
   assert.match(rum, /headroom_rum_cls_bucket\{journey="search-page",le="0.1"\}/);
   assert.match(rum, /metric="LCP"\} > 0\.1$/m, '1 − 90%, exactly');
   assert.ok(files['tests/s-rum.test.yml']);
-  const board = JSON.parse(files['dashboards/s.json']!) as { panels: { title: string }[] };
-  assert.ok(board.panels.some((p) => p.title.startsWith('Phases p95 (budgets db 20 ms)')));
-  assert.ok(board.panels.some((p) => p.title === 'search-page'));
+  const board = JSON.parse(files['dashboards/s.json']!) as {
+    panels: { title: string; targets?: { expr: string }[] }[];
+  };
+  const titled = (title: string) => board.panels.find((p) => p.title === title);
+  assert.ok(titled('Phases p95 (budgets db 20 ms)'));
+  assert.equal(
+    titled('Phases within budget (5m; objective 0.95)')?.targets?.[0]?.expr,
+    '1 - headroom:slo_phase_over_budget:ratio_rate5m{objective="search"}',
+  );
+  assert.ok(titled('Real users: search-page (target 0.9 within budget)'));
+  assert.ok(titled('Timings p75 (budgets LCP 2500 ms)'));
+  assert.ok(titled('CLS p75 (budget 0.1)'));
+  assert.equal(
+    titled('Page views within budget (1h)')?.targets?.[0]?.expr,
+    '1 - headroom:rum_over_budget:ratio_rate1h{journey="search-page"}',
+  );
   const none = generate(
     parseSpec('service: s\nobjectives: [{ name: a, route: GET /a, latency: { p95: 5ms } }]'),
   );
