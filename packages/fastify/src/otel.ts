@@ -173,6 +173,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | u
       )
     : new Set<string>();
   function decideSampling(request: FastifyRequest, _reply: unknown, done: () => void): void {
+    // Fresh for every request: a flag left by one @fastify/otel did not read (a route it skips) cannot leak.
+    skipNext = false;
     if (request.headers.traceparent === undefined) {
       const template = request.routeOptions.url;
       const wanted =
