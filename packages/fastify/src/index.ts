@@ -38,12 +38,9 @@ export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './s
 export type { SystemCheckOptions } from './system-checks.ts';
 export type { CostOptions, Showback, ShowbackRow } from './tenant-costs.ts';
 export {
-  currentTiming,
-  isPhaseName,
   phase,
   phaseSync,
   RequestTiming,
-  standardPhases,
   timedHook,
   timingOf,
   traceAttributes,

@@ -9,11 +9,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '@headroom/core/clock';
 import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 
-/** The phases the plugin and casebook measure; a service may name its own (`^[a-z][a-z0-9_]{0,31}$`). */
-export const standardPhases = ['auth', 'ratelimit', 'cache', 'db', 'upstream', 'serialize'] as const;
-
-const phaseName = /^[a-z][a-z0-9_]{0,31}$/;
-
 /** Where one request spent its time, by phase (self time in ms: a phase nested in another counts once). */
 export class RequestTiming {
   readonly clock: Clock;
@@ -78,11 +73,6 @@ const scope = new AsyncLocalStorage<RequestTiming>();
 
 /** Where the plugin keeps a request's timing (`request[timingOf]`). */
 export const timingOf: unique symbol = Symbol('headroom request timing');
-
-/** The timing of the request being handled, if any (outside a request: undefined). */
-export function currentTiming(): RequestTiming | undefined {
-  return scope.getStore();
-}
 
 /** Runs `next` (the rest of a request's hooks and handler) with `timing` as the current one. */
 export function runTimed(timing: RequestTiming, next: () => void): void {
@@ -241,6 +231,3 @@ export function timedHook<R extends { [timingOf]?: RequestTiming | undefined }, 
     });
   };
 }
-
-/** True for a name `Server-Timing` and the phase histograms accept. */
-export const isPhaseName = (name: string): boolean => phaseName.test(name);
