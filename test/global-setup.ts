@@ -27,10 +27,16 @@ async function setup() {
   dataDir = await mkdtemp(join(tmpdir(), 'headroom-test-pg-'));
   // As root, PostgreSQL runs as the "postgres" user, which must be able to traverse into the cluster dir.
   await chmod(dataDir, 0o711);
-  server = await startPostgres({ dataDir: join(dataDir, 'pg'), ephemeral: true });
+  // pg_stat_statements and auto_explain loaded as casebook's embedded mode loads them (`headroom db top`).
+  server = await startPostgres({
+    dataDir: join(dataDir, 'pg'),
+    ephemeral: true,
+    settings: { shared_preload_libraries: 'pg_stat_statements,auto_explain' },
+  });
   await server.createDatabase(templateDatabase);
   const pool = new pg.Pool({ connectionString: server.url(templateDatabase), max: 1 });
   try {
+    await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await migrate(pool);
   } finally {
     await pool.end();

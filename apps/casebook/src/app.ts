@@ -39,7 +39,7 @@ import { operatorCheck } from './auth/operator.ts';
 import { accountRoutes, authRoutes } from './auth/routes.ts';
 import { activityRoutes } from './cases/activity-routes.ts';
 import { caseRoutes } from './cases/routes.ts';
-import { connectBreaker, database } from './db/database.ts';
+import { connectBreaker, type DatabaseObserver, database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { defaultDatabaseLimits } from './db/pool.ts';
 import { type RouteDeadlineOptions, routeDeadlines, withRouteDeadline } from './db/route-deadlines.ts';
@@ -59,6 +59,13 @@ import { webhookRoutes } from './webhooks/routes.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
+  /**
+   * `pool` reaches PostgreSQL through a transaction pooler (PgBouncer in transaction mode): statements go
+   * unnamed (see `database`). `listen` must then open a direct connection. @default false
+   */
+  pooler?: boolean;
+  /** Told of every statement the routes send (`npm run db:record` keeps them as the statement catalogue). */
+  onStatement?: DatabaseObserver['statement'];
   /** @default systemClock() */
   clock?: Clock;
   /**
@@ -160,8 +167,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const connecting = connectBreaker(clock);
   const db = database(
     deps.pool,
-    { acquired: (ms) => poolWait?.observe(ms / 1000) },
-    { connectBreaker: connecting, clock },
+    {
+      acquired: (ms) => poolWait?.observe(ms / 1000),
+      ...(deps.onStatement ? { statement: deps.onStatement } : {}),
+    },
+    { connectBreaker: connecting, clock, pooler: deps.pooler ?? false },
   );
   const logger = deps.logger ?? false;
   const options: FastifyServerOptions = {

@@ -12,6 +12,13 @@ export interface Config {
   dataDir: string;
   /** An external PostgreSQL; when set, no embedded server is started. */
   databaseUrl: string | undefined;
+  /**
+   * `DATABASE_DIRECT_URL`: the same database without the pooler, when `DATABASE_URL` is a transaction pooler
+   * (PgBouncer in transaction mode). Setting it says so: requests then go through the pooler with unnamed
+   * statements and no session settings, while migrations, seeding and the job queue's LISTEN (which need one
+   * session throughout) use this URL.
+   */
+  databaseDirectUrl: string | undefined;
   logLevel: string;
   /** Demo dataset seeded on first start. */
   seedProfile: string;
@@ -39,6 +46,8 @@ export interface Config {
   quotaScale: number;
   /** `READ_CACHE=off`: reads go to PostgreSQL every time (for uncached baselines). */
   readCache: boolean;
+  /** `DB_SLOW_PLAN_MS`: the embedded PostgreSQL logs the plan of any statement slower than this (auto_explain). @default 250 */
+  slowPlanMs: number;
   /**
    * `OVERLOAD_LIMIT`: `on` (the default), `off` (no adaptive limit at the door) or `latency` (the limit without its
    * event-loop guard, shrinking on latency alone): benches compare with the last two.
@@ -72,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST ?? '127.0.0.1',
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(env.INIT_CWD ?? repoRoot, dataDir),
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseDirectUrl: env.DATABASE_DIRECT_URL || undefined,
     logLevel: env.LOG_LEVEL ?? 'info',
     seedProfile: env.SEED_PROFILE ?? 'demo',
     version: env.npm_package_version ?? '0.1.0',
@@ -90,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instances: integer(env, 'INSTANCES', 1, 1),
     quotaScale: integer(env, 'QUOTA_SCALE', 1, 1),
     readCache: env.READ_CACHE !== 'off',
+    slowPlanMs: integer(env, 'DB_SLOW_PLAN_MS', 250),
     overloadLimit:
       env.OVERLOAD_LIMIT === 'off' || env.OVERLOAD_LIMIT === 'latency' ? env.OVERLOAD_LIMIT : 'on',
     operatorToken: env.OPERATOR_TOKEN || undefined,

@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { migrate } from './db/migrate.ts';
-import { databasePool } from './db/pool.ts';
+import { applyRoleLimits, databasePool } from './db/pool.ts';
 import { createLimits } from './protection/limits.ts';
 import { profiles, seedInWorker } from './seed/index.ts';
 import { loadSettings } from './settings.ts';
@@ -41,14 +41,24 @@ if (!databaseUrl) {
     dataDir: join(config.dataDir, 'postgres'),
     onLog: (line) => logger.debug({ postgres: line }),
     onNotice: (message) => logger.info(message),
+    // The statistics `headroom db top` ranks, and the plan of any statement slower than DB_SLOW_PLAN_MS in the
+    // server's log (auto_explain).
+    settings: {
+      shared_preload_libraries: 'pg_stat_statements,auto_explain',
+      'auto_explain.log_min_duration': config.slowPlanMs,
+      'auto_explain.log_format': 'json',
+    },
   });
   await ensureDatabase(embedded, 'casebook');
   databaseUrl = embedded.url('casebook');
   logger.info({ dataDir: embedded.dataDir, port: embedded.port }, 'embedded PostgreSQL started');
 }
+// Behind a transaction pooler, what needs one session throughout goes straight to PostgreSQL (config.ts).
+const pooler = config.databaseDirectUrl !== undefined;
+const directUrl = config.databaseDirectUrl ?? databaseUrl;
 
 // Every call bounded (db/pool.ts): a stalled or absent database answers 503 within the bounds, never hangs.
-const pool = databasePool(databaseUrl, config.database);
+const pool = databasePool(databaseUrl, config.database, { pooler });
 pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
 // No upstream configured: run the enrichment simulator in this process, on its own port.
 const simulator = config.enrichmentUrl ? undefined : createSimulator();
@@ -101,6 +111,7 @@ const startup = new Promise<void>((resolve, reject) => {
 const operatorToken = config.operatorToken ?? (await localOperatorToken(config.dataDir));
 const app = await buildApp({
   pool,
+  pooler,
   startup,
   operatorToken,
   connection: config.connection,
@@ -129,7 +140,7 @@ const app = await buildApp({
   },
   // The job queue's LISTEN: a connection of its own, straight to PostgreSQL.
   listen: async () => {
-    const client = new pg.Client({ connectionString: databaseUrl });
+    const client = new pg.Client({ connectionString: directUrl });
     client.on('error', (error) => logger.warn({ err: error }, 'job queue LISTEN connection failed'));
     await client.connect();
     return client;
@@ -153,11 +164,21 @@ app.headroom.shutdown({
 
 await app.listen({ port: config.port, host: config.host });
 try {
-  const { applied } = await migrate(pool);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  // Migrations hold a session lock and may run outside a transaction: one direct connection, closed after.
+  const direct = new pg.Pool({ connectionString: directUrl, max: 1 });
+  try {
+    const { applied } = await migrate(direct, {
+      onRetry: (retry) => logger.warn(retry, 'migration waited too long for a lock; retrying'),
+    });
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    if (embedded) await direct.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    if (pooler) await applyRoleLimits(direct, config.database);
+  } finally {
+    await direct.end();
+  }
   const profile = profiles[config.seedProfile as keyof typeof profiles];
   if (!profile) throw new Error(`SEED_PROFILE must be one of ${Object.keys(profiles).join(', ')}`);
-  const report = await seedInWorker(databaseUrl, { ...profile, ifEmpty: true });
+  const report = await seedInWorker(directUrl, { ...profile, ifEmpty: true });
   if (!report.skipped) logger.info({ rows: report.rows, seconds: report.seconds }, 'demo data seeded');
   startupDone();
 } catch (error) {

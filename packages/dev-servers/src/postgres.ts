@@ -40,6 +40,11 @@ export interface PostgresServerOptions {
   password?: string;
   /** Trade durability for speed (fsync off): for throw-away test clusters. @default false */
   ephemeral?: boolean;
+  /**
+   * Server settings passed as `-c name=value` (`shared_preload_libraries`, `auto_explain.log_min_duration`, ...).
+   * @default {}
+   */
+  settings?: Record<string, string | number | boolean>;
   /** Receives PostgreSQL's log lines. @default ignore them */
   onLog?: (line: string) => void;
   /** Receives what this helper itself decides about the cluster (where it lives, what it removed). @default onLog */
@@ -102,6 +107,7 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
   args.push('-c', 'unix_socket_directories=', '-c', 'max_connections=200');
   if (options.ephemeral)
     args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  for (const [name, value] of Object.entries(options.settings ?? {})) args.push('-c', `${name}=${value}`);
   const child = spawn(bins.postgres, args, {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -174,13 +180,13 @@ async function binariesFor(owner: Owner | undefined): Promise<Binaries> {
   return { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
 }
 
-interface Owner {
+export interface Owner {
   uid: number;
   gid: number;
 }
 
-/** PostgreSQL refuses to run as root; as root we run it as a system user, created when missing. */
-function ensureSystemUser(name: string): Owner {
+/** PostgreSQL (and PgBouncer) refuse to run as root; as root we run them as a system user, created when missing. */
+export function ensureSystemUser(name: string): Owner {
   const lookup = () => {
     const uid = Number(execFileSync('id', ['-u', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     const gid = Number(execFileSync('id', ['-g', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString());

@@ -35,9 +35,12 @@ export { overloadedError } from './route-protection.ts';
 export type { RumBeacon, RumMetricName, RumOptions } from './rum.ts';
 export { rumRoutes } from './rum.ts';
 export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './shutdown.ts';
+export { sqlComment } from './sql-comment.ts';
 export type { SystemCheckOptions } from './system-checks.ts';
 export type { CostOptions, Showback, ShowbackRow } from './tenant-costs.ts';
 export {
+  currentRoute,
+  currentTiming,
   phase,
   phaseSync,
   RequestTiming,

@@ -341,6 +341,8 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     request[arrivedAt] = clock.now();
     costs?.start(request, reply);
     const timing = new RequestTiming(clock);
+    const template = request.routeOptions.url;
+    timing.route = template === undefined ? undefined : `${request.method} ${template}`;
     request[timingOf] = timing;
     reply.header(requestIdHeader, request.id);
     reply.header('cache-control', 'no-store');

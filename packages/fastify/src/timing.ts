@@ -16,6 +16,8 @@ export class RequestTiming {
   #counted = 0;
   /** When serialization started (monotonic ms), set by the plugin's preSerialization hook. */
   serializeStart = -1;
+  /** The route the request matched (`GET /v1/cases/:id`), undefined when none did: see {@link currentRoute}. */
+  route: string | undefined;
   /** The request's trace and span ids when it was sampled (the latency histogram's exemplar). */
   traceId: string | undefined;
   spanId: string | undefined;
@@ -73,6 +75,28 @@ const scope = new AsyncLocalStorage<RequestTiming>();
 
 /** Where the plugin keeps a request's timing (`request[timingOf]`). */
 export const timingOf: unique symbol = Symbol('headroom request timing');
+
+/**
+ * The route of the request being served (method and template, `GET /v1/cases/:id`), or undefined outside a
+ * request: what a database layer tags its statements with (see `sqlComment`).
+ *
+ * @example
+ * const text = `${sql} ${sqlComment({ route: currentRoute() })}`;
+ */
+export function currentRoute(): string | undefined {
+  return scope.getStore()?.route;
+}
+
+/**
+ * The timing of the request being served, or undefined outside a request; also what tells one request from
+ * another (a statement recorder counts the statements of each).
+ *
+ * @example
+ * const perRequest = new WeakMap<RequestTiming, number>();
+ */
+export function currentTiming(): RequestTiming | undefined {
+  return scope.getStore();
+}
 
 /** Runs `next` (the rest of a request's hooks and handler) with `timing` as the current one. */
 export function runTimed(timing: RequestTiming, next: () => void): void {

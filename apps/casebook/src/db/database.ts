@@ -5,7 +5,7 @@
 
 import { type Clock, systemClock } from '@headroom/core/clock';
 import { type CircuitBreakerPolicy, circuitBreaker, isBrokenCircuitError } from '@headroom/core/policy';
-import { phase } from '@headroom/fastify';
+import { currentRoute, currentTiming, phase, sqlComment } from '@headroom/fastify';
 import type { Attributes } from '@opentelemetry/api';
 import type pg from 'pg';
 import { casebookErrors } from '../errors.ts';
@@ -24,10 +24,25 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 
+/** A statement as it was sent: what the statement recorder (`npm run db:record`) keeps. */
+export interface StatementSent {
+  /** The statement's name (casebook names those of its routes), else its first keyword. */
+  name: string;
+  /** The SQL as written, without the route comment. */
+  text: string;
+  values: readonly unknown[] | undefined;
+  /** The route being served (`GET /v1/cases/:id`), undefined outside a request. */
+  route: string | undefined;
+  /** The request being served (the same object for each of its statements), undefined outside a request. */
+  request: object | undefined;
+}
+
 /** What the database reports as it is used. */
 export interface DatabaseObserver {
   /** A connection was handed out after waiting `ms` (0 when one was idle). */
   acquired?(ms: number): void;
+  /** A statement is about to be sent (for recording; keep it cheap). */
+  statement?(sent: StatementSent): void;
 }
 
 // SQLSTATE classes and codes that mean "not now" rather than "wrong": a cancelled (timed out) statement,
@@ -105,13 +120,55 @@ function withinDeadline(
   });
 }
 
-// A transaction's connection whose every query carries the route's deadline.
-function boundedClient(client: pg.PoolClient, deadline: number): Queryable {
+// A transaction's connection whose every query is tagged and carries the route's deadline.
+function taggedClient(client: pg.PoolClient, deadline: number | undefined, tag: Tagger): Queryable {
   return {
     query: ((config: string | pg.QueryConfig, values?: unknown[]) =>
-      client.query(withDeadline(config, deadline), values)) as Queryable['query'],
+      client.query(withDeadline(tag(config, values), deadline), values)) as Queryable['query'],
   };
 }
+
+type Tagger = (config: string | pg.QueryConfig, values: unknown[] | undefined) => string | pg.QueryConfig;
+
+/**
+ * Adds the route comment to a statement and settles its name: kept per route when statements are prepared (the
+ * text differs by route, and a prepared name stands for one text), dropped behind a transaction pooler.
+ */
+function statementTagger(pooler: boolean, record: DatabaseObserver['statement']): Tagger {
+  // (route, name) → [comment, prepared name]: a few dozen entries, built once each.
+  const known = new Map<string, [comment: string, prepared: string | undefined]>();
+  return (config, values) => {
+    const route = currentRoute();
+    const name = typeof config === 'object' ? config.name : undefined;
+    const text = typeof config === 'string' ? config : config.text;
+    if (record)
+      record({
+        name: name ?? firstKeyword(text),
+        text,
+        values: values ?? (typeof config === 'object' ? config.values : undefined),
+        route,
+        request: currentTiming(),
+      });
+    const key = `${route}\u0000${name}`;
+    let entry = known.get(key);
+    if (entry === undefined) {
+      const prepared = name === undefined || pooler ? undefined : `${name}@${known.size}`;
+      entry = [sqlComment({ route, statement: name }), prepared];
+      known.set(key, entry);
+    }
+    const [comment, prepared] = entry;
+    if (comment === '' && typeof config === 'string') return config;
+    const tagged: pg.QueryConfig =
+      typeof config === 'string'
+        ? { text: `${text}\n${comment}` }
+        : { ...config, text: `${text}\n${comment}` };
+    if (prepared === undefined) delete tagged.name;
+    else tagged.name = prepared;
+    return tagged;
+  };
+}
+
+const firstKeyword = (text: string) => /^\s*([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
 
 // node-postgres's messages for a new connection the server did not take: not the pool's "timeout exceeded when
 // trying to connect", which only says every connection was busy.
@@ -147,10 +204,19 @@ export interface ConnectOptions {
   connectBreaker?: CircuitBreakerPolicy;
   /** Times the route deadline on the wait for a connection. @default systemClock() */
   clock?: Clock;
+  /**
+   * The pool reaches PostgreSQL through a transaction pooler (PgBouncer in transaction mode): consecutive
+   * statements may run on different server connections, so none is prepared by name (an unnamed statement
+   * lives within its own round trip). @default false
+   */
+  pooler?: boolean;
 }
 
 /**
- * Wraps a pool. Named statements (`{ name, text, values }`) are prepared once per connection.
+ * Wraps a pool. Every statement carries a sqlcommenter comment naming the route being served and the statement
+ * (`/*route='GET%20%2Fv1%2Fcases%2F%3Aid',statement='case-detail-1'*\/`), which `headroom db top` reads back out
+ * of pg_stat_statements. Named statements (`{ name, text, values }`) are prepared once per connection and route,
+ * unless `pooler` is set.
  *
  * @example
  * const db = database(new pg.Pool({ connectionString }));
@@ -163,6 +229,7 @@ export function database(
 ): Database {
   const clock = options.clock ?? systemClock();
   const breaker = options.connectBreaker;
+  const tag = statementTagger(options.pooler ?? false, observer.statement);
   const take = () => pool.connect();
   const connect = async (): Promise<pg.PoolClient> => {
     const started = performance.now();
@@ -178,7 +245,8 @@ export function database(
   // connection included, since that is database time the request spends.
   const query = (config: string | pg.QueryConfig, values?: unknown[]) => {
     const attributes = statementAttributes(config);
-    return phase('db', () => run(config, values), attributes, attributes['db.query.summary'] as string);
+    const tagged = tag(config, values);
+    return phase('db', () => run(tagged, values), attributes, attributes['db.query.summary'] as string);
   };
   const run = async (config: string | pg.QueryConfig, values?: unknown[]) => {
     const client = await connect();
@@ -206,9 +274,7 @@ export function database(
       await client.query(
         deadline === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${deadline}`,
       );
-      const result = await fn(
-        deadline === undefined ? (client as Queryable) : boundedClient(client, deadline),
-      );
+      const result = await fn(taggedClient(client, deadline, tag));
       await client.query('COMMIT');
       client.release();
       return result;
@@ -227,7 +293,7 @@ const postgres = 'postgresql';
 const transactionAttributes: Attributes = { 'db.system.name': postgres, 'db.operation.name': 'TRANSACTION' };
 function statementAttributes(config: string | pg.QueryConfig): Attributes {
   const text = typeof config === 'string' ? config : config.text;
-  const operation = /^\s*([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+  const operation = firstKeyword(text);
   return {
     'db.system.name': postgres,
     'db.operation.name': operation,

@@ -34,10 +34,19 @@ export const defaultDatabaseLimits: Readonly<DatabaseLimits> = {
  * connect, the same for every connection; a route that needs another sets it with `SET LOCAL` inside its
  * transaction, which never outlives the transaction.
  *
+ * With `pooler` (the URL is a transaction pooler such as PgBouncer in transaction mode), no session setting is
+ * sent at connect: PgBouncer refuses them, and a server connection is shared with other clients anyway. The
+ * server-side bounds then come from the role's defaults, which {@link applyRoleLimits} sets through a direct
+ * connection; the client-side bounds (acquire, query) hold either way.
+ *
  * @example
  * const pool = databasePool(process.env.DATABASE_URL!, { acquireTimeout: 500 });
  */
-export function databasePool(connectionString: string, limits: Partial<DatabaseLimits> = {}): pg.Pool {
+export function databasePool(
+  connectionString: string,
+  limits: Partial<DatabaseLimits> = {},
+  options: { pooler?: boolean } = {},
+): pg.Pool {
   const l = { ...defaultDatabaseLimits, ...limits };
   for (const [name, value] of Object.entries(l)) {
     if (!(Number.isInteger(value) && value > 0)) {
@@ -48,8 +57,34 @@ export function databasePool(connectionString: string, limits: Partial<DatabaseL
     connectionString,
     max: l.max,
     connectionTimeoutMillis: l.acquireTimeout,
-    statement_timeout: l.statementTimeout,
     query_timeout: l.queryTimeout,
-    idle_in_transaction_session_timeout: l.idleInTransactionTimeout,
+    ...(options.pooler
+      ? {}
+      : {
+          statement_timeout: l.statementTimeout,
+          idle_in_transaction_session_timeout: l.idleInTransactionTimeout,
+        }),
   });
+}
+
+/**
+ * Makes the pool's server-side bounds the defaults of the connecting role in its database (`ALTER ROLE
+ * CURRENT_USER IN DATABASE ... SET statement_timeout ...`), for a pool behind a transaction pooler, which cannot
+ * set them per session. Run it through a direct connection; it applies to server connections opened after it.
+ * A role may set its own defaults without any extra privilege.
+ *
+ * @example
+ * await applyRoleLimits(directPool, config.database);
+ */
+export async function applyRoleLimits(
+  direct: pg.Pool | pg.Client,
+  limits: Partial<DatabaseLimits> = {},
+): Promise<void> {
+  const l = { ...defaultDatabaseLimits, ...limits };
+  const { rows } = await direct.query<{ db: string }>('SELECT current_database() AS db');
+  const database = `"${rows[0]!.db.replaceAll('"', '""')}"`;
+  const set = (name: string, ms: number) =>
+    `ALTER ROLE CURRENT_USER IN DATABASE ${database} SET ${name} = ${Math.floor(ms)}`;
+  await direct.query(set('statement_timeout', l.statementTimeout));
+  await direct.query(set('idle_in_transaction_session_timeout', l.idleInTransactionTimeout));
 }

@@ -6,6 +6,7 @@ import type { RateLimitStore } from '@headroom/core/ratelimit';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { type AppDeps, buildApp } from '../../src/app.ts';
+import { applyRoleLimits, databasePool } from '../../src/db/pool.ts';
 import { createLimits } from '../../src/protection/limits.ts';
 import { profiles, seed } from '../../src/seed/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -47,14 +48,30 @@ export async function startTestApp(
     rateLimitStore?: RateLimitStore;
     /** A LISTEN connection to the test database for the job queue: workers wake on NOTIFY. @default polling only */
     listen?: boolean;
+    /**
+     * Serve through this pooler (PgBouncer in transaction mode; `url(database)` names the test database behind
+     * it): the app's pool goes through it as in scaled mode, while seeding and LISTEN stay direct.
+     */
+    pooler?: { url(database: string): string };
     deps?: Partial<AppDeps>;
   } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase();
   if (options.seeded !== false) await seed(db.pool, profiles.test);
   const clock = new FakeClock({ now: testNow });
+  let pooled: pg.Pool | undefined;
+  if (options.pooler) {
+    await applyRoleLimits(db.pool);
+    pooled = databasePool(
+      options.pooler.url(new URL(db.url).pathname.slice(1)),
+      { max: 10 },
+      { pooler: true },
+    );
+    pooled.on('error', () => {}); // the test database is dropped with its connections
+  }
   const app = await buildApp({
-    pool: db.pool,
+    pool: pooled ?? db.pool,
+    ...(pooled ? { pooler: true } : {}),
     clock,
     operatorToken: testOperatorToken,
     limits: createLimits({
@@ -109,6 +126,7 @@ export async function startTestApp(
     },
     async close() {
       await app.close();
+      await pooled?.end();
       await db.close();
     },
   };

@@ -3,6 +3,7 @@
 
 import { systemClock } from '@headroom/core/clock';
 import fc from 'fast-check';
+import type { AppDeps } from '../../../src/app.ts';
 import { startTestApp, type TestApp, testOperatorToken } from '../app.ts';
 import type { Resolve } from './request.ts';
 import type { Issued } from './routes.ts';
@@ -57,10 +58,15 @@ const keysQuery = 'SELECT id FROM api_keys WHERE tenant_id = $1 AND NOT (id = AN
  * const routes = fuzzRoutes(issued);
  * const target = await startFuzzTarget(issued);
  */
-export async function startFuzzTarget(issued: Issued): Promise<FuzzTarget> {
+export async function startFuzzTarget(
+  issued: Issued,
+  options: Pick<Parameters<typeof startTestApp>[0] & {}, 'pooler'> & Pick<AppDeps, 'onStatement'> = {},
+): Promise<FuzzTarget> {
   // Event streams end within 2 s: a stream on an export that cannot finish (its queue paused) is no hang.
   const t = await startTestApp({
+    ...(options.pooler ? { pooler: options.pooler } : {}),
     deps: {
+      ...(options.onStatement ? { onStatement: options.onStatement } : {}),
       clock: systemClock(),
       connection: fuzzConnection,
       exportEvents: { pollInterval: 100, streamLimit: 2_000 },
