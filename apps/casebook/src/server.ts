@@ -167,12 +167,14 @@ try {
   // Migrations hold a session lock and may run outside a transaction: one direct connection, closed after.
   const direct = new pg.Pool({ connectionString: directUrl, max: 1 });
   try {
+    // First: server connections PgBouncer opens from now on carry the bounds (the defaults persist in the
+    // database, so only a first start has a moment without them).
+    if (pooler) await applyRoleLimits(direct, config.database);
     const { applied } = await migrate(direct, {
       onRetry: (retry) => logger.warn(retry, 'migration waited too long for a lock; retrying'),
     });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     if (embedded) await direct.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    if (pooler) await applyRoleLimits(direct, config.database);
   } finally {
     await direct.end();
   }

@@ -3,11 +3,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startPgBouncer } from '@headroom/dev-servers/pgbouncer';
+import pg from 'pg';
 import { createTestDatabase } from './support/database.ts';
 import { startServerProcess } from './support/server-process.ts';
 
@@ -38,6 +40,24 @@ test('on an empty DATA_DIR: initdb, migrations, demo data, banner with logins; S
     const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
     assert.ok(existsSync(pidFile), 'PostgreSQL runs in DATA_DIR');
     assert.ok(existsSync(join(dataDir, 'operator-token')), 'the operator token is kept in DATA_DIR');
+    // pg_stat_statements (what `headroom db top` reads) and auto_explain are loaded, the statements tagged.
+    const pgPort = Number((await readFile(pidFile, 'utf8')).split('\n')[3]);
+    const stats = new pg.Client({
+      connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/casebook`,
+    });
+    await stats.connect();
+    try {
+      const { rows } = await stats.query(
+        "SELECT count(*)::int AS n FROM pg_stat_statements WHERE query LIKE '%route=''POST%20%2Fv1%2Fauth%2Flogin''%'",
+      );
+      assert.ok(rows[0].n > 0, 'the login route tagged its statements');
+      assert.equal(
+        (await stats.query('SHOW auto_explain.log_min_duration')).rows[0]['auto_explain.log_min_duration'],
+        '250ms',
+      );
+    } finally {
+      await stats.end();
+    }
 
     // A client that sends half a body must not keep SIGTERM from finishing.
     const { port } = new URL(url);
@@ -71,6 +91,57 @@ test('DATABASE_URL switches to an external PostgreSQL; no embedded server is sta
     assert.equal(code, 0);
   } finally {
     await db.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('behind PgBouncer: DATABASE_URL is the pooler, DATABASE_DIRECT_URL takes migrations, seeding and LISTEN', async () => {
+  const upstream = new URL(process.env.HEADROOM_TEST_PG_URL!);
+  const bouncer = await startPgBouncer({
+    upstream: {
+      host: upstream.hostname,
+      port: Number(upstream.port),
+      user: decodeURIComponent(upstream.username),
+      password: decodeURIComponent(upstream.password),
+    },
+    poolSize: 2,
+  });
+  const db = await createTestDatabase({ migrated: false });
+  const dataDir = join(tmpdir(), `casebook-unused-${process.pid}-b`);
+  const name = new URL(db.url).pathname.slice(1);
+  try {
+    const { child, url } = await start({
+      DATABASE_URL: bouncer.url(name),
+      DATABASE_DIRECT_URL: db.url,
+      DATA_DIR: dataDir,
+      SEED_PROFILE: 'test',
+      DB_STATEMENT_TIMEOUT_MS: '1500',
+    });
+    assert.equal(await login(url), 200);
+    const signedIn = await fetch(`${url}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'analyst@acme.test', password: 'headroom-demo' }),
+    });
+    const { token } = (await signedIn.json()) as { token: string };
+    const search = await fetch(`${url}/v1/cases/search?q=fraud`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(search.status, 200);
+    const { rows } = await db.pool.query(
+      `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+       WHERE d.datname = current_database() AND s.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)`,
+    );
+    assert.deepEqual(rows[0]?.setconfig, [
+      'statement_timeout=1500',
+      'idle_in_transaction_session_timeout=5000',
+    ]);
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+  } finally {
+    await db.close();
+    await bouncer.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 });
