@@ -31,7 +31,11 @@ async function setup() {
   server = await startPostgres({
     dataDir: join(dataDir, 'pg'),
     ephemeral: true,
-    settings: { shared_preload_libraries: 'pg_stat_statements,auto_explain' },
+    // Room for every statement of the whole run, so no test's counts are evicted by another's.
+    settings: {
+      shared_preload_libraries: 'pg_stat_statements,auto_explain',
+      'pg_stat_statements.max': 20000,
+    },
   });
   await server.createDatabase(templateDatabase);
   const pool = new pg.Pool({ connectionString: server.url(templateDatabase), max: 1 });

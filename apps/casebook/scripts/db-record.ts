@@ -8,10 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { globalSetup, globalTeardown } from '../../../test/global-setup.ts';
-import { fuzzRoutes, type Issued } from '../test/support/fuzz/routes.ts';
-import { fuzzRoute } from '../test/support/fuzz/run.ts';
-import { startFuzzTarget } from '../test/support/fuzz/target.ts';
-import { statementRecorder } from '../test/support/statement-recorder.ts';
+import { recordEveryRoute } from '../test/support/statement-recorder.ts';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '30' }, seed: { type: 'string', default: '1' } },
@@ -26,18 +23,12 @@ if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${v
 export const cataloguePath = join(import.meta.dirname, '..', 'db', 'queries.json');
 
 await globalSetup();
-const recorder = statementRecorder();
-const issued: Issued = { cursors: [], etags: [], names: [] };
-const target = await startFuzzTarget(issued, { onStatement: recorder.record });
+let catalogue: Awaited<ReturnType<typeof recordEveryRoute>>;
 try {
-  for (const [i, route] of fuzzRoutes(issued).entries()) {
-    await fuzzRoute(target, issued, route, { runs, seed: seed + i });
-  }
+  catalogue = await recordEveryRoute({ runs, seed });
 } finally {
-  await target.t.close();
   await globalTeardown();
 }
-const catalogue = recorder.catalogue();
 await writeFile(cataloguePath, `${JSON.stringify(catalogue, null, 2)}\n`);
 console.log(
   `${catalogue.queries.length} statements from ${new Set(catalogue.queries.flatMap((q) => q.routes)).size} routes → ${cataloguePath}`,

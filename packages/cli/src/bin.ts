@@ -7,6 +7,7 @@ import { isHeadroomError } from '@headroom/core/errors';
 import { loadSpec, parseDuration, parseRatio, type Spec } from '@headroom/core/slo';
 import { type RunArtifact, toArtifact } from './artifact.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
+import { dbCommand, dbSummaries } from './db/command.ts';
 import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
 import { breachDetector, judge, judgeFigures, phaseNames } from './gate/judge.ts';
@@ -154,8 +155,8 @@ function commandHelp(name: string): string {
 const help = `headroom — load, judge and compare HTTP APIs against their budgets
 
 Usage:
-${Object.entries(commands)
-  .map(([name, c]) => `  headroom ${name.padEnd(8)} ${c.summary}`)
+${[...Object.entries(commands).map(([name, c]) => [name, c.summary]), ...dbSummaries]
+  .map(([name, summary]) => `  headroom ${name!.padEnd(10)} ${summary}`)
   .join('\n')}
 
 Run \`headroom <command> --help\` for a command's options and examples.
@@ -184,6 +185,8 @@ function ratioFlag(flag: string, text: string | undefined): number | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `headroom db ...` parses its own flags (db/command.ts).
+  if (argv[0] === 'db') return dbCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -4,6 +4,9 @@
 
 import { createHash } from 'node:crypto';
 import type { StatementSent } from '../../src/db/database.ts';
+import { fuzzRoutes, type Issued } from './fuzz/routes.ts';
+import { fuzzRoute } from './fuzz/run.ts';
+import { type FuzzTarget, startFuzzTarget } from './fuzz/target.ts';
 
 /** One statement of the catalogue (the JSON members `headroom db plans` and `db top` read). */
 export interface CatalogueEntry {
@@ -79,4 +82,39 @@ function jsonValue(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return `\\x${value.toString('hex')}`;
   if (Array.isArray(value)) return value.map(jsonValue);
   return value ?? null;
+}
+
+/**
+ * Sends every route the requests the fuzz suite draws (`runs` a route, seeds from `seed`), then each search
+ * shape with and without a cursor (the fuzz suite's draws rarely hit all eight), to a casebook whose statements
+ * `recorder` records; returns the catalogue.
+ *
+ * @example
+ * const { queries } = await recordEveryRoute({ runs: 30, seed: 1 });
+ */
+export async function recordEveryRoute(options: { runs: number; seed: number }): Promise<{
+  queries: CatalogueEntry[];
+}> {
+  const recorder = statementRecorder();
+  const issued: Issued = { cursors: [], etags: [], names: [] };
+  const target = await startFuzzTarget(issued, { onStatement: recorder.record });
+  try {
+    for (const [i, route] of fuzzRoutes(issued).entries()) {
+      await fuzzRoute(target, issued, route, { runs: options.runs, seed: options.seed + i });
+    }
+    await everySearchShape(target);
+  } finally {
+    await target.t.close();
+  }
+  return recorder.catalogue();
+}
+
+async function everySearchShape(target: FuzzTarget): Promise<void> {
+  for (const query of ['', 'q=fraud', 'status=open', 'q=fraud&status=open']) {
+    const url = `/v1/cases/search?limit=2${query ? `&${query}` : ''}`;
+    const first = await target.t.as(target.adminToken, { url });
+    const cursor = first.json().page?.next_cursor as string | undefined;
+    if (first.statusCode !== 200 || !cursor) throw new Error(`${url}: ${first.statusCode}, no next page`);
+    await target.t.as(target.adminToken, { url: `${url}&cursor=${encodeURIComponent(cursor)}` });
+  }
 }
