@@ -45,6 +45,21 @@ try {
   const id = (
     (await (await fetch(`${base}/v1/cases/search?limit=1`, { headers })).json()) as { data: { id: number }[] }
   ).data[0]!.id;
+  // The seeding's COPYs and index builds out of the way: the leaderboard is what the routes cost.
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'packages/cli/src/bin.ts'),
+      'db',
+      'top',
+      '--database-url',
+      databaseUrl,
+      '--reset',
+      '--limit',
+      '1',
+    ],
+    { env: { ...process.env, NODE_OPTIONS: '--conditions=@headroom/source' }, stdio: 'ignore' },
+  );
   for (const path of [
     '/v1/cases/search?q=fraud&limit=20',
     '/v1/cases/search?status=open&limit=20',
@@ -96,7 +111,7 @@ try {
     join(root, 'apps/casebook/db/plans.json'),
   ]);
   console.log(plans.split('\n').slice(-6).join('\n'));
-  timed('indexes', ['indexes', '--database-url', databaseUrl]);
+  console.log(timed('indexes', ['indexes', '--database-url', databaseUrl]));
 } finally {
   await casebook.stop();
   await rm(dataDir, { recursive: true, force: true });

@@ -41,10 +41,11 @@ if (!databaseUrl) {
     dataDir: join(config.dataDir, 'postgres'),
     onLog: (line) => logger.debug({ postgres: line }),
     onNotice: (message) => logger.info(message),
-    // The statistics `headroom db top` ranks, and the plan of any statement slower than DB_SLOW_PLAN_MS in the
-    // server's log (auto_explain).
+    // The statistics `headroom db top` ranks (planning time too: behind a transaction pooler every statement is
+    // planned afresh), and the plan of any statement slower than DB_SLOW_PLAN_MS in the server's log (auto_explain).
     settings: {
       shared_preload_libraries: 'pg_stat_statements,auto_explain',
+      'pg_stat_statements.track_planning': 'on',
       'auto_explain.log_min_duration': config.slowPlanMs,
       'auto_explain.log_format': 'json',
     },
