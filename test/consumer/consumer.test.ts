@@ -1,7 +1,7 @@
 // Installs Headroom as a user would: `npm pack` of @headroom/core, @headroom/fastify and @headroom/cli, the
 // tarballs installed together with Fastify 5 from the registry into a fresh project under the OS temp dir, and
 // there, on every supported Node line: the plugin registered with a cache, a rate limit and breakers on routes,
-// /metrics and /health served, `npx headroom --help` and a short `headroom load` against the app. The project's
+// /metrics and /health served, `npx headroom --help`, `headroom db lint` and a short `headroom load` against the app. The project's
 // TypeScript is type-checked against the published declarations, and publint and arethetypeswrong judge the
 // tarballs. No PostgreSQL or Redis: memory stores only. Any failure here means a package is not installable.
 
@@ -289,6 +289,32 @@ for (const line of supportedNodeLines) {
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^headroom — load, judge and compare/);
     assert.match(help.stdout, /Usage:/);
+    assert.match(help.stdout, /headroom db lint/);
+
+    // `headroom db lint` finds squawk where npm installed it for the user (squawk-cli's platform package).
+    const migrations = join(consumer, `migrations-${line}`);
+    mkdirSync(migrations, { recursive: true });
+    writeFileSync(
+      join(migrations, '.squawk.toml'),
+      'pg_version = "16"\nassume_in_transaction = true\nexcluded_rules = ["require-lock-timeout", "require-statement-timeout"]\n',
+    );
+    writeFileSync(
+      join(migrations, '001_items.sql'),
+      '-- headroom: no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS items_name ON items (name);\n',
+    );
+    const clean = await run('npx', ['--no-install', 'headroom', 'db', 'lint', migrations], {
+      cwd: consumer,
+      env: userEnv(line),
+    });
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /1 file, 0 violations/);
+    writeFileSync(join(migrations, '002_items_note.sql'), 'CREATE INDEX items_note ON items (note);\n');
+    const flagged = await run('npx', ['--no-install', 'headroom', 'db', 'lint', migrations], {
+      cwd: consumer,
+      env: userEnv(line),
+    });
+    assert.equal(flagged.code, 1, flagged.stdout + flagged.stderr);
+    assert.match(flagged.stdout, /002_items_note\.sql:1:1: .*require-concurrent-index-creation/);
 
     // Two generator threads: the compiled CLI must find its worker module in dist/.
     const load = await run(
