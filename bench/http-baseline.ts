@@ -8,7 +8,7 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constantRate, wrk } from './lib/load.ts';
+import { steadyRate, wrk } from './lib/load.ts';
 import { startNode } from './lib/process.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -100,12 +100,12 @@ try {
     'wire transfer',
     'invoice',
   ];
-  let n = 0;
-  const steady = await constantRate(
-    origin,
-    () => `/v1/cases/search?q=${encodeURIComponent(terms[n++ % terms.length]!)}`,
-    { rate: 200, seconds, headers: auth },
-  );
+  const steady = await steadyRate(origin, '/v1/cases/search?q=${pick(vars.terms)}', {
+    rate: 200,
+    seconds,
+    headers: auth,
+    vars: { terms },
+  });
   results.search200 = steady;
   console.log(
     `\nuncached search at a steady 200 req/s for ${seconds} s (100k cases, latency from intended start): ` +
@@ -113,18 +113,13 @@ try {
       `achieved ${fmt(steady.achievedRps, 0)} req/s, errors ${steady.errors}`,
   );
 
-  const depth = async (expand: string) => {
-    let i = 0;
-    return constantRate(
-      origin,
-      () => `/v1/cases/${ids[i++ % ids.length]}${expand ? `?expand=${expand}` : ''}`,
-      {
-        rate: 200,
-        seconds,
-        headers: auth,
-      },
-    );
-  };
+  const depth = (expand: string) =>
+    steadyRate(origin, `/v1/cases/\${pick(vars.ids)}${expand ? `?expand=${expand}` : ''}`, {
+      rate: 200,
+      seconds,
+      headers: auth,
+      vars: { ids },
+    });
   const d0 = await depth('');
   const d3 = await depth('owner.team.org');
   results.detail = { depth0: d0, depth3: d3, p95Ratio: d3.p95Ms / d0.p95Ms };

@@ -1,11 +1,10 @@
-// Two ways to load a server for the foundation benches: wrk (closed model, for peak throughput) and a
-// constant-rate open-model loop whose latencies count from each request's intended start (no
-// coordinated omission). The full generator is the `headroom` CLI's job; this is the minimum for honest
-// figures now.
+// Two ways to load a server for the benches: wrk (closed model, the peer tool for peak throughput) and a
+// steady open-model rate on the `headroom` CLI's own engine, whose latencies count from each request's intended
+// start (no coordinated omission).
 
 import { execFileSync } from 'node:child_process';
-import * as hdr from 'hdr-histogram-js';
-import { Pool } from 'undici';
+import { runScenario } from '../../packages/cli/src/engine/run.ts';
+import type { Scenario } from '../../packages/cli/src/scenario/scenario.ts';
 
 export interface WrkResult {
   rps: number;
@@ -37,6 +36,7 @@ export function wrk(
 
 export interface RateResult {
   sent: number;
+  /** Answers of 400 or more, and requests with no answer. */
   errors: number;
   achievedRps: number;
   p50Ms: number;
@@ -45,50 +45,53 @@ export interface RateResult {
 }
 
 /**
- * Sends `rate` requests per second for `seconds`, each scheduled at its intended start whether or not
- * earlier ones have answered; latency is measured from the intended start.
+ * Sends `rate` requests per second for `seconds` to one GET path (a `headroom` template: `${pick(vars.ids)}`,
+ * `${int(1, 500)}`), on the CLI's open-model engine: each request starts at its intended time whether or not
+ * earlier ones have answered, and its latency counts from then. Percentiles are of the admitted answers (the
+ * engine keeps 429/503 refusals apart).
+ *
+ * @example
+ * const r = await steadyRate(origin, '/v1/cases/${pick(vars.ids)}', { rate: 200, seconds: 15, vars: { ids } });
  */
-export async function constantRate(
+export async function steadyRate(
   origin: string,
-  paths: () => string,
-  options: { rate: number; seconds: number; headers?: Record<string, string>; connections?: number },
+  path: string,
+  options: {
+    rate: number;
+    seconds: number;
+    headers?: Record<string, string>;
+    vars?: Record<string, unknown>;
+    connections?: number;
+  },
 ): Promise<RateResult> {
-  const pool = new Pool(origin, { connections: options.connections ?? 64, pipelining: 1 });
-  const histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const interval = 1000 / options.rate;
-  const total = Math.round(options.rate * options.seconds);
-  const begin = performance.now();
-  let errors = 0;
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const intended = begin + i * interval;
-    const wait = intended - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    // A request sent late counts from its intended start (no coordinated omission); one sent a little
-    // early (timer granularity) counts from when it was really sent.
-    const start = Math.min(intended, performance.now());
-    inflight.push(
-      pool
-        .request({ method: 'GET', path: paths(), headers: options.headers })
-        .then(async (res) => {
-          await res.body.dump();
-          if (res.statusCode >= 400) errors++;
-        })
-        .catch(() => {
-          errors++;
-        })
-        .finally(() => {
-          histogram.recordValue(Math.round((performance.now() - start) * 1000));
-        }),
-    );
-  }
-  await Promise.all(inflight);
-  const elapsed = (performance.now() - begin) / 1000;
-  await pool.close();
-  const at = (p: number) => histogram.getValueAtPercentile(p) / 1000;
-  return { sent: total, errors, achievedRps: total / elapsed, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99) };
+  const scenario: Scenario = {
+    name: 'steady',
+    target: origin,
+    seed: 1,
+    model: 'open',
+    stages: [{ name: 'steady', durationMs: options.seconds * 1000, judge: true, rate: options.rate }],
+    maxInflight: 10_000,
+    timeoutMs: 10_000,
+    vars: options.vars ?? {},
+    feeds: {},
+    setup: [],
+    flows: [{ name: 'get', weight: 1, steps: [{ method: 'GET', path, headers: options.headers ?? {} }] }],
+    judgeThroughput: false,
+    checkFailures: 1,
+  };
+  const result = await runScenario(scenario, { connections: options.connections ?? 64 });
+  const cells = result.cells;
+  const merged = cells[0]!;
+  for (const cell of cells.slice(1)) merged.merge(cell);
+  const stage = result.stages[0]!;
+  let errors = merged.networkErrors;
+  for (const [code, n] of Object.entries(merged.codes)) if (Number(code) >= 400) errors += n;
+  return {
+    sent: stage.iterations,
+    errors,
+    achievedRps: stage.achievedRate,
+    p50Ms: merged.percentileMs(50),
+    p95Ms: merged.percentileMs(95),
+    p99Ms: merged.percentileMs(99),
+  };
 }
