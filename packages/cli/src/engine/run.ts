@@ -1,17 +1,21 @@
 // Runs a scenario against its target: open model (iterations start on schedule, latency from the
-// intended start) or closed model (virtual users with think time). Results per stage and route template.
+// intended start; open-model.ts) or closed model (virtual users with think time; closed-model.ts), after the
+// setup steps (setup.ts), with a second-by-second timeline (timeline.ts). This file runs the iterations and
+// files every answer under its stage and route template.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClosedStage, Flow, OpenStage, Scenario, Step } from '../scenario/scenario.ts';
 import type { TemplateContext } from '../scenario/template.ts';
 import { RouteStats, refusalStatuses } from '../stats/route-stats.ts';
+import { runClosedModel } from './closed-model.ts';
 import { runOpenModel } from './open-model.ts';
 import { compilePlainFlow, PlainIteration, type PlainStep, type RecordAnswer } from './plain-flow.ts';
 import { seededRandom } from './random.ts';
 import { renderRequest, type StepOutcome, sendStep } from './request.ts';
 import { routeMatcher } from './route-matcher.ts';
 import { ServerTimingPhases } from './server-timing.ts';
+import { startTimeline, type TimelinePoint } from './timeline.ts';
 import { createTransport } from './transport.ts';
 
 export interface StageReport {
@@ -28,15 +32,9 @@ export interface StageReport {
   lateStarts: number;
 }
 
+export { runSetup } from './setup.ts';
 /** One second of a run, for charts: requests completed, errors, and latency percentiles (corrected). */
-export interface TimelinePoint {
-  t: number;
-  requests: number;
-  errors: number;
-  p50: number;
-  p95: number;
-  p99: number;
-}
+export type { TimelinePoint } from './timeline.ts';
 
 export interface RunResult {
   scenario: string;
@@ -261,34 +259,28 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   if (options.warmConnections && setupErrors.length === 0) await transport.warm?.(options.warmConnections);
 
-  const timeline: TimelinePoint[] = [];
   let aborted: string | undefined;
-  const progress = setInterval(() => {
-    aborted ??= options.abortWhen?.(allCells());
-    const elapsedMs = now();
-    const stage = currentStage(scenario.stages, elapsedMs - runStart);
-    options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
-    timeline.push({
-      t: Math.round((elapsedMs - runStart) / 1000),
-      requests: recent.count,
-      errors: (recent.status['5xx'] ?? 0) + recent.networkErrors,
-      p50: recent.count ? recent.percentileMs(50) : 0,
-      p95: recent.count ? recent.percentileMs(95) : 0,
-      p99: recent.count ? recent.percentileMs(99) : 0,
-    });
-    recent.reset();
-  }, 1000);
-  progress.unref();
+  let runStart = Number.POSITIVE_INFINITY;
+  const ticker = startTimeline({
+    stages: scenario.stages,
+    recent,
+    now,
+    startMs: () => runStart,
+    onTick: ({ elapsedMs, stage }) => {
+      aborted ??= options.abortWhen?.(allCells());
+      options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
+    },
+  });
 
   loop.enable();
-  const runStart = options.startAt !== undefined ? options.startAt - performance.timeOrigin - t0 : now() + 20;
+  runStart = options.startAt !== undefined ? options.startAt - performance.timeOrigin - t0 : now() + 20;
   try {
     if (setupErrors.length === 0) {
       if (scenario.model === 'open') await runOpen(scenario, runStart);
       else await runClosed(scenario, runStart);
     }
   } finally {
-    clearInterval(progress);
+    ticker.stop();
     loop.disable();
     await transport.close();
   }
@@ -314,22 +306,18 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     });
   }
 
-  async function runClosed(s: Scenario, start: number) {
-    let stageStart = start;
-    for (const [index, stage] of (s.stages as ClosedStage[]).entries()) {
-      const end = stageStart + stage.durationMs;
-      const report = stageReports[index]!;
-      await Promise.all(
-        Array.from({ length: vusOf(stage.vus, shard) }, async () => {
-          while (now() < end && !aborted) {
-            report.iterations++;
-            await runSteps(pickFlow().steps, iterationValues(), index, now());
-            if (stage.thinkTimeMs > 0) await sleep(stage.thinkTimeMs);
-          }
-        }),
-      );
-      stageStart = end;
-    }
+  function runClosed(s: Scenario, start: number) {
+    return runClosedModel({
+      stages: s.stages as ClosedStage[],
+      shard,
+      startMs: start,
+      now,
+      stopped: () => aborted !== undefined,
+      iterate: async (stage) => {
+        stageReports[stage]!.iterations++;
+        await runSteps(pickFlow().steps, iterationValues(), stage, now());
+      },
+    });
   }
 
   const durationMs = now() - runStart;
@@ -351,14 +339,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       max: Math.max(0, loop.max / 1e6 - loopResolutionMs),
     },
     setupErrors,
-    timeline,
+    timeline: ticker.points,
     ...(aborted ? { aborted } : {}),
   };
-}
-
-/** This shard's share of `vus`, spreading the remainder over the first shards. */
-function vusOf(vus: number, shard: Shard): number {
-  return Math.floor(vus / shard.count) + (shard.index < vus % shard.count ? 1 : 0);
 }
 
 function weightedPicker(flows: Flow[], random: () => number): () => Flow {
@@ -373,48 +356,4 @@ function weightedPicker(flows: Flow[], random: () => number): () => Flow {
     }
     return flows.at(-1)!;
   };
-}
-
-function currentStage(stages: readonly { name: string; durationMs: number }[], elapsed: number): string {
-  let t = 0;
-  for (const stage of stages) {
-    t += stage.durationMs;
-    if (elapsed < t) return stage.name;
-  }
-  return stages.at(-1)?.name ?? '';
-}
-
-/**
- * Runs a scenario's setup steps once and returns the variables they captured (or the first failure), for
- * runs split across threads that must share one login.
- *
- * @example
- * const { values, errors } = await runSetup(scenario);
- */
-export async function runSetup(
-  scenario: Scenario,
-): Promise<{ values: Record<string, unknown>; errors: string[] }> {
-  const now = () => performance.now();
-  const transport = createTransport(scenario.target, { connections: 4, timeoutMs: scenario.timeoutMs, now });
-  const values: Record<string, unknown> = {};
-  const context: TemplateContext = {
-    values: { vars: scenario.vars, ...values },
-    random: seededRandom(scenario.seed),
-  };
-  try {
-    for (const step of scenario.setup) {
-      const outcome = await sendStep(transport, step, context, now);
-      if (outcome.checkFailed) {
-        return {
-          values,
-          errors: [`${outcome.method} ${outcome.path}: ${outcome.error ?? `status ${outcome.status}`}`],
-        };
-      }
-      Object.assign(values, outcome.captured);
-      Object.assign(context.values, outcome.captured);
-    }
-    return { values, errors: [] };
-  } finally {
-    await transport.close();
-  }
 }

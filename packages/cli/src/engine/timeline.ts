@@ -1,0 +1,72 @@
+// A run's second-by-second account: every second, the answers of the second before (count, errors, p50/p95/p99)
+// become a point of the timeline, the stage being run is named for the progress line, and the abort check runs.
+
+import type { RouteStats } from '../stats/route-stats.ts';
+
+/** One second of a run. */
+export interface TimelinePoint {
+  /** Seconds since the first stage began. */
+  t: number;
+  requests: number;
+  errors: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** What the ticker reports each second, besides the point. */
+export interface TimelineTick {
+  elapsedMs: number;
+  stage: string;
+  /** The answers of the second just ended (reset after the tick). */
+  recent: RouteStats;
+}
+
+/**
+ * Starts a one-second ticker: each tick calls `onTick` (progress, abort checks), then turns `recent`'s answers
+ * into a point of `points` and resets it. `stop()` ends it.
+ *
+ * @example
+ * const ticker = startTimeline({ stages, recent, now, startMs: () => runStart, onTick });
+ * try { await run(); } finally { ticker.stop(); }
+ */
+export function startTimeline(options: {
+  stages: readonly { name: string; durationMs: number }[];
+  recent: RouteStats;
+  now: () => number;
+  /** When the first stage began (read at each tick: it is set once the run starts). */
+  startMs: () => number;
+  onTick: (tick: TimelineTick) => void;
+}): { points: TimelinePoint[]; stop(): void } {
+  const { recent, now } = options;
+  const points: TimelinePoint[] = [];
+  const timer = setInterval(() => {
+    const elapsedMs = now();
+    const sinceStart = elapsedMs - options.startMs();
+    options.onTick({ elapsedMs, stage: currentStage(options.stages, sinceStart), recent });
+    points.push({
+      t: Math.round(sinceStart / 1000),
+      requests: recent.count,
+      errors: (recent.status['5xx'] ?? 0) + recent.networkErrors,
+      p50: recent.count ? recent.percentileMs(50) : 0,
+      p95: recent.count ? recent.percentileMs(95) : 0,
+      p99: recent.count ? recent.percentileMs(99) : 0,
+    });
+    recent.reset();
+  }, 1000);
+  timer.unref();
+  return { points, stop: () => clearInterval(timer) };
+}
+
+/** The stage running `elapsed` ms after the first began (the last one after the end). */
+export function currentStage(
+  stages: readonly { name: string; durationMs: number }[],
+  elapsed: number,
+): string {
+  let t = 0;
+  for (const stage of stages) {
+    t += stage.durationMs;
+    if (elapsed < t) return stage.name;
+  }
+  return stages.at(-1)?.name ?? '';
+}
