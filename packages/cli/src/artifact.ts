@@ -18,7 +18,7 @@ export interface RunArtifact {
   /** The build of the service under test: its version and commit, from the flags or its headroom_build_info. */
   release?: Release;
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; node: string };
-  result: Omit<RunResult, 'cells'> & { cells: RouteStatsJson[] };
+  result: Omit<RunResult, 'cells' | 'seconds'> & { cells: RouteStatsJson[] };
   gate?: GateResult;
 }
 
@@ -34,7 +34,7 @@ export function toArtifact(
   gate?: GateResult,
   release?: Release,
 ): RunArtifact {
-  const { cells, ...rest } = result;
+  const { cells, seconds: _inMemoryOnly, ...rest } = result;
   return {
     format: 'headroom-run/1',
     scenario: {

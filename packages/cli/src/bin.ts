@@ -11,6 +11,7 @@ import { dbCommand, dbSummaries } from './db/command.ts';
 import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
 import { breachDetector, judge, judgeFigures, phaseNames } from './gate/judge.ts';
+import { judgeSpike, spikeTable } from './gate/spike.ts';
 import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
 import { writeGenerated } from './gen/gen.ts';
@@ -294,6 +295,8 @@ async function main(argv: string[]): Promise<number> {
   const workers = wholeNumber('--workers', values.workers, 1, 1);
   const warmConnections = wholeNumber('--warm-connections', values['warm-connections'], 0, 0);
   const checkFailures = ratioFlag('--check-failures', values['check-failures']) ?? scenario.checkFailures;
+  if (workers > 1 && scenario.spike)
+    throw new UsageError(`${file}: a spike verdict needs the run on one thread (drop --workers)`);
   if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
   // Asked before the run, so its figures are not skewed by the scrape.
   const release = await findRelease(scenario.target, {
@@ -345,6 +348,8 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`${stageTable(result)}\n\n`);
   const gate = judge(result, spec, { checkFailures });
   process.stdout.write(`${verdictTable(gate)}\n`);
+  const spike = scenario.spike ? judgeSpike(result, scenario.spike) : undefined;
+  if (spike) process.stdout.write(`\n${spikeTable(spike)}\n`);
   const artifact = toArtifact(
     scenario,
     result,
@@ -353,7 +358,7 @@ async function main(argv: string[]): Promise<number> {
   );
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
   await writeReports(artifact, values);
-  return gate.verdict === 'fail' || result.aborted ? 1 : 0;
+  return gate.verdict === 'fail' || result.aborted || spike?.pass === false ? 1 : 0;
 }
 
 async function writeReports(

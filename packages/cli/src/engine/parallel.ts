@@ -22,7 +22,7 @@ export interface WorkerInput {
   setupValues: Record<string, unknown>;
 }
 
-export type WorkerOutput = Omit<RunResult, 'cells'> & { cells: RouteStatsJson[] };
+export type WorkerOutput = Omit<RunResult, 'cells' | 'seconds'> & { cells: RouteStatsJson[] };
 
 /**
  * Runs `scenario` (loaded from `scenarioFile`) on `workers` threads and merges their results.
@@ -102,6 +102,8 @@ export function mergeResults(outputs: WorkerOutput[]): RunResult {
         p50: Math.max(at.p50, point.p50),
         p95: Math.max(at.p95, point.p95),
         p99: Math.max(at.p99, point.p99),
+        codes: addCounts(at.codes ?? {}, point.codes ?? {}),
+        networkErrors: (at.networkErrors ?? 0) + (point.networkErrors ?? 0),
       });
     else timeline.set(point.t, { ...point });
   }
@@ -112,6 +114,8 @@ export function mergeResults(outputs: WorkerOutput[]): RunResult {
     stages,
     cells: [...cells.values()],
     timeline: [...timeline.values()].sort((a, b) => a.t - b.t),
+    // Per-second cells stay in their threads: spike verdicts need a run on one thread.
+    seconds: [],
     eventLoopDelayMs: {
       p50: worst((o) => o.eventLoopDelayMs.p50),
       p99: worst((o) => o.eventLoopDelayMs.p99),
@@ -133,5 +137,12 @@ function emptyResult(scenario: Scenario, setupErrors: string[]): RunResult {
     eventLoopDelayMs: { p50: 0, p99: 0, max: 0 },
     setupErrors,
     timeline: [],
+    seconds: [],
   };
+}
+
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [key, n] of Object.entries(b)) sum[key] = (sum[key] ?? 0) + n;
+  return sum;
 }

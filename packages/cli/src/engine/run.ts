@@ -50,6 +50,11 @@ export interface RunResult {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   setupErrors: string[];
   timeline: TimelinePoint[];
+  /**
+   * Each second's answers in full (its `stage` is the second, from the first stage's start), for verdicts
+   * over spans of seconds; kept in memory, not in the artifact. Empty for runs split over threads.
+   */
+  seconds: RouteStats[];
   /** Why the run stopped before its schedule ended, if it did. */
   aborted?: string;
 }
@@ -340,6 +345,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     },
     setupErrors,
     timeline: ticker.points,
+    seconds: ticker.seconds,
     ...(aborted ? { aborted } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // A run's second-by-second account: every second, the answers of the second before (count, errors, p50/p95/p99)
 // become a point of the timeline, the stage being run is named for the progress line, and the abort check runs.
 
-import type { RouteStats } from '../stats/route-stats.ts';
+import { RouteStats } from '../stats/route-stats.ts';
 
 /** One second of a run. */
 export interface TimelinePoint {
@@ -12,6 +12,10 @@ export interface TimelinePoint {
   p50: number;
   p95: number;
   p99: number;
+  /** Answers by exact status code. */
+  codes?: Record<string, number>;
+  /** Requests without an answer. */
+  networkErrors?: number;
 }
 
 /** What the ticker reports each second, besides the point. */
@@ -37,15 +41,23 @@ export function startTimeline(options: {
   /** When the first stage began (read at each tick: it is set once the run starts). */
   startMs: () => number;
   onTick: (tick: TimelineTick) => void;
-}): { points: TimelinePoint[]; stop(): void } {
+}): { points: TimelinePoint[]; seconds: RouteStats[]; stop(): void } {
   const { recent, now } = options;
   const points: TimelinePoint[] = [];
+  // Each second's answers in full (histograms too), for verdicts over a span of seconds (a spike's recovery).
+  const seconds: RouteStats[] = [];
   const timer = setInterval(() => {
     const elapsedMs = now();
     const sinceStart = elapsedMs - options.startMs();
     options.onTick({ elapsedMs, stage: currentStage(options.stages, sinceStart), recent });
+    const t = Math.round(sinceStart / 1000);
+    const second = new RouteStats(`${t}`, 'all');
+    second.merge(recent);
+    seconds.push(second);
     points.push({
-      t: Math.round(sinceStart / 1000),
+      t,
+      codes: { ...recent.codes },
+      networkErrors: recent.networkErrors,
       requests: recent.count,
       errors: (recent.status['5xx'] ?? 0) + recent.networkErrors,
       p50: recent.count ? recent.percentileMs(50) : 0,
@@ -55,7 +67,7 @@ export function startTimeline(options: {
     recent.reset();
   }, 1000);
   timer.unref();
-  return { points, stop: () => clearInterval(timer) };
+  return { points, seconds, stop: () => clearInterval(timer) };
 }
 
 /** The stage running `elapsed` ms after the first began (the last one after the end). */

@@ -16,5 +16,6 @@ const result = await runScenario(scenario, {
   startAt: input.startAt,
   setupValues: input.setupValues,
 });
-const output: WorkerOutput = { ...result, cells: result.cells.map((c) => c.toJSON()) };
+const { seconds: _inMemoryOnly, ...rest } = result;
+const output: WorkerOutput = { ...rest, cells: result.cells.map((c) => c.toJSON()) };
 parentPort?.postMessage(output);

@@ -7,7 +7,7 @@ import { parseDuration, parseRate, parseRatio, readYaml } from '@headroom/core/s
 import { Ajv } from 'ajv';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { cliErrors } from '../errors.ts';
-import type { ClosedStage, Flow, OpenStage, Scenario, Step } from './scenario.ts';
+import type { ClosedStage, Flow, OpenStage, Scenario, SpikeCriteria, Step } from './scenario.ts';
 import { scenarioSchema } from './schema.ts';
 
 interface RawStage {
@@ -38,6 +38,14 @@ interface RawScenario {
   spec?: string;
   judgeThroughput?: boolean;
   checkFailures?: string | number;
+  spike?: {
+    stage: string;
+    baseline?: string;
+    recovery?: string;
+    p99Factor?: number;
+    recoveryFactor?: number;
+    refusals?: number[];
+  };
 }
 
 /** The merged YAML of a scenario and its `extends` chain, and where each top-level key was written. */
@@ -95,6 +103,41 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     judgeThroughput: raw.judgeThroughput ?? false,
     checkFailures: raw.checkFailures === undefined ? 0 : parseRatio(raw.checkFailures).value,
     ...(raw.spec ? { spec: resolve(base, raw.spec) } : {}),
+    ...(raw.spike ? { spike: spikeCriteria(raw.spike, stages, (key) => where(`/spike/${key}`)) } : {}),
+  };
+}
+
+// The spike block, its stage names checked against the stages: a name that is not there is the file's mistake.
+function spikeCriteria(
+  raw: NonNullable<RawScenario['spike']>,
+  stages: { name: string }[],
+  where: (key: string) => string,
+): SpikeCriteria {
+  const names = stages.map((s) => s.name);
+  const index = names.indexOf(raw.stage);
+  if (index < 0)
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
+      `${where('stage')}: spike.stage "${raw.stage}" is not a stage (${names.join(', ')})`,
+    );
+  if (index === names.length - 1)
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
+      `${where('stage')}: spike.stage "${raw.stage}" needs a stage after it, to recover in`,
+    );
+  const baseline = raw.baseline ?? names[index - 1];
+  if (baseline === undefined || !names.includes(baseline) || baseline === raw.stage)
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
+      `${where(raw.baseline ? 'baseline' : 'stage')}: spike needs a baseline stage other than the spike (spike.baseline, or a stage before it)`,
+    );
+  return {
+    stage: raw.stage,
+    baseline,
+    recoveryMs: parseDuration(raw.recovery ?? '5s'),
+    p99Factor: raw.p99Factor ?? 2,
+    recoveryFactor: raw.recoveryFactor ?? 1.2,
+    refusals: raw.refusals ?? [429, 503],
   };
 }
 

@@ -69,4 +69,22 @@ export interface Scenario {
   spec?: string;
   /** Largest share of a route's requests whose checks (status, `expect`) may fail; beyond it the run fails. */
   checkFailures: number;
+  /** A spike drill's criteria, judged on the run (gate/spike.ts). */
+  spike?: SpikeCriteria;
+}
+
+/** What a spike must not break: judged by `judgeSpike`, exit 1 when any fails. */
+export interface SpikeCriteria {
+  /** The overload stage. */
+  stage: string;
+  /** The stage it is compared with. @default the stage before `stage` */
+  baseline: string;
+  /** Back to normal within this long after the spike's end, in ms. @default 5000 */
+  recoveryMs: number;
+  /** The admitted p99 during the spike at most this many times the baseline's. @default 2 */
+  p99Factor: number;
+  /** Recovered: the admitted p99 from then on at most this many times the baseline's (or 2 ms above it). @default 1.2 */
+  recoveryFactor: number;
+  /** The only answers other than 2xx and 3xx allowed during the spike. @default [429, 503] */
+  refusals: number[];
 }

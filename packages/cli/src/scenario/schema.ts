@@ -86,6 +86,20 @@ export const scenarioSchema = {
     },
     spec: { type: 'string' },
     judgeThroughput: { type: 'boolean' },
+    spike: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['stage'],
+      description: 'a spike drill: the overload stage, judged for refusals, admitted p99 and recovery',
+      properties: {
+        stage: { type: 'string', minLength: 1 },
+        baseline: { type: 'string', minLength: 1 },
+        recovery: duration,
+        p99Factor: { type: 'number', exclusiveMinimum: 0 },
+        recoveryFactor: { type: 'number', minimum: 1 },
+        refusals: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, minItems: 1 },
+      },
+    },
     checkFailures: {
       anyOf: [
         { type: 'string', pattern: ratioPattern },

@@ -104,6 +104,7 @@ export function reportArtifact(options: ReportArtifactOptions = {}): {
     eventLoopDelayMs: { p50: 0.1, p99: 0.8, max: 2 },
     setupErrors: [],
     timeline,
+    seconds: [],
   };
   const gate = judge(result, spec);
   const artifact: RunArtifact = {

@@ -1,0 +1,131 @@
+// The spike drill's verdict: a service taking ten times its load for a while must answer beyond its capacity
+// only with refusals (429/503), keep the requests it admits fast (admitted p99 within a factor of the stage
+// before), and be back to normal soon after (goal ≤ 5 s). Judged on a run's stage cells and its per-second
+// cells; `headroom load` prints it and exits 1 when any criterion fails.
+
+import type { RunResult } from '../engine/run.ts';
+import type { SpikeCriteria } from '../scenario/scenario.ts';
+import { RouteStats } from '../stats/route-stats.ts';
+
+/** One criterion of the drill. */
+export interface SpikeCheck {
+  name: 'refusals only' | 'admitted p99' | 'recovery';
+  pass: boolean;
+  /** What was seen, against what was allowed. */
+  detail: string;
+}
+
+export interface SpikeVerdict {
+  pass: boolean;
+  checks: SpikeCheck[];
+  /** Seconds from the spike's end until normal again; undefined when it never got there in the run. */
+  recoverySeconds: number | undefined;
+}
+
+/** "Back to normal" in a second: its refusals within 1 point of the baseline's share. */
+const shareSlack = 0.01;
+/**
+ * And from that second to the end of the run, the admitted p99 within `recoveryFactor` (1.2) × the baseline's,
+ * or 2 ms above it (sub-millisecond p99s move by more than 20% on scheduling noise alone).
+ */
+const p99Recovered = (baseline: number, factor: number) => Math.max(factor * baseline, baseline + 2);
+
+/**
+ * Judges `result` against `criteria`. Needs the run's per-second cells (a run on one thread).
+ *
+ * @example
+ * const verdict = judgeSpike(result, scenario.spike);
+ * if (!verdict.pass) process.exitCode = 1;
+ */
+export function judgeSpike(result: RunResult, criteria: SpikeCriteria): SpikeVerdict {
+  const stageCell = (name: string) => {
+    const merged = new RouteStats(name, 'all');
+    for (const cell of result.cells) if (cell.stage === name) merged.merge(cell);
+    return merged;
+  };
+  const baseline = stageCell(criteria.baseline);
+  const spike = stageCell(criteria.stage);
+  const refusedShare = (cell: RouteStats) => {
+    let refused = 0;
+    for (const code of criteria.refusals) refused += cell.codes[code] ?? 0;
+    return cell.count === 0 ? 0 : refused / cell.count;
+  };
+  const checks: SpikeCheck[] = [];
+
+  // 1. Beyond capacity, only refusals: any other 4xx or 5xx, or a request with no answer, fails.
+  const others = Object.entries(spike.codes)
+    .filter(([code]) => Number(code) >= 400 && !criteria.refusals.includes(Number(code)))
+    .map(([code, n]) => `${n} × ${code}`);
+  if (spike.networkErrors > 0) others.push(`${spike.networkErrors} without an answer`);
+  const refused = criteria.refusals.map((code) => `${spike.codes[code] ?? 0} × ${code}`).join(', ');
+  checks.push({
+    name: 'refusals only',
+    pass: others.length === 0 && spike.count > 0,
+    detail:
+      spike.count === 0
+        ? `no answers in stage "${criteria.stage}"`
+        : `${refused}${others.length ? `; also ${others.join(', ')}` : ''} of ${spike.count} in "${criteria.stage}"`,
+  });
+
+  // 2. What is admitted stays fast.
+  const baseP99 = baseline.percentileMs(99);
+  const spikeP99 = spike.percentileMs(99);
+  const limit = criteria.p99Factor * baseP99;
+  checks.push({
+    name: 'admitted p99',
+    pass: baseline.admitted > 0 && spike.admitted > 0 && spikeP99 <= limit,
+    detail: `${ms(spikeP99)} in "${criteria.stage}" ≤ ${criteria.p99Factor} × ${ms(baseP99)} of "${criteria.baseline}" (${ms(limit)})`,
+  });
+
+  // 3. Recovery: the first second after the spike from which the refusals are back to the baseline's share
+  // and the admitted p99 of the rest of the run is back near the baseline's.
+  const spikeEndMs = stageEnd(result, criteria.stage);
+  const after = result.seconds.filter((cell) => Number(cell.stage) * 1000 > spikeEndMs);
+  const shareBound = refusedShare(baseline) + shareSlack;
+  const p99Bound = p99Recovered(baseP99, criteria.recoveryFactor);
+  let recoverySeconds: number | undefined;
+  for (let i = 0; i < after.length; i++) {
+    const rest = new RouteStats('rest', 'all');
+    for (const cell of after.slice(i)) rest.merge(cell);
+    const second = after[i]!;
+    if (second.count === 0 || refusedShare(second) > shareBound) continue;
+    if (refusedShare(rest) > shareBound || rest.percentileMs(99) > p99Bound) continue;
+    // A second's answers are those that completed in it: the second that ends at `t` began at `t - 1`.
+    recoverySeconds = Math.max(0, (Number(second.stage) - 1) * 1000 - spikeEndMs) / 1000;
+    break;
+  }
+  checks.push({
+    name: 'recovery',
+    pass: recoverySeconds !== undefined && recoverySeconds * 1000 <= criteria.recoveryMs,
+    detail:
+      recoverySeconds === undefined
+        ? `not back to normal before the run ended (refusals ≤ ${pct(shareBound)}, admitted p99 ≤ ${ms(p99Bound)})`
+        : `back to normal ${recoverySeconds.toFixed(0)} s after the spike (≤ ${criteria.recoveryMs / 1000} s; refusals ≤ ${pct(shareBound)}, admitted p99 ≤ ${ms(p99Bound)})`,
+  });
+  return { pass: checks.every((c) => c.pass), checks, recoverySeconds };
+}
+
+/** The spike verdict as Markdown, a row per criterion. */
+export function spikeTable(verdict: SpikeVerdict): string {
+  const rows = verdict.checks.map((c) => `| ${c.name} | ${c.pass ? 'pass' : 'FAIL'} | ${c.detail} |`);
+  return [
+    `spike: ${verdict.pass ? 'pass' : 'FAIL'}`,
+    '',
+    '| criterion | verdict | seen |',
+    '| --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+// When `stage` ends, in ms from the first stage's start.
+function stageEnd(result: RunResult, stage: string): number {
+  let end = 0;
+  for (const s of result.stages) {
+    end += s.durationMs;
+    if (s.name === stage) return end;
+  }
+  return end;
+}
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
