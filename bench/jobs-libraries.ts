@@ -32,8 +32,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startPostgres } from '@headroom/dev-servers/postgres';
 import type * as hdr from 'hdr-histogram-js';
 import pg from 'pg';
+import { histogram, percentileMs } from './lib/histogram.ts';
 import { type Contender, graphileWorker, headroomJobs, pgBoss } from './lib/job-queues.ts';
-import { histogram, percentileMs } from './lib/open-loop.ts';
 
 const jobCount = Number(process.env.JOBS_N ?? 10_000);
 const workers = Number(process.env.JOBS_WORKERS ?? 24);

@@ -57,7 +57,7 @@ import {
   webhookHeaders,
   webhooksSchemaSql,
 } from '../packages/core/src/webhooks/index.ts';
-import { histogram, percentileMs } from './lib/open-loop.ts';
+import { histogram, percentileMs } from './lib/histogram.ts';
 import { startNode, treeCpuSeconds } from './lib/process.ts';
 import type { AttemptRow, StatementStats, WorkersMessage } from './servers/webhook-workers.ts';
 
