@@ -18,11 +18,18 @@ export interface WorkerInput {
   connections: number;
   warmConnections: number;
   shard: { index: number; count: number };
-  startAt: number;
   setupValues: Record<string, unknown>;
 }
 
 export type WorkerOutput = Omit<RunResult, 'cells' | 'seconds'> & { cells: RouteStatsJson[] };
+
+/** What a load thread posts: that it has loaded (and waits for its start), then its figures. */
+export type WorkerMessage = { ready: true } | WorkerOutput;
+
+/** What the main thread posts once every thread has loaded: when the first stage starts (absolute ms). */
+export interface StartMessage {
+  startAt: number;
+}
 
 /**
  * Runs `scenario` (loaded from `scenarioFile`) on `workers` threads and merges their results.
@@ -37,31 +44,46 @@ export async function runParallel(
 ): Promise<RunResult> {
   const setup = await runSetup(scenario);
   if (setup.errors.length > 0) return emptyResult(scenario, setup.errors);
-  const startAt = performance.timeOrigin + performance.now() + 200; // time for the threads to start
-  const outputs = await Promise.all(
-    Array.from({ length: options.workers }, (_, index) => {
-      const input: WorkerInput = {
-        scenarioFile,
-        target: scenario.target,
-        routes: options.routes ?? [],
-        phases: options.phases ?? {},
-        connections: Math.max(1, Math.ceil((options.connections ?? 256) / options.workers)),
-        warmConnections: Math.ceil((options.warmConnections ?? 0) / options.workers),
-        shard: { index, count: options.workers },
-        startAt,
-        setupValues: setup.values,
-      };
-      return new Promise<WorkerOutput>((resolve, reject) => {
-        const worker = new Worker(workerUrl, { workerData: input });
-        worker.once('message', resolve);
-        worker.once('error', reject);
-        worker.once(
-          'exit',
-          (code) => code !== 0 && reject(new Error(`load worker ${index} exited with ${code}`)),
-        );
+  // A barrier: each thread says when it has loaded, then all get one start time. A fixed lead (it was 200 ms)
+  // is too short for a thread that compiles the engine on a busy machine: every arrival then starts late.
+  const ready: Promise<void>[] = [];
+  const workers: Worker[] = [];
+  const results = Array.from({ length: options.workers }, (_, index) => {
+    const input: WorkerInput = {
+      scenarioFile,
+      target: scenario.target,
+      routes: options.routes ?? [],
+      phases: options.phases ?? {},
+      connections: Math.max(1, Math.ceil((options.connections ?? 256) / options.workers)),
+      warmConnections: Math.ceil((options.warmConnections ?? 0) / options.workers),
+      shard: { index, count: options.workers },
+      setupValues: setup.values,
+    };
+    const worker = new Worker(workerUrl, { workerData: input });
+    workers.push(worker);
+    let loaded!: () => void;
+    ready.push(
+      new Promise<void>((resolve) => {
+        loaded = resolve;
+      }),
+    );
+    return new Promise<WorkerOutput>((resolve, reject) => {
+      worker.on('message', (message: WorkerMessage) => {
+        if ('ready' in message) loaded();
+        else resolve(message);
       });
-    }),
-  );
+      worker.once('error', reject);
+      worker.once(
+        'exit',
+        (code) => code !== 0 && reject(new Error(`load worker ${index} exited with ${code}`)),
+      );
+    });
+  });
+  // A thread that failed to load rejects its result: stop waiting for the others to be ready then.
+  await Promise.race([Promise.all(ready), Promise.all(results)]);
+  const startAt = performance.timeOrigin + performance.now() + 20;
+  for (const worker of workers) worker.postMessage({ startAt } satisfies StartMessage);
+  const outputs = await Promise.all(results);
   return mergeResults(outputs);
 }
 

@@ -71,6 +71,11 @@ export interface RunOptions {
   /** When the stages start, as an absolute time (`performance.timeOrigin + performance.now()`), so that
    * shards in several threads share one schedule. @default 20 ms from now */
   startAt?: number;
+  /**
+   * Called once everything before the first arrival is done (setup, warm connections); resolves with the
+   * start time (as `startAt`). Threads of one run use it as a barrier: see runParallel.
+   */
+  ready?: () => Promise<number>;
   /** Variables from a setup already run elsewhere (the main thread); setup is then skipped here. */
   setupValues?: Record<string, unknown>;
   /** Route templates to name requests by (the spec's). */
@@ -278,7 +283,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   });
 
   loop.enable();
-  runStart = options.startAt !== undefined ? options.startAt - performance.timeOrigin - t0 : now() + 20;
+  const startAt = options.ready ? await options.ready() : options.startAt;
+  runStart = startAt !== undefined ? startAt - performance.timeOrigin - t0 : now() + 20;
   try {
     if (setupErrors.length === 0) {
       if (scenario.model === 'open') await runOpen(scenario, runStart);

@@ -1,8 +1,9 @@
-// One load thread of runParallel: loads the scenario, runs its shard, posts the figures back.
+// One load thread of runParallel: loads the scenario, says it is ready, runs its shard from the start time the
+// main thread sends, posts the figures back.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadScenario } from '../scenario/load-scenario.ts';
-import type { WorkerInput, WorkerOutput } from './parallel.ts';
+import type { StartMessage, WorkerInput, WorkerMessage, WorkerOutput } from './parallel.ts';
 import { runScenario } from './run.ts';
 
 const input = workerData as WorkerInput;
@@ -13,7 +14,12 @@ const result = await runScenario(scenario, {
   connections: input.connections,
   warmConnections: input.warmConnections,
   shard: input.shard,
-  startAt: input.startAt,
+  // Loaded and connected: say so, and start when every thread has (the main thread sends one start to all).
+  ready: () =>
+    new Promise<number>((resolve) => {
+      parentPort?.once('message', (message: StartMessage) => resolve(message.startAt));
+      parentPort?.postMessage({ ready: true } satisfies WorkerMessage);
+    }),
   setupValues: input.setupValues,
 });
 const { seconds: _inMemoryOnly, ...rest } = result;
