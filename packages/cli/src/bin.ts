@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { isHeadroomError } from '@headroom/core/errors';
 import { loadSpec, parseDuration, parseRatio, type Spec } from '@headroom/core/slo';
 import { type RunArtifact, toArtifact } from './artifact.ts';
+import { findCapacity, instancesFor } from './capacity.ts';
 import { compareRuns, mergeShards } from './compare/compare.ts';
 import { dbCommand, dbSummaries } from './db/command.ts';
 import { runParallel } from './engine/parallel.ts';
@@ -78,6 +79,29 @@ const commands: Record<string, CommandHelp> = {
     examples: [
       'headroom check summary.json --from k6 --spec headroom.yaml',
       'headroom check ac.json --from autocannon --spec headroom.yaml --route "GET /v1/cases/search"',
+    ],
+  },
+  capacity: {
+    usage: 'headroom capacity <scenario.yaml> --spec FILE [--min R] [--max R] [--probe 10s] [--peak R]',
+    summary: 'find the highest rate that holds the SLO (bisection), and the instances a peak needs',
+    options: [
+      ['--target URL', "the server to probe (overrides the scenario's target)"],
+      [
+        '--spec FILE',
+        "headroom.yaml: the objectives each probe is judged against (overrides the scenario's)",
+      ],
+      ['--min RATE', 'the lowest rate worth trying, per second (default 10)'],
+      ['--max RATE', 'the highest rate to try, probed first (default 1000)'],
+      ['--probe DURATION', 'how long each probe runs (default 10s; a p99 needs 1,000 samples to be judged)'],
+      ['--probes N', 'probes at most (default 8)'],
+      ['--pause DURATION', 'between probes, for quotas and queues to drain (default 2s)'],
+      ['--peak RATE', 'a peak to plan for: prints ⌈peak ÷ capacity × headroom⌉ instances'],
+      ['--headroom FACTOR', 'spare capacity for the plan (default 1.5)'],
+      ['--connections N', 'sockets to the target (default 256)'],
+    ],
+    examples: [
+      'headroom capacity scenarios/golden-path.yaml --target http://127.0.0.1:3000 --spec headroom.yaml --max 2000 --peak 10000',
+      'headroom capacity load.yaml --spec headroom.yaml --min 50 --max 400 --probe 5s --probes 6',
     ],
   },
   compare: {
@@ -215,6 +239,13 @@ async function main(argv: string[]): Promise<number> {
       'release-version': { type: 'string' },
       'release-commit': { type: 'string' },
       'metrics-token': { type: 'string' },
+      min: { type: 'string' },
+      max: { type: 'string' },
+      probe: { type: 'string' },
+      probes: { type: 'string' },
+      pause: { type: 'string' },
+      peak: { type: 'string' },
+      headroom: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -243,6 +274,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (command === 'check') return checkCommand(file, values);
+  if (command === 'capacity') return capacityCommand(file, values);
   if (command === 'slo') {
     if (!values.prometheus) throw new UsageError('headroom slo needs --prometheus URL');
     let windowMs: number;
@@ -392,6 +424,75 @@ async function checkCommand(
   process.stdout.write(`${verdictTable(gate)}\n`);
   if (options.junit) await writeFile(options.junit, junitReport(gate, file));
   return gate.verdict === 'fail' ? 1 : 0;
+}
+
+async function capacityCommand(
+  file: string,
+  values: Partial<
+    Record<
+      'target' | 'spec' | 'connections' | 'min' | 'max' | 'probe' | 'probes' | 'pause' | 'peak' | 'headroom',
+      string
+    >
+  >,
+): Promise<number> {
+  const scenario = await loadScenario(file, values.target ? { target: values.target } : {});
+  const specPath = values.spec ?? scenario.spec;
+  if (!specPath)
+    throw new UsageError(
+      'headroom capacity needs --spec (or a scenario with spec): the SLO each probe must hold',
+    );
+  const spec = await loadSpec(specPath);
+  const positive = (flag: string, text: string | undefined, fallback: number) => {
+    if (text === undefined) return fallback;
+    const value = Number(text.replace(/\/s$/, ''));
+    if (!(Number.isFinite(value) && value > 0))
+      throw new UsageError(`${flag} must be a positive number, got ${JSON.stringify(text)}`);
+    return value;
+  };
+  const duration = (flag: string, text: string | undefined, fallback: string) => {
+    try {
+      return parseDuration(text ?? fallback);
+    } catch {
+      throw new UsageError(`${flag} must be a duration such as 10s, got ${JSON.stringify(text)}`);
+    }
+  };
+  const minRate = positive('--min', values.min, 10);
+  const maxRate = positive('--max', values.max, 1000);
+  if (minRate > maxRate) throw new UsageError(`--min ${minRate} is above --max ${maxRate}`);
+  const headroomFactor = positive('--headroom', values.headroom, 1.5);
+  const peak = values.peak === undefined ? undefined : positive('--peak', values.peak, 0);
+  const connections =
+    values.connections === undefined ? undefined : wholeNumber('--connections', values.connections, 1, 256);
+  process.stdout.write(`${scenario.name} against ${scenario.target}: probing ${minRate}–${maxRate}/s\n\n`);
+  process.stdout.write(
+    '| probe | rate /s | achieved /s | held | failed | not judged (too few samples) |\n| ---: | ---: | ---: | --- | --- | --- |\n',
+  );
+  let n = 0;
+  const result = await findCapacity(scenario, {
+    spec,
+    minRate,
+    maxRate,
+    probeMs: duration('--probe', values.probe, '10s'),
+    probes: wholeNumber('--probes', values.probes, 1, 8),
+    pauseMs: duration('--pause', values.pause, '2s'),
+    ...(connections ? { connections } : {}),
+    onProbe: (p) =>
+      process.stdout.write(
+        `| ${++n} | ${p.rate} | ${p.achieved.toFixed(1)} | ${p.held ? 'yes' : 'no'} | ${p.failed.join(', ') || '–'} | ${p.insufficient.join(', ') || '–'} |\n`,
+      ),
+  });
+  if (result.capacity === undefined) {
+    process.stdout.write(`\ncapacity: none: not even ${minRate}/s held the SLO\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `\ncapacity: ${result.atLeast ? '≥ ' : ''}${result.capacity}/s holds the SLO${result.atLeast ? ' (the highest rate tried: raise --max)' : ''}\n`,
+  );
+  if (peak !== undefined)
+    process.stdout.write(
+      `instances for a peak of ${peak}/s: ${instancesFor(peak, result.capacity, headroomFactor)} (⌈${peak} ÷ ${result.capacity} × ${headroomFactor}⌉)\n`,
+    );
+  return 0;
 }
 
 async function readArtifacts(files: string[]): Promise<RunArtifact[]> {
