@@ -9,22 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import Fastify from 'fastify';
 import { instancesFor } from '../src/capacity.ts';
+import { fixedCapacity } from './support/fixed-capacity.ts';
 
 const bin = join(import.meta.dirname, '../src/bin.ts');
-let capacity = 100;
-let tokens = 10;
-let refilledAt = performance.now();
-const app = Fastify();
-app.get('/work', async (_request, reply) => {
-  const now = performance.now();
-  tokens = Math.min(10, tokens + ((now - refilledAt) / 1000) * capacity);
-  refilledAt = now;
-  if (tokens < 1) return reply.code(429).header('retry-after', '1').send();
-  tokens -= 1;
-  return { ok: true };
-});
+// Serves `server.rate` requests a second (bursts of 10) and refuses (429) beyond.
+const server = fixedCapacity({ rate: 100, burst: 10 });
+const app = server.app;
 
 let target = '';
 let dir = '';
@@ -69,7 +60,8 @@ async function capacityRun(args: string[]) {
 }
 
 test('the bisection finds the rate the service holds, and plans instances for a peak', async () => {
-  capacity = 100;
+  server.rate = 100;
+  server.reset();
   const { code, stdout } = await capacityRun([
     '--min',
     '10',
@@ -97,7 +89,8 @@ test('the bisection finds the rate the service holds, and plans instances for a 
 });
 
 test('a service that holds not even the lowest rate: exit 1', async () => {
-  capacity = 2;
+  server.rate = 2;
+  server.reset();
   const { code, stdout } = await capacityRun([
     '--min',
     '50',

@@ -9,29 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import Fastify from 'fastify';
+import { type FixedCapacity, fixedCapacity } from './support/fixed-capacity.ts';
 
 const bin = join(import.meta.dirname, '../src/bin.ts');
-type Mode = 'shed' | 'fail' | 'sticky';
-let mode: Mode = 'shed';
+type Mode = FixedCapacity['mode'];
 // 50 requests a second, bursts of 10: the spike's 200/s is four times that, the normal 20/s well within.
-let tokens = 10;
-let refilledAt = performance.now();
-let penaltyUntil = 0;
-const app = Fastify();
-app.get('/work', async (_request, reply) => {
-  const now = performance.now();
-  tokens = Math.min(10, tokens + ((now - refilledAt) / 1000) * 50);
-  refilledAt = now;
-  if (mode === 'sticky' && now < penaltyUntil) return reply.code(429).header('retry-after', '1').send();
-  if (tokens < 1) {
-    if (mode === 'fail') return reply.code(500).send({ error: 'overloaded' });
-    if (mode === 'sticky') penaltyUntil = now + 30_000; // refuses everything long after the spike
-    return reply.code(429).header('retry-after', '1').send();
-  }
-  tokens -= 1;
-  return { ok: true };
-});
+const server = fixedCapacity({ rate: 50, burst: 10 });
+const app = server.app;
 
 let target = '';
 let dir = '';
@@ -55,9 +39,8 @@ ${spike}
 `;
 
 async function load(yaml: string, serverMode: Mode) {
-  mode = serverMode;
-  tokens = 10;
-  penaltyUntil = 0;
+  server.mode = serverMode;
+  server.reset();
   const file = join(dir, `${serverMode}-${Math.random()}.yaml`);
   await writeFile(file, yaml);
   return promisify(execFile)(process.execPath, [bin, 'load', file, '--target', target], {
