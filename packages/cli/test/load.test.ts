@@ -81,6 +81,8 @@ flows:
   );
   const routes = new Set(result.cells.map((c) => c.route));
   assert.deepEqual([...routes].sort(), ['GET /items/:id', 'GET /items/:id/parts']);
+  assert.ok(result.timeline.length >= 1, 'the run ticked');
+  assert.equal(result.seconds.length, 0, 'no per-second cells kept without a spike block');
   const first = result.cells.find((c) => c.stage === 'a' && c.route === 'GET /items/:id')!;
   assert.equal(first.count, 20);
   assert.deepEqual(seen.slice(0, 4), [

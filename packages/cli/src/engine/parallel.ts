@@ -79,12 +79,17 @@ export async function runParallel(
       );
     });
   });
-  // A thread that failed to load rejects its result: stop waiting for the others to be ready then.
-  await Promise.race([Promise.all(ready), Promise.all(results)]);
-  const startAt = performance.timeOrigin + performance.now() + 20;
-  for (const worker of workers) worker.postMessage({ startAt } satisfies StartMessage);
-  const outputs = await Promise.all(results);
-  return mergeResults(outputs);
+  try {
+    // A thread that failed to load rejects its result: stop waiting for the others to be ready then.
+    await Promise.race([Promise.all(ready), Promise.all(results)]);
+    const startAt = performance.timeOrigin + performance.now() + 20;
+    for (const worker of workers) worker.postMessage({ startAt } satisfies StartMessage);
+    return mergeResults(await Promise.all(results));
+  } catch (error) {
+    // The others would wait for a start that never comes, and keep the process alive.
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    throw error;
+  }
 }
 
 /** Adds shard results: cells exactly, counters summed, generator delay the worst of the threads. */

@@ -52,7 +52,8 @@ export interface RunResult {
   timeline: TimelinePoint[];
   /**
    * Each second's answers in full (its `stage` is the second, from the first stage's start), for verdicts
-   * over spans of seconds; kept in memory, not in the artifact. Empty for runs split over threads.
+   * over spans of seconds; kept in memory, not in the artifact, and only for a scenario with a spike block.
+   * Empty for runs split over threads.
    */
   seconds: RouteStats[];
   /** Why the run stopped before its schedule ended, if it did. */
@@ -276,6 +277,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     recent,
     now,
     startMs: () => runStart,
+    // Only a spike verdict reads them; a long soak would otherwise hold three histograms for every second.
+    keepSeconds: scenario.spike !== undefined,
     onTick: ({ elapsedMs, stage }) => {
       aborted ??= options.abortWhen?.(allCells());
       options.onProgress?.({ elapsedMs, stage, requests, errors, recent });

@@ -41,19 +41,25 @@ export function startTimeline(options: {
   /** When the first stage began (read at each tick: it is set once the run starts). */
   startMs: () => number;
   onTick: (tick: TimelineTick) => void;
+  /**
+   * Keep each second's answers in full (three histograms a second: about 1 GB for an hour), for verdicts over
+   * spans of seconds (a spike's recovery). @default false: only the points
+   */
+  keepSeconds?: boolean;
 }): { points: TimelinePoint[]; seconds: RouteStats[]; stop(): void } {
   const { recent, now } = options;
   const points: TimelinePoint[] = [];
-  // Each second's answers in full (histograms too), for verdicts over a span of seconds (a spike's recovery).
   const seconds: RouteStats[] = [];
   const timer = setInterval(() => {
     const elapsedMs = now();
     const sinceStart = elapsedMs - options.startMs();
     options.onTick({ elapsedMs, stage: currentStage(options.stages, sinceStart), recent });
     const t = Math.round(sinceStart / 1000);
-    const second = new RouteStats(`${t}`, 'all');
-    second.merge(recent);
-    seconds.push(second);
+    if (options.keepSeconds) {
+      const second = new RouteStats(`${t}`, 'all');
+      second.merge(recent);
+      seconds.push(second);
+    }
     points.push({
       t,
       codes: { ...recent.codes },
