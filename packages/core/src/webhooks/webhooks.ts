@@ -489,7 +489,8 @@ export class Webhooks {
 
   /**
    * Sends a delivery again, now, with the same `webhook-id`: one that waits for a retry runs at once, one that
-   * is running is left to finish, one that ended (delivered or failed) gets a new job on the full schedule.
+   * is being sent is left to finish, one that ended (delivered or failed, even while its job is still closing)
+   * gets a new job on the full schedule.
    * Undefined when the tenant's endpoint has no such delivery; HR_WEBHOOK_ENDPOINT_DISABLED while it is disabled.
    */
   async retryDelivery(
@@ -503,7 +504,7 @@ export class Webhooks {
     if (!endpoint.enabled) throw disabledError(endpoint);
     const now = Math.floor(this.clock.now());
     const { rows } = await this.#db.query(
-      `WITH cur AS (SELECT d.id, j.state AS job_state FROM ${this.#s}.webhook_deliveries d
+      `WITH cur AS (SELECT d.id, d.state, j.state AS job_state FROM ${this.#s}.webhook_deliveries d
                     LEFT JOIN ${this.#s}.jobs j ON j.id = d.job_id
                     WHERE d.id = $1 AND d.endpoint_id = $2 AND d.tenant = $3),
        hurried AS (UPDATE ${this.#s}.jobs j SET run_at = $4 FROM ${this.#s}.webhook_deliveries d, cur
@@ -512,7 +513,8 @@ export class Webhooks {
                      job_id = ${this.#s}.add_job('${webhookDeliveriesQueue}', jsonb_build_object('delivery', d.id),
                        d.tenant, $4, $5, $6, NULL, $4, d.endpoint_id::text, $7)
                    FROM cur WHERE d.id = cur.id
-                     AND (cur.job_state IS NULL OR cur.job_state NOT IN ('ready', 'running'))
+                     AND (cur.job_state IS NULL OR cur.job_state NOT IN ('ready', 'running')
+                          OR (cur.job_state = 'running' AND cur.state <> 'pending'))
                    RETURNING d.id)
        SELECT cur.job_state, (SELECT count(*) FROM hurried)::int AS hurried,
          (SELECT count(*) FROM renewed)::int AS renewed
