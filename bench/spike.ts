@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import type { Tier } from '../apps/casebook/src/tenancy/tiers.ts';
 import { tierQuotas } from '../apps/casebook/src/tenancy/tiers.ts';
 import { type RunResult, runScenario } from '../packages/cli/src/engine/run.ts';
-import { judgeSpike, spikeTable } from '../packages/cli/src/gate/spike.ts';
+import { drillTable } from '../packages/cli/src/gate/drill.ts';
+import { judgeSpike } from '../packages/cli/src/gate/spike.ts';
 import type { OpenStage, Scenario } from '../packages/cli/src/scenario/scenario.ts';
 import { RouteStats } from '../packages/cli/src/stats/route-stats.ts';
 import { benchOperatorToken, operatorHeaders, startNode } from './lib/process.ts';
@@ -302,7 +303,7 @@ try {
   }
 
   const spike = judgeSpike(result, criteria);
-  console.log(`\n${spikeTable(spike)}\n`);
+  console.log(`\n${drillTable(spike)}\n`);
   const live = await fetch(`${origin}/health/live`).then(
     (res) => res.status,
     (error: Error) => error.message,
@@ -312,12 +313,14 @@ try {
     `${verdict(alive)} (a) casebook stayed up: ${casebookExit ?? 'process running'}, /health/live after the spike → ${live}`,
   );
   console.log(
-    `${verdict(spike.checks[0]!.pass)} (b) in the spike every non-200 is 429 or 503: ${spike.checks[0]!.detail}`,
+    `${verdict(spike.checks[0]!.verdict === 'pass')} (b) in the spike every non-200 is 429 or 503: ${spike.checks[0]!.detail}`,
   );
   console.log(
-    `${verdict(spike.checks[1]!.pass)} (c) admitted p99 in the spike ≤ 2 × normal: ${spike.checks[1]!.detail}`,
+    `${verdict(spike.checks[1]!.verdict === 'pass')} (c) admitted p99 in the spike ≤ 2 × normal: ${spike.checks[1]!.detail}`,
   );
-  console.log(`${verdict(spike.checks[2]!.pass)} (d) back to normal within 5 s: ${spike.checks[2]!.detail}`);
+  console.log(
+    `${verdict(spike.checks[2]!.verdict === 'pass')} (d) back to normal within 5 s: ${spike.checks[2]!.detail}`,
+  );
   const shed = [serverSide('429'), serverSide('503')];
   const shedTotal = shed.reduce((a, x) => a + x.total, 0);
   const shedWithin5 = shed.reduce((a, x) => a + x.within5, 0);
@@ -325,7 +328,7 @@ try {
   console.log(
     `${verdict(fast)} (e) overload answers under 5 ms server side: ${pct(shedWithin5, shedTotal)} of ${shedTotal} 429/503 within 5 ms (≥ 99%)`,
   );
-  if (!(alive && spike.pass && fast)) process.exitCode = 1;
+  if (!(alive && spike.verdict === 'pass' && fast)) process.exitCode = 1;
 } finally {
   await casebook.stop();
   await rm(dataDir, { recursive: true, force: true });

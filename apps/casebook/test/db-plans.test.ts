@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { headroomDb } from '../../../packages/cli/test/support/db-bin.ts';
+import { headroomDb } from '../../../packages/cli/test/support/headroom-bin.ts';
 import { profiles, seed } from '../src/seed/index.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { type CatalogueEntry, recordEveryRoute } from './support/statement-recorder.ts';

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpus, hostname, totalmem } from 'node:os';
 import type { RunResult } from './engine/run.ts';
+import type { DrillVerdict } from './gate/drill.ts';
 import type { GateResult } from './gate/judge.ts';
 import type { Release } from './release.ts';
 import type { Scenario } from './scenario/scenario.ts';
@@ -20,19 +21,22 @@ export interface RunArtifact {
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; node: string };
   result: Omit<RunResult, 'cells' | 'seconds'> & { cells: RouteStatsJson[] };
   gate?: GateResult;
+  /** The scenario's drills (spike, soak), judged on the run. */
+  drills?: DrillVerdict[];
 }
 
 /**
  * Builds the artifact of a run.
  *
  * @example
- * await writeFile('run.json', JSON.stringify(toArtifact(scenario, result, gate)));
+ * await writeFile('run.json', JSON.stringify(toArtifact(scenario, result, gate, release, [judgeSoak(result, scenario.soak)])));
  */
 export function toArtifact(
   scenario: Scenario,
   result: RunResult,
   gate?: GateResult,
   release?: Release,
+  drills: DrillVerdict[] = [],
 ): RunArtifact {
   const { cells, seconds: _inMemoryOnly, ...rest } = result;
   return {
@@ -55,6 +59,7 @@ export function toArtifact(
     },
     result: { ...rest, cells: cells.map((c) => c.toJSON()) },
     ...(gate ? { gate } : {}),
+    ...(drills.length ? { drills } : {}),
   };
 }
 

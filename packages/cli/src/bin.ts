@@ -11,8 +11,10 @@ import { compareRuns, mergeShards } from './compare/compare.ts';
 import { dbCommand, dbSummaries } from './db/command.ts';
 import { runParallel } from './engine/parallel.ts';
 import { runScenario } from './engine/run.ts';
+import { drillTable } from './gate/drill.ts';
 import { breachDetector, judge, judgeFigures, phaseNames } from './gate/judge.ts';
-import { judgeSpike, spikeTable } from './gate/spike.ts';
+import { judgeSoak } from './gate/soak.ts';
+import { judgeSpike } from './gate/spike.ts';
 import { stageTable } from './gate/stage-table.ts';
 import { verdictTable } from './gate/table.ts';
 import { writeGenerated } from './gen/gen.ts';
@@ -22,6 +24,7 @@ import { findRelease } from './release.ts';
 import { htmlReport } from './report/html.ts';
 import { junitReport, junitRunReport } from './report/junit.ts';
 import { markdownReport } from './report/markdown.ts';
+import { exitCode } from './report/verdict.ts';
 import { loadScenario } from './scenario/load-scenario.ts';
 import { judgeFromPrometheus, sloTable } from './slo/slo.ts';
 
@@ -59,7 +62,10 @@ const commands: Record<string, CommandHelp> = {
         '--release-version V, --release-commit C',
         "the build under test, kept in the artifact (default: read from the target's headroom_build_info on /metrics)",
       ],
-      ['--metrics-token TOKEN', "a bearer token for the target's /metrics, when it is protected"],
+      [
+        '--metrics-token TOKEN',
+        "a bearer token for the target's /metrics, when it is protected (its release; a soak's memory readings)",
+      ],
     ],
     examples: [
       'headroom load scenarios/golden-path.yaml --target http://127.0.0.1:3000 --spec headroom.yaml',
@@ -313,7 +319,7 @@ async function main(argv: string[]): Promise<number> {
     const [artifact, baseline] = await readArtifacts([file, ...(values.baseline ?? [])]);
     await writeReports(artifact!, values, baseline);
     // The same exit code as the run it renders: a saved breach stays a breach (the help says 1).
-    return artifact!.gate?.verdict === 'fail' ? 1 : 0;
+    return exitCode(artifact!.gate, artifact!.drills);
   }
 
   const scenario = await loadScenario(file, values.target ? { target: values.target } : {});
@@ -327,8 +333,10 @@ async function main(argv: string[]): Promise<number> {
   const workers = wholeNumber('--workers', values.workers, 1, 1);
   const warmConnections = wholeNumber('--warm-connections', values['warm-connections'], 0, 0);
   const checkFailures = ratioFlag('--check-failures', values['check-failures']) ?? scenario.checkFailures;
-  if (workers > 1 && scenario.spike)
-    throw new UsageError(`${file}: a spike verdict needs the run on one thread (drop --workers)`);
+  if (workers > 1 && (scenario.spike || scenario.soak))
+    throw new UsageError(
+      `${file}: a ${scenario.spike ? 'spike' : 'soak'} verdict needs the run on one thread (drop --workers)`,
+    );
   if (workers > 1) process.stdout.write(`running on ${workers} generator threads\n`);
   // Asked before the run, so its figures are not skewed by the scrape.
   const release = await findRelease(scenario.target, {
@@ -345,6 +353,9 @@ async function main(argv: string[]): Promise<number> {
           connections,
           warmConnections,
           ...(values['abort-on-breach'] && spec ? { abortWhen: breachDetector(spec) } : {}),
+          ...(values['metrics-token']
+            ? { metricsHeaders: { authorization: `Bearer ${values['metrics-token']}` } }
+            : {}),
           onProgress: ({ elapsedMs, stage, requests, errors, recent }) => {
             const line = `${(elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stage.padEnd(12)} ${String(recent.count).padStart(6)} req/s  p95 ${recent.count ? recent.percentileMs(95).toFixed(1) : '-'} ms  requests ${requests}  errors ${errors}`;
             if (tty) process.stdout.write(`\r${line}\u001b[K`);
@@ -380,17 +391,21 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`${stageTable(result)}\n\n`);
   const gate = judge(result, spec, { checkFailures });
   process.stdout.write(`${verdictTable(gate)}\n`);
-  const spike = scenario.spike ? judgeSpike(result, scenario.spike) : undefined;
-  if (spike) process.stdout.write(`\n${spikeTable(spike)}\n`);
+  const drills = [
+    ...(scenario.spike ? [judgeSpike(result, scenario.spike)] : []),
+    ...(scenario.soak ? [judgeSoak(result, scenario.soak)] : []),
+  ];
+  for (const drill of drills) process.stdout.write(`\n${drillTable(drill)}\n`);
   const artifact = toArtifact(
     scenario,
     result,
     spec ? gate : undefined,
     'reason' in release ? undefined : release,
+    drills,
   );
   if (values.out) await writeFile(values.out, `${JSON.stringify(artifact)}\n`);
   await writeReports(artifact, values);
-  return gate.verdict === 'fail' || result.aborted || spike?.pass === false ? 1 : 0;
+  return result.aborted ? 1 : exitCode(gate, drills);
 }
 
 async function writeReports(
@@ -399,8 +414,8 @@ async function writeReports(
   baseline?: RunArtifact,
 ) {
   if (files.markdown) await writeFile(files.markdown, markdownReport(artifact, baseline ? { baseline } : {}));
-  if (files.junit && artifact.gate)
-    await writeFile(files.junit, junitRunReport({ ...artifact, gate: artifact.gate }));
+  if (files.junit && (artifact.gate || artifact.drills))
+    await writeFile(files.junit, junitRunReport(artifact));
   if (files.html) await writeFile(files.html, htmlReport(artifact));
 }
 

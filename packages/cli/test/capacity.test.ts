@@ -3,14 +3,13 @@
 // formula from the capacity printed, a service that holds nothing exits 1, and bad flags exit 2.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { instancesFor } from '../src/capacity.ts';
 import { fixedCapacity } from './support/fixed-capacity.ts';
+import { headroom } from './support/headroom-bin.ts';
 
 const bin = join(import.meta.dirname, '../src/bin.ts');
 // Serves `server.rate` requests a second (bursts of 10) and refuses (429) beyond.
@@ -37,26 +36,16 @@ after(async () => {
 });
 
 async function capacityRun(args: string[]) {
-  return promisify(execFile)(
-    process.execPath,
-    [
-      bin,
-      'capacity',
-      join(dir, 'load.yaml'),
-      '--target',
-      target,
-      '--spec',
-      join(dir, 'headroom.yaml'),
-      ...args,
-    ],
-    { env: { ...process.env, NODE_OPTIONS: '--conditions=@headroom/source' } },
-  ).then(
-    ({ stdout }) => ({ code: 0, stdout }),
-    (error: { code: number; stdout: string; stderr: string }) => ({
-      code: error.code,
-      stdout: error.stdout + error.stderr,
-    }),
-  );
+  const { code, stdout, stderr } = await headroom([
+    'capacity',
+    join(dir, 'load.yaml'),
+    '--target',
+    target,
+    '--spec',
+    join(dir, 'headroom.yaml'),
+    ...args,
+  ]);
+  return { code, stdout: stdout + stderr };
 }
 
 test('the bisection finds the rate the service holds, and plans instances for a peak', async () => {

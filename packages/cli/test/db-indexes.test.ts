@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../../../apps/casebook/test/support/database.ts';
 import { type IndexReport, indexReport, parseSize } from '../src/db/indexes.ts';
-import { headroomDb } from './support/db-bin.ts';
+import { headroomDb } from './support/headroom-bin.ts';
 
 const indexes = (args: string[]) => headroomDb('indexes', args);
 

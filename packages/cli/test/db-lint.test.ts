@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { lintMigrations } from '../src/db/lint.ts';
-import { headroomDb } from './support/db-bin.ts';
+import { headroomDb } from './support/headroom-bin.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const migrations = join(root, 'apps/casebook/migrations');

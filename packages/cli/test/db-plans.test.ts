@@ -17,7 +17,7 @@ import {
 import { profiles, seed } from '../../../apps/casebook/src/seed/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../apps/casebook/test/support/database.ts';
 import type { CatalogueQuery, PlansSnapshot } from '../src/db/plans.ts';
-import { headroomDb } from './support/db-bin.ts';
+import { headroomDb } from './support/headroom-bin.ts';
 
 const plans = (args: string[]) => headroomDb('plans', args);
 

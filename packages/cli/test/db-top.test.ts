@@ -12,7 +12,7 @@ import pg from 'pg';
 import { profiles, seed } from '../../../apps/casebook/src/seed/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../apps/casebook/test/support/database.ts';
 import { type Leaderboard, type LeaderboardQuery, queryLeaderboard } from '../src/db/top.ts';
-import { headroomDb } from './support/db-bin.ts';
+import { headroomDb } from './support/headroom-bin.ts';
 
 const top = (args: string[]) => headroomDb('top', args);
 

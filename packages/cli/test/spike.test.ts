@@ -3,13 +3,12 @@
 // long after the spike, exits 1 naming the criterion; a spike block naming no stage is refused (exit 2).
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { type FixedCapacity, fixedCapacity } from './support/fixed-capacity.ts';
+import { headroom } from './support/headroom-bin.ts';
 
 const bin = join(import.meta.dirname, '../src/bin.ts');
 type Mode = FixedCapacity['mode'];
@@ -43,15 +42,8 @@ async function load(yaml: string, serverMode: Mode) {
   server.reset();
   const file = join(dir, `${serverMode}-${Math.random()}.yaml`);
   await writeFile(file, yaml);
-  return promisify(execFile)(process.execPath, [bin, 'load', file, '--target', target], {
-    env: { ...process.env, NODE_OPTIONS: '--conditions=@headroom/source', CI: 'true' },
-  }).then(
-    ({ stdout }) => ({ code: 0, stdout }),
-    (error: { code: number; stdout: string; stderr: string }) => ({
-      code: error.code,
-      stdout: error.stdout + error.stderr,
-    }),
-  );
+  const { code, stdout, stderr } = await headroom(['load', file, '--target', target]);
+  return { code, stdout: stdout + stderr };
 }
 
 // Generous latency factors: a sub-millisecond local server's p99 moves by more than 2× on scheduling alone (and

@@ -5,7 +5,7 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClosedStage, Flow, OpenStage, Scenario, Step } from '../scenario/scenario.ts';
+import type { ClosedStage, Flow, OpenStage, Scenario, SoakCriteria, Step } from '../scenario/scenario.ts';
 import type { TemplateContext } from '../scenario/template.ts';
 import { RouteStats, refusalStatuses } from '../stats/route-stats.ts';
 import { runClosedModel } from './closed-model.ts';
@@ -15,7 +15,8 @@ import { seededRandom } from './random.ts';
 import { renderRequest, type StepOutcome, sendStep } from './request.ts';
 import { routeMatcher } from './route-matcher.ts';
 import { ServerTimingPhases } from './server-timing.ts';
-import { startTimeline, type TimelinePoint } from './timeline.ts';
+import { type MemorySample, startMemorySampler } from './target-memory.ts';
+import { startTimeline, type TimelinePoint, type WindowPoint } from './timeline.ts';
 import { createTransport } from './transport.ts';
 
 export interface StageReport {
@@ -56,6 +57,10 @@ export interface RunResult {
    * Empty for runs split over threads.
    */
   seconds: RouteStats[];
+  /** A soak's stage cut into windows, each with its admitted p95 (only for a scenario with a soak block). */
+  windows?: WindowPoint[];
+  /** The target's resident memory, read from its `/metrics` through the run (only with a soak block). */
+  memory?: { samples: MemorySample[]; failures: string[] };
   /** Why the run stopped before its schedule ended, if it did. */
   aborted?: string;
 }
@@ -96,6 +101,8 @@ export interface RunOptions {
   warmConnections?: number;
   /** Checked about once a second with the cells so far; a reason stops the run early (no new iterations). */
   abortWhen?: (cells: readonly RouteStats[]) => string | undefined;
+  /** Headers for reading the target's `/metrics` during a soak (a bearer token for a protected endpoint). */
+  metricsHeaders?: Record<string, string>;
   /** Called about once a second with the cells so far. */
   onProgress?: (progress: {
     elapsedMs: number;
@@ -279,12 +286,22 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     startMs: () => runStart,
     // Only a spike verdict reads them; a long soak would otherwise hold three histograms for every second.
     keepSeconds: scenario.spike !== undefined,
+    ...(scenario.soak ? { windows: soakSpan(scenario, scenario.soak) } : {}),
     onTick: ({ elapsedMs, stage }) => {
       aborted ??= options.abortWhen?.(allCells());
       options.onProgress?.({ elapsedMs, stage, requests, errors, recent });
     },
   });
 
+  const memory = scenario.soak
+    ? startMemorySampler({
+        url: new URL(scenario.soak.metricsPath, scenario.target),
+        ...(options.metricsHeaders ? { headers: options.metricsHeaders } : {}),
+        everyMs: scenario.soak.scrapeMs,
+        now,
+        startMs: () => runStart,
+      })
+    : undefined;
   loop.enable();
   const startAt = options.ready ? await options.ready() : options.startAt;
   runStart = startAt !== undefined ? startAt - performance.timeOrigin - t0 : now() + 20;
@@ -295,6 +312,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }
   } finally {
     ticker.stop();
+    await memory?.stop();
     loop.disable();
     await transport.close();
   }
@@ -355,8 +373,20 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     setupErrors,
     timeline: ticker.points,
     seconds: ticker.seconds,
+    ...(scenario.soak ? { windows: ticker.windows } : {}),
+    ...(memory ? { memory: { samples: memory.samples, failures: memory.failures } } : {}),
     ...(aborted ? { aborted } : {}),
   };
+}
+
+// The soak stage's span from the first stage's start, cut into the soak's windows.
+function soakSpan(scenario: Scenario, soak: SoakCriteria) {
+  let fromMs = 0;
+  for (const stage of scenario.stages) {
+    if (stage.name === soak.stage) return { fromMs, toMs: fromMs + stage.durationMs, everyMs: soak.windowMs };
+    fromMs += stage.durationMs;
+  }
+  throw new Error(`no stage "${soak.stage}"`); // loadScenario checked it
 }
 
 function weightedPicker(flows: Flow[], random: () => number): () => Flow {

@@ -18,6 +18,18 @@ export interface TimelinePoint {
   networkErrors?: number;
 }
 
+/** A window's answers in a long stage (a soak), as a point of its p95 series. */
+export interface WindowPoint {
+  /** Seconds since the first stage began, at the window's start. */
+  from: number;
+  /** And at its end. */
+  t: number;
+  requests: number;
+  admitted: number;
+  /** Of admitted answers; 0 when there were none. */
+  p95: number;
+}
+
 /** What the ticker reports each second, besides the point. */
 export interface TimelineTick {
   elapsedMs: number;
@@ -46,15 +58,42 @@ export function startTimeline(options: {
    * spans of seconds (a spike's recovery). @default false: only the points
    */
   keepSeconds?: boolean;
-}): { points: TimelinePoint[]; seconds: RouteStats[]; stop(): void } {
+  /**
+   * Also cut the seconds from `fromMs` to `toMs` (since the first stage began) into windows of `everyMs`, and keep
+   * each full window's p95 (a soak's drift): one histogram at a time, whatever the stage's length.
+   */
+  windows?: { fromMs: number; toMs: number; everyMs: number };
+}): { points: TimelinePoint[]; seconds: RouteStats[]; windows: WindowPoint[]; stop(): void } {
   const { recent, now } = options;
   const points: TimelinePoint[] = [];
   const seconds: RouteStats[] = [];
+  const windows: WindowPoint[] = [];
+  const window = new RouteStats('window', 'all');
+  let windowEndMs = options.windows ? options.windows.fromMs + options.windows.everyMs : 0;
+  let windowFrom: number | undefined;
   const timer = setInterval(() => {
     const elapsedMs = now();
     const sinceStart = elapsedMs - options.startMs();
     options.onTick({ elapsedMs, stage: currentStage(options.stages, sinceStart), recent });
     const t = Math.round(sinceStart / 1000);
+    // The second that ends at `t` began at `t - 1`: it belongs to the window it began in.
+    const span = options.windows;
+    if (span && (t - 1) * 1000 >= span.fromMs && t * 1000 <= span.toMs) {
+      windowFrom ??= t - 1;
+      window.merge(recent);
+      if (t * 1000 >= windowEndMs) {
+        windows.push({
+          from: windowFrom,
+          t,
+          requests: window.count,
+          admitted: window.admitted,
+          p95: window.admitted ? window.percentileMs(95) : 0,
+        });
+        window.reset();
+        windowFrom = undefined;
+        windowEndMs += span.everyMs;
+      }
+    }
     if (options.keepSeconds) {
       const second = new RouteStats(`${t}`, 'all');
       second.merge(recent);
@@ -73,7 +112,7 @@ export function startTimeline(options: {
     recent.reset();
   }, 1000);
   timer.unref();
-  return { points, seconds, stop: () => clearInterval(timer) };
+  return { points, seconds, windows, stop: () => clearInterval(timer) };
 }
 
 /** The stage running `elapsed` ms after the first began (the last one after the end). */

@@ -1,23 +1,15 @@
 // The spike drill's verdict: a service taking ten times its load for a while must answer beyond its capacity
 // only with refusals (429/503), keep the requests it admits fast (admitted p99 within a factor of the stage
 // before), and be back to normal soon after (goal ≤ 5 s). Judged on a run's stage cells and its per-second
-// cells; `headroom load` prints it and exits 1 when any criterion fails.
+// cells; `headroom load` prints it (gate/drill.ts) and exits 1 when any criterion fails.
 
 import type { RunResult } from '../engine/run.ts';
 import type { SpikeCriteria } from '../scenario/scenario.ts';
 import { RouteStats } from '../stats/route-stats.ts';
+import { type DrillCheck, type DrillVerdict, drillVerdict } from './drill.ts';
 
-/** One criterion of the drill. */
-export interface SpikeCheck {
-  name: 'refusals only' | 'admitted p99' | 'recovery';
-  pass: boolean;
-  /** What was seen, against what was allowed. */
-  detail: string;
-}
-
-export interface SpikeVerdict {
-  pass: boolean;
-  checks: SpikeCheck[];
+export interface SpikeVerdict extends DrillVerdict {
+  drill: 'spike';
   /** Seconds from the spike's end until normal again; undefined when it never got there in the run. */
   recoverySeconds: number | undefined;
 }
@@ -35,7 +27,7 @@ const p99Recovered = (baseline: number, factor: number) => Math.max(factor * bas
  *
  * @example
  * const verdict = judgeSpike(result, scenario.spike);
- * if (!verdict.pass) process.exitCode = 1;
+ * if (verdict.verdict === 'fail') process.exitCode = 1;
  */
 export function judgeSpike(result: RunResult, criteria: SpikeCriteria): SpikeVerdict {
   const stageCell = (name: string) => {
@@ -50,7 +42,7 @@ export function judgeSpike(result: RunResult, criteria: SpikeCriteria): SpikeVer
     for (const code of criteria.refusals) refused += cell.codes[code] ?? 0;
     return cell.count === 0 ? 0 : refused / cell.count;
   };
-  const checks: SpikeCheck[] = [];
+  const checks: DrillCheck[] = [];
 
   // 1. Beyond capacity, only refusals: any other 4xx or 5xx, or a request with no answer, fails.
   const others = Object.entries(spike.codes)
@@ -60,7 +52,7 @@ export function judgeSpike(result: RunResult, criteria: SpikeCriteria): SpikeVer
   const refused = criteria.refusals.map((code) => `${spike.codes[code] ?? 0} × ${code}`).join(', ');
   checks.push({
     name: 'refusals only',
-    pass: others.length === 0 && spike.count > 0,
+    verdict: others.length === 0 && spike.count > 0 ? 'pass' : 'fail',
     detail:
       spike.count === 0
         ? `no answers in stage "${criteria.stage}"`
@@ -73,7 +65,7 @@ export function judgeSpike(result: RunResult, criteria: SpikeCriteria): SpikeVer
   const limit = criteria.p99Factor * baseP99;
   checks.push({
     name: 'admitted p99',
-    pass: baseline.admitted > 0 && spike.admitted > 0 && spikeP99 <= limit,
+    verdict: baseline.admitted > 0 && spike.admitted > 0 && spikeP99 <= limit ? 'pass' : 'fail',
     detail: `${ms(spikeP99)} in "${criteria.stage}" ≤ ${criteria.p99Factor} × ${ms(baseP99)} of "${criteria.baseline}" (${ms(limit)})`,
   });
 
@@ -96,25 +88,13 @@ export function judgeSpike(result: RunResult, criteria: SpikeCriteria): SpikeVer
   }
   checks.push({
     name: 'recovery',
-    pass: recoverySeconds !== undefined && recoverySeconds * 1000 <= criteria.recoveryMs,
+    verdict: recoverySeconds !== undefined && recoverySeconds * 1000 <= criteria.recoveryMs ? 'pass' : 'fail',
     detail:
       recoverySeconds === undefined
         ? `not back to normal before the run ended (refusals ≤ ${pct(shareBound)}, admitted p99 ≤ ${ms(p99Bound)})`
         : `back to normal ${recoverySeconds.toFixed(0)} s after the spike (≤ ${criteria.recoveryMs / 1000} s; refusals ≤ ${pct(shareBound)}, admitted p99 ≤ ${ms(p99Bound)})`,
   });
-  return { pass: checks.every((c) => c.pass), checks, recoverySeconds };
-}
-
-/** The spike verdict as Markdown, a row per criterion. */
-export function spikeTable(verdict: SpikeVerdict): string {
-  const rows = verdict.checks.map((c) => `| ${c.name} | ${c.pass ? 'pass' : 'FAIL'} | ${c.detail} |`);
-  return [
-    `spike: ${verdict.pass ? 'pass' : 'FAIL'}`,
-    '',
-    '| criterion | verdict | seen |',
-    '| --- | --- | --- |',
-    ...rows,
-  ].join('\n');
+  return { ...drillVerdict('spike', checks), drill: 'spike', recoverySeconds };
 }
 
 // When `stage` ends, in ms from the first stage's start.

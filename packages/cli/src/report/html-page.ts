@@ -52,6 +52,12 @@ Linear scales fit the judged stages, so a warm-up spike does not flatten steady 
 <h2>Throughput</h2>
 <p class="note">Solid: answers per second as measured each second. Dashed steps: each stage's mean rate by class (2xx/3xx served, 4xx other than 429, 429/503 refused, 5xx other than 503 and no answer).</p>
 <div class="chart" id="throughput"></div>
+<section id="drills-section" hidden>
+<h2>Drills</h2>
+<p class="note">Criteria judged on the whole run (spike: refusals, admitted p99, recovery; soak: the target's memory slope and the p95's drift and spread across windows).</p>
+<table id="drills"><thead><tr><th class="text">drill</th><th class="text">criterion</th><th class="text">verdict</th><th class="text">seen</th></tr></thead><tbody></tbody></table>
+<div id="soak-charts"></div>
+</section>
 <h2>Gate</h2>
 <table id="gate"><thead><tr><th class="text">route</th><th class="text">objective</th><th class="text">check</th><th>observed</th><th>limit</th><th class="text">verdict</th><th class="text">why</th></tr></thead><tbody></tbody></table>
 <h2>Routes over the judged stages</h2>

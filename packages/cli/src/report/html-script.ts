@@ -281,6 +281,29 @@ for (const r of data.routes) {
       [r.route, 'text'], [s.requests], [s.refused], [s.p50.toFixed(2)], [s.p95.toFixed(2)], [s.p99.toFixed(2)], [s.max.toFixed(2)], [s.failures], [r.verdict, 'text ' + r.verdict],
     ]);
 }
+if (data.drills.length) document.getElementById('drills-section').hidden = false;
+for (const d of data.drills)
+  for (const c of d.checks)
+    row(document.querySelector('#drills tbody'), [[d.drill, 'text'], [c.name, 'text'], [c.verdict, 'text ' + c.verdict], [c.detail, 'text']]);
+function soakCharts() {
+  const holder = document.getElementById('soak-charts');
+  const add = (id, title) => {
+    const h = document.createElement('h3');
+    h.textContent = title;
+    const el = Object.assign(document.createElement('div'), { className: 'chart', id });
+    holder.append(h, el);
+    return el;
+  };
+  if (data.memory && data.memory.t.length)
+    chart(add('memory', "Target's resident memory (process_resident_memory_bytes)"), 'memory',
+      { x: data.memory.t, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, yLabel: 'resident memory (MB)', yFormat: num, format: (v) => (v == null ? '–' : num(v) + ' MB') },
+      [{ label: 'RSS', stroke: '#6a1b9a', width: 2, data: data.memory.mb, value: (u, v) => (v == null ? '–' : num(v) + ' MB') }]);
+  if (data.windows && data.windows.t.length)
+    chart(add('windows', 'p95 of admitted requests per soak window'), 'windows',
+      { x: data.windows.t, y: { range: (u, min, max) => [0, Math.max(1, max * 1.2)] }, yLabel: 'latency (ms)', yFormat: num, format: ms },
+      [{ label: 'window p95', stroke: colors.p95, width: 2, paths: uPlot.paths.stepped({ align: -1 }), data: data.windows.p95, value: (u, v) => ms(v) }]);
+}
+soakCharts();
 const log = document.getElementById('log');
 log.addEventListener('change', () => {
   latencyCharts(log.checked);

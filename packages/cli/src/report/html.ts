@@ -93,13 +93,28 @@ export function reportData(artifact: RunArtifact) {
   });
   return {
     name: artifact.scenario.name,
-    headline: headline(gate),
+    headline: headline(gate, artifact.drills),
     why: [
       ...(gate?.routes ?? [])
         .filter((r) => r.verdict === 'fail' || r.verdict === 'insufficient')
         .map((r) => `${r.route}: ${r.verdict}`),
+      ...(artifact.drills ?? [])
+        .filter((d) => d.verdict !== 'pass')
+        .map((d) => `${d.drill} drill: ${d.verdict}`),
       ...(gate?.notes ?? []),
     ],
+    drills: (artifact.drills ?? []).map((d) => ({ drill: d.drill, verdict: d.verdict, checks: d.checks })),
+    // A soak's readings: the target's memory, and its stage's p95 per window.
+    memory: result.memory
+      ? { t: result.memory.samples.map((s) => s.t), mb: result.memory.samples.map((s) => s.bytes / 2 ** 20) }
+      : null,
+    // Each window's p95 held from its start to its end: the first start, then every end.
+    windows: result.windows?.length
+      ? {
+          t: [result.windows[0]!.from, ...result.windows.map((w) => w.t)],
+          p95: [result.windows[0]!, ...result.windows].map((w) => (w.admitted ? w.p95 : null)),
+        }
+      : null,
     run: {
       model: result.model,
       target: result.target,

@@ -3,6 +3,7 @@
 
 import type { RunArtifact } from '../artifact.ts';
 import { routesOf } from '../compare/compare.ts';
+import { drillTable } from '../gate/drill.ts';
 import { verdictTable } from '../gate/table.ts';
 import { baselineFigures } from './baseline.ts';
 import { maxMs } from './bounded.ts';
@@ -22,7 +23,7 @@ export function markdownReport(artifact: RunArtifact, options: MarkdownOptions =
   const { baseline } = options;
   const routes = routesOf(artifact);
   const lines = [
-    `### headroom: ${artifact.scenario.name} (${result.model} model) — ${headline(artifact.gate)}`,
+    `### headroom: ${artifact.scenario.name} (${result.model} model) — ${headline(artifact.gate, artifact.drills)}`,
     '',
     `commit \`${artifact.commit.slice(0, 12)}\` on ${artifact.machine.cpus} × ${artifact.machine.cpuModel}, Node ${artifact.machine.node}`,
   ];
@@ -64,5 +65,6 @@ export function markdownReport(artifact: RunArtifact, options: MarkdownOptions =
       ),
     );
   }
+  for (const drill of artifact.drills ?? []) lines.push('', drillTable(drill));
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 // The words every report shares: a check's stable title (`p95 ≤ 40 ms`), how each metric's figures are
 // written, and the run's headline verdict.
 
+import type { DrillVerdict } from '../gate/drill.ts';
 import { type CheckResult, type GateResult, phaseOf } from '../gate/judge.ts';
 import { isLatency } from './bounded.ts';
 
@@ -68,18 +69,32 @@ export function checkTitle(check: Pick<CheckResult, 'metric' | 'limit'>): string
 export type Headline = 'pass' | 'fail' | 'insufficient data' | 'not judged';
 
 /**
- * The run's one-word verdict: `fail` when any route fails, else `insufficient data` when any check could
- * not be judged (too few samples, no traffic), else `pass`. The gate itself only fails or passes (an exit
+ * The run's one-word verdict: `fail` when any route or drill fails, else `insufficient data` when any check
+ * could not be judged (too few samples, no traffic), else `pass`. The gate itself only fails or passes (an exit
  * code); a headline must not call a run with unjudged budgets a pass.
  *
  * @example
- * headline(artifact.gate); // 'insufficient data'
+ * headline(artifact.gate, artifact.drills); // 'insufficient data'
  */
-export function headline(gate: GateResult | undefined): Headline {
-  if (!gate) return 'not judged';
-  if (gate.verdict === 'fail' || gate.routes.some((r) => r.verdict === 'fail')) return 'fail';
-  const insufficient = gate.routes.some(
-    (r) => r.verdict === 'insufficient' || r.checks.some((c) => c.verdict === 'insufficient'),
-  );
+export function headline(gate: GateResult | undefined, drills: readonly DrillVerdict[] = []): Headline {
+  if (!gate && drills.length === 0) return 'not judged';
+  if (drills.some((d) => d.verdict === 'fail')) return 'fail';
+  if (gate && (gate.verdict === 'fail' || gate.routes.some((r) => r.verdict === 'fail'))) return 'fail';
+  const insufficient =
+    drills.some((d) => d.verdict === 'insufficient') ||
+    (gate?.routes ?? []).some(
+      (r) => r.verdict === 'insufficient' || r.checks.some((c) => c.verdict === 'insufficient'),
+    );
   return insufficient ? 'insufficient data' : 'pass';
+}
+
+/**
+ * The exit code a run's verdicts call for: 1 when the gate or a drill failed (insufficient data is not a
+ * failure: it exits 0 and says so in the headline).
+ *
+ * @example
+ * process.exitCode = exitCode(artifact.gate, artifact.drills);
+ */
+export function exitCode(gate: GateResult | undefined, drills: readonly DrillVerdict[] = []): 0 | 1 {
+  return gate?.verdict === 'fail' || drills.some((d) => d.verdict === 'fail') ? 1 : 0;
 }

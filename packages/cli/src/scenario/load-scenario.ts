@@ -7,7 +7,15 @@ import { parseDuration, parseRate, parseRatio, readYaml } from '@headroom/core/s
 import { Ajv } from 'ajv';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { cliErrors } from '../errors.ts';
-import type { ClosedStage, Flow, OpenStage, Scenario, SpikeCriteria, Step } from './scenario.ts';
+import type {
+  ClosedStage,
+  Flow,
+  OpenStage,
+  Scenario,
+  SoakCriteria,
+  SpikeCriteria,
+  Step,
+} from './scenario.ts';
 import { scenarioSchema } from './schema.ts';
 
 interface RawStage {
@@ -45,6 +53,14 @@ interface RawScenario {
     p99Factor?: number;
     recoveryFactor?: number;
     refusals?: number[];
+  };
+  soak?: {
+    stage?: string;
+    window?: string;
+    scrapeEvery?: string;
+    metrics?: string;
+    rssSlope?: string;
+    p95Drift?: string | number;
   };
 }
 
@@ -104,6 +120,43 @@ export async function loadScenario(path: string, overrides: { target?: string } 
     checkFailures: raw.checkFailures === undefined ? 0 : parseRatio(raw.checkFailures).value,
     ...(raw.spec ? { spec: resolve(base, raw.spec) } : {}),
     ...(raw.spike ? { spike: spikeCriteria(raw.spike, stages, (key) => where(`/spike/${key}`)) } : {}),
+    ...(raw.soak ? { soak: soakCriteria(raw.soak, stages, (key) => where(`/soak/${key}`)) } : {}),
+  };
+}
+
+// The soak block, its stage checked against the stages and its window against the stage's length.
+function soakCriteria(
+  raw: NonNullable<RawScenario['soak']>,
+  stages: { name: string; durationMs: number }[],
+  where: (key: string) => string,
+): SoakCriteria {
+  const names = stages.map((s) => s.name);
+  const stage = stages.find((s) => s.name === (raw.stage ?? names.at(-1)));
+  if (!stage)
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
+      `${where('stage')}: soak.stage "${raw.stage}" is not a stage (${names.join(', ')})`,
+    );
+  const windowMs = raw.window ? parseDuration(raw.window) : Math.max(10_000, stage.durationMs / 10);
+  // A trend and a spread need at least three windows; fewer is a soak too short to say anything.
+  if (windowMs * 3 > stage.durationMs)
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
+      `${where(raw.window ? 'window' : 'stage')}: soak stage "${stage.name}" (${stage.durationMs / 1000} s) holds fewer than 3 windows of ${windowMs / 1000} s`,
+    );
+  const scrapeMs = parseDuration(raw.scrapeEvery ?? '10s');
+  if (scrapeMs < 1000 || scrapeMs * 3 > stage.durationMs)
+    throw cliErrors.create(
+      'HR_SCENARIO_INVALID',
+      `${where('scrapeEvery')}: soak.scrapeEvery ${raw.scrapeEvery ?? '10s'} must be at least 1 s and leave 3 samples in "${stage.name}"`,
+    );
+  return {
+    stage: stage.name,
+    windowMs,
+    scrapeMs,
+    metricsPath: raw.metrics ?? '/metrics',
+    ...(raw.rssSlope ? { rssSlopeMBPerHour: Number.parseFloat(raw.rssSlope) } : {}),
+    p95Drift: raw.p95Drift === undefined ? 0.1 : parseRatio(raw.p95Drift).value,
   };
 }
 

@@ -71,6 +71,27 @@ export interface Scenario {
   checkFailures: number;
   /** A spike drill's criteria, judged on the run (gate/spike.ts). */
   spike?: SpikeCriteria;
+  /** A soak's criteria: the target's memory and the p95's steadiness over a long stage (gate/soak.ts). */
+  soak?: SoakCriteria;
+}
+
+/** What a soak must show: judged by `judgeSoak`, exit 1 when any fails. */
+export interface SoakCriteria {
+  /** The long stage judged. @default the last stage */
+  stage: string;
+  /** The p95 is taken per window of this many ms across the stage. @default a tenth of the stage, at least 10 s */
+  windowMs: number;
+  /** The target's `/metrics` is read this often for `process_resident_memory_bytes`, in ms. @default 10000 */
+  scrapeMs: number;
+  /** Where on the target. @default '/metrics' */
+  metricsPath: string;
+  /**
+   * The largest RSS growth, in MB an hour (least-squares slope over the stage). @default the seed's 10% over
+   * 6 h: the stage's first sample × 0.1 ÷ 6
+   */
+  rssSlopeMBPerHour?: number;
+  /** The windows' p95s: their trend across the stage and their spread, each at most this share of their mean. @default 0.1 */
+  p95Drift: number;
 }
 
 /** What a spike must not break: judged by `judgeSpike`, exit 1 when any fails. */

@@ -100,6 +100,24 @@ export const scenarioSchema = {
         refusals: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, minItems: 1 },
       },
     },
+    soak: {
+      type: 'object',
+      additionalProperties: false,
+      description: "a soak: the target's RSS slope and the p95's drift over a long stage",
+      properties: {
+        stage: { type: 'string', minLength: 1 },
+        window: duration,
+        scrapeEvery: duration,
+        metrics: { type: 'string', pattern: '^/' },
+        rssSlope: { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*MB/h$', description: 'e.g. "5 MB/h"' },
+        p95Drift: {
+          anyOf: [
+            { type: 'string', pattern: ratioPattern },
+            { type: 'number', minimum: 0, maximum: 1 },
+          ],
+        },
+      },
+    },
     checkFailures: {
       anyOf: [
         { type: 'string', pattern: ratioPattern },
