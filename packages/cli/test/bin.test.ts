@@ -2,28 +2,21 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import { RouteStats } from '../src/stats/route-stats.ts';
+import { headroom } from './support/headroom-bin.ts';
 import { runArtifact } from './support/run-artifact.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const bin = join(root, 'packages/cli/src/bin.ts');
 const scenario = join(root, 'apps/casebook/scenarios/normal.yaml');
 
-const runOut = (args: string[]) =>
-  promisify(execFile)(process.execPath, [bin, ...args]).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({
-      code: error.code,
-      stdout: error.stdout,
-      stderr: error.stderr,
-    }),
-  );
+const runOut = headroom;
 const run = (args: string[]) => runOut(args).then(({ code, stderr }) => ({ code, stderr }));
 
 test('load refuses a bad --warm-connections or --workers before sending anything (exit 2, the flag named)', async () => {
@@ -191,4 +184,22 @@ test('every command has its own help, and an unknown command is refused (exit 2)
   const unknown = await run(['lod', 'x.yaml']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "lod"/);
+});
+
+test('the README documents every command and every flag its --help lists', async () => {
+  const readme = await readFile(join(root, 'packages/cli/README.md'), 'utf8');
+  const commands = [...(await runOut(['--help'])).stdout.matchAll(/^ {2}headroom ((?:db )?[a-z]+)/gm)].map(
+    (m) => m[1]!,
+  );
+  assert.ok(commands.length >= 12, `commands: ${commands}`);
+  for (const command of commands) {
+    const { code, stdout } = await runOut([...command.split(' '), '--help']);
+    assert.equal(code, 0, `${command} --help`);
+    assert.ok(readme.includes(`headroom ${command}`), `the README has no section for headroom ${command}`);
+    const flags = [...stdout.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
+    assert.ok(flags.length > 0, `${command}: no flags in its help`);
+    for (const flag of flags.filter((f) => f !== '--help'))
+      assert.ok(readme.includes(flag), `headroom ${command} ${flag} is not in the README`);
+    assert.match(stdout, /Examples?:\n {2}headroom /, `${command} --help has an example`);
+  }
 });
