@@ -4,7 +4,7 @@
 
 import type { Spec } from '@headroom/core/slo';
 import { runScenario } from './engine/run.ts';
-import { judge } from './gate/judge.ts';
+import { judge, phaseNames } from './gate/judge.ts';
 import type { OpenStage, Scenario } from './scenario/scenario.ts';
 
 /** Options of {@link findCapacity}. */
@@ -61,6 +61,8 @@ export async function findCapacity(scenario: Scenario, options: CapacityOptions)
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const probes: CapacityProbe[] = [];
   const routes = options.spec.objectives.map((o) => `${o.method} ${o.route}`);
+  // The spec's phase budgets are judged on Server-Timing, which the engine reads only where it is asked to.
+  const phases = phaseNames(options.spec);
   let lo = 0;
   let hi = Number.POSITIVE_INFINITY;
   let rate = options.maxRate;
@@ -69,7 +71,7 @@ export async function findCapacity(scenario: Scenario, options: CapacityOptions)
     const stage: OpenStage = { name: 'probe', durationMs: options.probeMs, judge: true, rate };
     const result = await runScenario(
       { ...scenario, model: 'open', stages: [stage], judgeThroughput: false },
-      { routes, ...(options.connections ? { connections: options.connections } : {}) },
+      { routes, phases, ...(options.connections ? { connections: options.connections } : {}) },
     );
     const report = result.stages[0]!;
     const gate = judge(result, options.spec, { checkFailures: scenario.checkFailures });
