@@ -195,7 +195,7 @@ test('a breach that is already certain stops the run early', async () => {
 
 test('every casebook scenario loads (the load profiles extend golden-path.yaml; export.yaml is journey 4)', async () => {
   const folder = join(import.meta.dirname, '..', '..', '..', 'apps', 'casebook', 'scenarios');
-  for (const name of ['golden-path', 'warm-up', 'normal', 'peak', 'sustained', 'spike', 'soak']) {
+  for (const name of ['golden-path', 'warm-up', 'normal', 'peak', 'sustained', 'spike', 'soak', 'capacity']) {
     const s = await loadScenario(join(folder, `${name}.yaml`));
     assert.equal(s.name, name);
     assert.equal(s.flows.length, 2, `${name} inherits the flows`);
