@@ -7,6 +7,7 @@
 //   npm run bench:spike
 //   BENCH_SPIKE_SECONDS=10 npm run bench:spike   # shorter spike (default 30 s)
 //   BENCH_RATE=400 npm run bench:spike           # a fixed R instead of the bisection
+//   BENCH_WARM_CONNECTIONS=256 npm run bench:spike  # sockets opened before each run (default 64)
 //   BENCH_READ_CACHE=off BENCH_QUOTA_SCALE=10 npm run bench:spike   # searches hit PostgreSQL, quotas × 10
 //
 // Open model: every request has an intended start; admitted latency counts from it, so generator lag and server
@@ -15,6 +16,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { Tier } from '../apps/casebook/src/tenancy/tiers.ts';
 import { tierQuotas } from '../apps/casebook/src/tenancy/tiers.ts';
 import { type RunResult, runScenario } from '../packages/cli/src/engine/run.ts';
@@ -31,7 +33,7 @@ const readCache = process.env.BENCH_READ_CACHE ?? 'on';
 const p99GoalMs = 50; // what R must be served within
 const connections = 256;
 // Opened before each run, as a load balancer keeps warm connections to its backends.
-const warmConnections = 64;
+const warmConnections = Number(process.env.BENCH_WARM_CONNECTIONS ?? 64);
 const maxInflight = 2_048;
 const words = ['fraud', 'payment', 'account', 'device', 'transfer', 'chargeback', 'phishing', 'merchant'];
 // Shares chosen so that the enterprise quota binds first: 500/s ÷ 0.92 = 543/s, before globex's 50/s ÷ 0.07
@@ -64,11 +66,18 @@ interface SearchMetrics {
   durations: Map<string, Map<string, number>>;
   /** Search bulkhead refusals by reason (full, queue-timeout, evicted). */
   rejected: Map<string, number>;
+  /** The server's own garbage-collection pauses (prom-client's nodejs_gc_duration_seconds): by kind, count and over 10 ms. */
+  gc: Map<string, { count: number; over10ms: number; seconds: number }>;
 }
 
 async function searchMetrics(origin: string): Promise<SearchMetrics> {
   const text = await (await fetch(`${origin}/metrics`, { headers: operatorHeaders })).text();
-  const metrics: SearchMetrics = { durations: new Map(), rejected: new Map() };
+  const metrics: SearchMetrics = { durations: new Map(), rejected: new Map(), gc: new Map() };
+  const gcOf = (kind: string) => {
+    const entry = metrics.gc.get(kind) ?? { count: 0, over10ms: 0, seconds: 0 };
+    metrics.gc.set(kind, entry);
+    return entry;
+  };
   for (const line of text.split('\n')) {
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
@@ -79,6 +88,14 @@ async function searchMetrics(origin: string): Promise<SearchMetrics> {
       buckets.set(labels.le, value);
     } else if (line.startsWith('headroom_concurrency_rejected_total{') && labels.limiter === 'search') {
       metrics.rejected.set(labels.reason ?? '?', value);
+    } else if (line.startsWith('nodejs_gc_duration_seconds_bucket{') && labels.kind) {
+      // Cumulative: every pause is under +Inf; those under 10 ms are under le="0.01".
+      if (labels.le === '+Inf') gcOf(labels.kind).over10ms += value;
+      else if (labels.le === '0.01') gcOf(labels.kind).over10ms -= value;
+    } else if (line.startsWith('nodejs_gc_duration_seconds_count{') && labels.kind) {
+      gcOf(labels.kind).count = value;
+    } else if (line.startsWith('nodejs_gc_duration_seconds_sum{') && labels.kind) {
+      gcOf(labels.kind).seconds = value;
     }
   }
   return metrics;
@@ -216,6 +233,13 @@ try {
       stages.map((s) => `${s.name} ${s.rate}/s × ${s.durationMs / 1000} s`).join(', '),
   );
   const metricsBefore = await searchMetrics(origin);
+  // The generator's own garbage-collection pauses during the run, with when they began.
+  const generatorGc: { atMs: number; ms: number }[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) generatorGc.push({ atMs: entry.startTime, ms: entry.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const runStartedMs = performance.now();
   const criteria = {
     stage: 'spike',
     baseline: 'normal',
@@ -225,6 +249,7 @@ try {
     refusals: [429, 503],
   };
   const result = await run(scenario(stages, criteria));
+  gcObserver.disconnect();
   const metricsAfter = await searchMetrics(origin);
 
   console.log(
@@ -282,6 +307,28 @@ try {
     .filter(([, n]) => n > 0);
   console.log(
     `search bulkhead refusals (503) by reason: ${refusals.length ? refusals.map(([r, n]) => `${r} ${n}`).join(', ') : 'none'}`,
+  );
+
+  // Where a slow second's time went: garbage collection in the server or in the generator, each by its own account.
+  const serverGc = [...metricsAfter.gc].map(([kind, after]) => {
+    const before = metricsBefore.gc.get(kind) ?? { count: 0, over10ms: 0, seconds: 0 };
+    return `${kind} ${after.count - before.count} (${after.over10ms - before.over10ms} over 10 ms, ${fmt((after.seconds - before.seconds) * 1000, 0)} ms in all)`;
+  });
+  console.log(
+    `casebook's GC pauses over the three stages: ${serverGc.join('; ') || 'no nodejs_gc_duration_seconds'}`,
+  );
+  const longGc = generatorGc.filter((g) => g.ms > 5);
+  console.log(
+    `the generator's GC pauses: ${generatorGc.length}, ${fmt(
+      generatorGc.reduce((a, g) => a + g.ms, 0),
+      0,
+    )} ms in all; over 5 ms: ` +
+      (longGc.map((g) => `${fmt(g.ms, 1)} ms at ${fmt((g.atMs - runStartedMs) / 1000, 1)} s`).join(', ') ||
+        'none'),
+  );
+  const slow = result.seconds.filter((second) => second.admitted > 0 && second.percentileMs(99) > 5);
+  console.log(
+    `seconds with an admitted p99 over 5 ms: ${slow.map((second) => `${second.stage} s (${fmt(second.percentileMs(99))} ms)`).join(', ') || 'none'}`,
   );
 
   // Per second around the spike's end, from the run's per-second cells (answers by completion time).
