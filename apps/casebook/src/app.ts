@@ -35,8 +35,8 @@ import type pg from 'pg';
 import { Gauge, Histogram } from 'prom-client';
 import { authenticate } from './auth/authenticate.ts';
 import { loginThrottle } from './auth/login-throttle.ts';
-import { operatorCheck } from './auth/operator.ts';
-import { accountRoutes, authRoutes } from './auth/routes.ts';
+import { operatorCheck, operatorTokenCheck } from './auth/operator.ts';
+import { accountRoutes, authRoutes, userByLogin } from './auth/routes.ts';
 import { activityRoutes } from './cases/activity-routes.ts';
 import { caseRoutes } from './cases/routes.ts';
 import { connectBreaker, type DatabaseObserver, database } from './db/database.ts';
@@ -105,6 +105,11 @@ export interface AppDeps {
    * Tenant admins never get those. @default none: nobody is an operator, `/metrics` answers 401
    */
   operatorToken?: string;
+  /**
+   * The key of the operations page's sessions (`/_headroom`), at least 32 characters, the same on every instance.
+   * @default a random key per process: a session lasts as long as the process, on that instance only
+   */
+  opsSecret?: string;
   /** Header, body and keep-alive timeouts of connections. @default defaultConnectionTimeouts */
   connection?: Partial<ConnectionTimeouts>;
   /** The objectives whose budgets bound each route's database calls. @default apps/casebook/headroom.yaml */
@@ -229,6 +234,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
 
   const isOperator = deps.operatorToken ? operatorCheck(deps.operatorToken) : () => false;
+  const isOperatorToken = deps.operatorToken ? operatorTokenCheck(deps.operatorToken) : () => false;
   const requireOperator = (request: FastifyRequest) => {
     if (!isOperator(request)) {
       throw casebookErrors.create('HR_UNAUTHENTICATED', 'this needs the operator token', {
@@ -279,6 +285,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       (request.principal !== undefined && flags.enabled('server_timing', flagContext(request.principal))),
     idempotency,
     ...(limits.door ? { overload: { limit: limits.door } } : {}),
+    // The operations page: the operator signs in with OPERATOR_TOKEN; a tenant's admin or analyst signs in as on
+    // /v1/auth/login (their failures count against the same throttle) and is refused, the page being process-wide.
+    opsPage: {
+      ...(deps.opsSecret ? { secret: deps.opsSecret } : {}),
+      async signIn({ token, email, password }, request) {
+        if (token !== undefined) return isOperatorToken(token) ? 'operator' : undefined;
+        if (email === undefined || password === undefined) return undefined;
+        const throttle = loginThrottle(limits.limiter);
+        const buckets = limits.loginFailures(request, email.toLowerCase());
+        await throttle.admit(buckets);
+        if (await userByLogin(db, email.toLowerCase(), password)) return 'other';
+        await throttle.failed(buckets);
+        return undefined;
+      },
+    },
     admin: {
       async authorize(request): Promise<AdminAccess> {
         if (isOperator(request)) return { role: 'operator' };

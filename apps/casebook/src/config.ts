@@ -55,6 +55,8 @@ export interface Config {
   overloadLimit: 'on' | 'off' | 'latency';
   /** Bearer token of operators (`/metrics`, process-wide admin); unset = read or made in `<dataDir>/operator-token`. */
   operatorToken: string | undefined;
+  /** `OPS_SECRET`: the key of the operations page's sessions, the same on every instance; unset = one per process. */
+  opsSecret: string | undefined;
   /** Connection timeouts; unset ones keep @headroom/fastify's defaults (10 s headers, 30 s request, 72 s keep-alive). */
   connection: { headersTimeout?: number; requestTimeout?: number; keepAliveTimeout?: number };
   /** Bounds of every database call; unset ones keep db/pool.ts's defaults (1 s acquire, 2 s statement, 3 s answer). */
@@ -104,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     overloadLimit:
       env.OVERLOAD_LIMIT === 'off' || env.OVERLOAD_LIMIT === 'latency' ? env.OVERLOAD_LIMIT : 'on',
     operatorToken: env.OPERATOR_TOKEN || undefined,
+    opsSecret: env.OPS_SECRET || undefined,
     connection: {
       ...optionalInteger(env, 'HEADERS_TIMEOUT_MS', 'headersTimeout'),
       ...optionalInteger(env, 'REQUEST_TIMEOUT_MS', 'requestTimeout'),

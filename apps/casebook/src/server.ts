@@ -115,6 +115,7 @@ const app = await buildApp({
   pooler,
   startup,
   operatorToken,
+  ...(config.opsSecret ? { opsSecret: config.opsSecret } : {}),
   connection: config.connection,
   databaseDeadlines: {
     ...(config.database.queryTimeout === undefined ? {} : { max: config.database.queryTimeout }),

@@ -161,4 +161,13 @@ test('flags gate the depth-3 expansion (served at depth 2) and new exports (503 
       .statusCode,
     404,
   );
+  // A value the flag cannot take is the caller's mistake, named, not a 500 (it was one before the admin API and
+  // the operations page shared their flag controls).
+  const wrongKind = await t.operator({
+    url: '/admin/flags/exports',
+    method: 'PUT',
+    payload: { value: 'off', ...reason },
+  });
+  assert.equal(wrongKind.statusCode, 400);
+  assert.deepEqual([wrongKind.json().code, wrongKind.json().field], ['HR_VALIDATION', 'body.value']);
 });

@@ -72,7 +72,11 @@ test('the bisection finds the rate the service holds, and plans instances for a 
     'the highest rate is probed first, and fails',
   );
   // The spec budgets a phase: each probe reads it from Server-Timing, and it holds (never a failure).
-  assert.doesNotMatch(stdout, /\| (yes|no) \| [^|]*phase work/, 'the phase budget is judged on Server-Timing');
+  assert.doesNotMatch(
+    stdout,
+    /\| (yes|no) \| [^|]*phase work/,
+    'the phase budget is judged on Server-Timing',
+  );
   const found = Number(/^capacity: (\d+)\/s holds the SLO$/m.exec(stdout)?.[1]);
   assert.ok(found >= 40 && found <= 110, `capacity ${found} near the server's 100/s:\n${stdout}`);
   const instances = Number(/^instances for a peak of 1000\/s: (\d+) /m.exec(stdout)?.[1]);

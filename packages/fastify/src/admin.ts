@@ -3,9 +3,18 @@
 // tenant only (invalidate their own cache entries). Registered only when the app says who is who.
 
 import type { HeadroomError } from '@headroom/core/errors';
-import type { CircuitBreakerPolicy } from '@headroom/core/policy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
+import type { BreakerControls } from './controls/breakers.ts';
+import { type FlagOverride, flagControls } from './controls/flags.ts';
+import {
+  clearBody,
+  flagParams,
+  invalidateBody,
+  nameParams,
+  overrideBody,
+  queueParams,
+} from './controls/schemas.ts';
 import type { DegraderRegistry } from './degrader-registry.ts';
 import { fastifyErrors } from './errors.ts';
 import type { FlagRegistry } from './flag-registry.ts';
@@ -30,27 +39,6 @@ export interface AdminOptions {
   /** Where the admin routes live. @default '/admin' */
   prefix?: string;
 }
-
-const invalidateBody = {
-  type: 'object',
-  properties: {
-    tags: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 100,
-      items: { type: 'string', minLength: 1, maxLength: 200 },
-    },
-    tenant: { type: 'string', minLength: 1, maxLength: 200 },
-  },
-  required: ['tags'],
-  additionalProperties: false,
-} as const;
-
-const nameParams = {
-  type: 'object',
-  properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
-  required: ['name'],
-} as const;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -93,6 +81,18 @@ async function operatorOnly(request: FastifyRequest): Promise<void> {
   }
 }
 
+/** What the admin routes act on: the plugin's registries, and the breaker controls it shares with the ops page. */
+export interface AdminDeps {
+  protection: Protection;
+  breakers: BreakerControls;
+  caches: CacheRegistry;
+  jobs: JobRegistry;
+  webhooks: WebhookRegistry;
+  degrader: DegraderRegistry;
+  flags: FlagRegistry;
+  costs: TenantCosts | undefined;
+}
+
 const showbackQuery = {
   type: 'object',
   properties: { tenant: { type: 'string', minLength: 1, maxLength: 200 } },
@@ -107,28 +107,10 @@ const showbackQuery = {
  * an operator sees every tenant, a tenant admin their own rows only, with shares of their own totals).
  *
  * @example
- * await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, costs, { authorize: whoIsAdmin });
+ * await adminRoutes(app, { ...registries, breakers: breakerControls(protection), costs }, { authorize: whoIsAdmin });
  */
-export async function adminRoutes(
-  app: FastifyInstance,
-  protection: Protection,
-  caches: CacheRegistry,
-  jobs: JobRegistry,
-  webhooks: WebhookRegistry,
-  degrader: DegraderRegistry,
-  flags: FlagRegistry,
-  costs: TenantCosts | undefined,
-  options: AdminOptions,
-) {
-  const isolations = new Map<string, { dispose(): void }>();
-  const find = (name: string) => {
-    const tracked = protection.breakers.get(name);
-    if (!tracked) throw notFound('circuit breaker', name);
-    return tracked.breaker;
-  };
-  const list = () =>
-    [...protection.breakers.values()].map(({ breaker, critical }) => ({ ...breaker.stats(), critical }));
-
+export async function adminRoutes(app: FastifyInstance, deps: AdminDeps, options: AdminOptions) {
+  const { protection, breakers, caches, jobs, webhooks, degrader, flags, costs } = deps;
   await app.register(
     async (admin) => {
       // Async whatever `authorize` is, so Fastify never waits for a `done` callback it will not get.
@@ -140,37 +122,19 @@ export async function adminRoutes(
         request.adminAccess = await options.authorize(request, reply);
       });
       const operator = { preHandler: operatorOnly };
-      admin.get('/breakers', operator, async () => ({ data: list() }));
-      // The three breaker controls differ only in what they do to the named breaker.
-      const control = (
-        method: 'POST' | 'DELETE',
-        path: string,
-        act: (name: string, breaker: CircuitBreakerPolicy) => void,
-      ) =>
+      admin.get('/breakers', operator, async () => ({ data: breakers.list() }));
+      // The three breaker controls (shared with the operations page, which holds the same isolations).
+      const control = (method: 'POST' | 'DELETE', path: string, act: 'reset' | 'isolate' | 'release') =>
         admin.route({
           method,
           url: `/breakers/:name/${path}`,
           ...operator,
           schema: { params: nameParams },
-          handler: async (request) => {
-            const { name } = request.params as { name: string };
-            const breaker = find(name);
-            act(name, breaker);
-            return breaker.stats();
-          },
+          handler: async (request) => breakers[act]((request.params as { name: string }).name),
         });
-      const release = (name: string) => {
-        isolations.get(name)?.dispose();
-        isolations.delete(name);
-      };
-      control('POST', 'reset', (name, breaker) => {
-        release(name);
-        breaker.reset();
-      });
-      control('POST', 'isolate', (name, breaker) => {
-        if (!isolations.has(name)) isolations.set(name, breaker.isolate());
-      });
-      control('DELETE', 'isolate', release);
+      control('POST', 'reset', 'reset');
+      control('POST', 'isolate', 'isolate');
+      control('DELETE', 'isolate', 'release');
       admin.get('/bulkheads', operator, async () => ({
         data: [...protection.bulkheads.values()].map((b) => b.stats()),
       }));
@@ -217,34 +181,6 @@ export async function adminRoutes(
   );
 }
 
-const flagParams = {
-  type: 'object',
-  properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' } },
-  required: ['name'],
-} as const;
-
-const overrideBody = {
-  type: 'object',
-  properties: {
-    value: { type: ['boolean', 'string'], maxLength: 100 },
-    tenant: { type: 'string', minLength: 1, maxLength: 200 },
-    until: { type: 'string', format: 'date-time', maxLength: 40 },
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
-  },
-  required: ['value', 'reason'],
-  additionalProperties: false,
-} as const;
-
-const clearBody = {
-  type: 'object',
-  properties: {
-    tenant: { type: 'string', minLength: 1, maxLength: 200 },
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
-  },
-  required: ['reason'],
-  additionalProperties: false,
-} as const;
-
 // Feature flags are process-wide controls: operators only. Each change names who made it (the operator and the
 // request id: the token is shared) and why (required).
 function flagRoutes(
@@ -256,11 +192,7 @@ function flagRoutes(
     if (!registry.flags) throw notFound('feature flags', 'flags');
     return registry.flags;
   };
-  const known = (name: string) => {
-    const flags = flagsOf();
-    if (!flags.snapshot().some((f) => f.flag === name)) throw notFound('feature flag', name);
-    return flags;
-  };
+  const controls = flagControls(registry);
   admin.get('/flags', operator, async () => ({
     data: flagsOf().snapshot(),
     changes: flagsOf().audit().slice(0, 50),
@@ -268,52 +200,24 @@ function flagRoutes(
   admin.put(
     '/flags/:name',
     { ...operator, schema: { params: flagParams, body: overrideBody } },
-    async (request) => {
-      const { name } = request.params as { name: string };
-      const body = request.body as {
-        value: boolean | string;
-        tenant?: string;
-        until?: string;
-        reason: string;
-      };
-      known(name).override(name, {
-        value: body.value,
-        ...(body.tenant === undefined ? {} : { tenant: body.tenant }),
-        ...(body.until === undefined ? {} : { until: Date.parse(body.until) }),
-        by: `operator (request ${request.id})`,
-        reason: body.reason,
-      });
-      return flagsOf()
-        .snapshot()
-        .find((f) => f.flag === name);
-    },
+    async (request) =>
+      controls.override(
+        (request.params as { name: string }).name,
+        request.body as FlagOverride,
+        `operator (request ${request.id})`,
+      ),
   );
   admin.delete(
     '/flags/:name',
     { ...operator, schema: { params: flagParams, body: clearBody } },
-    async (request) => {
-      const { name } = request.params as { name: string };
-      const body = request.body as { tenant?: string; reason: string };
-      const cleared = known(name).clearOverride(name, {
-        ...(body.tenant === undefined ? {} : { tenant: body.tenant }),
-        by: `operator (request ${request.id})`,
-        reason: body.reason,
-      });
-      return {
-        ...flagsOf()
-          .snapshot()
-          .find((f) => f.flag === name),
-        cleared,
-      };
-    },
+    async (request) =>
+      controls.clear(
+        (request.params as { name: string }).name,
+        request.body as { tenant?: string; reason: string },
+        `operator (request ${request.id})`,
+      ),
   );
 }
-
-const queueParams = {
-  type: 'object',
-  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' } },
-  required: ['name'],
-} as const;
 
 const deadQuery = {
   type: 'object',

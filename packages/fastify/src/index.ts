@@ -19,6 +19,18 @@ export { bytesEtag, cacheControl } from './http-cache.ts';
 export { durationBuckets, httpDurationBuckets } from './http-metrics.ts';
 export type { RequestIdempotency, RouteIdempotency } from './idempotency-hook.ts';
 export type { JobRegistry, TrackJobsOptions } from './job-registry.ts';
+export type { OpsPageErrorCode } from './ops-page/errors.ts';
+export { opsPageErrors } from './ops-page/errors.ts';
+export type {
+  BreakerControls,
+  OpsCredentials,
+  OpsPageDeps,
+  OpsPageOptions,
+  OpsSignIn,
+  OpsState,
+  SignInLimit,
+} from './ops-page/ops-page.ts';
+export { breakerControls, opsPage } from './ops-page/ops-page.ts';
 export type { OverloadGate, OverloadOptions } from './overload.ts';
 export type { PhaseMetrics, PhaseSpec } from './phase-metrics.ts';
 export { phaseBuckets } from './phase-metrics.ts';

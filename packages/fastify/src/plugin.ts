@@ -3,6 +3,7 @@
 import { type Clock, orAfter, systemClock } from '@headroom/core/clock';
 import { deprecatedOption, invalidOption } from '@headroom/core/errors';
 import type { Idempotency } from '@headroom/core/idempotency';
+import type { StatusPattern } from '@headroom/core/slo';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry } from 'prom-client';
@@ -11,6 +12,7 @@ import { arrivedAt } from './arrival.ts';
 import { type CacheRegistry, createCacheRegistry } from './cache-metrics.ts';
 import { type ConfigRegistry, createConfigRegistry } from './config-registry.ts';
 import { answerUnmetExpectations, drainConnections } from './connections.ts';
+import { breakerControls } from './controls/breakers.ts';
 import { createDegraderRegistry, type DegraderRegistry } from './degrader-registry.ts';
 import { burstErrorHandler, routeNotFoundHandler } from './error-handler.ts';
 import { createFlagRegistry, type FlagRegistry } from './flag-registry.ts';
@@ -33,6 +35,7 @@ import {
 } from './idempotency-hook.ts';
 import { createJobRegistry, type JobRegistry } from './job-registry.ts';
 import { defaultMaxSeries, guardSeries } from './metric-series.ts';
+import { type OpsPageOptions, opsPage } from './ops-page/ops-page.ts';
 import { type OverloadOptions, overloadGate } from './overload.ts';
 import { phaseMetrics } from './phase-metrics.ts';
 import { codeProblem, sendProblem } from './problem.ts';
@@ -76,6 +79,10 @@ export interface HeadroomOptions {
       phases?: Readonly<Record<string, number>>;
       /** Names the feature of the route's costs (showback, `headroom_tenant_*`) unless `config.feature` does. */
       journey?: string;
+      /** The operations page's names, error budgets and availability targets (`loadSpec` gives them). */
+      name?: string;
+      errors?: { value: number; statuses?: readonly StatusPattern[] };
+      availability?: { value: number };
     }[];
     /**
      * `tenantTop`: tenants with their own `tenant` label (the rest `other`; 0: always `all`); `maxSeries`: label
@@ -141,6 +148,12 @@ export interface HeadroomOptions {
    * `headroom_rum_seconds{journey,metric}` and `headroom_rum_cls{journey}` (see `rumRoutes`). @default off
    */
   rum?: Omit<RumOptions, 'clock'>;
+  /**
+   * The operations page at `/_headroom` (see ops-page/ops-page.ts): SLOs, top offenders, protection, caches, work,
+   * release and flags, with their controls, for operators who sign in with the service's own authentication.
+   * @default no page
+   */
+  opsPage?: OpsPageOptions;
 }
 
 /** What the plugin adds to the Fastify instance as `app.headroom`. */
@@ -403,8 +416,19 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
         : reply.type(registry.contentType).send(await registry.metrics()),
   );
   if (options.rum) rumRoutes(app, registry, { budgets: options.spec?.rum ?? [], ...options.rum, clock });
-  if (options.admin)
-    await adminRoutes(app, protection, caches, jobs, webhooks, degrader, flags, costs, options.admin);
+  // One set of breaker isolations, whichever of the admin API and the operations page made them.
+  const controlled = {
+    protection,
+    breakers: breakerControls(protection),
+    caches,
+    jobs,
+    webhooks,
+    degrader,
+    flags,
+  };
+  if (options.admin) await adminRoutes(app, { ...controlled, costs }, options.admin);
+  if (options.opsPage)
+    await opsPage(app, { ...controlled, registry, config, clock, spec: options.spec }, options.opsPage);
   const system = systemChecks(options.health);
   app.addHook('onClose', function stopSystemChecks(_instance, done) {
     system.close();

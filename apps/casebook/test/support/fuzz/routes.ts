@@ -211,6 +211,44 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
         tenant: field(own('tenant'), fc.constantFrom('1', '999', 'acme', '', '\u0000', 'x'.repeat(300))),
       },
     },
+    // The operations page: without a session every page and API route is refused before it reads anything
+    // (303 to sign-in, 401, 403 HR_CSRF); sign-in reads a form, and JSON or junk is no form.
+    { method: 'GET', url: '/_headroom' },
+    { method: 'GET', url: '/_headroom/api/state' },
+    { method: 'GET', url: '/_headroom/sign-in' },
+    {
+      method: 'POST',
+      url: '/_headroom/sign-in',
+      body: {
+        token: field(validText, overLong),
+        email: field(fc.constantFrom('admin@acme.test', 'analyst@acme.test'), overLong),
+        password: field(validText, overLong),
+      },
+    },
+    { method: 'POST', url: '/_headroom/sign-out' },
+    { method: 'POST', url: '/_headroom/api/breakers/:name/reset' },
+    { method: 'POST', url: '/_headroom/api/breakers/:name/isolate' },
+    { method: 'POST', url: '/_headroom/api/breakers/:name/release' },
+    {
+      method: 'POST',
+      url: '/_headroom/api/flags/:name/override',
+      body: { value: field(fc.boolean(), fc.constantFrom('off', null)), reason: field(validText, overLong) },
+    },
+    { method: 'POST', url: '/_headroom/api/flags/:name/clear', body: { reason: field(validText, overLong) } },
+    { method: 'POST', url: '/_headroom/api/queues/:name/pause' },
+    { method: 'POST', url: '/_headroom/api/queues/:name/resume' },
+    {
+      method: 'POST',
+      url: '/_headroom/api/caches/:name/invalidate',
+      body: {
+        tags: field(fc.constant(['case:1']), fc.constantFrom([], 'x')),
+        tenant: field(fc.constant('1'), fc.constant('')),
+      },
+    },
+    { method: 'GET', url: '/_headroom/assets/page.js' },
+    { method: 'GET', url: '/_headroom/assets/page.css' },
+    { method: 'GET', url: '/_headroom/assets/uplot.js' },
+    { method: 'GET', url: '/_headroom/assets/uplot.css' },
     { method: 'GET', url: '/admin/flags' },
     {
       method: 'PUT',

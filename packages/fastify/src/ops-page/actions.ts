@@ -1,0 +1,106 @@
+// What an operator can do from the page: each a POST that needs the session, its CSRF token and the page's
+// origin, on the same registries and with the same semantics as the admin API. Flag changes are recorded in
+// the flags audit as the page's session.
+
+import type { FastifyInstance } from 'fastify';
+import type { CacheRegistry } from '../cache-metrics.ts';
+import type { BreakerControls } from '../controls/breakers.ts';
+import { type FlagOverride, flagControls } from '../controls/flags.ts';
+import {
+  clearBody,
+  flagParams,
+  invalidateBody,
+  nameParams,
+  overrideBody,
+  queueParams,
+} from '../controls/schemas.ts';
+import { fastifyErrors } from '../errors.ts';
+import type { FlagRegistry } from '../flag-registry.ts';
+import type { JobRegistry } from '../job-registry.ts';
+import type { OpsAccess } from './access.ts';
+import { notFound } from './errors.ts';
+
+/** What {@link actionRoutes} acts on. */
+export interface ActionContext {
+  access: OpsAccess;
+  breakers: BreakerControls;
+  caches: CacheRegistry;
+  jobs: JobRegistry;
+  flags: FlagRegistry;
+}
+
+/**
+ * Registers under `api/` in `scope`: `breakers/:name/reset|isolate|release`, `flags/:name/override|clear`,
+ * `queues/:name/pause|resume`, `caches/:name/invalidate`.
+ *
+ * @example
+ * actionRoutes(scope, { access, breakers: breakerControls(protection), caches, jobs, flags });
+ */
+export function actionRoutes(scope: FastifyInstance, context: ActionContext): void {
+  const { access, breakers, caches, jobs, flags } = context;
+  const guarded = { onRequest: access.action, bodyLimit: 8192 };
+  const who = (request: Parameters<typeof access.sessionOf>[0]) =>
+    `operator (ops page, session ${access.sessionOf(request)?.id})`;
+
+  for (const action of ['reset', 'isolate', 'release'] as const) {
+    scope.post(
+      `/api/breakers/:name/${action}`,
+      { ...guarded, schema: { params: nameParams } },
+      async (request) => breakers[action]((request.params as { name: string }).name),
+    );
+  }
+
+  const flagsControl = flagControls(flags);
+  scope.post(
+    '/api/flags/:name/override',
+    { ...guarded, schema: { params: flagParams, body: overrideBody } },
+    async (request) =>
+      flagsControl.override(
+        (request.params as { name: string }).name,
+        request.body as FlagOverride,
+        who(request),
+      ),
+  );
+  scope.post(
+    '/api/flags/:name/clear',
+    { ...guarded, schema: { params: flagParams, body: clearBody } },
+    async (request) =>
+      flagsControl.clear(
+        (request.params as { name: string }).name,
+        request.body as { tenant?: string; reason: string },
+        who(request),
+      ),
+  );
+
+  for (const action of ['pause', 'resume'] as const) {
+    scope.post(
+      `/api/queues/:name/${action}`,
+      { ...guarded, schema: { params: queueParams } },
+      async (request) => {
+        const { name } = request.params as { name: string };
+        if (!jobs.jobs) throw notFound('job queue', 'queue', 'jobs');
+        await jobs.jobs[action](name);
+        return { queue: name, paused: action === 'pause' };
+      },
+    );
+  }
+
+  scope.post(
+    '/api/caches/:name/invalidate',
+    { ...guarded, schema: { params: nameParams, body: invalidateBody } },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      const body = request.body as { tags: string[]; tenant?: string };
+      // As the admin API asks of an operator: the tenant is named, never "all of them".
+      if (body.tenant === undefined) {
+        throw fastifyErrors.create('HR_VALIDATION', 'body.tenant is required for an operator', {
+          context: { field: 'body.tenant' },
+        });
+      }
+      const cache = caches.caches.get(name);
+      if (!cache) throw notFound('cache', 'cache', name);
+      await cache.invalidateTags({ tenant: body.tenant }, body.tags);
+      return { cache: name, tenant: body.tenant, invalidated: body.tags };
+    },
+  );
+}

@@ -1,0 +1,161 @@
+// The operations page `/_headroom`: one HTML page of the service's SLOs, top offenders, protection, caches, work
+// and release, with the controls an on-call engineer needs, for operators only. Registered by the plugin's
+// `opsPage` option, or by calling `opsPage` after the plugin.
+
+import { randomBytes } from 'node:crypto';
+import { invalidOption } from '@headroom/core/errors';
+import { rateLimitPolicy } from '@headroom/core/ratelimit';
+import type { FastifyInstance } from 'fastify';
+import { breakerControls } from '../controls/breakers.ts';
+import { opsAccess } from './access.ts';
+import { actionRoutes } from './actions.ts';
+import { opsAssets } from './assets.ts';
+import { opsPageHtml } from './page-html.ts';
+import { createSessions } from './session.ts';
+import { type OpsSignIn, type SignInLimit, signInRoutes } from './sign-in.ts';
+import { type OpsPageDeps, readRelease, readState } from './state.ts';
+
+export type { BreakerControls } from '../controls/breakers.ts';
+export { breakerControls } from '../controls/breakers.ts';
+export type { OpsCredentials, OpsSignIn, SignInLimit } from './sign-in.ts';
+export type { OpsPageDeps, OpsState } from './state.ts';
+
+/** The `opsPage` option of the plugin. */
+export interface OpsPageOptions {
+  /**
+   * Checks the credentials of the sign-in form (an operator token, or an email and a password) the service's own
+   * way: `operator` gets a session; `other` (someone who authenticated but is no operator) gets 403; undefined
+   * (not valid) gets the form again with 401.
+   */
+  signIn: OpsSignIn;
+  /**
+   * The key of the session cookies and CSRF tokens (HMAC-SHA256), at least 32 characters, the same on every
+   * instance behind one address. @default a random key per process: a session then lasts as long as the process
+   * and works only on the instance that issued it
+   */
+  secret?: string;
+  /** How long a session lasts (ms). @default 28_800_000 (8 h) */
+  sessionTtl?: number;
+  /** Where the page lives; its cookie is limited to this path. @default '/_headroom' */
+  prefix?: string;
+  /** Sign-in attempts per client address (`request.ip`). @default { limit: 5, window: 60_000, burst: 5 } */
+  signInLimit?: SignInLimit;
+  /** How often the page reads the state (ms). @default 3000 */
+  pollInterval?: number;
+}
+
+const defaultOptions = {
+  sessionTtl: 8 * 60 * 60 * 1000,
+  prefix: '/_headroom',
+  signInLimit: { limit: 5, window: 60_000, burst: 5 },
+  pollInterval: 3000,
+} as const;
+
+// The page loads its own scripts and styles and talks to its own origin only; nothing may frame it.
+const contentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+/**
+ * Registers the operations page under `prefix`: `GET /` (the page), `GET|POST sign-in`, `POST sign-out`,
+ * `GET api/state` (the JSON snapshot the page polls), the actions under `api/` (see actions.ts) and the page's
+ * assets. Every answer carries a strict Content-Security-Policy, `no-store` (assets: `no-cache` with an ETag)
+ * and no referrer to another origin. The routes skip the plugin's overload limit: operators act while the
+ * service sheds.
+ *
+ * @example
+ * await opsPage(app, { ...app.headroom, clock, spec }, {
+ *   secret: process.env.OPS_SECRET,
+ *   signIn: async ({ token }) => (token && isOperatorToken(token) ? 'operator' : undefined),
+ * });
+ */
+export async function opsPage(
+  app: FastifyInstance,
+  deps: OpsPageDeps,
+  options: OpsPageOptions,
+): Promise<void> {
+  const { prefix, ttl, limit, pollInterval, secret } = checked(options);
+  const sessions = createSessions({ secret, clock: deps.clock, ttl });
+  const access = opsAccess(sessions, prefix);
+  const context = { ...deps, breakers: deps.breakers ?? breakerControls(deps.protection) };
+  const service = (await readRelease(deps.registry, deps.clock)).service;
+
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRoute', function exemptFromOverload(route) {
+        route.config = { ...route.config, overload: false };
+      });
+      scope.addHook('onRequest', async function securityHeaders(_request, reply) {
+        reply.headers({
+          'content-security-policy': contentSecurityPolicy,
+          'x-content-type-options': 'nosniff',
+          // Not `no-referrer`: under it a browser sends `Origin: null` with the page's own POSTs, and the origin
+          // check would refuse them. `same-origin` sends no referrer to any other origin either.
+          'referrer-policy': 'same-origin',
+          'cross-origin-opener-policy': 'same-origin',
+          'cross-origin-resource-policy': 'same-origin',
+          'cache-control': 'no-store',
+          vary: 'cookie',
+        });
+      });
+      scope.addContentTypeParser(
+        'application/x-www-form-urlencoded',
+        { parseAs: 'string' },
+        (_request, body, done) => done(null, new URLSearchParams(body as string)),
+      );
+      scope.get('/', { onRequest: access.page }, async (request, reply) => {
+        const session = access.sessionOf(request)!;
+        const csrfToken = sessions.csrfToken(session);
+        return reply
+          .type('text/html; charset=utf-8')
+          .send(opsPageHtml({ prefix, service, csrfToken, pollInterval }));
+      });
+      scope.get('/api/state', { onRequest: access.api }, () => readState(context, prefix));
+      signInRoutes(scope, {
+        prefix,
+        service,
+        sessions,
+        access,
+        signIn: options.signIn,
+        limit,
+        ttl,
+        clock: deps.clock,
+        protection: deps.protection,
+      });
+      actionRoutes(scope, { access, ...context });
+      opsAssets(scope);
+    },
+    { prefix },
+  );
+}
+
+function checked(options: OpsPageOptions) {
+  const invalid = (name: string, rule: string, value: unknown) =>
+    invalidOption('@headroom/fastify opsPage', name, rule, value);
+  if (typeof options?.signIn !== 'function') throw invalid('signIn', 'a function', options?.signIn);
+  const prefix = options.prefix ?? defaultOptions.prefix;
+  if (typeof prefix !== 'string' || !/^\/[A-Za-z0-9_~.-]+(\/[A-Za-z0-9_~.-]+)*$/.test(prefix)) {
+    throw invalid('prefix', 'a path like "/_headroom" (no trailing slash)', prefix);
+  }
+  const ttl = options.sessionTtl ?? defaultOptions.sessionTtl;
+  if (!(Number.isSafeInteger(ttl) && ttl >= 60_000))
+    throw invalid('sessionTtl', 'an integer of ms >= 60000', ttl);
+  const pollInterval = options.pollInterval ?? defaultOptions.pollInterval;
+  if (!(Number.isSafeInteger(pollInterval) && pollInterval >= 500)) {
+    throw invalid('pollInterval', 'an integer of ms >= 500', pollInterval);
+  }
+  const limit = options.signInLimit ?? defaultOptions.signInLimit;
+  // Throws HR_INVALID_OPTION naming the field at fault.
+  rateLimitPolicy({ name: 'ops-sign-in', ...limit });
+  if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length < 32)) {
+    throw invalid('secret', 'a string of at least 32 characters', '(hidden)');
+  }
+  return { prefix, ttl, limit, pollInterval, secret: options.secret ?? randomBytes(32) };
+}
