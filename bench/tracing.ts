@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '@headroom/dev-servers/postgres';
 import { wrk } from './lib/load.ts';
-import { benchOperatorToken, pinThisProcess, type Started, startNode } from './lib/process.ts';
+import { benchOperatorToken, demoLogin, pinThisProcess, type Started, startNode } from './lib/process.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -66,13 +66,7 @@ try {
     HEADROOM_TRACES_PER_SECOND: '1000000',
   });
 
-  const login = await fetch(`${off.match}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'analyst@acme.test', password: 'headroom-demo' }),
-  });
-  const { token } = (await login.json()) as { token: string };
-  const headers = { authorization: `Bearer ${token}` };
+  const headers = await demoLogin(off.match!);
   const path = '/v1/cases/search?q=fraud&limit=20';
   for (const v of variants) wrk(`${v.server.match}${path}`, { seconds: 2, headers }); // warm: cache filled, JIT hot
   const runs = new Map(variants.map((v) => [v.name, [] as ReturnType<typeof wrk>[]]));

@@ -131,3 +131,23 @@ export function treeCpuSeconds(pid: number): number | undefined {
   for (const [candidate, stat] of stats) if (inTree(candidate)) ticks += stat.ticks;
   return ticks / clockTicks;
 }
+
+/**
+ * Signs in to casebook as one of its demo logins and returns the bearer headers of the session.
+ *
+ * @example
+ * const headers = await demoLogin(casebook.match!); // analyst@acme.test
+ */
+export async function demoLogin(
+  origin: string,
+  email = 'analyst@acme.test',
+): Promise<{ authorization: string }> {
+  const res = await fetch(`${origin}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'headroom-demo' }),
+  });
+  if (res.status !== 200) throw new Error(`login of ${email} answered ${res.status}: ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  return { authorization: `Bearer ${token}` };
+}
