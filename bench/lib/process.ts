@@ -98,6 +98,20 @@ export function processCpuSeconds(pid: number): number | undefined {
 }
 
 /**
+ * Linux: CPU seconds (user + system) of the children this process has waited for (`/proc/self/stat` cutime +
+ * cstime); undefined without /proc. Around a `wrk()` run, what wrk spent (it is the only child to exit then).
+ */
+export function reapedChildrenCpuSeconds(): number | undefined {
+  try {
+    const text = readFileSync('/proc/self/stat', 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Linux: CPU seconds (user + system) used so far by `pid` and every live process below it (a server and the
  * PostgreSQL it started, say), from `/proc/<pid>/stat`. Undefined where `/proc` is missing. A descendant that
  * has exited no longer counts, so sample while the tree is steady.

@@ -106,6 +106,11 @@ export function idempotentRoute(route: RouteOptions, idempotency: Idempotency | 
     };
   };
   route.preHandler = [...[route.preHandler ?? []].flat(), hook];
+  // Only keyed routes watch their requests' end: an onRequestAbort hook costs every request it covers a
+  // 'close' listener, and a request of another route never holds a key. First, as the global hooks these
+  // were ran before the route's own.
+  route.onResponse = [releaseUnsettledKey, ...[route.onResponse ?? []].flat()];
+  route.onRequestAbort = [releaseUnsettledKey, ...[route.onRequestAbort ?? []].flat()];
 }
 
 /**
@@ -157,14 +162,9 @@ export function recordIdempotentAnswer(
   held.run.complete({ status, headers, body, ...(binary ? { binary } : {}) }).then(sent, failed);
 }
 
-/**
- * The plugin's onResponse and onRequestAbort hook: a keyed request that ended without onSend recording it
- * (the client went away, the handler never answered) gives its key up, so the retry runs.
- *
- * @example
- * app.addHook('onResponse', releaseUnsettledKey);
- */
-export function releaseUnsettledKey(request: FastifyRequest, ...rest: unknown[]): void {
+// The onResponse and onRequestAbort hook of a keyed route: a keyed request that ended without onSend recording
+// it (the client went away, the handler never answered) gives its key up, so the retry runs.
+function releaseUnsettledKey(request: FastifyRequest, ...rest: unknown[]): void {
   const done = rest.at(-1) as (error?: Error) => void;
   const held = (request as WithRun)[kRun];
   if (!held || held.settled) {

@@ -50,6 +50,7 @@ export type { Shutdown, ShutdownOptions, ShutdownState, ShutdownStep } from './s
 export { sqlComment } from './sql-comment.ts';
 export type { SystemCheckOptions } from './system-checks.ts';
 export type { CostOptions, Showback, ShowbackRow } from './tenant-costs.ts';
+export type { RoutedRequest } from './timing.ts';
 export {
   currentRoute,
   currentTiming,

@@ -27,12 +27,7 @@ import {
   type RouteWatch,
   wantsOpenMetrics,
 } from './http-metrics.ts';
-import {
-  idempotentRoute,
-  type RouteIdempotency,
-  recordIdempotentAnswer,
-  releaseUnsettledKey,
-} from './idempotency-hook.ts';
+import { idempotentRoute, type RouteIdempotency, recordIdempotentAnswer } from './idempotency-hook.ts';
 import { createJobRegistry, type JobRegistry } from './job-registry.ts';
 import { defaultMaxSeries, guardSeries } from './metric-series.ts';
 import { type OpsPageOptions, opsPage } from './ops-page/ops-page.ts';
@@ -280,13 +275,10 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   answerUnmetExpectations(app.server);
   const gate = options.overload ? overloadGate(options.overload) : undefined;
   if (options.overload) protection.bulkhead(options.overload.limit);
-  if (options.idempotency) {
-    // Global, so they run before a compression hook the app registers after the plugin: the kept answer is
-    // the identity body. Apps without idempotency pay for neither.
-    app.addHook('onSend', recordIdempotentAnswer);
-    app.addHook('onResponse', releaseUnsettledKey);
-    app.addHook('onRequestAbort', releaseUnsettledKey);
-  }
+  // Global, so it runs before a compression hook the app registers after the plugin: the kept answer is the
+  // identity body. Apps without idempotency do not pay for it; giving an unsettled key up is the keyed
+  // routes' own (idempotentRoute).
+  if (options.idempotency) app.addHook('onSend', recordIdempotentAnswer);
   app.addHook('onRoute', function recordRoute(route) {
     for (const method of [route.method].flat()) {
       routes.push({ method, url: route.url });
@@ -353,9 +345,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   app.addHook('onRequest', function prepareReply(request, reply, done) {
     request[arrivedAt] = clock.now();
     costs?.start(request, reply);
-    const timing = new RequestTiming(clock);
-    const template = request.routeOptions.url;
-    timing.route = template === undefined ? undefined : `${request.method} ${template}`;
+    const timing = new RequestTiming(clock, request);
     request[timingOf] = timing;
     reply.header(requestIdHeader, request.id);
     reply.header('cache-control', 'no-store');

@@ -9,15 +9,22 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '@headroom/core/clock';
 import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 
+/** What a timing's route is read from: a Fastify request (its method and the template it matched). */
+export interface RoutedRequest {
+  readonly method: string;
+  readonly routeOptions: { readonly url?: string | undefined };
+}
+
 /** Where one request spent its time, by phase (self time in ms: a phase nested in another counts once). */
 export class RequestTiming {
   readonly clock: Clock;
   #phases: Record<string, number> | undefined;
   #counted = 0;
+  #request: RoutedRequest | undefined;
+  /** null until the route is first read. */
+  #route: string | undefined | null = null;
   /** When serialization started (monotonic ms), set by the plugin's preSerialization hook. */
   serializeStart = -1;
-  /** The route the request matched (`GET /v1/cases/:id`), undefined when none did: see {@link currentRoute}. */
-  route: string | undefined;
   /** The request's trace and span ids when it was sampled (the latency histogram's exemplar). */
   traceId: string | undefined;
   spanId: string | undefined;
@@ -33,8 +40,26 @@ export class RequestTiming {
     return true;
   }
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, request?: RoutedRequest) {
     this.clock = clock;
+    this.#request = request;
+  }
+
+  /**
+   * The route the request matched (`GET /v1/cases/:id`), undefined when none did: see {@link currentRoute}.
+   * Worked out from the request when first read (a database call reads it, a cache hit never does):
+   * `request.routeOptions` makes a 12-field object on every access.
+   */
+  get route(): string | undefined {
+    if (this.#route === null) {
+      const template = this.#request?.routeOptions.url;
+      this.#route = template === undefined ? undefined : `${this.#request!.method} ${template}`;
+    }
+    return this.#route;
+  }
+
+  set route(route: string | undefined) {
+    this.#route = route;
   }
 
   /** Adds `ms` to `name` (a phase name: lower case, digits and `_`). */

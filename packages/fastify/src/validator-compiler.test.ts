@@ -70,6 +70,7 @@ test('NUL, unpaired surrogates and infinite numbers are refused in values, neste
     [{ tags: ['ok', '\udfff'] }, '/things', 'body.tags.1'],
     [{ attributes: { risk: 'hi\u0000' } }, '/things', 'body.attributes.risk'],
     [{ attributes: { 'k\u0000': 'v' } }, '/things', 'body.attributes'],
+    [{ attributes: { 'a/b~c': 'x\u0000' } }, '/things', 'body.attributes.a/b~c'],
     [{}, '/things?q=%00', 'query.q'],
   ];
   for (const [payload, url, field] of cases) {

@@ -55,7 +55,7 @@ export function validatorCompiler(options: ValidatorCompilerOptions = {}): Fasti
         validate.errors = (compiled.errors as FastifySchemaValidationError[] | null | undefined) ?? null;
         return false;
       }
-      const issue = textIssue(data, '', allowNul);
+      const issue = textIssue(data, allowNul);
       validate.errors = issue ? [issue] : null;
       return issue === undefined;
     };
@@ -64,37 +64,43 @@ export function validatorCompiler(options: ValidatorCompilerOptions = {}): Fasti
 }
 
 // The first string (or member name) that is not storable text, or number that is not finite, as an Ajv-shaped
-// error naming its path.
-function textIssue(value: unknown, path: string, allowNul: boolean): ValidationIssue | undefined {
-  if (typeof value === 'string') return stringIssue(value, path, allowNul);
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : issue(path, 'infinite');
+// error naming its path. The path is put together on the way back from an issue, so that input that passes
+// (every request's case) builds no string.
+function textIssue(value: unknown, allowNul: boolean): ValidationIssue | undefined {
+  if (typeof value === 'string') return stringIssue(value, allowNul);
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : issue('infinite');
   if (typeof value !== 'object' || value === null) return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const issue = textIssue(value[i], `${path}/${i}`, allowNul);
-      if (issue) return issue;
+      const found = textIssue(value[i], allowNul);
+      if (found) return within(found, String(i));
     }
     return undefined;
   }
   for (const key of Object.keys(value)) {
     // A bad member name is reported at its object: the name itself is what cannot be shown.
-    const nameIssue = stringIssue(key, path, allowNul);
+    const nameIssue = stringIssue(key, allowNul);
     if (nameIssue) return { ...nameIssue, message: `has a member name that ${nameIssue.message}` };
-    const member = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    const issue = textIssue((value as Record<string, unknown>)[key], member, allowNul);
-    if (issue) return issue;
+    const found = textIssue((value as Record<string, unknown>)[key], allowNul);
+    if (found) return within(found, key);
   }
   return undefined;
 }
 
-function stringIssue(value: string, path: string, allowNul: boolean): ValidationIssue | undefined {
-  const problem = !allowNul && value.includes('\0') ? 'nul' : value.isWellFormed() ? undefined : 'surrogate';
-  return problem ? issue(path, problem) : undefined;
+/** `found`, one level down: under member (or index) `key` (a JSON Pointer segment, RFC 6901 escapes). */
+function within(found: ValidationIssue, key: string): ValidationIssue {
+  found.instancePath = `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}${found.instancePath}`;
+  return found;
 }
 
-function issue(path: string, problem: keyof typeof textMessage): ValidationIssue {
+function stringIssue(value: string, allowNul: boolean): ValidationIssue | undefined {
+  const problem = !allowNul && value.includes('\0') ? 'nul' : value.isWellFormed() ? undefined : 'surrogate';
+  return problem ? issue(problem) : undefined;
+}
+
+function issue(problem: keyof typeof textMessage): ValidationIssue {
   return {
-    instancePath: path,
+    instancePath: '',
     schemaPath: '#/text',
     keyword: 'text',
     message: textMessage[problem],

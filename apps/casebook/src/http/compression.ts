@@ -51,6 +51,18 @@ function compressible(reply: FastifyReply, payload: unknown): payload is string 
   );
 }
 
+/**
+ * The coding a compressible answer was tagged for (`identity`: none), kept on the reply until it is sent:
+ * a decoration, so the reply's shape is fixed and no per-request WeakMap entry is left for the GC.
+ */
+const foreseenCoding: unique symbol = Symbol('casebook.foreseenCoding');
+
+declare module 'fastify' {
+  interface FastifyReply {
+    [foreseenCoding]: Coding | 'identity' | undefined;
+  }
+}
+
 type OnSend = NonNullable<RouteOptions['onSend']>;
 type OnSendHook = (
   request: FastifyRequest,
@@ -81,13 +93,12 @@ function hooksOf(onSend: RouteOptions['onSend']): OnSendHook[] {
  * await registerCompression(app); // then the routes
  */
 export async function registerCompression(app: FastifyInstance): Promise<void> {
-  // The coding each compressible answer was tagged for (undefined: identity), until it is sent.
-  const foreseen = new WeakMap<FastifyReply, Coding | undefined>();
+  app.decorateReply(foreseenCoding, undefined);
 
   function tagCoding(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: DoneFn) {
     if (compressible(reply, payload)) {
       const coding = negotiatedCoding(request);
-      foreseen.set(reply, coding);
+      reply[foreseenCoding] = coding ?? 'identity';
       if (coding !== undefined) {
         let etag = reply.getHeader('etag');
         // The HTTP cache hook would tag these bytes next; tag them here, for their coding.
@@ -101,22 +112,32 @@ export async function registerCompression(app: FastifyInstance): Promise<void> {
     done(null, payload);
   }
 
+  // Vary is one string here (the HTTP cache hook's or the plugin's: the same few values every time), so what it
+  // becomes is worked out once per distinct value, not on every cache hit; undefined: it names the coding already.
+  let varyBefore: unknown;
+  let varyAfter: string | undefined = 'accept-encoding';
   function varyCoding(_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: DoneFn) {
-    if (foreseen.has(reply)) {
-      // Vary is one string here (the HTTP cache hook's or the plugin's); this runs on every cache hit.
+    const foreseen = reply[foreseenCoding];
+    if (foreseen !== undefined) {
+      reply[foreseenCoding] = undefined;
       const vary = reply.getHeader('vary');
-      if (vary === undefined || vary === '') reply.header('vary', 'accept-encoding');
-      else if (!String(vary).toLowerCase().includes('accept-encoding')) {
-        reply.header('vary', `${String(vary)}, accept-encoding`);
+      if (vary !== varyBefore) {
+        varyBefore = vary;
+        varyAfter =
+          vary === undefined || vary === ''
+            ? 'accept-encoding'
+            : String(vary).toLowerCase().includes('accept-encoding')
+              ? undefined
+              : `${String(vary)}, accept-encoding`;
       }
-      const coding = foreseen.get(reply);
+      if (varyAfter !== undefined) reply.header('vary', varyAfter);
+      const coding = foreseen === 'identity' ? undefined : foreseen;
       const sent = reply.getHeader('content-encoding') as Coding | undefined;
       const etag = reply.getHeader('etag');
       if (reply.statusCode !== 304 && sent !== coding && typeof etag === 'string' && etag.startsWith('"')) {
         const identity = coding === undefined ? etag : `${etag.slice(0, -(coding.length + 2))}"`;
         reply.header('etag', sent === undefined ? identity : codedEtag(identity, sent));
       }
-      foreseen.delete(reply);
     }
     done(null, payload);
   }
