@@ -4,10 +4,10 @@
 // Why not undici: even through Pool.dispatch with an empty handler, undici does per request what a load
 // generator cannot afford (a Request object, header validation and lower-casing, llhttp through WASM, a
 // Readable socket with 'data' chunks, a timer), and cost more generator CPU per request than autocannon's
-// whole loop when it was tried. This client costs about what autocannon does (`npm run bench:load-throughput`
-// prints both); the rest is the kernel's write and read of each request. The generator shares the machine
-// with the server, so every microsecond it saves is the server's. What undici does that this does not (TLS) stays with undici: see
-// createTransport.
+// whole loop when it was tried. This client costs less than autocannon and more than wrk (`npm run
+// bench:load-throughput` prints all three); most of what it costs is the kernel's write and read of each
+// request. The generator shares the machine with the server, so every microsecond it saves is the server's.
+// What undici does that this does not (TLS) stays with undici: see createTransport.
 
 import { Connection, type ConnectionOwner, TimeoutError } from './http1-connection.ts';
 import { serializeRequest } from './serialize-request.ts';

@@ -44,6 +44,21 @@ const close = lower('close');
 const timeoutEquals = lower('timeout=');
 const serverTiming = lower('server-timing');
 
+/** The headers the parser reads, by number; 0: any other, read past. */
+const CONTENT_LENGTH = 1;
+const TRANSFER_ENCODING = 2;
+const CONNECTION = 3;
+const KEEP_ALIVE = 4;
+const SERVER_TIMING = 5;
+const fieldNames = [
+  new Uint8Array(0),
+  contentLength,
+  transferEncoding,
+  connection,
+  keepAliveName,
+  serverTiming,
+];
+
 /**
  * Parses the answers to requests sent one at a time on one connection.
  *
@@ -161,34 +176,50 @@ export class ResponseParser {
     }
   }
 
+  /**
+   * The head from `data[start, end)`; returns where the body starts, or `end` when the head goes on in a later
+   * read. A head within one read is parsed by the pass that finds its end (no separate search for the blank
+   * line first); one split across reads is searched for its end in the new bytes only, then parsed whole, so
+   * a head that trickles in costs its length, not its length squared.
+   */
   #readHead(data: Buffer, start: number, end: number): number {
-    let buffer = data;
-    let from = start;
-    let to = end;
-    let scan = start;
-    if (this.#partialHead) {
-      const earlier = this.#partialHead;
-      buffer = Buffer.concat([earlier, data.subarray(start, end)]);
-      from = 0;
-      to = buffer.length;
-      scan = Math.max(0, earlier.length - 3);
+    const earlier = this.#partialHead;
+    if (earlier === undefined) {
+      const after = this.#parseHead(data, start, end);
+      if (after >= 0) return after;
+      this.#keepPartialHead(data, start, end);
+      return end;
     }
-    const found = buffer.indexOf(headEnd, scan);
-    if (found < 0 || found + 4 > to) {
-      if (to - from > maxHeadBytes) throw new ProtocolError(`response head over ${maxHeadBytes} bytes`);
-      this.#partialHead = Buffer.from(buffer.subarray(from, to));
+    const buffer = Buffer.concat([earlier, data.subarray(start, end)]);
+    const found = buffer.indexOf(headEnd, Math.max(0, earlier.length - 3));
+    if (found < 0) {
+      this.#keepPartialHead(buffer, 0, buffer.length);
       return end;
     }
     this.#partialHead = undefined;
-    this.#parseHead(buffer, from, found + 2);
-    // Where the body starts in `data`: the head may have begun in an earlier read.
-    return end - (to - (found + 4));
+    const after = this.#parseHead(buffer, 0, found + 4);
+    // Where the body starts in `data`: the head began in an earlier read.
+    return end - (buffer.length - after);
   }
 
-  /** The status line and framing headers of `buffer[from, to)` (which ends with the last header's CRLF). */
-  #parseHead(buffer: Buffer, from: number, to: number): void {
+  #keepPartialHead(buffer: Buffer, from: number, to: number): void {
+    if (to - from > maxHeadBytes) throw new ProtocolError(`response head over ${maxHeadBytes} bytes`);
+    this.#partialHead = Buffer.from(buffer.subarray(from, to));
+  }
+
+  /**
+   * The status line and framing headers of the head starting at `buffer[from]`; returns where the blank line
+   * that ends it ends, or -1 when it does not end before `to` (then nothing but the keep-alive hint is kept).
+   */
+  #parseHead(buffer: Buffer, from: number, to: number): number {
+    // Lines are found with `indexOf` (memchr: several times faster than a loop over the bytes in JavaScript,
+    // call included), and a header is recognised by its first letter and a colon right after its name, so
+    // the bytes of the headers not read (Date, Content-Type) are never walked in JavaScript. The read buffer
+    // holds stale bytes past `to`: a line break found there does not count.
+    const statusEnd = buffer.indexOf(LF, from);
+    if (statusEnd < 0 || statusEnd >= to) return -1;
     if (
-      to - from < 12 ||
+      statusEnd - from < 12 ||
       buffer[from] !== 72 || // H
       buffer[from + 4] !== 47 || // /
       buffer[from + 5] !== 49 || // 1
@@ -205,33 +236,36 @@ export class ResponseParser {
     let keepAliveAsked = false;
     const phases = this.#phases;
     this.#timed = false;
-    let line = buffer.indexOf(LF, from) + 1;
-    while (line < to) {
-      let colon = line;
-      while (colon < to && buffer[colon] !== 58 && buffer[colon] !== LF) colon++;
-      let lineEnd = colon;
-      while (lineEnd < to && buffer[lineEnd] !== LF) lineEnd++;
-      if (buffer[colon] === 58) {
-        let valueStart = colon + 1;
+    let line = statusEnd + 1;
+    for (;;) {
+      const lineEnd = buffer.indexOf(LF, line);
+      if (lineEnd < 0 || lineEnd >= to) return -1;
+      // The head ends at the first CRLF CRLF: an empty line after a line that ended with CRLF.
+      if (lineEnd === line + 1 && buffer[line] === CR && buffer[line - 2] === CR) {
+        line = lineEnd + 1;
+        break;
+      }
+      const field = fieldAt(buffer, line, lineEnd);
+      if (field !== 0) {
+        let valueStart = line + fieldNames[field]!.length + 1;
         let valueEnd = buffer[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
         while (valueStart < valueEnd && isSpace(buffer[valueStart]!)) valueStart++;
         while (valueEnd > valueStart && isSpace(buffer[valueEnd - 1]!)) valueEnd--;
-        const nameLength = colon - line;
-        if (nameLength === 14 && matches(buffer, line, contentLength)) {
+        if (field === CONTENT_LENGTH) {
           const value = parseLength(buffer, valueStart, valueEnd);
           if (length >= 0 && value !== length) throw new ProtocolError('conflicting Content-Length headers');
           length = value;
-        } else if (nameLength === 17 && matches(buffer, line, transferEncoding)) {
+        } else if (field === TRANSFER_ENCODING) {
           hasTransferEncoding = true;
           // Chunked must be the last coding applied.
           isChunked = valueEnd - valueStart >= 7 && matches(buffer, valueEnd - 7, chunked);
-        } else if (nameLength === 10 && matches(buffer, line, connection)) {
+        } else if (field === CONNECTION) {
           if (hasToken(buffer, valueStart, valueEnd, close)) closeAsked = true;
           if (hasToken(buffer, valueStart, valueEnd, keepAliveName)) keepAliveAsked = true;
-        } else if (nameLength === 10 && matches(buffer, line, keepAliveName)) {
+        } else if (field === KEEP_ALIVE) {
           const seconds = keepAliveTimeout(buffer, valueStart, valueEnd);
           if (seconds !== undefined) this.keepAliveHintMs = seconds * 1000;
-        } else if (nameLength === 13 && phases !== undefined && matches(buffer, line, serverTiming)) {
+        } else if (phases !== undefined) {
           this.#readTimings(phases, buffer, valueStart, valueEnd);
         }
       }
@@ -240,13 +274,14 @@ export class ResponseParser {
     if (status >= 100 && status < 200) {
       if (status === 101) throw new ProtocolError('101 Switching Protocols is not supported');
       this.#state = HEAD; // an interim answer (100 Continue, 103 Early Hints): the final one follows
-      return;
+      return line;
     }
     this.#status = status;
     this.#keepAlive = minor === 1 ? !closeAsked : keepAliveAsked && !closeAsked;
     this.#body = undefined;
     this.#bodyAt = 0;
-    this.#chunks.length = 0;
+    // A new array rather than `length = 0`: setting an array's length is a call into the runtime, per answer.
+    if (this.#chunks.length > 0) this.#chunks = [];
     if (this.#headRequest || status === 204 || status === 304 || (length === 0 && !hasTransferEncoding))
       this.#state = NO_BODY;
     else if (isChunked) {
@@ -260,6 +295,7 @@ export class ResponseParser {
       this.#state = UNTIL_CLOSE;
       this.#keepAlive = false;
     }
+    return line;
   }
 
   /** One `Server-Timing` line (a response may send several; their phases add up). */
@@ -330,7 +366,7 @@ export class ResponseParser {
     let body: Buffer | undefined;
     if (this.#keepBody) body = this.#body ?? Buffer.concat(this.#chunks);
     this.#body = undefined;
-    this.#chunks.length = 0;
+    if (this.#chunks.length > 0) this.#chunks = [];
     this.#sink.onResponse(
       this.#status,
       body,
@@ -344,6 +380,27 @@ function digit(buffer: Buffer, at: number): number {
   const value = buffer[at]! - 48;
   if (!(value >= 0 && value <= 9)) throw new ProtocolError('invalid status code');
   return value;
+}
+
+/** Which of the headers read the line `buffer[line, lineEnd)` is (0: another): its name, then a colon. */
+function fieldAt(buffer: Buffer, line: number, lineEnd: number): number {
+  switch (buffer[line]! | 0x20) {
+    case 99: // c
+      if (isField(buffer, line, lineEnd, contentLength)) return CONTENT_LENGTH;
+      return isField(buffer, line, lineEnd, connection) ? CONNECTION : 0;
+    case 116: // t
+      return isField(buffer, line, lineEnd, transferEncoding) ? TRANSFER_ENCODING : 0;
+    case 107: // k
+      return isField(buffer, line, lineEnd, keepAliveName) ? KEEP_ALIVE : 0;
+    case 115: // s
+      return isField(buffer, line, lineEnd, serverTiming) ? SERVER_TIMING : 0;
+    default:
+      return 0;
+  }
+}
+
+function isField(buffer: Buffer, line: number, lineEnd: number, name: Uint8Array): boolean {
+  return line + name.length < lineEnd && buffer[line + name.length] === 58 && matches(buffer, line, name);
 }
 
 function isSpace(byte: number): boolean {

@@ -35,7 +35,12 @@ export function routeMatcher(
       };
     })
     .sort((a, b) => b.statics - a.statics);
-  return (method, path, written) => {
+  /**
+   * Names of requests written with no `${...}`, by method and path: such a request is sent as written, so its
+   * name never changes, and it is matched once rather than once per request.
+   */
+  const fixed = new Map<string, Map<string, string>>();
+  const name = (method: string, path: string, written: string) => {
     const bare = path.split('?')[0]!;
     for (const route of compiled) {
       if (route.method === method && route.pattern.test(bare)) return route.name;
@@ -44,5 +49,19 @@ export function routeMatcher(
       .split('?')[0]!
       .replace(/\$\{\s*([\w.]+)[^}]*\}/g, (_, name: string) => `:${name.split('.').at(-1)}`);
     return `${method} ${template}`;
+  };
+  return (method, path, written) => {
+    if (path !== written) return name(method, path, written);
+    let byPath = fixed.get(method);
+    if (!byPath) {
+      byPath = new Map();
+      fixed.set(method, byPath);
+    }
+    let found = byPath.get(path);
+    if (found === undefined) {
+      found = name(method, path, written);
+      byPath.set(path, found);
+    }
+    return found;
   };
 }
