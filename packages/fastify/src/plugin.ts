@@ -239,7 +239,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   // Before any family is made: each takes its cap from the guard.
   guardSeries(registry, options.spec?.telemetry?.maxSeries ?? defaultMaxSeries);
   const routes: { method: string; url: string }[] = [];
-  const protection = createProtection(registry);
+  const protection = createProtection(registry, clock);
   const caches = createCacheRegistry(registry, protection);
   const watch: RouteWatch = { version: 0, observer: () => undefined };
   const costs =

@@ -1,11 +1,13 @@
 // The registry of an app's breakers, bulkheads, retries, hedges and rate limiters, and their metrics, which
 // feed `/metrics`, `/health` and the admin API. Policies know nothing of Prometheus; this file subscribes.
 
+import { type Clock, systemClock } from '@headroom/core/clock';
 import { invalidOption } from '@headroom/core/errors';
 import type {
   AdaptiveLimitPolicy,
   BulkheadPolicy,
   CircuitBreakerPolicy,
+  CircuitStateChange,
   HedgePolicy,
   RetryPolicy,
 } from '@headroom/core/policy';
@@ -19,6 +21,11 @@ import { traceEvent } from './timing.ts';
 export interface TrackedBreaker {
   breaker: CircuitBreakerPolicy;
   critical: boolean;
+}
+
+/** A breaker's change of state, when it happened (ms since the epoch, from the app's clock). */
+export interface BreakerTransition extends CircuitStateChange {
+  at: number;
 }
 
 /** A concurrency limiter: a bulkhead of fixed size, or an adaptive limit. */
@@ -50,7 +57,12 @@ export interface Protection {
   rateLimitHook(config: RouteRateLimit): RateLimitHook;
   readonly breakers: ReadonlyMap<string, TrackedBreaker>;
   readonly bulkheads: ReadonlyMap<string, ConcurrencyLimiter>;
+  /** The last {@link recentTransitions} state changes of every breaker, newest first. */
+  transitions(): readonly BreakerTransition[];
 }
+
+/** Breaker state changes kept for the operations page (the counter keeps the totals). */
+export const recentTransitions = 50;
 
 const stateValue = { closed: 0, 'half-open': 1, open: 2, isolated: 2 } as const;
 
@@ -58,10 +70,12 @@ const stateValue = { closed: 0, 'half-open': 1, open: 2, isolated: 2 } as const;
  * Creates the protection registry and its metrics in `registry`.
  *
  * @example
- * const protection = createProtection(registry);
+ * const protection = createProtection(registry, clock);
  */
-export function createProtection(registry: Registry): Protection {
+export function createProtection(registry: Registry, clock: Clock = systemClock()): Protection {
   const breakers = new Map<string, TrackedBreaker>();
+  // Oldest first, at most recentTransitions: a breaker flapping every second keeps no more.
+  const changes: BreakerTransition[] = [];
   const bulkheads = new Map<string, ConcurrencyLimiter>();
   const limiters = new Set<RateLimiter>();
   const named = new Set<string>();
@@ -137,11 +151,14 @@ export function createProtection(registry: Registry): Protection {
     breakers,
     bulkheads,
     rateLimitHook: (config) => rateLimitHook(config, protection),
+    transitions: () => changes.toReversed(),
     breaker(breaker, options = {}) {
       claim('breaker', breaker.name);
       breakers.set(breaker.name, { breaker, critical: options.critical ?? false });
       breaker.onStateChange((e) => {
         transitions.inc({ breaker: e.breaker, from: e.from, to: e.to });
+        changes.push({ ...e, at: clock.now() });
+        if (changes.length > recentTransitions) changes.shift();
         traceEvent('headroom.breaker.transition', {
           'headroom.breaker': e.breaker,
           'headroom.breaker.from': e.from,

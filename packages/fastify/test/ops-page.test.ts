@@ -354,6 +354,9 @@ function parseMetrics(text: string): Sample[] {
   return samples;
 }
 
+// As the page writes a share: per cent to one decimal, no trailing zero.
+const pct = (share: number) => String(Number((share * 100).toFixed(1)));
+
 const sum = (samples: Sample[], name: string, where: Record<string, string>) =>
   samples
     .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
@@ -448,16 +451,41 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
     const state = (await page.evaluate(async () => (await fetch('/_headroom/api/state')).json())) as OpsState;
     const metrics = parseMetrics(await (await get('/metrics')).text());
     assert.deepEqual(state.breakers, (await admin('breakers')).data);
-    assert.deepEqual(state.bulkheads, (await admin('bulkheads')).data);
+    assert.deepEqual(
+      state.bulkheads.map(({ rejected: _, ...b }) => b),
+      (await admin('bulkheads')).data,
+    );
+    assert.equal(
+      state.bulkheads[0]?.rejected,
+      sum(metrics, 'headroom_concurrency_rejected_total', { limiter: 'search' }),
+    );
     assert.deepEqual(state.caches, (await admin('caches')).data);
     assert.deepEqual(state.degrader, (await admin('degrader')).data);
     assert.deepEqual(state.flags?.data, (await admin('flags')).data);
-    const withoutAge = (queues: { oldestReadyMs?: number }[]) =>
-      queues.map(({ oldestReadyMs: _, ...q }) => q);
+    const withoutAge = (queues: { oldestReadyMs?: number; dead_jobs?: unknown }[]) =>
+      queues.map(({ oldestReadyMs: _, dead_jobs: __, ...q }) => q);
     assert.ok(state.queues && 'data' in state.queues);
     assert.deepEqual(withoutAge(state.queues.data), withoutAge((await admin('queues')).data));
     assert.deepEqual(state.failing_webhooks, await admin('webhooks/failing'));
     assert.equal(state.breakers[0]?.state, 'open');
+    assert.deepEqual(
+      state.breaker_transitions.map(({ breaker, from, to, reason }) => [breaker, from, to, reason]),
+      [['upstream', 'closed', 'open', 'failure-rate']],
+    );
+    assert.equal(sum(metrics, 'headroom_breaker_transitions_total', { breaker: 'upstream' }), 1);
+    // The dead letters are the admin API's, without their payloads.
+    const imports = state.queues.data.find((q) => q.queue === 'imports')!;
+    const [deadJob] = (await admin('queues/imports/dead')).data;
+    assert.deepEqual(imports.dead_jobs, [
+      {
+        id: deadJob.id,
+        tenant: 'acme',
+        attempts: deadJob.attempts,
+        reason: 'error',
+        last_error: 'the file is not CSV',
+        finished_at: deadJob.finishedAt,
+      },
+    ]);
     assert.equal(sum(metrics, 'headroom_breaker_state', { breaker: 'upstream' }), 2);
     assert.equal(
       state.caches[0]?.requests.l1.hit,
@@ -487,7 +515,24 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
       );
       const p95 = slo.latency.find((l) => l.percentile === 'p95')!;
       assert.equal(p95.observed_ms, histogramQuantile(bucketsOf(metrics, route), 0.95)! * 1000, route);
+      // The first sample was taken at start-up, before any answer: each recent window holds every answer.
+      assert.deepEqual(
+        slo.burn.map((w) => [w.window_s, w.requests, w.failed, w.burn_rate]),
+        [
+          [300, slo.requests, slo.errors, slo.burn_rate],
+          [3600, slo.requests, slo.errors, slo.burn_rate],
+        ],
+        route,
+      );
     }
+    const [serialize] = state.slos[0]!.phases;
+    assert.equal(serialize?.phase, 'serialize');
+    assert.equal(serialize.budget_ms, 5);
+    assert.equal(
+      serialize.requests,
+      sum(metrics, 'headroom_phase_duration_seconds_count', { route: '/fast', phase: 'serialize' }),
+    );
+    assert.equal(serialize.requests, state.slos[0]!.requests, 'every answer of /fast serialized a body');
     const slow = state.slos.find((s) => s.name === 'slow')!;
     assert.equal(
       slow.latency.find((l) => l.percentile === 'p95')?.breached,
@@ -518,14 +563,37 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
     assert.match(slowRow[4]?.[0] ?? '', / \/ 2\.00 ✗$/);
     assert.match(slowRow[4]?.[1] ?? '', /breach/);
     assert.equal((await row('breakers', 'upstream'))[1]?.[0], 'open');
-    assert.equal((await row('caches', 'cases'))[2]?.[0], String(state.caches[0]!.requests.l1.hit));
+    const l1 = state.caches[0]!.requests.l1;
+    const l1Answers = l1.hit + l1.stale + l1.miss + (l1.error ?? 0);
+    const cacheRow = await row('caches', 'cases');
+    assert.equal(cacheRow[2]?.[0], String(l1Answers));
+    assert.equal(cacheRow[1]?.[0], [l1.hit, l1.stale, l1.miss].map((n) => pct(n / l1Answers)).join(' / '));
+    assert.equal(cacheRow[3]?.[0], 'no L2');
+    assert.equal(cacheRow[8]?.[0], 'no bus');
     assert.equal((await row('queues', 'exports'))[2]?.[0], '1');
     assert.equal((await row('flags', 'suggestions'))[1]?.[0], 'true');
     assert.equal((await row('slow-routes', 'GET /slow')).length, 5);
     assert.equal((await row('failing-routes', 'GET /boom'))[2]?.[0], String(state.slos[2]!.errors));
     assert.match((await page.textContent('#release-facts')) ?? '', /Version1\.2\.3.*Commitabc1234/s);
     assert.equal(await page.textContent('#bulkheads tr[data-key="search"] td'), 'search');
-    assert.equal(await page.textContent('#degrader td.empty'), 'none');
+    // /slow misses its budget: the rule is breaching once a verdict saw enough answers (not long enough to
+    // degrade), and then in red.
+    const rule = await row('degrader', 'slow-sheds-related');
+    assert.deepEqual(rule.slice(0, 2), [
+      ['slow-sheds-related', 'text '],
+      ['GET /slow', 'text '],
+    ]);
+    assert.ok(
+      (rule[2]?.[0] === 'breaching' && rule[2][1] === 'text breach') ||
+        (rule[2]?.[0] === 'normal' && rule[2][1] === 'text '),
+      JSON.stringify(rule[2]),
+    );
+    assert.equal((await row('slo-phases', 'fast serialize'))[2]?.[0], String(serialize.requests));
+    assert.equal(
+      (await row('breaker-transitions', `${state.breaker_transitions[0]!.at} upstream closed open`))[4]?.[0],
+      'failure-rate',
+    );
+    assert.equal((await row('dead-jobs', `imports ${deadJob.id}`))[5]?.[0], 'the file is not CSV');
     const charts = await page.$$eval('#slo-charts figure', (figures) =>
       figures.map((f) => ({
         budget: f.dataset.budget,
@@ -590,6 +658,24 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
     assert.match(flags.changes[0].by, /^operator \(ops page, session [A-Za-z0-9_-]{22}\)$/);
     await page.waitForSelector('#flags tr[data-key="suggestions"] td:nth-child(2):text-is("false")');
     await page.waitForSelector('#flag-changes td:text("upstream incident")');
+
+    // The degrader's features kept on by hand: an override of each of its flags, with the reason given.
+    await page.fill(
+      'input[aria-label="Reason for overriding rule slow-sheds-related"]',
+      'drill: keep related',
+    );
+    await page.click('button[aria-label="Keep the features of rule slow-sheds-related on"]');
+    await page.waitForSelector('#status:text("Features of slow-sheds-related kept on.")');
+    const related = (await admin('flags')).data.find((f: { flag: string }) => f.flag === 'related');
+    assert.deepEqual(related.overrides, { '*': true });
+    assert.equal((await admin('flags')).changes[0].reason, 'drill: keep related');
+
+    // A dead job redriven by click: ready again, and gone from the dead letters.
+    await page.click(`button[aria-label="Redrive job ${deadJob.id} of queue imports"]`);
+    await page.waitForSelector(`#status:text("Job ${deadJob.id} redriven.")`);
+    const redriven = (await admin('queues')).data.find((q: { queue: string }) => q.queue === 'imports');
+    assert.deepEqual([redriven.dead, redriven.ready], [0, 1]);
+    await page.waitForSelector('#dead-jobs td.empty');
 
     // By keyboard alone: Tab to the queue's pause button, Enter; the focus is visible.
     await page.focus('#invalidate button');

@@ -55,3 +55,13 @@ export const queueParams = {
   properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' } },
   required: ['name'],
 } as const;
+
+/** Redrive: one dead job by id, or every dead job of the queue (of one tenant, when named). */
+export const redriveBody = {
+  type: ['object', 'null'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9]{1,18}$' },
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+  additionalProperties: false,
+} as const;

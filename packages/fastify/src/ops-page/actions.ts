@@ -13,6 +13,7 @@ import {
   nameParams,
   overrideBody,
   queueParams,
+  redriveBody,
 } from '../controls/schemas.ts';
 import { fastifyErrors } from '../errors.ts';
 import type { FlagRegistry } from '../flag-registry.ts';
@@ -31,7 +32,7 @@ export interface ActionContext {
 
 /**
  * Registers under `api/` in `scope`: `breakers/:name/reset|isolate|release`, `flags/:name/override|clear`,
- * `queues/:name/pause|resume`, `caches/:name/invalidate`.
+ * `queues/:name/pause|resume|redrive`, `caches/:name/invalidate`.
  *
  * @example
  * actionRoutes(scope, { access, breakers: breakerControls(protection), caches, jobs, flags });
@@ -84,6 +85,22 @@ export function actionRoutes(scope: FastifyInstance, context: ActionContext): vo
       },
     );
   }
+
+  scope.post(
+    '/api/queues/:name/redrive',
+    { ...guarded, schema: { params: queueParams, body: redriveBody } },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      const { id, tenant } = (request.body ?? {}) as { id?: string; tenant?: string };
+      if (!jobs.jobs) throw notFound('job queue', 'queue', 'jobs');
+      const redriven = await jobs.jobs.redrive(name, {
+        ...(id === undefined ? {} : { id }),
+        ...(tenant === undefined ? {} : { tenant }),
+      });
+      request.log.warn({ queue: name, id, tenant, redriven, by: who(request) }, 'dead jobs redriven');
+      return { queue: name, redriven };
+    },
+  );
 
   scope.post(
     '/api/caches/:name/invalidate',

@@ -10,9 +10,12 @@ import { breakerControls } from '../controls/breakers.ts';
 import { opsAccess } from './access.ts';
 import { actionRoutes } from './actions.ts';
 import { opsAssets } from './assets.ts';
+import { BurnHistory } from './burn-history.ts';
 import { opsPageHtml } from './page-html.ts';
+import { readRouteSeries } from './route-series.ts';
 import { createSessions } from './session.ts';
 import { type OpsSignIn, type SignInLimit, signInRoutes } from './sign-in.ts';
+import { sloCounts } from './slo-rows.ts';
 import { type OpsPageDeps, readRelease, readState } from './state.ts';
 
 export type { BreakerControls } from '../controls/breakers.ts';
@@ -42,6 +45,13 @@ export interface OpsPageOptions {
   signInLimit?: SignInLimit;
   /** How often the page reads the state (ms). @default 3000 */
   pollInterval?: number;
+  /**
+   * The service's slowest database statements, for the top offenders (casebook: `queryLeaderboard` of
+   * `@headroom/core/db` on its pool). Read with the rest of the state, bounded to 2 s. @default none
+   */
+  slowQueries?: () => Promise<unknown>;
+  /** How often (ms) each objective's counts are sampled for the burn rates over 5 minutes and 1 hour. @default 15000 */
+  burnSampleInterval?: number;
 }
 
 const defaultOptions = {
@@ -49,6 +59,7 @@ const defaultOptions = {
   prefix: '/_headroom',
   signInLimit: { limit: 5, window: 60_000, burst: 5 },
   pollInterval: 3000,
+  burnSampleInterval: 15_000,
 } as const;
 
 // The page loads its own scripts and styles and talks to its own origin only; nothing may frame it.
@@ -81,10 +92,17 @@ export async function opsPage(
   deps: OpsPageDeps,
   options: OpsPageOptions,
 ): Promise<void> {
-  const { prefix, ttl, limit, pollInterval, secret } = checked(options);
+  const { prefix, ttl, limit, pollInterval, secret, sampleEvery } = checked(options);
   const sessions = createSessions({ secret, clock: deps.clock, ttl });
   const access = opsAccess(sessions, prefix);
-  const context = { ...deps, breakers: deps.breakers ?? breakerControls(deps.protection) };
+  const history = new BurnHistory();
+  const context = {
+    ...deps,
+    breakers: deps.breakers ?? breakerControls(deps.protection),
+    history,
+    slowQueries: options.slowQueries,
+  };
+  sampleBurn(app, deps, history, sampleEvery);
   const service = (await readRelease(deps.registry, deps.clock)).service;
 
   await app.register(
@@ -136,6 +154,23 @@ export async function opsPage(
   );
 }
 
+// Samples every objective's counts now and every `every` ms until the app closes.
+function sampleBurn(app: FastifyInstance, deps: OpsPageDeps, history: BurnHistory, every: number): void {
+  const objectives = deps.spec?.objectives ?? [];
+  if (objectives.length === 0) return;
+  let timer: ReturnType<typeof deps.clock.setTimeout> | undefined;
+  let closed = false;
+  const sample = async () => {
+    history.record(deps.clock.now(), sloCounts(objectives, await readRouteSeries(deps.registry)));
+    if (!closed) timer = deps.clock.setTimeout(() => void sample(), every);
+  };
+  app.addHook('onReady', sample);
+  app.addHook('onClose', async () => {
+    closed = true;
+    timer?.cancel();
+  });
+}
+
 function checked(options: OpsPageOptions) {
   const invalid = (name: string, rule: string, value: unknown) =>
     invalidOption('@headroom/fastify opsPage', name, rule, value);
@@ -151,11 +186,18 @@ function checked(options: OpsPageOptions) {
   if (!(Number.isSafeInteger(pollInterval) && pollInterval >= 500)) {
     throw invalid('pollInterval', 'an integer of ms >= 500', pollInterval);
   }
+  const sampleEvery = options.burnSampleInterval ?? defaultOptions.burnSampleInterval;
+  if (!(Number.isSafeInteger(sampleEvery) && sampleEvery >= 1000)) {
+    throw invalid('burnSampleInterval', 'an integer of ms >= 1000', sampleEvery);
+  }
+  if (options.slowQueries !== undefined && typeof options.slowQueries !== 'function') {
+    throw invalid('slowQueries', 'a function', options.slowQueries);
+  }
   const limit = options.signInLimit ?? defaultOptions.signInLimit;
   // Throws HR_INVALID_OPTION naming the field at fault.
   rateLimitPolicy({ name: 'ops-sign-in', ...limit });
   if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length < 32)) {
     throw invalid('secret', 'a string of at least 32 characters', '(hidden)');
   }
-  return { prefix, ttl, limit, pollInterval, secret: options.secret ?? randomBytes(32) };
+  return { prefix, ttl, limit, pollInterval, sampleEvery, secret: options.secret ?? randomBytes(32) };
 }

@@ -64,21 +64,25 @@ export function opsPageHtml(facts: PageFacts): string {
 <main>
 <section id="slos" aria-labelledby="slos-h"><h2 id="slos-h">SLOs</h2>
 <p class="note">Since this process started; each cell is seen / budget, ✗ marks a breach. A latency budget is breached when fewer answers than its percentile are within it.</p>
-${table('slo-table', 'Objectives against their budgets', ['Objective', 'Route', 'Requests', 'p50 (ms)', 'p95 (ms)', 'p99 (ms)', 'Errors (%)', 'Availability (%)', 'Error budget left (%)', 'Burn rate (×)'])}
+${table('slo-table', 'Objectives against their budgets', ['Objective', 'Route', 'Requests', 'p50 (ms)', 'p95 (ms)', 'p99 (ms)', 'Errors (%)', 'Availability (%)', 'Error budget left (%)', 'Burn rate (×)', 'Burn 5 min (×)', 'Burn 1 h (×)'])}
+<p class="note">Burn rate: the failed share ÷ the error budget; 1 spends the budget exactly over its period, 14.4 over an hour spends 2% of a 30-day budget. The 5-minute and 1-hour windows come from samples the service takes every 15 s (<code>burnSampleInterval</code>).</p>
+${table('slo-phases', 'Where the time goes: each phase of a budgeted route (self time)', ['Objective', 'Phase', 'Requests that ran it', 'p95 (ms)', 'Within budget (%)'])}
 <h3>p95 of the last ${(liveWindowPolls * facts.pollInterval) / 1000} s (ms), budget dashed</h3>
 <div id="slo-charts" class="charts"></div>
 </section>
 <section id="offenders" aria-labelledby="offenders-h"><h2 id="offenders-h">Top offenders</h2>
 ${table('slow-routes', 'Slowest routes: p95 × requests', ['Route', 'Requests', 'p95 (ms)', 'p95 × requests (s)', 'Slow trace'])}
 ${table('failing-routes', 'Failing routes: 5xx answers', ['Route', 'Requests', '5xx', '5xx (%)'])}
+${table('slow-queries', 'Slowest statements: total database time (pg_stat_statements)', ['Statement', 'Routes', 'Calls', 'Total (ms)', 'Share (%)', 'Mean (ms)', 'p95 est. (ms)', 'Rows per call', 'Cache hit (%)'])}
 </section>
 <section id="protection" aria-labelledby="protection-h"><h2 id="protection-h">Protection</h2>
 ${table('breakers', 'Circuit breakers', ['Breaker', 'State', 'Critical', 'Calls in window', 'Failures (%)', 'Slow calls (%)', 'Opened at', 'Actions'])}
-${table('bulkheads', 'Bulkheads', ['Bulkhead', 'In flight', 'Max concurrent', 'Queued', 'Max queue'])}
-${table('degrader', 'SLO degrader', ['Rule', 'Route', 'State', 'Since', 'Features'])}
+${table('breaker-transitions', 'Recent breaker transitions', ['At', 'Breaker', 'From', 'To', 'Why'])}
+${table('bulkheads', 'Bulkheads', ['Bulkhead', 'In flight', 'Max concurrent', 'Queued', 'Max queue', 'Rejected'])}
+${table('degrader', 'SLO degrader', ['Rule', 'Route', 'State', 'Since', 'Features', 'Override (reason required)'])}
 </section>
 <section id="cache" aria-labelledby="cache-h"><h2 id="cache-h">Cache</h2>
-${table('caches', 'Caches', ['Cache', 'L1 hit (%)', 'L1 hits', 'L1 stale', 'L1 misses', 'L2 hit (%)', 'L1 entries', 'Loads', 'Load errors'])}
+${table('caches', 'Caches: answers by tier', ['Cache', 'L1 hit / stale / miss (%)', 'L1 answers', 'L2 hit / stale / miss (%)', 'L2 answers', 'L1 entries', 'Loads', 'Load errors', 'Bus', 'Bus lag mean / max (ms)'])}
 <form id="invalidate" class="inline">
 <fieldset><legend>Invalidate by tag, for one tenant</legend>
 <label>Cache <select name="cache" required></select></label>
@@ -88,6 +92,7 @@ ${table('caches', 'Caches', ['Cache', 'L1 hit (%)', 'L1 hits', 'L1 stale', 'L1 m
 </section>
 <section id="work" aria-labelledby="work-h"><h2 id="work-h">Work</h2>
 ${table('queues', 'Job queues', ['Queue', 'Paused', 'Ready', 'Scheduled', 'Running', 'Dead', 'Oldest ready (s)', 'Actions'])}
+${table('dead-jobs', 'Dead letters (the first of each queue)', ['Queue', 'Job', 'Tenant', 'Attempts', 'Why', 'Last error', 'Died at', 'Actions'])}
 ${table('webhooks', 'Failing webhook endpoints', ['Endpoint', 'URL', 'Failing since'])}
 </section>
 <section id="release" aria-labelledby="release-h"><h2 id="release-h">Release and config</h2>

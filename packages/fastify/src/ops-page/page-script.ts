@@ -182,7 +182,7 @@ addEventListener('resize', () => {
 function drawSlos(state) {
   const percentiles = [...new Set(state.slos.flatMap((s) => s.latency.map((l) => l.percentile)))];
   const table = $('slo-table');
-  const headings = ['Objective', 'Route', 'Requests', ...percentiles.map((p) => p + ' (ms)'), 'Errors (%)', 'Availability (%)', 'Error budget left (%)', 'Burn rate (×)'];
+  const headings = ['Objective', 'Route', 'Requests', ...percentiles.map((p) => p + ' (ms)'), 'Errors (%)', 'Availability (%)', 'Error budget left (%)', 'Burn rate (×)', 'Burn 5 min (×)', 'Burn 1 h (×)'];
   if (table.tHead.rows[0].cells.length !== headings.length) {
     table.tHead.rows[0].replaceChildren(...headings.map((h) => Object.assign(document.createElement('th'), { scope: 'col', textContent: h })));
     tables.delete(table);
@@ -201,6 +201,18 @@ function drawSlos(state) {
     (s) => [mark(fmt.pct(s.availability, 3) + (s.availability_target == null ? '' : ' / ' + fmt.pct(s.availability_target, 3)), s.availability_breached), breach(s.availability_breached)],
     (s) => [fmt.pct(s.budget_remaining, 1), breach(s.budget_remaining != null && s.budget_remaining < 0)],
     (s) => [fmt.x(s.burn_rate), breach(s.burn_rate != null && s.burn_rate > 1)],
+    ...[0, 1].map((i) => (s) => {
+      const w = s.burn[i];
+      return [fmt.x(w.burn_rate) + (w.burn_rate != null && w.covered_s < w.window_s ? ' (' + Math.round(w.covered_s) + ' s)' : ''), breach(w.burn_rate != null && w.burn_rate > 1)];
+    }),
+  ]);
+  const phases = state.slos.flatMap((s) => s.phases.map((p) => ({ ...p, objective: s.name })));
+  sync('slo-phases', phases, (p) => p.objective + ' ' + p.phase, [
+    (p) => [p.objective],
+    (p) => [p.phase],
+    (p) => [fmt.n(p.requests)],
+    (p) => [mark(fmt.ms(p.p95_ms) + (p.budget_ms == null ? '' : ' / ' + fmt.ms(p.budget_ms)), p.breached), breach(p.breached)],
+    (p) => [fmt.pct(p.within_budget, 2)],
   ]);
   for (const s of state.slos) {
     if (!s.method) continue;
@@ -230,6 +242,19 @@ function drawOffenders(state) {
     (r) => [fmt.n(r.errors)],
     (r) => [fmt.pct(r.error_ratio, 2)],
   ]);
+  const slow = state.slow_queries;
+  unavailable('slow-queries', slow && slow.data && slow.data.reason ? { error: slow.data.reason } : slow);
+  sync('slow-queries', (slow && slow.data && slow.data.queries) || [], (q) => q.queryid, [
+    (q) => [(q.statement ? q.statement + ': ' : '') + q.query.slice(0, 160)],
+    (q) => [q.routes.join(', ') || '–'],
+    (q) => [fmt.n(q.calls)],
+    (q) => [fmt.ms(q.total_ms)],
+    (q) => [q.share_pct.toFixed(1)],
+    (q) => [fmt.ms(q.mean_ms)],
+    (q) => [fmt.ms(q.p95_estimate_ms)],
+    (q) => [q.rows_per_call.toFixed(1)],
+    (q) => [fmt.pct(q.hit_ratio, 1)],
+  ]);
 }
 
 const breakerControls = {
@@ -248,6 +273,29 @@ const breakerControls = {
   },
 };
 
+// The degrader turns its features off through the flags' degrader channel; an operator's override wins.
+const degraderControls = {
+  build(d, td) {
+    const reason = Object.assign(document.createElement('input'), { name: 'reason', maxLength: 500, autocomplete: 'off', placeholder: 'reason' });
+    reason.setAttribute('aria-label', 'Reason for overriding rule ' + d.rule);
+    const each = (path, body, done) => {
+      const why = reason.value.trim();
+      if (!why) {
+        say('A reason is required to override rule ' + d.rule + '.');
+        return reason.focus();
+      }
+      for (const f of d.features) act('flags/' + enc(f) + '/' + path, { ...body, reason: why }, done);
+    };
+    const keep = button('Keep features on', () => each('override', { value: true }, 'Features of ' + d.rule + ' kept on.'));
+    keep.setAttribute('aria-label', 'Keep the features of rule ' + d.rule + ' on');
+    const clear = button('Clear override', () => each('clear', {}, 'Overrides of ' + d.rule + ' cleared.'));
+    clear.setAttribute('aria-label', 'Clear the overrides of rule ' + d.rule);
+    controlsIn(td, reason, keep, clear);
+    return {};
+  },
+  update() {},
+};
+
 function drawProtection(state) {
   sync('breakers', state.breakers, (b) => b.name, [
     (b) => [b.name],
@@ -258,12 +306,20 @@ function drawProtection(state) {
     (b) => [fmt.pct(b.slowCallRate, 1)],
     (b) => [b.openedAt ? fmt.time(b.openedAt) : '–'],
   ], breakerControls);
+  sync('breaker-transitions', state.breaker_transitions, (t) => t.at + ' ' + t.breaker + ' ' + t.from + ' ' + t.to, [
+    (t) => [fmt.time(t.at)],
+    (t) => [t.breaker],
+    (t) => [t.from],
+    (t) => [t.to, breach(t.to === 'open' || t.to === 'isolated')],
+    (t) => [t.reason],
+  ]);
   sync('bulkheads', state.bulkheads, (b) => b.name, [
     (b) => [b.name],
     (b) => [fmt.n(b.inflight)],
     (b) => [fmt.n(b.maxConcurrent)],
     (b) => [fmt.n(b.queued)],
     (b) => [fmt.n(b.maxQueue)],
+    (b) => [fmt.n(b.rejected), breach(b.rejected > 0)],
   ]);
   sync('degrader', state.degrader, (d) => d.rule, [
     (d) => [d.rule],
@@ -271,21 +327,24 @@ function drawProtection(state) {
     (d) => [d.state, breach(d.state === 'degraded' || d.state === 'breaching')],
     (d) => [fmt.time(d.since)],
     (d) => [d.features.join(', ')],
-  ]);
+  ], degraderControls);
 }
 
 const ratio = (part, all) => (all > 0 ? fmt.pct(part / all, 1) : '–');
+const answers = (r) => r.hit + r.stale + r.miss + (r.error || 0);
+const tier = (r) => (answers(r) > 0 ? [r.hit, r.stale, r.miss].map((n) => ratio(n, answers(r))).join(' / ') : '–');
 function drawCaches(state) {
   sync('caches', state.caches, (c) => c.name, [
     (c) => [c.name],
-    (c) => { const r = c.requests.l1; return [ratio(r.hit, r.hit + r.stale + r.miss + (r.error || 0))]; },
-    (c) => [fmt.n(c.requests.l1.hit)],
-    (c) => [fmt.n(c.requests.l1.stale)],
-    (c) => [fmt.n(c.requests.l1.miss)],
-    (c) => { const r = c.requests.l2; return [ratio(r.hit, r.hit + r.stale + r.miss + (r.error || 0))]; },
+    (c) => [tier(c.requests.l1)],
+    (c) => [fmt.n(answers(c.requests.l1))],
+    (c) => [c.l2.store ? tier(c.requests.l2) : 'no L2'],
+    (c) => [c.l2.store ? fmt.n(answers(c.requests.l2)) : '–'],
     (c) => [fmt.n(c.l1.entries)],
     (c) => [fmt.n(c.loads.total)],
-    (c) => [fmt.n(c.loads.errors)],
+    (c) => [fmt.n(c.loads.errors), breach(c.loads.errors > 0)],
+    (c) => [c.bus.healthy == null ? 'no bus' : c.bus.healthy ? 'up · ' + c.bus.received + ' in, ' + c.bus.published + ' out' : 'down', breach(c.bus.healthy === false)],
+    (c) => [c.bus.meanLagMs == null ? '–' : fmt.ms(c.bus.meanLagMs) + ' / ' + fmt.ms(c.bus.maxLagMs)],
   ]);
   const select = $('invalidate').elements.cache;
   const names = state.caches.map((c) => c.name);
@@ -304,15 +363,27 @@ const queueControls = {
   build(q, td) {
     const pause = button('Pause', () => act('queues/' + enc(q.queue) + '/pause', {}, 'Queue ' + q.queue + ' paused.'));
     const resume = button('Resume', () => act('queues/' + enc(q.queue) + '/resume', {}, 'Queue ' + q.queue + ' resumed.'));
+    const redrive = button('Redrive all dead', () => act('queues/' + enc(q.queue) + '/redrive', {}, 'Dead jobs of ' + q.queue + ' redriven.'));
     pause.setAttribute('aria-label', 'Pause queue ' + q.queue);
     resume.setAttribute('aria-label', 'Resume queue ' + q.queue);
-    controlsIn(td, pause, resume);
-    return { pause, resume };
+    redrive.setAttribute('aria-label', 'Redrive every dead job of queue ' + q.queue);
+    controlsIn(td, pause, resume, redrive);
+    return { pause, resume, redrive };
   },
   update(c, q) {
     c.pause.disabled = q.paused;
     c.resume.disabled = !q.paused;
+    c.redrive.disabled = q.dead === 0;
   },
+};
+const deadControls = {
+  build(j, td) {
+    const redrive = button('Redrive', () => act('queues/' + enc(j.queue) + '/redrive', { id: j.id }, 'Job ' + j.id + ' redriven.'));
+    redrive.setAttribute('aria-label', 'Redrive job ' + j.id + ' of queue ' + j.queue);
+    controlsIn(td, redrive);
+    return {};
+  },
+  update() {},
 };
 function unavailable(id, read) {
   const section = $(id).closest('.scroll');
@@ -329,9 +400,19 @@ function drawWork(state) {
     (q) => [fmt.n(q.ready)],
     (q) => [fmt.n(q.scheduled)],
     (q) => [fmt.n(q.running)],
-    (q) => [fmt.n(q.dead)],
+    (q) => [fmt.n(q.dead), breach(q.dead > 0)],
     (q) => [(q.oldestReadyMs / 1000).toFixed(1)],
   ], queueControls);
+  const dead = ((state.queues && state.queues.data) || []).flatMap((q) => q.dead_jobs.map((j) => ({ ...j, queue: q.queue })));
+  sync('dead-jobs', dead, (j) => j.queue + ' ' + j.id, [
+    (j) => [j.queue],
+    (j) => [j.id],
+    (j) => [j.tenant],
+    (j) => [fmt.n(j.attempts)],
+    (j) => [j.reason || '–'],
+    (j) => [j.last_error || '–'],
+    (j) => [fmt.time(j.finished_at)],
+  ], deadControls);
   unavailable('webhooks', state.failing_webhooks);
   sync('webhooks', (state.failing_webhooks && state.failing_webhooks.data) || [], (w) => w.id, [
     (w) => [w.id],

@@ -1,6 +1,7 @@
 // Each route's answers since the process started, read from the plugin's own `http_request_duration_seconds`
 // (the series `/metrics` prints, taken from the registry's metric object, not from its text): answers by status
-// code, the latency histogram summed over codes, and the trace id of a slow exemplar when tracing is on.
+// code, the latency histogram summed over codes, and the trace id of a slow exemplar when tracing is on. The
+// phases of a route come the same way from `headroom_phase_duration_seconds`.
 
 import type { Registry } from 'prom-client';
 
@@ -24,6 +25,16 @@ interface Sample {
   exemplar?: { labelSet: { trace_id?: string } };
 }
 
+/** One phase of one route (`headroom_phase_duration_seconds`): the requests that ran it and its self time. */
+export interface PhaseSeries {
+  method: string;
+  route: string;
+  phase: string;
+  requests: number;
+  /** Cumulative counts by upper edge (seconds), ascending; the last edge is Infinity (`+Inf`). */
+  buckets: [number, number][];
+}
+
 /**
  * Every route's series, read from `registry` now.
  *
@@ -31,18 +42,59 @@ interface Sample {
  * const routes = await readRouteSeries(app.headroom.registry);
  */
 export async function readRouteSeries(registry: Registry): Promise<RouteSeries[]> {
-  const metric = registry.getSingleMetric('http_request_duration_seconds');
+  const grouped = await readHistogram(registry, 'http_request_duration_seconds', ['method', 'route']);
+  return grouped.map(({ labels, requests, codes, buckets, slowTrace }) => ({
+    method: labels.method!,
+    route: labels.route!,
+    requests,
+    codes,
+    buckets,
+    slowTrace,
+  }));
+}
+
+/**
+ * Every route's phases (only routes with phase budgets have them), read from `registry` now.
+ *
+ * @example
+ * const phases = await readPhaseSeries(app.headroom.registry);
+ */
+export async function readPhaseSeries(registry: Registry): Promise<PhaseSeries[]> {
+  const grouped = await readHistogram(registry, 'headroom_phase_duration_seconds', [
+    'method',
+    'route',
+    'phase',
+  ]);
+  return grouped.map(({ labels, requests, buckets }) => ({
+    method: labels.method!,
+    route: labels.route!,
+    phase: labels.phase!,
+    requests,
+    buckets,
+  }));
+}
+
+interface Grouped {
+  labels: Record<string, string>;
+  requests: number;
+  codes: Map<number, number>;
+  buckets: [number, number][];
+  slowTrace: string | undefined;
+}
+
+// A histogram's samples summed over every label but `keys`: counts by `code` where it has one, buckets, and
+// the exemplar of the highest bucket that has one.
+async function readHistogram(registry: Registry, name: string, keys: readonly string[]): Promise<Grouped[]> {
+  const metric = registry.getSingleMetric(name);
   if (metric === undefined) return [];
   const { values } = (await metric.get()) as unknown as { values: Sample[] };
-  const routes = new Map<string, RouteSeries & { edges: Map<number, number>; traceAt: number }>();
+  const groups = new Map<string, Grouped & { edges: Map<number, number>; traceAt: number }>();
   for (const sample of values) {
-    const { method, route, code, le } = sample.labels;
-    const key = `${method} ${route}`;
-    let series = routes.get(key);
-    if (series === undefined) {
-      series = {
-        method: String(method),
-        route: String(route),
+    const key = keys.map((k) => sample.labels[k]).join(' ');
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = {
+        labels: Object.fromEntries(keys.map((k) => [k, String(sample.labels[k])])),
         requests: 0,
         codes: new Map(),
         buckets: [],
@@ -50,24 +102,26 @@ export async function readRouteSeries(registry: Registry): Promise<RouteSeries[]
         edges: new Map(),
         traceAt: Number.NEGATIVE_INFINITY,
       };
-      routes.set(key, series);
+      groups.set(key, group);
     }
     if (sample.metricName?.endsWith('_bucket')) {
+      const { le } = sample.labels;
       const edge = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
-      series.edges.set(edge, (series.edges.get(edge) ?? 0) + sample.value);
+      group.edges.set(edge, (group.edges.get(edge) ?? 0) + sample.value);
       const trace = sample.exemplar?.labelSet.trace_id;
-      if (trace !== undefined && edge >= series.traceAt) {
-        series.slowTrace = trace;
-        series.traceAt = edge;
+      if (trace !== undefined && edge >= group.traceAt) {
+        group.slowTrace = trace;
+        group.traceAt = edge;
       }
     } else if (sample.metricName?.endsWith('_count')) {
-      series.requests += sample.value;
-      const status = Number(code);
-      series.codes.set(status, (series.codes.get(status) ?? 0) + sample.value);
+      group.requests += sample.value;
+      const { code } = sample.labels;
+      if (code !== undefined)
+        group.codes.set(Number(code), (group.codes.get(Number(code)) ?? 0) + sample.value);
     }
   }
-  return [...routes.values()].map(({ edges, traceAt: _, ...series }) => ({
-    ...series,
+  return [...groups.values()].map(({ edges, traceAt: _, ...group }) => ({
+    ...group,
     buckets: [...edges.entries()].sort((a, b) => a[0] - b[0]),
   }));
 }

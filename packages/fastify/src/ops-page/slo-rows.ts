@@ -2,7 +2,8 @@
 // route ranked, all from the answers counted since the process started.
 
 import { matchesStatus, quantileOf as quantile, type StatusPattern } from '@headroom/core/slo';
-import { histogramQuantile, type RouteSeries, shareWithin } from './route-series.ts';
+import { type BurnHistory, burnWindows } from './burn-history.ts';
+import { histogramQuantile, type PhaseSeries, type RouteSeries, shareWithin } from './route-series.ts';
 
 /** What the page needs of an objective of the spec (`loadSpec(...).objectives[i]` is one). */
 export interface OpsObjective {
@@ -15,7 +16,41 @@ export interface OpsObjective {
   errors?: { value: number; statuses?: readonly StatusPattern[] };
   /** The smallest share of answers without a 5xx. */
   availability?: { value: number };
+  /** p95 budget (ms) of each phase (`auth`, `db`, …). */
+  phases?: Readonly<Record<string, number>>;
 }
+
+/** What the rows are read from, at one moment. */
+export interface SloReadings {
+  routes: readonly RouteSeries[];
+  /** The phases of routes with phase budgets. @default none */
+  phases?: readonly PhaseSeries[];
+  /** Samples of earlier moments, for the burn rate over recent windows. @default none: only since start */
+  history?: BurnHistory;
+  /** When the readings were taken (ms since the epoch). */
+  at: number;
+}
+
+/**
+ * Each objective's answers and failed answers (by its own error statuses) so far: what {@link BurnHistory}
+ * samples.
+ *
+ * @example
+ * history.record(clock.now(), sloCounts(spec.objectives, await readRouteSeries(registry)));
+ */
+export function sloCounts(objectives: readonly OpsObjective[], routes: readonly RouteSeries[]) {
+  return objectives.map((objective, index) => {
+    const series = routes.find((r) => r.method === objective.method && r.route === objective.route);
+    const statuses = objective.errors?.statuses ?? ['5xx'];
+    return {
+      name: nameOf(objective, index),
+      requests: series?.requests ?? 0,
+      failed: countWhere(series, (status) => statuses.some((p) => matchesStatus(p, status))),
+    };
+  });
+}
+
+const nameOf = (objective: OpsObjective, index: number) => objective.name ?? `objective ${index + 1}`;
 
 /** The percentiles every row shows, budgeted or not; a budget on another one (p90, p99.9) adds it. */
 const shown = ['p50', 'p95', 'p99'];
@@ -25,15 +60,15 @@ const shown = ['p50', 'p95', 'p99'];
  * (exact: every budget is an edge of the histogram); the observed percentile is Prometheus's estimate.
  *
  * @example
- * sloRows(spec.objectives, await readRouteSeries(registry));
+ * sloRows(spec.objectives, { routes: await readRouteSeries(registry), at: clock.now() });
  */
-export function sloRows(objectives: readonly OpsObjective[], routes: readonly RouteSeries[]) {
+export function sloRows(objectives: readonly OpsObjective[], readings: SloReadings) {
+  const { routes, phases = [], history, at } = readings;
+  const counts = sloCounts(objectives, routes);
   return objectives.map((objective, index) => {
     const series = routes.find((r) => r.method === objective.method && r.route === objective.route);
-    const requests = series?.requests ?? 0;
+    const { name, requests, failed } = counts[index]!;
     const buckets = series?.buckets ?? [];
-    const statuses = objective.errors?.statuses ?? ['5xx'];
-    const failed = countWhere(series, (status) => statuses.some((p) => matchesStatus(p, status)));
     const down = countWhere(series, (status) => status >= 500);
     const errorRatio = requests === 0 ? null : failed / requests;
     const availability = requests === 0 ? null : 1 - down / requests;
@@ -42,7 +77,7 @@ export function sloRows(objectives: readonly OpsObjective[], routes: readonly Ro
     const errorBudget = objective.errors?.value;
     const burnRate = errorRatio === null || !errorBudget ? null : errorRatio / errorBudget;
     return {
-      name: objective.name ?? `objective ${index + 1}`,
+      name,
       method: objective.method ?? null,
       route: objective.route ?? null,
       requests,
@@ -71,12 +106,23 @@ export function sloRows(objectives: readonly OpsObjective[], routes: readonly Ro
       burn_rate: burnRate,
       budget_remaining: burnRate === null ? null : 1 - burnRate,
       errors_breached: burnRate !== null && burnRate > 1,
+      // Over the last 5 minutes and the last hour, from the page's samples.
+      burn:
+        history?.burn(name, { at, requests, failed }, errorBudget) ??
+        burnWindows.map((window) => ({
+          window_s: window / 1000,
+          covered_s: 0,
+          requests: 0,
+          failed: 0,
+          burn_rate: null,
+        })),
       availability,
       availability_target: objective.availability?.value ?? null,
       availability_breached:
         availability !== null &&
         objective.availability !== undefined &&
         availability < objective.availability.value,
+      phases: phaseRows(objective, phases),
       // The histogram itself (edges in seconds, +Inf last, cumulative counts), for the page's live p95 chart.
       histogram: {
         edges: buckets.filter(([edge]) => edge !== Number.POSITIVE_INFINITY).map(([edge]) => edge),
@@ -84,6 +130,29 @@ export function sloRows(objectives: readonly OpsObjective[], routes: readonly Ro
       },
     };
   });
+}
+
+// Every phase the objective's route ran, budgeted ones first (in the spec's order), then the others by name.
+function phaseRows(objective: OpsObjective, phases: readonly PhaseSeries[]) {
+  const budgets = objective.phases ?? {};
+  const order = Object.keys(budgets);
+  const rank = (phase: string) => (order.includes(phase) ? order.indexOf(phase) : order.length);
+  return phases
+    .filter((p) => p.method === objective.method && p.route === objective.route)
+    .sort((a, b) => rank(a.phase) - rank(b.phase) || a.phase.localeCompare(b.phase))
+    .map((p) => {
+      const budgetMs = budgets[p.phase] ?? null;
+      const observed = histogramQuantile(p.buckets, 0.95);
+      const within = budgetMs === null ? null : shareWithin(p.buckets, budgetMs / 1000);
+      return {
+        phase: p.phase,
+        requests: p.requests,
+        p95_ms: observed === null ? null : observed * 1000,
+        budget_ms: budgetMs,
+        within_budget: within,
+        breached: within !== null && p.requests > 0 && within < 0.95,
+      };
+    });
 }
 
 /** Routes listed by each ranking of the top offenders. */

@@ -12,7 +12,8 @@ import type { FlagRegistry } from '../flag-registry.ts';
 import type { JobRegistry } from '../job-registry.ts';
 import type { Protection } from '../protection.ts';
 import type { WebhookRegistry } from '../webhook-registry.ts';
-import { readRouteSeries } from './route-series.ts';
+import type { BurnHistory } from './burn-history.ts';
+import { readPhaseSeries, readRouteSeries } from './route-series.ts';
 import { type OpsObjective, offenders, sloRows } from './slo-rows.ts';
 
 /** The plugin's registries and the service's objectives: what the page reads and acts on. */
@@ -36,10 +37,25 @@ export interface OpsPageDeps {
   breakers?: BreakerControls;
 }
 
+/** What {@link readState} reads besides the plugin's registries. */
+export interface StateSources {
+  breakers: BreakerControls;
+  /** Samples of the objectives' counts, for the recent burn rates. */
+  history?: BurnHistory;
+  /** The service's slowest statements (`opsPage.slowQueries`). */
+  slowQueries?: (() => Promise<unknown>) | undefined;
+}
+
 /** Queue and webhook reads go to the database: a slow one leaves its panel saying so, not the page hanging. */
 const readTimeout = 2_000;
 /** Flag changes the page lists, newest first. */
 const recentChanges = 20;
+/** Breaker transitions the page lists, newest first. */
+const recentTransitions = 20;
+/** Dead jobs the page lists per queue that has any, oldest first (the admin API pages through all). */
+const deadShown = 5;
+/** A dead job's last error is cut to this many characters. */
+const errorShown = 300;
 
 /**
  * The snapshot, read now. Breakers, bulkheads, caches, degrader, flags, queues and failing webhooks are what
@@ -48,40 +64,50 @@ const recentChanges = 20;
  * @example
  * reply.send(await readState({ ...deps, breakers: breakerControls(deps.protection) }, '/_headroom'));
  */
-export async function readState(deps: OpsPageDeps & { breakers: BreakerControls }, prefix: string) {
+export async function readState(deps: OpsPageDeps & StateSources, prefix: string) {
   const { registry, protection, caches, jobs, webhooks, degrader, flags, clock } = deps;
   const unread = { error: `not read within ${readTimeout} ms` };
-  const [routes, queues, failing, release, config] = await Promise.all([
+  const bounded = <T>(read: Promise<T>, message: string) =>
+    orAfter(
+      read.then((data) => ({ data }), failed(message)),
+      clock,
+      readTimeout,
+      unread,
+    );
+  const [routes, phases, queues, failing, slowQueries, release, config] = await Promise.all([
     readRouteSeries(registry),
-    jobs.jobs
-      ? orAfter(
-          jobs.jobs.counts().then((data) => ({ data }), failed('the queue counts could not be read')),
-          clock,
-          readTimeout,
-          unread,
-        )
-      : null,
+    readPhaseSeries(registry),
+    jobs.jobs ? bounded(queueCounts(jobs.jobs), 'the queue counts could not be read') : null,
     webhooks.webhooks
-      ? orAfter(
-          webhooks.webhooks
-            .failingEndpoints()
-            .then((data) => ({ data }), failed('the failing endpoints could not be read')),
-          clock,
-          readTimeout,
-          unread,
-        )
+      ? bounded(webhooks.webhooks.failingEndpoints(), 'the failing endpoints could not be read')
       : null,
+    deps.slowQueries ? bounded(deps.slowQueries(), 'the slow queries could not be read') : null,
     readRelease(registry, clock),
     readConfig(registry, deps.config),
   ]);
   const tracked = flags.flags;
+  const at = clock.now();
+  const rejected = new Map<string, number>();
+  for (const { labels, value } of await collected(registry, 'headroom_concurrency_rejected_total')) {
+    rejected.set(String(labels.limiter), (rejected.get(String(labels.limiter)) ?? 0) + value);
+  }
   return {
-    at: clock.now(),
+    at,
     release,
-    slos: sloRows(deps.spec?.objectives ?? [], routes),
+    slos: sloRows(deps.spec?.objectives ?? [], {
+      routes,
+      phases,
+      at,
+      ...(deps.history ? { history: deps.history } : {}),
+    }),
     offenders: offenders(routes, prefix),
+    slow_queries: slowQueries,
     breakers: deps.breakers.list(),
-    bulkheads: [...protection.bulkheads.values()].map((b) => b.stats()),
+    breaker_transitions: protection.transitions().slice(0, recentTransitions),
+    bulkheads: [...protection.bulkheads.values()].map((b) => ({
+      ...b.stats(),
+      rejected: rejected.get(b.name) ?? 0,
+    })),
     degrader: degrader.degrader?.states() ?? [],
     caches: [...caches.caches.values()].map((c) => c.stats()),
     queues,
@@ -95,6 +121,30 @@ export async function readState(deps: OpsPageDeps & { breakers: BreakerControls 
 export type OpsState = Awaited<ReturnType<typeof readState>>;
 
 const failed = (message: string) => () => ({ error: message });
+
+type Jobs = NonNullable<JobRegistry['jobs']>;
+
+// Each queue's counts, and the first dead jobs of a queue that has any (without their payloads: a payload
+// may hold what only its tenant should see, and the admin API serves it to whoever may).
+async function queueCounts(jobs: Jobs) {
+  const counts = await jobs.counts();
+  return Promise.all(
+    counts.map(async (count) => ({
+      ...count,
+      dead_jobs:
+        count.dead === 0
+          ? []
+          : (await jobs.dead(count.queue, { limit: deadShown })).map((job) => ({
+              id: job.id,
+              tenant: job.tenant,
+              attempts: job.attempts,
+              reason: job.reason,
+              last_error: job.lastError?.slice(0, errorShown) ?? null,
+              finished_at: job.finishedAt,
+            })),
+    })),
+  );
+}
 
 interface Collected {
   values: { labels: Record<string, string | number>; value: number }[];

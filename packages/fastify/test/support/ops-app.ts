@@ -11,7 +11,7 @@ import { createConfig } from '@headroom/core/config';
 import { createFlags } from '@headroom/core/flags';
 import { createJobs, jobsSchemaSql } from '@headroom/core/jobs';
 import { bulkhead, circuitBreaker } from '@headroom/core/policy';
-import type { StatusPattern } from '@headroom/core/slo';
+import { createDegrader, type Objective, type StatusPattern } from '@headroom/core/slo';
 import { createWebhooks, webhooksSchemaSql } from '@headroom/core/webhooks';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -30,6 +30,7 @@ interface TestObjective {
   latency: Record<string, number>;
   errors: { value: number; statuses?: readonly StatusPattern[] };
   availability?: { value: number };
+  phases?: Record<string, number>;
 }
 
 /** The service's objectives: /fast holds its budgets, /slow misses its p95, /boom fails. */
@@ -42,6 +43,7 @@ export const opsSpec: { objectives: TestObjective[] } = {
       latency: { p50: 20, p95: 50, p99: 100 },
       errors: { value: 0.01, statuses: ['5xx'] },
       availability: { value: 0.99 },
+      phases: { serialize: 5 },
     },
     { name: 'slow', method: 'GET', route: '/slow', latency: { p95: 2 }, errors: { value: 0.01 } },
     { name: 'boom', method: 'GET', route: '/boom', latency: { p95: 50 }, errors: { value: 0.001 } },
@@ -92,8 +94,24 @@ export async function opsApp(
       clock,
       definitions: {
         suggestions: { default: true },
+        related: { default: true },
         search_mode: { type: 'variant', default: 'fts', variants: ['fts', 'trigram'] },
       },
+    }),
+  );
+  // A rule that never fires here (it would need a minute of breach): its override is the page's to test.
+  app.headroom.degrader.add(
+    createDegrader({
+      rules: [
+        {
+          name: 'slow-sheds-related',
+          objective: opsSpec.objectives[1] as Objective,
+          features: ['related'],
+          breachFor: 60_000,
+        },
+      ],
+      target: flags,
+      clock,
     }),
   );
   const dir = await mkdtemp(join(tmpdir(), 'headroom-ops-config-'));
@@ -110,6 +128,13 @@ export async function opsApp(
     const jobs = app.headroom.jobs.add(createJobs({ db: options.db }));
     app.headroom.webhooks.add(createWebhooks({ jobs }));
     await jobs.enqueue(undefined, 'exports', { id: 1 });
+    // A job that used its attempts: what a handler that kept failing leaves (no worker runs here).
+    const dead = await jobs.enqueue(undefined, 'imports', { file: 'cases.csv' }, { tenant: 'acme' });
+    await options.db.query(
+      `UPDATE headroom.jobs SET state = 'dead', attempts = max_attempts, last_error = 'the file is not CSV',
+         reason = 'error', finished_at = $2 WHERE id = $1`,
+      [dead.id, clock.now()],
+    );
   }
 
   app.get('/fast', async () => ({ ok: true }));

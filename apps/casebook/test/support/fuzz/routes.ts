@@ -239,6 +239,14 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     { method: 'POST', url: '/_headroom/api/queues/:name/resume' },
     {
       method: 'POST',
+      url: '/_headroom/api/queues/:name/redrive',
+      body: {
+        id: field(fc.integer({ min: 1, max: 400 }).map(String), fc.oneof(text, number)),
+        tenant: field(fc.constantFrom('1', '2'), fc.constantFrom('', '\u0000')),
+      },
+    },
+    {
+      method: 'POST',
       url: '/_headroom/api/caches/:name/invalidate',
       body: {
         tags: field(fc.constant(['case:1']), fc.constantFrom([], 'x')),
