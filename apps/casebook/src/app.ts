@@ -42,7 +42,7 @@ import { caseRoutes } from './cases/routes.ts';
 import { connectBreaker, type DatabaseObserver, database } from './db/database.ts';
 import { isMigrated } from './db/migrate.ts';
 import { defaultDatabaseLimits } from './db/pool.ts';
-import { type RouteDeadlineOptions, routeDeadlines, withRouteDeadline } from './db/route-deadlines.ts';
+import { type RouteDeadlineOptions, routeDeadlineOf, routeDeadlines } from './db/route-deadlines.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
 import { exportJob, exportsQueue } from './exports/export-job.ts';
@@ -170,13 +170,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Set once the plugin's registry exists; the database reports its pool waits to it.
   let poolWait: Histogram | undefined;
   const connecting = connectBreaker(clock);
+  // Each route's database deadline, from its budget and the settings' factor; one map, refilled by a reload.
+  const deadlineMap = new Map<string, number>();
   const db = database(
     deps.pool,
     {
       acquired: (ms) => poolWait?.observe(ms / 1000),
       ...(deps.onStatement ? { statement: deps.onStatement } : {}),
     },
-    { connectBreaker: connecting, clock, pooler: deps.pooler ?? false },
+    {
+      connectBreaker: connecting,
+      clock,
+      pooler: deps.pooler ?? false,
+      deadline: routeDeadlineOf(deadlineMap),
+    },
   );
   const logger = deps.logger ?? false;
   const options: FastifyServerOptions = {
@@ -208,8 +215,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     ...(deps.degraderSource ? { source: deps.degraderSource } : {}),
   });
-  // Each route's database deadline, from its budget and the settings' factor; one map, refilled by a reload.
-  const deadlineMap = new Map<string, number>();
   const computeDeadlines = (s: Settings) => {
     const next = routeDeadlines(spec, {
       factor: s.database.routeDeadlineFactor,
@@ -221,7 +226,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     deadlineMap.clear();
     for (const [route, ms] of next) deadlineMap.set(route, ms);
   };
-  const deadlines = withRouteDeadline(deadlineMap);
   // What the settings drive beyond reads at use: the deadlines, the flags' definitions (when casebook made
   // the flags) and the degrader's timings.
   const applySettings = (s: Settings, version: string) => {
@@ -403,7 +407,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   degrader.onAction((e) => app.log.warn(e, `degrader: ${e.action} ${e.features.join(', ')}`));
   protection.bulkhead(streams);
   await app.register(async (open) => {
-    open.addHook('onRequest', deadlines);
     open.addHook(
       'preValidation',
       protection.rateLimitHook({ limiter: limits.limiter, checks: limits.loginChecks }),
@@ -416,7 +419,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(async (api) => {
     // First, so that authentication's own queries are bounded by the route's deadline too.
-    api.addHook('onRequest', deadlines);
     api.addHook('onRequest', timedHook('auth', authenticated));
     // Right after authentication, before any body is read: a limited caller costs no parsing.
     api.addHook(

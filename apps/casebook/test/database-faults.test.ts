@@ -19,7 +19,6 @@ import { buildApp } from '../src/app.ts';
 import { database } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { databasePool } from '../src/db/pool.ts';
-import { queryDeadline } from '../src/db/route-deadlines.ts';
 import { createLimits } from '../src/protection/limits.ts';
 import { profiles, seed } from '../src/seed/index.ts';
 import { operatorHeaders, testNow, testOperatorToken } from './support/app.ts';
@@ -232,14 +231,13 @@ test("a route's deadline from its budget bounds its database calls, however lax 
 test("a transaction carries its route's deadline on the server, and the next borrower does not inherit it", async () => {
   const one = databasePool(server.url('casebook'), { max: 1, statementTimeout: 2_000 });
   try {
-    const db = database(one);
-    const inside = await queryDeadline.run(300, () =>
-      db.transaction(
-        async (tx) =>
-          (await tx.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]!
-            .statement_timeout,
-      ),
+    let deadline: number | undefined = 300;
+    const db = database(one, {}, { deadline: () => deadline });
+    const inside = await db.transaction(
+      async (tx) =>
+        (await tx.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]!.statement_timeout,
     );
+    deadline = undefined;
     assert.equal(inside, '300ms');
     // The pool's one connection, borrowed again without a deadline: the session default, not the route's.
     const after = (await db.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]!

@@ -9,7 +9,6 @@ import { currentRoute, currentTiming, phase, sqlComment } from '@headroom/fastif
 import type { Attributes } from '@opentelemetry/api';
 import type pg from 'pg';
 import { casebookErrors } from '../errors.ts';
-import { queryDeadline } from './route-deadlines.ts';
 
 /** What the routes need of a pool; a pg.Pool satisfies it (tests wrap one to count statements). */
 export interface Queryable {
@@ -205,6 +204,11 @@ export interface ConnectOptions {
   /** Times the route deadline on the wait for a connection. @default systemClock() */
   clock?: Clock;
   /**
+   * The deadline (ms) of the calls made now, or undefined for the pool's bounds: casebook's is the current
+   * route's (`routeDeadlineOf` in db/route-deadlines.ts). @default none
+   */
+  deadline?: () => number | undefined;
+  /**
    * The pool reaches PostgreSQL through a transaction pooler (PgBouncer in transaction mode): consecutive
    * statements may run on different server connections, so none is prepared by name (an unnamed statement
    * lives within its own round trip). @default false
@@ -229,12 +233,13 @@ export function database(
 ): Database {
   const clock = options.clock ?? systemClock();
   const breaker = options.connectBreaker;
+  const deadlineOf = options.deadline ?? (() => undefined);
   const tag = statementTagger(options.pooler ?? false, observer.statement);
   const take = () => pool.connect();
   const connect = async (): Promise<pg.PoolClient> => {
     const started = performance.now();
     const taking = breaker ? breaker.execute(take) : take();
-    const deadline = queryDeadline.getStore();
+    const deadline = deadlineOf();
     const client = await (deadline === undefined ? taking : withinDeadline(taking, deadline, clock)).catch(
       rethrow,
     );
@@ -251,7 +256,7 @@ export function database(
   const run = async (config: string | pg.QueryConfig, values?: unknown[]) => {
     const client = await connect();
     try {
-      const result = await client.query(withDeadline(config, queryDeadline.getStore()), values);
+      const result = await client.query(withDeadline(config, deadlineOf()), values);
       client.release();
       return result;
     } catch (error) {
@@ -267,7 +272,7 @@ export function database(
 
   async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await connect();
-    const deadline = queryDeadline.getStore();
+    const deadline = deadlineOf();
     try {
       // The route's deadline on the server too, for this transaction only (SET LOCAL ends with it), sent with
       // BEGIN in one simple query: one round trip, not two.

@@ -2,9 +2,8 @@
 // several times what the whole request may take is a stall, not a slow answer, so it is given up (503, or a
 // cached copy where the route has one) long before the pool's generic bound.
 
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Spec } from '@headroom/core/slo';
-import type { FastifyRequest } from 'fastify';
+import { currentRoute } from '@headroom/fastify';
 
 /** Options of {@link routeDeadlines}. */
 export interface RouteDeadlineOptions {
@@ -17,9 +16,6 @@ export interface RouteDeadlineOptions {
   /** Per route (`'GET /v1/cases/search'`), in ms: wins over the budget. @default none */
   overrides: Record<string, number>;
 }
-
-/** The deadline of the database calls made for the request being handled (ms), where its route has one. */
-export const queryDeadline = new AsyncLocalStorage<number>();
 
 /**
  * The database deadline of every route the spec budgets: `factor` × its slowest percentile (p99 if given),
@@ -49,16 +45,16 @@ export function routeDeadlines(spec: Spec, options: RouteDeadlineOptions): Map<s
 }
 
 /**
- * An onRequest hook that runs the rest of a request with its route's deadline in `queryDeadline`, where the
- * database wrapper (db/database.ts) reads it. Routes without one keep the pool's bounds.
+ * The deadline (ms) of the database calls made now: that of the route being served (the plugin's
+ * `currentRoute()`, from the request's own timing, so no second AsyncLocalStorage runs per request), or
+ * undefined outside a request and for routes without one (the pool's bounds apply).
  *
  * @example
- * api.addHook('onRequest', withRouteDeadline(routeDeadlines(spec, options)));
+ * const db = database(pool, {}, { deadline: routeDeadlineOf(routeDeadlines(spec, options)) });
  */
-export function withRouteDeadline(deadlines: ReadonlyMap<string, number>) {
-  return function withRouteDeadlineHook(request: FastifyRequest, _reply: unknown, done: () => void): void {
-    const ms = deadlines.get(`${request.method} ${request.routeOptions.url}`);
-    if (ms === undefined) done();
-    else queryDeadline.run(ms, done);
+export function routeDeadlineOf(deadlines: ReadonlyMap<string, number>): () => number | undefined {
+  return () => {
+    const route = currentRoute();
+    return route === undefined ? undefined : deadlines.get(route);
   };
 }

@@ -347,7 +347,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       stopped: () => aborted !== undefined,
       iterate: async (stage) => {
         stageReports[stage]!.iterations++;
-        await runSteps(pickFlow().steps, iterationValues(), stage, now());
+        const flow = pickFlow();
+        const plain = plainFlows.get(flow);
+        if (!plain) {
+          await runSteps(flow.steps, iterationValues(), stage, now());
+          return;
+        }
+        // A plain flow on the same callbacks as the open model: no promise or values object per step.
+        const startedMs = now();
+        return new Promise<void>((done) =>
+          new PlainIteration(plain, stage, startedMs, transport, record, now, done).start(startedMs),
+        );
       },
     });
   }
