@@ -113,8 +113,8 @@ export function reapedChildrenCpuSeconds(): number | undefined {
 
 /**
  * Linux: CPU seconds (user + system) used so far by `pid` and every live process below it (a server and the
- * PostgreSQL it started, say), from `/proc/<pid>/stat`. Undefined where `/proc` is missing. A descendant that
- * has exited no longer counts, so sample while the tree is steady.
+ * PostgreSQL it started, say), from `/proc/<pid>/stat`, with what each has waited for of its exited children
+ * (a backend that ended still counts, with the postmaster). Undefined where `/proc` is missing.
  */
 export function treeCpuSeconds(pid: number): number | undefined {
   let entries: string[];
@@ -129,7 +129,10 @@ export function treeCpuSeconds(pid: number): number | undefined {
       const text = readFileSync(`/proc/${name}/stat`, 'utf8');
       // pid (comm) state ppid … utime stime: fields after the command, which may hold spaces and parentheses.
       const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(name), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      // utime + stime, plus cutime + cstime: a descendant that has exited (a PostgreSQL backend) still counts,
+      // with the parent that waited for it.
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      stats.set(Number(name), { parent: Number(fields[1]), ticks });
     } catch {
       // exited while we read
     }

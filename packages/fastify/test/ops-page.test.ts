@@ -8,6 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { FakeClock } from '@headroom/core/clock';
 import { until } from '@headroom/dev-servers/until';
 import { launch } from '../../cli/test/support/chromium.ts';
@@ -63,7 +64,7 @@ test('without a session: the page sends you to sign in, the API and the actions 
   }
 });
 
-test('every answer carries the strict CSP, nosniff, no referrer to others and no-store; assets are revalidated by ETag', async () => {
+test('every answer carries the strict CSP, nosniff, no referrer to others and no-store; assets are revalidated by ETag; br or gzip when asked', async () => {
   const { app, close } = await opsApp({ clock: new FakeClock() });
   try {
     const { cookie } = await signedIn(app);
@@ -87,13 +88,35 @@ test('every answer carries the strict CSP, nosniff, no referrer to others and no
       const asset = await app.inject(`/_headroom/assets/${file}`);
       assert.equal(asset.statusCode, 200, file);
       assert.match(String(asset.headers['cache-control']), /no-cache/);
-      assert.match(String(asset.headers.etag), /^"[A-Za-z0-9_-]+"$/, 'a strong ETag');
+      assert.match(String(asset.headers.etag), /^W\/"[A-Za-z0-9_-]+"$/, 'a weak ETag: any coding');
       const again = await app.inject({
         url: `/_headroom/assets/${file}`,
-        headers: { 'if-none-match': String(asset.headers.etag) },
+        headers: { 'if-none-match': String(asset.headers.etag), 'accept-encoding': 'br' },
       });
       assert.equal(again.statusCode, 304, file);
     }
+    // Compressed when asked, whatever the service does: br first, then gzip; the bytes are the same.
+    const plain = await app.inject('/_headroom/assets/uplot.js');
+    for (const [coding, decode] of [
+      ['br', brotliDecompressSync],
+      ['gzip', gunzipSync],
+    ] as const) {
+      const coded = await app.inject({
+        url: '/_headroom/assets/uplot.js',
+        headers: { 'accept-encoding': `${coding}, identity;q=0.5` },
+      });
+      assert.equal(coded.headers['content-encoding'], coding);
+      assert.match(String(coded.headers.vary), /accept-encoding/i);
+      assert.ok(coded.rawPayload.length < plain.rawPayload.length / 2, `${coding} is smaller`);
+      assert.equal(decode(coded.rawPayload).toString(), plain.body, coding);
+    }
+    const state = await app.inject({
+      url: '/_headroom/api/state',
+      headers: { cookie, 'accept-encoding': 'gzip, br' },
+    });
+    assert.equal(state.statusCode, 200);
+    assert.equal(state.headers['content-encoding'], 'br');
+    assert.equal(JSON.parse(brotliDecompressSync(state.rawPayload).toString()).release.version, '1.2.3');
     const page = await app.inject({ url: '/_headroom', headers: { cookie } });
     assert.doesNotMatch(page.body, /<script>|<style>|style="/, 'nothing inline');
   } finally {

@@ -1,5 +1,6 @@
 // The page's scripts and stylesheets as files under `<prefix>/assets/`, so the Content-Security-Policy can allow
-// 'self' and nothing inline: the page's own, and uPlot's (read from node_modules once, at registration).
+// 'self' and nothing inline: the page's own, and uPlot's (read from node_modules once, at registration). Their
+// tags are weak: the same bytes go out as br, gzip or as they are (ops-page.ts), each another representation.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,7 +16,7 @@ interface Asset {
 }
 
 /**
- * Registers `GET assets/page.js`, `page.css`, `uplot.js` and `uplot.css` in `scope`: strong ETags, `no-cache`
+ * Registers `GET assets/page.js`, `page.css`, `uplot.js` and `uplot.css` in `scope`: weak ETags, `no-cache`
  * (revalidated each load, a 304 when unchanged), no session needed (the sign-in form uses the stylesheet;
  * nothing in them is secret).
  *
@@ -25,7 +26,8 @@ interface Asset {
 export function opsAssets(scope: FastifyInstance): void {
   const require = createRequire(import.meta.url);
   const uplot = (file: string) => readFileSync(require.resolve(`uplot/dist/${file}`), 'utf8');
-  const asset = (body: string, type: string): Asset => ({ body, type, etag: bytesEtag(body) });
+  // Weak: the tag stands for the bytes in any content coding the page's compression sends them in.
+  const asset = (body: string, type: string): Asset => ({ body, type, etag: `W/${bytesEtag(body)}` });
   const script = 'text/javascript; charset=utf-8';
   const style = 'text/css; charset=utf-8';
   const assets: Record<string, Asset> = {
