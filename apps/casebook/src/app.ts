@@ -43,6 +43,7 @@ import { connectBreaker, type DatabaseObserver, database } from './db/database.t
 import { isMigrated } from './db/migrate.ts';
 import { defaultDatabaseLimits } from './db/pool.ts';
 import { type RouteDeadlineOptions, routeDeadlineOf, routeDeadlines } from './db/route-deadlines.ts';
+import { readStatementCatalogue, slowQueries } from './db/slow-queries.ts';
 import { entityRoutes } from './entities/routes.ts';
 import { casebookErrors } from './errors.ts';
 import { exportJob, exportsQueue } from './exports/export-job.ts';
@@ -296,6 +297,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // /v1/auth/login (their failures count against the same throttle) and is refused, the page being process-wide.
     opsPage: {
       ...(deps.opsSecret ? { secret: deps.opsSecret } : {}),
+      // The statements with the most database time, each with the routes the statement catalogue names.
+      slowQueries: slowQueries(deps.pool, await readStatementCatalogue()),
       async signIn({ token, email, password }, request) {
         if (token !== undefined) return isOperatorToken(token) ? 'operator' : undefined;
         if (email === undefined || password === undefined) return undefined;

@@ -6,6 +6,7 @@ import type { HeadroomError } from '@headroom/core/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheRegistry } from './cache-metrics.ts';
 import type { BreakerControls } from './controls/breakers.ts';
+import { invalidateTags, operatorTenant } from './controls/caches.ts';
 import { type FlagOverride, flagControls } from './controls/flags.ts';
 import {
   clearBody,
@@ -14,12 +15,14 @@ import {
   nameParams,
   overrideBody,
   queueParams,
+  redriveBody,
 } from './controls/schemas.ts';
 import type { DegraderRegistry } from './degrader-registry.ts';
 import { fastifyErrors } from './errors.ts';
 import type { FlagRegistry } from './flag-registry.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { Protection } from './protection.ts';
+import type { RateLimitTenants } from './rate-limit-tenants.ts';
 import type { TenantCosts } from './tenant-costs.ts';
 import type { WebhookRegistry } from './webhook-registry.ts';
 
@@ -91,6 +94,8 @@ export interface AdminDeps {
   degrader: DegraderRegistry;
   flags: FlagRegistry;
   costs: TenantCosts | undefined;
+  /** Rate-limit decisions by tenant (every rate-limit hook of the app counts into it). */
+  rateLimits: RateLimitTenants;
 }
 
 const showbackQuery = {
@@ -99,18 +104,29 @@ const showbackQuery = {
   additionalProperties: false,
 } as const;
 
+const rateLimitTenantsQuery = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+    tenant: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+  additionalProperties: false,
+} as const;
+
 /**
  * Registers, behind `authorize`: for operators `GET <prefix>/breakers`, `POST <prefix>/breakers/:name/reset`,
  * `POST|DELETE <prefix>/breakers/:name/isolate`, `GET <prefix>/bulkheads`, `GET <prefix>/caches`; for
  * operators and tenant admins `POST <prefix>/caches/:name/invalidate {tags, tenant?}` (a tenant admin's
  * own tenant only; an operator names the tenant); `GET <prefix>/showback[?tenant=]` (cost by tenant and feature:
- * an operator sees every tenant, a tenant admin their own rows only, with shares of their own totals).
+ * an operator sees every tenant, a tenant admin their own rows only, with shares of their own totals);
+ * `GET <prefix>/ratelimits/tenants[?limit=&tenant=]` (the tenants refused most by the rate limits, with their
+ * quota use: an operator sees the top `limit`, a tenant admin their own row only).
  *
  * @example
  * await adminRoutes(app, { ...registries, breakers: breakerControls(protection), costs }, { authorize: whoIsAdmin });
  */
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps, options: AdminOptions) {
-  const { protection, breakers, caches, jobs, webhooks, degrader, flags, costs } = deps;
+  const { protection, breakers, caches, jobs, webhooks, degrader, flags, costs, rateLimits } = deps;
   await app.register(
     async (admin) => {
       // Async whatever `authorize` is, so Fastify never waits for a `done` callback it will not get.
@@ -147,11 +163,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps, options
         async (request) => {
           const { name } = request.params as { name: string };
           const { tags, tenant } = request.body as { tags: string[]; tenant?: string };
-          const scope = invalidationScope(request.adminAccess, tenant);
-          const cache = caches.caches.get(name);
-          if (!cache) throw notFound('cache', name);
-          await cache.invalidateTags(scope, tags);
-          return { cache: name, tenant: scope.tenant, invalidated: tags };
+          return invalidateTags(caches, name, invalidationScope(request.adminAccess, tenant), tags);
         },
       );
       queueRoutes(admin, jobs, operator);
@@ -172,6 +184,21 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps, options
           sharesOf: request.adminAccess?.role === 'operator' ? 'service' : 'tenant',
         });
       });
+      // Requests the rate limits admitted and refused since the process started, by tenant, with each policy's
+      // quota use at the tenant's latest decision.
+      admin.get(
+        '/ratelimits/tenants',
+        { schema: { querystring: rateLimitTenantsQuery } },
+        async (request) => {
+          const { limit, tenant } = request.query as { limit: number; tenant?: string };
+          const scope = tenantScope(request.adminAccess, tenant);
+          return {
+            since: new Date(rateLimits.since).toISOString(),
+            capacity: rateLimits.capacity,
+            data: rateLimits.top(limit, scope),
+          };
+        },
+      );
       admin.get('/webhooks/failing', operator, async () => {
         if (!webhooks.webhooks) throw notFound('webhook sender', 'webhooks');
         return { data: await webhooks.webhooks.failingEndpoints() };
@@ -225,15 +252,6 @@ const deadQuery = {
     tenant: { type: 'string', minLength: 1, maxLength: 200 },
     after: { type: 'string', pattern: '^[0-9]{1,18}$' },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-  },
-  additionalProperties: false,
-} as const;
-
-const redriveBody = {
-  type: ['object', 'null'],
-  properties: {
-    id: { type: 'string', pattern: '^[0-9]{1,18}$' },
-    tenant: { type: 'string', minLength: 1, maxLength: 200 },
   },
   additionalProperties: false,
 } as const;
@@ -324,13 +342,6 @@ function invalidationScope(access: AdminAccess | undefined, tenant: string | und
     }
     return { tenant: access.tenant };
   }
-  if (access?.role === 'operator') {
-    if (tenant === undefined) {
-      throw fastifyErrors.create('HR_VALIDATION', 'body.tenant is required for an operator', {
-        context: { field: 'body.tenant' },
-      });
-    }
-    return { tenant };
-  }
+  if (access?.role === 'operator') return operatorTenant(tenant);
   throw forbidden('the admin API needs an operator or a tenant admin');
 }

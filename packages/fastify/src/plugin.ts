@@ -36,6 +36,7 @@ import { phaseMetrics } from './phase-metrics.ts';
 import { codeProblem, sendProblem } from './problem.ts';
 import { createProtection, type Protection } from './protection.ts';
 import type { RouteRateLimit } from './rate-limit-hook.ts';
+import { RateLimitTenants } from './rate-limit-tenants.ts';
 import { requestIdHeader } from './request-id.ts';
 import { routeMethods } from './route-methods.ts';
 import { protectRoute, type RouteConcurrency } from './route-protection.ts';
@@ -96,7 +97,8 @@ export interface HeadroomOptions {
   serverTiming?: boolean | ((request: FastifyRequest) => boolean);
   /**
    * The tenant of an authenticated request (from its principal, never from a header alone), read as the answer is
-   * sent: the span attribute `app.tenant` and the tenant costs are attributed to (`anonymous` when undefined).
+   * sent: the span attribute `app.tenant` and the tenant costs are attributed to (`anonymous` when undefined); also
+   * read by each rate-limit hook as it decides, for the rate limits by tenant (`GET /admin/ratelimits/tenants`).
    * @default no tenant
    */
   tenantOf?: (request: FastifyRequest) => string | undefined;
@@ -239,7 +241,9 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
   // Before any family is made: each takes its cap from the guard.
   guardSeries(registry, options.spec?.telemetry?.maxSeries ?? defaultMaxSeries);
   const routes: { method: string; url: string }[] = [];
-  const protection = createProtection(registry, clock);
+  // Every rate-limit hook built from `protection` counts its decisions by tenant here (admin API, ops page).
+  const rateLimits = new RateLimitTenants({ clock });
+  const protection = createProtection(registry, clock, { tenants: rateLimits, tenantOf: options.tenantOf });
   const caches = createCacheRegistry(registry, protection);
   const watch: RouteWatch = { version: 0, observer: () => undefined };
   const costs =
@@ -415,6 +419,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     webhooks,
     degrader,
     flags,
+    rateLimits,
   };
   if (options.admin) await adminRoutes(app, { ...controlled, costs }, options.admin);
   if (options.opsPage)

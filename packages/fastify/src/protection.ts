@@ -14,7 +14,12 @@ import type {
 import type { RateLimiter } from '@headroom/core/ratelimit';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries } from './metric-series.ts';
-import { type RateLimitHook, type RouteRateLimit, rateLimitHook } from './rate-limit-hook.ts';
+import {
+  type RateLimitHook,
+  type RouteRateLimit,
+  rateLimitHook,
+  type TenantTracking,
+} from './rate-limit-hook.ts';
 import { traceEvent } from './timing.ts';
 
 /** A breaker known to the app; `critical` ones make `/health/ready` fail while open. */
@@ -59,6 +64,8 @@ export interface Protection {
   readonly bulkheads: ReadonlyMap<string, ConcurrencyLimiter>;
   /** The last {@link recentTransitions} state changes of every breaker, newest first. */
   transitions(): readonly BreakerTransition[];
+  /** Where the rate-limit hooks built from here count their decisions by tenant. @default not counted */
+  readonly tenantTracking: TenantTracking | undefined;
 }
 
 /** Breaker state changes kept for the operations page (the counter keeps the totals). */
@@ -70,9 +77,13 @@ const stateValue = { closed: 0, 'half-open': 1, open: 2, isolated: 2 } as const;
  * Creates the protection registry and its metrics in `registry`.
  *
  * @example
- * const protection = createProtection(registry, clock);
+ * const protection = createProtection(registry, clock, { tenants: new RateLimitTenants({ clock }), tenantOf });
  */
-export function createProtection(registry: Registry, clock: Clock = systemClock()): Protection {
+export function createProtection(
+  registry: Registry,
+  clock: Clock = systemClock(),
+  tenantTracking?: TenantTracking,
+): Protection {
   const breakers = new Map<string, TrackedBreaker>();
   // Oldest first, at most recentTransitions: a breaker flapping every second keeps no more.
   const changes: BreakerTransition[] = [];
@@ -150,6 +161,7 @@ export function createProtection(registry: Registry, clock: Clock = systemClock(
   const protection: Protection = {
     breakers,
     bulkheads,
+    tenantTracking,
     rateLimitHook: (config) => rateLimitHook(config, protection),
     transitions: () => changes.toReversed(),
     breaker(breaker, options = {}) {

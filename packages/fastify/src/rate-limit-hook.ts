@@ -1,5 +1,6 @@
 // The rate-limit hook of a route or a scope: 429 + IETF RateLimit headers when a bucket is empty, the
-// RateLimit and RateLimit-Policy headers on every answer it lets through.
+// RateLimit and RateLimit-Policy headers on every answer it lets through; each request's decisions are counted
+// by tenant when the plugin tracks them (rate-limit-tenants.ts).
 
 import {
   type RateLimitDecision,
@@ -13,7 +14,14 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { arrivedAt } from './arrival.ts';
 import type { Protection } from './protection.ts';
+import type { RateLimitTenants } from './rate-limit-tenants.ts';
 import { timedHook } from './timing.ts';
+
+/** The tracker of decisions by tenant, and how to tell a request's tenant (undefined: `anonymous`). */
+export interface TenantTracking {
+  tenants: RateLimitTenants;
+  tenantOf: ((request: FastifyRequest) => string | undefined) | undefined;
+}
 
 /** One rate-limit check of a request: which bucket, under which policy. */
 export interface RateLimitCheck {
@@ -45,6 +53,13 @@ export type RateLimitHook = (
  */
 export function rateLimitHook(config: RouteRateLimit, protection: Protection): RateLimitHook {
   protection.rateLimiter(config.limiter);
+  const tracking = protection.tenantTracking;
+  // The decisions as they come (the array `apply` is given), at the time they were charged: no allocation.
+  const track =
+    tracking === undefined
+      ? undefined
+      : (request: FastifyRequest, decisions: readonly RateLimitDecision[], at: number | undefined) =>
+          tracking.tenants.observe(tracking.tenantOf?.(request), decisions, at);
   // The RateLimit-Policy value depends only on the policy objects: built once per policy (or pair), not per request.
   const policyHeaders = new WeakMap<object, string>();
   const policyHeader = (decisions: readonly RateLimitDecision[]) => {
@@ -76,19 +91,21 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
   // time is phase `ratelimit` of the request.
   return timedHook('ratelimit', function checkRateLimits(request, reply, done): void {
     let decisions: Promise<RateLimitDecision[]>;
+    // Charged when the request arrived (the plugin's first hook stamps it), not after what held it since.
+    const at = request[arrivedAt] || undefined;
     try {
       const checks = config.checks(request);
       if (!checks || checks.length === 0) {
         done();
         return;
       }
-      // Charged when the request arrived (the plugin's first hook stamps it), not after what held it since.
-      const at = request[arrivedAt] || undefined;
       if (checks.length === 1) {
         const check = checks[0]!;
         const now = config.limiter.checkSync(check.key, check.policy, optionsOf(check, at));
         if (now !== undefined) {
-          apply(reply, [now]);
+          const decided = [now];
+          track?.(request, decided, at);
+          apply(reply, decided);
           done();
           return;
         }
@@ -101,6 +118,7 @@ export function rateLimitHook(config: RouteRateLimit, protection: Protection): R
     decisions.then(
       (all) => {
         try {
+          track?.(request, all, at);
           apply(reply, all);
         } catch (error) {
           done(error as Error);

@@ -420,6 +420,17 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
       for (const id of ['1', '1', '2']) await get(`/cases/${id}`);
     };
     for (let i = 0; i < 6; i++) assert.ok((await get('/boom')).status >= 500);
+    // A noisy tenant past its 3 a minute, a quiet one within it.
+    const limited: Record<string, number[]> = { noisy: [], quiet: [] };
+    for (const [tenant, times] of [
+      ['noisy', 7],
+      ['quiet', 2],
+    ] as const) {
+      for (let i = 0; i < times; i++) {
+        limited[tenant]!.push((await fetch(`${origin}/limited`, { headers: { 'x-tenant': tenant } })).status);
+      }
+    }
+    assert.deepEqual(limited, { noisy: [200, 200, 200, 429, 429, 429, 429], quiet: [200, 200] });
     await get('/no-such-route');
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -490,6 +501,27 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
     assert.ok(state.queues && 'data' in state.queues);
     assert.deepEqual(withoutAge(state.queues.data), withoutAge((await admin('queues')).data));
     assert.deepEqual(state.failing_webhooks, await admin('webhooks/failing'));
+    const rateLimits = await admin('ratelimits/tenants');
+    // reset_s counts down with the clock: the two reads differ by the time between them.
+    const withoutReset = (rows: { policies: { reset_s?: number }[] }[]) =>
+      rows.map((r) => ({ ...r, policies: r.policies.map(({ reset_s: _, ...p }) => p) }));
+    assert.equal(state.rate_limits?.since, rateLimits.since);
+    assert.deepEqual(withoutReset(state.rate_limits!.data), withoutReset(rateLimits.data));
+    assert.deepEqual(
+      state.rate_limits?.data.map((r) => [r.tenant, r.admitted, r.refused]),
+      [
+        ['noisy', 3, 4],
+        ['quiet', 2, 0],
+      ],
+    );
+    assert.equal(
+      sum(metrics, 'headroom_ratelimit_decisions_total', { policy: 'per-tenant', result: 'limited' }),
+      4,
+    );
+    // The slowest statements of the test's database (the job queue's and the page's own reads among them).
+    assert.ok(state.slow_queries && 'data' in state.slow_queries, JSON.stringify(state.slow_queries));
+    const statements = state.slow_queries.data as { queries: { queryid: string; calls: number }[] };
+    assert.ok(statements.queries.length > 0);
     assert.equal(state.breakers[0]?.state, 'open');
     assert.deepEqual(
       state.breaker_transitions.map(({ breaker, from, to, reason }) => [breaker, from, to, reason]),
@@ -617,6 +649,20 @@ test('in Chromium: sign in, every view filled with the figures of the admin API 
       'failure-rate',
     );
     assert.equal((await row('dead-jobs', `imports ${deadJob.id}`))[5]?.[0], 'the file is not CSV');
+    const noisy = await row('rate-limits', 'noisy');
+    assert.deepEqual(
+      noisy.slice(0, 5).map(([text]) => text),
+      ['noisy', '3', '4', '57.1', '100'],
+    );
+    assert.match(noisy[2]?.[1] ?? '', /breach/);
+    assert.equal((await row('rate-limits', 'quiet'))[2]?.[1], '', 'no refusal, no red');
+    // pg_stat_statements moves with every poll (the page's own reads are statements too): the rows are there,
+    // each with its calls and its share.
+    const listed = await page.$$eval('#slow-queries tbody tr[data-key]', (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)),
+    );
+    assert.ok(listed.length > 0 && listed.length <= 5, JSON.stringify(listed));
+    assert.ok(listed.every((cells) => /^\d+$/.test(cells[2] ?? '') && /^\d+\.\d$/.test(cells[4] ?? '')));
     const charts = await page.$$eval('#slo-charts figure', (figures) =>
       figures.map((f) => ({
         budget: f.dataset.budget,

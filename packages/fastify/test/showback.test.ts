@@ -7,6 +7,7 @@ import { FakeClock } from '@headroom/core/clock';
 import { HeadroomError } from '@headroom/core/errors';
 import Fastify from 'fastify';
 import { type AdminAccess, headroom } from '../src/index.ts';
+import { tenantTestOptions } from './support/tenant-options.ts';
 
 interface Row {
   tenant: string;
@@ -24,12 +25,8 @@ async function harness(options: { cost?: false } = {}) {
   const release = new Map<string, () => void>();
   const app = Fastify();
   await app.register(headroom, {
-    service: 'test',
-    version: '1.0.0',
-    defaultMetrics: false,
-    clock,
-    // Tests only: the tenant of a request from a header; the admin access from the authorization header.
-    tenantOf: (request) => request.headers['x-test-tenant'] as string | undefined,
+    ...tenantTestOptions(clock),
+    // Tests only: the admin access from the authorization header.
     ...(options.cost === false ? { cost: false as const } : { cost: { cpu: () => cpu.seconds } }),
     spec: {
       objectives: [{ method: 'GET', route: '/v1/search', journey: 'case-search', latency: {} }],

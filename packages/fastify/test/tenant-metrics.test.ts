@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { FakeClock } from '@headroom/core/clock';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type HeadroomOptions, headroom } from '../src/index.ts';
+import { tenantTestOptions } from './support/tenant-options.ts';
 
 interface Harness {
   app: FastifyInstance;
@@ -31,12 +32,7 @@ async function harness(options: Partial<HeadroomOptions> = {}): Promise<Harness>
   const arrived = new Map<string, () => void>();
   const app = Fastify();
   await app.register(headroom, {
-    service: 'test',
-    version: '1.0.0',
-    defaultMetrics: false,
-    clock,
-    // Tests only: the tenant from a header. A service takes it from the authenticated principal.
-    tenantOf: (request) => request.headers['x-test-tenant'] as string | undefined,
+    ...tenantTestOptions(clock),
     cost: { cpu: () => cpu.seconds, interval: 1000, rankEvery: 5000 },
     spec: spec({ tenantTop: 20, maxSeries: 10_000 }),
     ...options,

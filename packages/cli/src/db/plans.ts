@@ -7,6 +7,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { CatalogueQuery } from '@headroom/core/db';
 import { parseRatio } from '@headroom/core/slo';
 import pg from 'pg';
 import type { DbSubcommand } from './command.ts';
@@ -26,15 +27,7 @@ import {
 import { DbUsageError } from './usage-error.ts';
 
 /** One statement of the catalogue (apps/casebook/db/queries.json), as the statement recorder writes it. */
-export interface CatalogueQuery {
-  name: string;
-  text: string;
-  /** Sample parameters from a real request; absent or null: the generic plan is explained. */
-  values?: unknown[] | null;
-  routes?: string[];
-  /** The most times one request sent it. */
-  max_per_request?: number;
-}
+export type { CatalogueQuery } from '@headroom/core/db';
 
 /** The snapshot file (JSON, committed): a plan summary per query name. */
 export interface PlansSnapshot {

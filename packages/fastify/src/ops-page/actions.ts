@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CacheRegistry } from '../cache-metrics.ts';
 import type { BreakerControls } from '../controls/breakers.ts';
+import { invalidateTags, operatorTenant } from '../controls/caches.ts';
 import { type FlagOverride, flagControls } from '../controls/flags.ts';
 import {
   clearBody,
@@ -15,7 +16,6 @@ import {
   queueParams,
   redriveBody,
 } from '../controls/schemas.ts';
-import { fastifyErrors } from '../errors.ts';
 import type { FlagRegistry } from '../flag-registry.ts';
 import type { JobRegistry } from '../job-registry.ts';
 import type { OpsAccess } from './access.ts';
@@ -107,17 +107,8 @@ export function actionRoutes(scope: FastifyInstance, context: ActionContext): vo
     { ...guarded, schema: { params: nameParams, body: invalidateBody } },
     async (request) => {
       const { name } = request.params as { name: string };
-      const body = request.body as { tags: string[]; tenant?: string };
-      // As the admin API asks of an operator: the tenant is named, never "all of them".
-      if (body.tenant === undefined) {
-        throw fastifyErrors.create('HR_VALIDATION', 'body.tenant is required for an operator', {
-          context: { field: 'body.tenant' },
-        });
-      }
-      const cache = caches.caches.get(name);
-      if (!cache) throw notFound('cache', 'cache', name);
-      await cache.invalidateTags({ tenant: body.tenant }, body.tags);
-      return { cache: name, tenant: body.tenant, invalidated: body.tags };
+      const { tags, tenant } = request.body as { tags: string[]; tenant?: string };
+      return invalidateTags(caches, name, operatorTenant(tenant), tags);
     },
   );
 }

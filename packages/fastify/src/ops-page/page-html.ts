@@ -78,6 +78,7 @@ ${table('slow-queries', 'Slowest statements: total database time (pg_stat_statem
 <section id="protection" aria-labelledby="protection-h"><h2 id="protection-h">Protection</h2>
 ${table('breakers', 'Circuit breakers', ['Breaker', 'State', 'Critical', 'Calls in window', 'Failures (%)', 'Slow calls (%)', 'Opened at', 'Actions'])}
 ${table('breaker-transitions', 'Recent breaker transitions', ['At', 'Breaker', 'From', 'To', 'Why'])}
+${table('rate-limits', 'Rate limits by tenant: the most refused first (since start)', ['Tenant', 'Admitted', 'Refused (429)', 'Refused (%)', 'Quota used (%)', 'By policy: used % · refused', 'Last refused'])}
 ${table('bulkheads', 'Bulkheads', ['Bulkhead', 'In flight', 'Max concurrent', 'Queued', 'Max queue', 'Rejected'])}
 ${table('degrader', 'SLO degrader', ['Rule', 'Route', 'State', 'Since', 'Features', 'Override (reason required)'])}
 </section>

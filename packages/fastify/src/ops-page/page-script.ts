@@ -245,7 +245,7 @@ function drawOffenders(state) {
   const slow = state.slow_queries;
   unavailable('slow-queries', slow && slow.data && slow.data.reason ? { error: slow.data.reason } : slow);
   sync('slow-queries', (slow && slow.data && slow.data.queries) || [], (q) => q.queryid, [
-    (q) => [(q.statement ? q.statement + ': ' : '') + q.query.slice(0, 160)],
+    (q) => [(q.statement ? q.statement + ': ' : '') + (q.query.length > 200 ? q.query.slice(0, 199) + '…' : q.query), 'wrap'],
     (q) => [q.routes.join(', ') || '–'],
     (q) => [fmt.n(q.calls)],
     (q) => [fmt.ms(q.total_ms)],
@@ -312,6 +312,16 @@ function drawProtection(state) {
     (t) => [t.from],
     (t) => [t.to, breach(t.to === 'open' || t.to === 'isolated')],
     (t) => [t.reason],
+  ]);
+  unavailable('rate-limits', state.rate_limits);
+  sync('rate-limits', (state.rate_limits && state.rate_limits.data) || [], (r) => r.tenant, [
+    (r) => [r.tenant],
+    (r) => [fmt.n(r.admitted)],
+    (r) => [fmt.n(r.refused), breach(r.refused > 0)],
+    (r) => [ratio(r.refused, r.admitted + r.refused)],
+    (r) => { const used = Math.max(0, ...r.policies.map((p) => p.used_share)); return [fmt.pct(used, 1), breach(used >= 1)]; },
+    (r) => [r.policies.map((p) => p.policy + ': ' + fmt.pct(p.used_share, 1) + '% · ' + p.refused).join(', ') || '–'],
+    (r) => [r.last_refused_at ? fmt.time(Date.parse(r.last_refused_at)) : '–'],
   ]);
   sync('bulkheads', state.bulkheads, (b) => b.name, [
     (b) => [b.name],

@@ -21,6 +21,7 @@ th{background:var(--head);font-weight:600;text-align:left}
 td.text{text-align:left}
 td.breach{color:var(--breach);background:var(--breach-bg);font-weight:700}
 td.empty{color:var(--muted);text-align:left;font-style:italic}
+td.wrap{white-space:normal;min-width:16rem;max-width:36rem;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.85rem}
 button,select,input{font:inherit;color:var(--ink)}
 button{background:#fff;border:1px solid #374151;border-radius:4px;padding:.2rem .7rem;min-height:2rem;cursor:pointer}
 button:hover{background:var(--head)}

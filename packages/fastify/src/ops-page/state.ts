@@ -50,6 +50,8 @@ export interface StateSources {
 const readTimeout = 2_000;
 /** Flag changes the page lists, newest first. */
 const recentChanges = 20;
+/** Tenants the rate limits panel lists, the most refused first. */
+const topTenants = 10;
 /** Breaker transitions the page lists, newest first. */
 const recentTransitions = 20;
 /** Dead jobs the page lists per queue that has any, oldest first (the admin API pages through all). */
@@ -58,8 +60,8 @@ const deadShown = 5;
 const errorShown = 300;
 
 /**
- * The snapshot, read now. Breakers, bulkheads, caches, degrader, flags, queues and failing webhooks are what
- * the admin routes return; routes and config are read from the metric objects `/metrics` prints.
+ * The snapshot, read now. Breakers, bulkheads, caches, degrader, flags, queues, failing webhooks and the rate
+ * limits by tenant are what the admin routes return; routes and config are read from the metric objects `/metrics` prints.
  *
  * @example
  * reply.send(await readState({ ...deps, breakers: breakerControls(deps.protection) }, '/_headroom'));
@@ -86,6 +88,7 @@ export async function readState(deps: OpsPageDeps & StateSources, prefix: string
     readConfig(registry, deps.config),
   ]);
   const tracked = flags.flags;
+  const rateLimits = protection.tenantTracking?.tenants;
   const at = clock.now();
   const rejected = new Map<string, number>();
   for (const { labels, value } of await collected(registry, 'headroom_concurrency_rejected_total')) {
@@ -104,6 +107,9 @@ export async function readState(deps: OpsPageDeps & StateSources, prefix: string
     slow_queries: slowQueries,
     breakers: deps.breakers.list(),
     breaker_transitions: protection.transitions().slice(0, recentTransitions),
+    rate_limits: rateLimits
+      ? { since: new Date(rateLimits.since).toISOString(), data: rateLimits.top(topTenants) }
+      : null,
     bulkheads: [...protection.bulkheads.values()].map((b) => ({
       ...b.stats(),
       rejected: rejected.get(b.name) ?? 0,

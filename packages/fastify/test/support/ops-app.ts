@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { cacheKey, createCache } from '@headroom/core/cache';
 import { type Clock, FakeClock, systemClock } from '@headroom/core/clock';
 import { createConfig } from '@headroom/core/config';
+import { queryLeaderboard } from '@headroom/core/db';
 import { createFlags } from '@headroom/core/flags';
 import { createJobs, jobsSchemaSql } from '@headroom/core/jobs';
 import { bulkhead, circuitBreaker } from '@headroom/core/policy';
+import { createRateLimiter, rateLimitKey } from '@headroom/core/ratelimit';
 import { createDegrader, type Objective, type StatusPattern } from '@headroom/core/slo';
 import { createWebhooks, webhooksSchemaSql } from '@headroom/core/webhooks';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -75,6 +77,8 @@ export async function opsApp(
     defaultMetrics: false,
     clock,
     spec: opsSpec,
+    // Tests only: the tenant of a request from a header.
+    tenantOf: (request) => request.headers['x-tenant'] as string | undefined,
     admin: {
       authorize(request) {
         if (request.headers.authorization === `Bearer ${operatorToken}`) return { role: 'operator' };
@@ -123,6 +127,8 @@ export async function opsApp(
   };
   const config = app.headroom.config.add(await createConfig({ schema, dir, file: 'app.json', watch: false }));
   if (options.db) {
+    // Loaded by test/global-setup.ts; created per database.
+    await options.db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await options.db.query(jobsSchemaSql());
     await options.db.query(webhooksSchemaSql());
     const jobs = app.headroom.jobs.add(createJobs({ db: options.db }));
@@ -138,6 +144,25 @@ export async function opsApp(
   }
 
   app.get('/fast', async () => ({ ok: true }));
+  // Three answers a minute per tenant.
+  const limiter = createRateLimiter({ clock, policies: [{ name: 'per-tenant', limit: 3, window: 60_000 }] });
+  app.get(
+    '/limited',
+    {
+      config: {
+        rateLimit: {
+          limiter,
+          checks: (request) => [
+            {
+              key: rateLimitKey({ tenant: String(request.headers['x-tenant'] ?? '-') }, 'limited'),
+              policy: 'per-tenant',
+            },
+          ],
+        },
+      },
+    },
+    async () => ({ ok: true }),
+  );
   // Slower than its 2 ms p95 budget on purpose.
   app.get('/slow', async () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -168,6 +193,8 @@ export async function opsApp(
         if (token !== undefined) return token === operatorToken ? 'operator' : undefined;
         return email === analyst.email && password === analyst.password ? 'other' : undefined;
       },
+      // The database's own statements, where the test has one (the job queue's, this test's).
+      ...(options.db ? { slowQueries: () => queryLeaderboard(options.db!, { limit: 5 }) } : {}),
       ...options.page,
     },
   );

@@ -49,6 +49,11 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
     limit: field(fc.integer({ min: 1, max: 100 }), fc.constantFrom(0, -1, 101, 1.5, '1e1', '0x10', ' 5', '')),
     cursor: field(realCursor, cursorArbitrary(issued.cursors)),
   };
+  // An admin route's `?tenant=`: a real tenant, or one that is not, empty, a NUL or too long.
+  const adminTenant = field(
+    own('tenant'),
+    fc.constantFrom('1', '999', 'acme', '', '\u0000', 'x'.repeat(300)),
+  );
   const caseBody = {
     title: field(validText, overLong),
     description: field(validText, overLong),
@@ -208,7 +213,15 @@ export function fuzzRoutes(issued: Issued): FuzzRoute[] {
       method: 'GET',
       url: '/admin/showback',
       query: {
-        tenant: field(own('tenant'), fc.constantFrom('1', '999', 'acme', '', '\u0000', 'x'.repeat(300))),
+        tenant: adminTenant,
+      },
+    },
+    {
+      method: 'GET',
+      url: '/admin/ratelimits/tenants',
+      query: {
+        limit: page.limit,
+        tenant: adminTenant,
       },
     },
     // The operations page: without a session every page and API route is refused before it reads anything

@@ -1,22 +1,34 @@
-// parseSqlComment against what casebook's tagger writes (@headroom/fastify's sqlComment; test/db-top.test.ts
-// round-trips the real one through PostgreSQL), the spec's own example, what pg_stat_statements keeps, and texts
-// that are not tag comments at all.
+// sqlComment and parseSqlComment together: what the one writes the other reads back (test/db-leaderboard.test.ts
+// round-trips them through PostgreSQL), the spec's own example, what pg_stat_statements keeps, and texts that are
+// not tag comments at all.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSqlComment, withoutSqlComment } from './sql-comment.ts';
+import { parseSqlComment, sqlComment, withoutSqlComment } from './sql-comment.ts';
 
-test("reads back what casebook's tagger writes, values decoded", () => {
-  const text =
-    "SELECT * FROM cases WHERE tenant_id = $1 AND id = $2\n/*route='GET%20%2Fv1%2Fcases%2F%3Aid',statement='case-detail-1'*/";
-  assert.deepEqual(parseSqlComment(text), { route: 'GET /v1/cases/:id', statement: 'case-detail-1' });
-  // sqlComment's encoding of "POST /v1/it's/*/(x)!~" and 'a,b=c': quote, star, brackets, ! and ~ as %XX.
-  assert.deepEqual(
-    parseSqlComment("SELECT 1 /*route='POST%20%2Fv1%2Fit%27s%2F%2A%2F%28x%29%21%7E',statement='a%2Cb%3Dc'*/"),
-    { route: "POST /v1/it's/*/(x)!~", statement: 'a,b=c' },
+test('sqlComment: keys sorted, values encoded so nothing can close the comment; nothing to say is empty', () => {
+  assert.equal(
+    sqlComment({ statement: 'case-detail-1', route: 'GET /v1/cases/:id', unset: undefined }),
+    "/*route='GET%20%2Fv1%2Fcases%2F%3Aid',statement='case-detail-1'*/",
   );
+  assert.equal(
+    sqlComment({ route: "POST /v1/it's/*/(x)!~" }),
+    "/*route='POST%20%2Fv1%2Fit%27s%2F%2A%2F%28x%29%21%7E'*/",
+  );
+  assert.equal(sqlComment({}), '');
+  assert.equal(sqlComment({ route: undefined }), '');
 });
 
+test('parseSqlComment reads back what sqlComment writes, values decoded', () => {
+  for (const tags of [
+    { route: 'GET /v1/cases/:id', statement: 'case-detail-1' },
+    { route: "POST /v1/it's/*/(x)!~", statement: 'a,b=c' },
+    { 'odd key': 'ünïcode ✓', route: '*/ DROP TABLE cases; /*' },
+  ]) {
+    assert.deepEqual(parseSqlComment(`SELECT 1\n${sqlComment(tags)}`), tags);
+    assert.equal(withoutSqlComment(`SELECT 1\n${sqlComment(tags)}`), 'SELECT 1');
+  }
+});
 test('either key may be missing; other keys are kept', () => {
   assert.deepEqual(parseSqlComment("SELECT 1 /*route='GET%20%2F'*/"), { route: 'GET /' });
   assert.deepEqual(parseSqlComment("SELECT 1 /*statement='s1'*/"), { statement: 's1' });

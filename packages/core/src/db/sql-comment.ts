@@ -1,7 +1,10 @@
-// Reads sqlcommenter tags (https://google.github.io/sqlcommenter/spec/) back out of SQL text: the inverse of
-// `sqlComment` in @headroom/fastify, for texts that pg_stat_statements, pg_stat_activity or a slow-query log kept.
-// Such texts are not ours to trust: a comment that is not a well-formed tag list (PostgreSQL 18 writes its own
-// `/*, ... */` into squashed IN lists) is skipped, never an error.
+// sqlcommenter (https://google.github.io/sqlcommenter/spec/): tags appended to a statement as a comment, so the
+// database's own views (pg_stat_activity, pg_stat_statements, auto_explain and slow-query logs) say which route
+// ran it. PostgreSQL ignores comments when it plans or fingerprints a statement, so a tag changes neither the
+// plan nor pg_stat_statements' grouping. Both directions live here: `sqlComment` writes the comment (the app's
+// database layer), `parseSqlComment` reads it back from texts those views kept. Such texts are not ours to
+// trust: a comment that is not a well-formed tag list (PostgreSQL 18 writes its own `/*, ... */` into squashed
+// IN lists) is skipped, never an error.
 
 /** The tags of a statement; `route` and `statement` are the two casebook writes. */
 export interface SqlTags {
@@ -10,9 +13,30 @@ export interface SqlTags {
   [key: string]: string | undefined;
 }
 
+/**
+ * The comment for `tags`: keys sorted, values URL-encoded and single-quoted; undefined values are left out, and
+ * no tags give ''. `*` and `/` are encoded too, so a value can never close the comment.
+ *
+ * @example
+ * sqlComment({ route: 'GET /v1/cases/:id', statement: 'case-detail-1' });
+ * // "/*route='GET%20%2Fv1%2Fcases%2F%3Aid',statement='case-detail-1'*\/"
+ */
+export function sqlComment(tags: Readonly<Record<string, string | undefined>>): string {
+  const pairs: string[] = [];
+  for (const key of Object.keys(tags).sort()) {
+    const value = tags[key];
+    if (value !== undefined) pairs.push(`${encode(key)}='${encode(value)}'`);
+  }
+  return pairs.length === 0 ? '' : `/*${pairs.join(',')}*/`;
+}
+
+// encodeURIComponent leaves ' ( ) * ! ~ alone; the spec wants ' escaped, and * must not meet / (comment end).
+const encode = (text: string) =>
+  encodeURIComponent(text).replace(/['()*!~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 // A block comment, not nested (PostgreSQL nests them, sqlcommenter never does).
 const comment = /\/\*([\s\S]*?)\*\//g;
-// `key='value'`, the value with `\'` as the spec's escape for a quote (our encoder writes %27 instead).
+// `key='value'`, the value with `\'` as the spec's escape for a quote (`sqlComment` writes %27 instead).
 const pair = /^\s*([^\s=,'*/]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*(?:,|$)/;
 
 /**
