@@ -400,6 +400,35 @@ function bucketsOf(samples: Sample[], route: string): [number, number][] {
 const ms = (v: number | null) =>
   v == null ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 
+test('the slow statements are read at most once every 15 s, however often pages poll; a failed read is not kept', async () => {
+  const clock = new FakeClock();
+  let reads = 0;
+  let fail = false;
+  const slowQueries = async () => {
+    reads++;
+    if (fail) throw new Error('the database is down');
+    return { queries: [{ queryid: String(reads) }] };
+  };
+  const { app, close } = await opsApp({ clock, page: { slowQueries } });
+  try {
+    const { cookie } = await signedIn(app);
+    const state = async () => (await app.inject({ url: '/_headroom/api/state', headers: { cookie } })).json();
+    assert.deepEqual((await state()).slow_queries, { data: { queries: [{ queryid: '1' }] } });
+    await state();
+    clock.advance(14_999);
+    await state();
+    assert.equal(reads, 1);
+    clock.advance(1);
+    fail = true;
+    assert.deepEqual((await state()).slow_queries, { error: 'the slow queries could not be read' });
+    fail = false;
+    assert.deepEqual((await state()).slow_queries, { data: { queries: [{ queryid: '3' }] } });
+    assert.equal(reads, 3);
+  } finally {
+    await close();
+  }
+});
+
 test('in Chromium: sign in, every view filled with the figures of the admin API and /metrics, actions by click', {
   timeout: 180_000,
 }, async (t) => {

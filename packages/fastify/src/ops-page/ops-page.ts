@@ -49,7 +49,8 @@ export interface OpsPageOptions {
   pollInterval?: number;
   /**
    * The service's slowest database statements, for the top offenders (casebook: `queryLeaderboard` of
-   * `@headroom/core/db` on its pool). Read with the rest of the state, bounded to 2 s. @default none
+   * `@headroom/core/db` on its pool). Read with the rest of the state, bounded to 2 s, at most once every
+   * 15 s however many pages poll (pg_stat_statements moves slowly and reading it is not free). @default none
    */
   slowQueries?: () => Promise<unknown>;
   /** How often (ms) each objective's counts are sampled for the burn rates over 5 minutes and 1 hour. @default 15000 */
@@ -102,7 +103,7 @@ export async function opsPage(
     ...deps,
     breakers: deps.breakers ?? breakerControls(deps.protection),
     history,
-    slowQueries: options.slowQueries,
+    slowQueries: options.slowQueries && atMostEvery(options.slowQueries, slowQueriesEvery, deps.clock),
   };
   sampleBurn(app, deps, history, sampleEvery);
   const service = (await readRelease(deps.registry, deps.clock)).service;
@@ -162,6 +163,26 @@ export async function opsPage(
     },
     { prefix },
   );
+}
+
+/** How often (ms) the slow statements are read again; polls in between get the last read. */
+const slowQueriesEvery = 15_000;
+
+// `read`, called at most once every `ms`: callers in between share the last read (a failed one is not kept).
+function atMostEvery<T>(read: () => Promise<T>, ms: number, clock: OpsPageDeps['clock']): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = clock.monotonic();
+    if (last === undefined || now - last.at >= ms) {
+      const value = read();
+      const kept = { at: now, value };
+      last = kept;
+      value.catch(() => {
+        if (last === kept) last = undefined;
+      });
+    }
+    return last.value;
+  };
 }
 
 // Samples every objective's counts now and every `every` ms until the app closes.
