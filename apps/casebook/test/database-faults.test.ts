@@ -111,6 +111,17 @@ test('frozen: cached reads answer, writes answer 503 with Retry-After within the
 
     for (let i = 0; i < 10; i++) assert.equal((await create(`again ${i}`)).statusCode, 503);
     assert.equal(shedLines().length, 1, 'eleven failures, one line');
+    // A write with an Idempotency-Key: its key cannot be checked, so nothing runs and the client may retry
+    // with the same key (the chaos drill saw 500 here).
+    const keyed = await app.inject({
+      method: 'POST',
+      url: '/v1/cases',
+      payload: { title: 'keyed while frozen' },
+      headers: { ...auth(), 'idempotency-key': '"frozen-1"' },
+    });
+    assert.equal(keyed.statusCode, 503, keyed.body);
+    assert.equal(keyed.json().code, 'HR_IDEMPOTENCY_UNAVAILABLE');
+    assert.equal(keyed.headers['retry-after'], '1');
     // New connections the frozen server did not take opened the connect breaker: no more attempts pile up in
     // its accept queue (one a second, once the clock moves), and readiness says why.
     const metrics = (await app.inject({ url: '/metrics', headers: operatorHeaders })).body;

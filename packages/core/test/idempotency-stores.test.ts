@@ -84,3 +84,27 @@ test('PostgreSQL: the record commits with the write, or rolls back with it and t
   const { rows } = await pool.query('SELECT count(*)::int AS n FROM writes WHERE note = $1', [key]);
   assert.equal(rows[0].n, 1, 'applied exactly once');
 });
+
+test('a store that cannot be read: 503 HR_IDEMPOTENCY_UNAVAILABLE with Retry-After, nothing held', async () => {
+  const down = await startRedis();
+  const lost = new Redis(down.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
+  lost.on('error', () => {});
+  await lost.connect();
+  await down.stop();
+  try {
+    const idempotency = createIdempotency({ store: new RedisIdempotencyStore(lost) });
+    const scope = { tenant: 'acme', principal: 'u1', method: 'POST', route: '/v1/cases' };
+    await assert.rejects(
+      idempotency.begin(scope, 'k1', { method: 'POST', url: '/v1/cases', body: { title: 'x' } }),
+      (error: Error & { code?: string; status?: number; headers?: Record<string, string> }) => {
+        assert.equal(error.code, 'HR_IDEMPOTENCY_UNAVAILABLE');
+        assert.equal(error.status, 503);
+        assert.equal(error.headers?.['retry-after'], '1');
+        assert.ok(error.cause instanceof Error, 'the store’s own error is kept as the cause');
+        return true;
+      },
+    );
+  } finally {
+    lost.disconnect();
+  }
+});

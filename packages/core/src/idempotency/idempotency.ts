@@ -53,6 +53,9 @@ export interface IdempotentReplay {
   readonly response: StoredResponse;
 }
 
+/** Seconds a client is told to wait when the store could not be read: a stall is short or it is an outage. */
+const unavailableRetryAfter = 1;
+
 /**
  * The coordinator; create it with `createIdempotency(options)`.
  *
@@ -93,13 +96,23 @@ export class Idempotency {
     request: FingerprintedRequest,
   ): Promise<IdempotentRun | IdempotentReplay> {
     const recordKey = Idempotency.recordKey(scope, key);
-    const begun = await this.#store.begin({
-      key: recordKey,
-      fingerprint: requestFingerprint(request),
-      token: randomUUID(),
-      now: this.#clock.now(),
-      lockTtl: this.#lockTimeout,
-    });
+    let begun: Awaited<ReturnType<IdempotencyStore['begin']>>;
+    try {
+      begun = await this.#store.begin({
+        key: recordKey,
+        fingerprint: requestFingerprint(request),
+        token: randomUUID(),
+        now: this.#clock.now(),
+        lockTtl: this.#lockTimeout,
+      });
+    } catch (error) {
+      // Nothing was done and nothing is held: the same request with the same key is safe to send again.
+      throw idempotencyErrors.create(
+        'HR_IDEMPOTENCY_UNAVAILABLE',
+        'the Idempotency-Key could not be checked; nothing was done, retry with the same key',
+        { headers: { 'retry-after': String(unavailableRetryAfter) }, cause: error },
+      );
+    }
     switch (begun.outcome) {
       case 'completed':
         return { kind: 'replay', response: begun.response };
