@@ -17,6 +17,8 @@ export interface NginxOptions {
   http: (context: { port: number; prefix: string }) => string;
   /** The nginx binary. @default '/usr/sbin/nginx' */
   binary?: string;
+  /** Connections the worker may hold, clients' and upstreams' together (two per proxied request). @default 256 */
+  workerConnections?: number;
 }
 
 export interface NginxServer {
@@ -58,7 +60,7 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
     // Workers only need to traverse the prefix: nginx creates the cache and temp directories and chowns them.
     await chmod(prefix, 0o755);
     const confFile = join(prefix, 'nginx.conf');
-    await writeFile(confFile, config(http, prefix, workerUser(prefix)));
+    await writeFile(confFile, config(http, prefix, workerUser(prefix), options.workerConnections ?? 256));
     // `-e stderr`: without it nginx opens /var/log/nginx/error.log before it has read the configuration.
     const started = spawn(binary, ['-p', prefix, '-c', confFile, '-e', 'stderr', '-g', 'daemon off;'], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -89,13 +91,13 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
   };
 }
 
-function config(http: string, prefix: string, user: string | undefined): string {
+function config(http: string, prefix: string, user: string | undefined, workerConnections: number): string {
   return [
     user ? `user ${user};` : '',
     'worker_processes 1;',
     'error_log stderr warn;',
     `pid ${join(prefix, 'nginx.pid')};`,
-    'events { worker_connections 256; }',
+    `events { worker_connections ${workerConnections}; }`,
     'http {',
     `  log_format headroom '$status $upstream_cache_status "$request" $upstream_addr';`,
     `  access_log ${join(prefix, 'access.log')} headroom;`,

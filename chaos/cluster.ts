@@ -1,0 +1,190 @@
+// Casebook in scaled mode on this machine, for the chaos drills: one PostgreSQL (migrated and seeded once), one
+// redis-server, the enrichment simulator, two casebook server.ts processes sharing them, and a real nginx that
+// sends requests to both in turn. Everything listens on 127.0.0.1; stop() ends every process, even after a
+// failed start.
+
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNginx } from '@headroom/dev-servers/nginx';
+import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
+import { type RedisServer, startRedis } from '@headroom/dev-servers/redis';
+import pg from 'pg';
+import {
+  benchOperatorToken,
+  demoLogin,
+  operatorHeaders,
+  type Started,
+  startNode,
+} from '../bench/lib/process.ts';
+
+const repo = join(import.meta.dirname, '..');
+
+export interface Instance {
+  name: string;
+  /** `http://127.0.0.1:<port>` of this process. */
+  url: string;
+  process: Started;
+  /** Error-level log lines (pino level 50 and up) so far, the latest 200. */
+  errors: string[];
+}
+
+export interface Cluster {
+  /** nginx in front of both instances (round robin): where the load goes. */
+  url: string;
+  instances: [Instance, Instance];
+  postgres: PostgresServer;
+  redis: RedisServer;
+  /** Straight to casebook's database, for the drills' checks. */
+  pool: pg.Pool;
+  /** Headers that authenticate as the operator (`/metrics`, `/admin/*`). */
+  operatorHeaders: Record<string, string>;
+  /** Ids of the `acme` tenant's cases, oldest first. */
+  caseIds: number[];
+  /** Signs in as a demo login (through nginx) and returns the bearer token. */
+  login(email?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** The dataset: `test` (300 cases a tenant, seeded in a second) or `demo`. @default 'demo' */
+  seedProfile?: 'test' | 'demo';
+  /** Progress lines. @default ignore them */
+  log?: (line: string) => void;
+}
+
+/**
+ * Starts the cluster; on a failure part-way, stops what had started and rethrows.
+ *
+ * @example
+ * const cluster = await startCluster();
+ * try { await drill.run(cluster, { short: true }); } finally { await cluster.stop(); }
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const log = options.log ?? (() => {});
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-chaos-'));
+  await chmod(dir, 0o711); // as root, PostgreSQL runs as "postgres" and must traverse it
+  const stops: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
+  const stopAll = async () => {
+    // Last started, first stopped: nginx, casebook, then what casebook uses.
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
+  };
+  try {
+    const postgres = await startPostgres({ dataDir: join(dir, 'pg'), ephemeral: true });
+    stops.push(() => postgres.stop());
+    await postgres.createDatabase('casebook');
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const simulator = await startNode(join(repo, 'apps/enrichment-sim/src/server.ts'), {
+      env: { PORT: '0' },
+      ready: /enrichment simulator at (http:\/\/\S+)/,
+      timeoutMs: 30_000,
+    });
+    stops.push(() => stopWithin(simulator, 5_000));
+    log(`postgresql :${postgres.port}, redis-server :${redis.port}, enrichment simulator ${simulator.match}`);
+
+    const env = {
+      DATABASE_URL: postgres.url('casebook'),
+      REDIS_URL: redis.url,
+      ENRICHMENT_URL: simulator.match!,
+      INSTANCES: '2',
+      // The drills are about faults, not tenant quotas: quotas × 1000 keep 429s for what the drills provoke.
+      QUOTA_SCALE: '1000',
+      OPERATOR_TOKEN: benchOperatorToken,
+      OPS_SECRET: 'chaos-ops-page-secret-not-a-secret-0123456789',
+      SEED_PROFILE: options.seedProfile ?? 'demo',
+      SHUTDOWN_DELAY_MS: '0',
+      LOG_LEVEL: 'warn',
+      PORT: '0',
+      HOST: '127.0.0.1',
+    };
+    const instances: Instance[] = [];
+    // One after the other: the first migrates and seeds, the second finds it done.
+    for (const name of ['a', 'b']) {
+      const started = performance.now();
+      const process = await startNode(join(repo, 'apps/casebook/src/server.ts'), {
+        env: { ...env, DATA_DIR: join(dir, `casebook-${name}`) },
+        ready: /casebook is ready at (http:\/\/\S+)/,
+        timeoutMs: 180_000,
+      });
+      stops.push(() => stopWithin(process, 15_000));
+      const errors: string[] = [];
+      process.child.stdout?.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) {
+          if (!/"level":(5|6)\d/.test(line)) continue;
+          errors.push(line);
+          if (errors.length > 200) errors.shift();
+        }
+      });
+      instances.push({ name, url: process.match!, process, errors });
+      log(
+        `casebook ${name} ${process.match} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
+    const nginx = await startNginx({
+      http: ({ port }) => roundRobin(port, instances),
+      // Room for the overload drill's connections, each proxied one holding two.
+      workerConnections: 4096,
+    });
+    stops.push(() => nginx.stop());
+    log(`nginx ${nginx.url} → ${instances.map((i) => i.url).join(', ')} (round robin)`);
+
+    const pool = new pg.Pool({ connectionString: postgres.url('casebook'), max: 2 });
+    // A drill stops the database: an idle client's broken connection is expected then, not a crash.
+    pool.on('error', () => {});
+    stops.push(() => pool.end());
+    const { rows } = await pool.query<{ id: number }>(
+      "SELECT c.id FROM cases c JOIN tenants t ON t.id = c.tenant_id WHERE t.slug = 'acme' ORDER BY c.id LIMIT 200",
+    );
+    return {
+      url: nginx.url,
+      instances: instances as [Instance, Instance],
+      postgres,
+      redis,
+      pool,
+      operatorHeaders,
+      caseIds: rows.map((row) => row.id),
+      login: async (email = 'analyst@acme.test') =>
+        (await demoLogin(nginx.url, email)).authorization.slice('Bearer '.length),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/**
+ * nginx as a plain round-robin balancer with warm connections to both instances. No retry on the other
+ * instance (`proxy_next_upstream off`) and no marking an instance down (`max_fails=0`): the drill sees what
+ * each instance answered, not what a forgiving balancer made of it.
+ */
+function roundRobin(port: number, instances: readonly Instance[]): string {
+  const servers = instances.map((i) => `    server ${new URL(i.url).host} max_fails=0;`);
+  return [
+    '  upstream casebook {',
+    ...servers,
+    '    keepalive 64;',
+    '  }',
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    '    location / {',
+    '      proxy_pass http://casebook;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Connection "";',
+    '      proxy_next_upstream off;',
+    '      proxy_read_timeout 30s;',
+    '    }',
+    '  }',
+  ].join('\n');
+}
+
+/** SIGTERM, then SIGKILL when the process has not exited within `ms`. */
+async function stopWithin(process: Started, ms: number): Promise<void> {
+  const timer = setTimeout(() => process.child.kill('SIGKILL'), ms);
+  try {
+    await process.stop();
+  } finally {
+    clearTimeout(timer);
+  }
+}

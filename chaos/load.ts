@@ -1,0 +1,74 @@
+// Steady open-model load for a drill, on the `headroom` CLI's engine (the repo's one load engine): stages of
+// given rates, flows of GET or POST steps, and a hook at the instant the first stage starts, so a drill can time
+// its faults on the run's own clock.
+
+import { type RunResult, runScenario } from '../packages/cli/src/engine/run.ts';
+import type {
+  ClosedStage,
+  Flow,
+  OpenStage,
+  Scenario,
+  SpikeCriteria,
+} from '../packages/cli/src/scenario/scenario.ts';
+
+export interface LoadOptions {
+  name: string;
+  target: string;
+  /** Open-model stages (`rate` iterations/s), or closed-model ones (`vus` users without think time). */
+  stages: (
+    | { name: string; seconds: number; rate: number }
+    | { name: string; seconds: number; vus: number }
+  )[];
+  flows: Flow[];
+  /** Called once, with the first stage's start on the performance clock (ms), before the first arrival. */
+  onStart?: (startMs: number) => void;
+  /** Keep every second's answers for the CLI's spike verdict (judgeSpike). */
+  spike?: SpikeCriteria;
+  /** A request without an answer by then counts as one with no answer (a hang). @default 10_000 */
+  timeoutMs?: number;
+  /** Sockets to the target (the cluster's nginx allows 4,096 connections, two for each proxied one). @default 64 */
+  connections?: number;
+}
+
+/** One GET flow with a bearer token; `path` is a `headroom` template (`${pick(vars.ids)}`). */
+export function getFlow(name: string, path: string, token: string, weight = 1): Flow {
+  return { name, weight, steps: [{ method: 'GET', path, headers: { authorization: `Bearer ${token}` } }] };
+}
+
+/** Runs the stages and returns the engine's figures: cells by stage and route, and the per-second timeline. */
+export async function runLoad(options: LoadOptions, vars: Record<string, unknown> = {}): Promise<RunResult> {
+  const closed = options.stages.some((s) => 'vus' in s);
+  const stages = options.stages.map((s) => ({
+    name: s.name,
+    durationMs: s.seconds * 1000,
+    judge: true,
+    ...('vus' in s ? { vus: s.vus, thinkTimeMs: 0 } : { rate: s.rate }),
+  })) as OpenStage[] | ClosedStage[];
+  const scenario: Scenario = {
+    name: options.name,
+    target: options.target,
+    seed: 20,
+    model: closed ? 'closed' : 'open',
+    stages,
+    maxInflight: 10_000,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    vars,
+    feeds: {},
+    setup: [],
+    flows: options.flows,
+    judgeThroughput: false,
+    checkFailures: 1,
+    ...(options.spike ? { spike: options.spike } : {}),
+  };
+  const connections = options.connections ?? 64;
+  return runScenario(scenario, {
+    connections,
+    warmConnections: Math.min(32, connections),
+    routes: [...new Set(options.flows.map((f) => f.name))],
+    ready: async () => {
+      const startMs = performance.now() + 50;
+      options.onStart?.(startMs);
+      return performance.timeOrigin + startMs;
+    },
+  });
+}
