@@ -3,7 +3,7 @@
 // sends requests to both in turn. Everything listens on 127.0.0.1; stop() ends every process, even after a
 // failed start.
 
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNginx } from '@headroom/dev-servers/nginx';
@@ -35,8 +35,12 @@ export interface Cluster {
   instances: [Instance, Instance];
   postgres: PostgresServer;
   redis: RedisServer;
+  /** The enrichment simulator's URL: `PUT <url>/_control` sets its latency and failures while it runs. */
+  simulator: string;
   /** Straight to casebook's database, for the drills' checks. */
   pool: pg.Pool;
+  /** casebook.yaml's directory (CONFIG_DIR) for both instances, a copy of the shipped one: a drill may rewrite it. */
+  configDir: string;
   /** Headers that authenticate as the operator (`/metrics`, `/admin/*`). */
   operatorHeaders: Record<string, string>;
   /** Ids of the `acme` tenant's cases, oldest first. */
@@ -82,6 +86,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     });
     stops.push(() => stopWithin(simulator, 5_000));
     log(`postgresql :${postgres.port}, redis-server :${redis.port}, enrichment simulator ${simulator.match}`);
+    const configDir = join(dir, 'config');
+    await cp(join(repo, 'apps/casebook/config'), configDir, { recursive: true });
 
     const env = {
       DATABASE_URL: postgres.url('casebook'),
@@ -93,6 +99,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       OPERATOR_TOKEN: benchOperatorToken,
       OPS_SECRET: 'chaos-ops-page-secret-not-a-secret-0123456789',
       SEED_PROFILE: options.seedProfile ?? 'demo',
+      CONFIG_DIR: configDir,
       SHUTDOWN_DELAY_MS: '0',
       LOG_LEVEL: 'warn',
       PORT: '0',
@@ -141,7 +148,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       instances: instances as [Instance, Instance],
       postgres,
       redis,
+      simulator: simulator.match!,
       pool,
+      configDir,
       operatorHeaders,
       caseIds: rows.map((row) => row.id),
       login: async (email = 'analyst@acme.test') =>

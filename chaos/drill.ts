@@ -1,6 +1,7 @@
 // What a chaos drill is: a fault played against the running cluster under steady load, judged by checks, with
 // the figures the run table prints. Each drill is one file under drills/ exporting a `Drill`.
 
+import { encodeCursor } from '../apps/casebook/src/http/cursor.ts';
 import type { TimelinePoint } from '../packages/cli/src/engine/run.ts';
 import type { DrillCheck } from '../packages/cli/src/gate/drill.ts';
 import { RouteStats } from '../packages/cli/src/stats/route-stats.ts';
@@ -96,6 +97,56 @@ export function secondsUntilClean(timeline: readonly TimelinePoint[], fromMs: nu
 /** A check from a condition. */
 export function check(name: string, ok: boolean, detail: string): DrillCheck {
   return { name, verdict: ok ? 'pass' : 'fail', detail };
+}
+
+/**
+ * Counts by status as a drill's detail says them: `925 × 200, 191 × 503`.
+ *
+ * @example
+ * formatCounts({ 200: 925, 503: 191 }); // '925 × 200, 191 × 503'
+ */
+export function formatCounts(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .map(([code, n]) => `${n} × ${code}`)
+    .join(', ');
+}
+
+/** A cursor after every event: a timeline page from it is read from PostgreSQL every time (first pages are cached). */
+export const pastEveryEvent = encodeCursor({ at: '2999-12-31 23:59:59+00', id: 2 ** 31 - 1 });
+
+/**
+ * Reads each path once on every instance with `token`, so that both caches hold them before a fault; throws on
+ * an answer other than 200.
+ *
+ * @example
+ * await warmEveryInstance(cluster, token, cachedIds.map((id) => `/v1/cases/${id}?expand=owner`));
+ */
+export async function warmEveryInstance(
+  cluster: Cluster,
+  token: string,
+  paths: readonly string[],
+): Promise<void> {
+  for (const { url } of cluster.instances) {
+    for (const path of paths) {
+      const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) throw new Error(`warming ${path} answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+  }
+}
+
+/**
+ * The check every drill makes of its writer, after `verifyWrites`: no acknowledged write missing from PostgreSQL.
+ *
+ * @example
+ * checks.push(noWriteLost(await writer.stop()));
+ */
+export function noWriteLost(ledger: WriteLedger): DrillCheck {
+  return check(
+    'no acknowledged write lost',
+    ledger.lost === 0,
+    `${ledger.acknowledged.length} acknowledged of ${ledger.sent}, ${ledger.lost} missing from PostgreSQL`,
+  );
 }
 
 /** The result of a drill from its checks and figures. */

@@ -13,10 +13,22 @@ import { startCluster } from './cluster.ts';
 import type { Drill, DrillResult } from './drill.ts';
 import { overload } from './drills/overload.ts';
 import { postgresPause } from './drills/postgres-pause.ts';
+import { postgresRestart } from './drills/postgres-restart.ts';
 import { redisKill } from './drills/redis.ts';
+import { sharedCache } from './drills/shared-cache.ts';
+import { tenants } from './drills/tenants.ts';
+import { upstream } from './drills/upstream.ts';
 
 /** Every drill, in the order they run. */
-export const drills: Drill[] = [redisKill, postgresPause, overload];
+export const drills: Drill[] = [
+  redisKill,
+  postgresPause,
+  postgresRestart,
+  overload,
+  sharedCache,
+  tenants,
+  upstream,
+];
 
 const { values } = parseArgs({
   options: {

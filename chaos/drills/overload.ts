@@ -12,6 +12,7 @@ import {
   drillResult,
   failedCount,
   mergeCells,
+  noWriteLost,
   statusCounts,
 } from '../drill.ts';
 import { getFlow, runLoad } from '../load.ts';
@@ -124,11 +125,7 @@ export const overload: Drill = {
         `${admittedP99.toFixed(1)} ms over ${spike.admitted} admitted in the spike (judgeSpike's own: ${byName.get('admitted p99')!.detail})`,
       ),
       byName.get('recovery')!,
-      check(
-        'no acknowledged write lost',
-        ledger.lost === 0,
-        `${ledger.acknowledged.length} acknowledged of ${ledger.sent}, ${ledger.lost} missing from PostgreSQL`,
-      ),
+      noWriteLost(ledger),
     ];
     return drillResult('overload', {
       checks,

@@ -3,7 +3,6 @@
 // hang, every acknowledged write must be in PostgreSQL afterwards, and answers must be all 2xx again ≤ 5 s after
 // the resume.
 
-import { encodeCursor } from '../../apps/casebook/src/http/cursor.ts';
 import type { Cluster } from '../cluster.ts';
 import {
   addCounts,
@@ -11,10 +10,14 @@ import {
   type Drill,
   drillResult,
   failedCount,
+  formatCounts,
   mergeCells,
+  noWriteLost,
+  pastEveryEvent,
   secondsUntilClean,
   sleepUntil,
   statusCounts,
+  warmEveryInstance,
 } from '../drill.ts';
 import { getFlow, runLoad } from '../load.ts';
 import { startProbe, startWriter, verifyWrites } from '../probe.ts';
@@ -36,21 +39,14 @@ export const postgresPause: Drill = {
     const cachedIds = cluster.caseIds.slice(0, 5);
     const pageIds = cluster.caseIds.slice(5, 45);
     const writeIds = cluster.caseIds.slice(45, 55);
-    // A position after every event: a page from it is read from PostgreSQL every time (only first pages are cached).
-    const cursor = encodeCursor({ at: '2999-12-31 23:59:59+00', id: 2 ** 31 - 1 });
+    const cursor = pastEveryEvent;
     const timelinePath = (id: number) => `/v1/cases/${id}/timeline?cursor=${cursor}&limit=20`;
 
     // The cached reads in both instances' caches before the fault, as for data users were just reading.
-    for (const { url } of cluster.instances) {
-      for (const path of [
-        ...cachedIds.map((id) => `/v1/cases/${id}?expand=owner`),
-        ...terms.map((q) => `/v1/cases/search?q=${q}&limit=20`),
-      ]) {
-        const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-        if (res.status !== 200) throw new Error(`warming ${path} answered ${res.status}`);
-        await res.arrayBuffer();
-      }
-    }
+    await warmEveryInstance(cluster, token, [
+      ...cachedIds.map((id) => `/v1/cases/${id}?expand=owner`),
+      ...terms.map((q) => `/v1/cases/search?q=${q}&limit=20`),
+    ]);
 
     const freezeAt = seconds.before * 1000;
     const thawAt = (seconds.before + seconds.frozen) * 1000;
@@ -118,10 +114,7 @@ export const postgresPause: Drill = {
     const statuses = addCounts(addCounts(statusCounts(result.cells), ledger.statuses), probed.statuses);
     const refusalsWithout = ledger.refusalsWithoutRetryAfter + probed.refusalsWithoutRetryAfter;
     const writerFailed = failedCount(ledger.statuses, [503]);
-    const fmt = (counts: Record<string, number>) =>
-      Object.entries(counts)
-        .map(([code, n]) => `${n} × ${code}`)
-        .join(', ');
+    const fmt = formatCounts;
 
     const checks = [
       check(
@@ -149,11 +142,7 @@ export const postgresPause: Drill = {
         writerFailed === 0,
         `${writerFailed} writes answered otherwise, or not answered within 5 s`,
       ),
-      check(
-        'no acknowledged write lost',
-        ledger.lost === 0,
-        `${ledger.acknowledged.length} acknowledged, ${ledger.lost} missing from PostgreSQL`,
-      ),
+      noWriteLost(ledger),
       check(
         `all 2xx ≤ ${goals.recoverySeconds} s after resume`,
         recovery !== undefined && recovery <= goals.recoverySeconds,

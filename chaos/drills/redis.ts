@@ -11,6 +11,7 @@ import {
   type Drill,
   drillResult,
   failedCount,
+  noWriteLost,
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
@@ -85,11 +86,7 @@ export const redisKill: Drill = {
         failed === 0,
         `${failed} of ${Object.values(statuses).reduce((a, b) => a + b, 0)} (load and writes)`,
       ),
-      check(
-        'no acknowledged write lost',
-        ledger.lost === 0,
-        `${ledger.acknowledged.length} acknowledged of ${ledger.sent}, ${ledger.lost} missing from PostgreSQL`,
-      ),
+      noWriteLost(ledger),
       check(
         'L2 and the bus back on their own',
         backMs !== undefined && backMs <= goals.backWithinMs,

@@ -63,6 +63,11 @@ export interface PostgresServer {
   /** Fast shutdown (SIGINT), waiting for the server to exit. Idempotent. */
   stop(): Promise<void>;
   /**
+   * After `stop()`, the server again on the same port and data directory, resolved once it accepts
+   * connections: a restart as clients see it. Does nothing while the server runs.
+   */
+  start(): Promise<void>;
+  /**
    * Stops the postmaster and every backend (SIGSTOP to the process group): connections stay open and nothing
    * answers, as when a host stalls. `thaw()` resumes them.
    */
@@ -108,12 +113,16 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
   if (options.ephemeral)
     args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   for (const [name, value] of Object.entries(options.settings ?? {})) args.push('-c', `${name}=${value}`);
-  const child = spawn(bins.postgres, args, {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(owner ?? {}),
-  });
-  await waitUntilReady(child, onLog);
+  const launch = async () => {
+    const started = spawn(bins.postgres, args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(owner ?? {}),
+    });
+    await waitUntilReady(started, onLog);
+    return started;
+  };
+  let child = await launch();
 
   const host = '127.0.0.1';
   const url = (database = 'postgres') =>
@@ -145,6 +154,12 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Pos
       frozen = false;
       stopping ??= stopChild(child);
       return stopping;
+    },
+    async start() {
+      if (!stopping) return;
+      await stopping;
+      child = await launch();
+      stopping = undefined;
     },
     // Each backend runs in a session of its own (PostgreSQL calls setsid), so the signal goes to the
     // postmaster and to each of its children by pid; a frozen postmaster forks no new ones.

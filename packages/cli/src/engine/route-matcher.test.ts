@@ -17,3 +17,12 @@ test('unknown paths are named by the template they were written from', () => {
     'GET /v1/things/:id/parts',
   );
 });
+
+test('a route that is not a method and a path is refused, naming it', () => {
+  for (const bad of ['acme', 'GET', 'GET v1/cases', 'GET /a /b', '']) {
+    assert.throws(
+      () => routeMatcher([bad]),
+      new RegExp(`route "${bad}": a route template is a method and a path`),
+    );
+  }
+});

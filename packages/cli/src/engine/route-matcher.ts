@@ -22,7 +22,12 @@ export function routeMatcher(
 ): (method: string, path: string, written: string) => string {
   const compiled: CompiledRoute[] = templates
     .map((template) => {
-      const [method, path] = template.split(' ') as [string, string];
+      const [method, path, extra] = template.split(' ');
+      if (!method || !path?.startsWith('/') || extra !== undefined) {
+        throw new TypeError(
+          `route "${template}": a route template is a method and a path, e.g. "GET /v1/cases/:id"`,
+        );
+      }
       const segments = path.split('/');
       const source = segments
         .map((s) => (s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
