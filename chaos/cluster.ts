@@ -47,6 +47,12 @@ export interface Cluster {
   caseIds: number[];
   /** Signs in as a demo login (through nginx) and returns the bearer token. */
   login(email?: string): Promise<string>;
+  /**
+   * A deploy of one instance: SIGTERMs it (unless a signal was sent already), waits for it to exit, then starts
+   * a new server.ts on the same port (nginx names fixed ports) with `env` over the cluster's. The `Instance` is
+   * updated in place and returned.
+   */
+  replaceInstance(name: string, env?: Record<string, string>): Promise<Instance>;
   stop(): Promise<void>;
 }
 
@@ -106,16 +112,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       HOST: '127.0.0.1',
     };
     const instances: Instance[] = [];
-    // One after the other: the first migrates and seeds, the second finds it done.
-    for (const name of ['a', 'b']) {
+    /** Starts casebook `name` with `more` over `env`, its error lines kept in `errors`. */
+    const startInstance = async (name: string, errors: string[], more: Record<string, string> = {}) => {
       const started = performance.now();
       const process = await startNode(join(repo, 'apps/casebook/src/server.ts'), {
-        env: { ...env, DATA_DIR: join(dir, `casebook-${name}`) },
+        env: { ...env, DATA_DIR: join(dir, `casebook-${name}`), ...more },
         ready: /casebook is ready at (http:\/\/\S+)/,
         timeoutMs: 180_000,
       });
       stops.push(() => stopWithin(process, 15_000));
-      const errors: string[] = [];
       process.child.stdout?.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) {
           if (!/"level":(5|6)\d/.test(line)) continue;
@@ -123,10 +128,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           if (errors.length > 200) errors.shift();
         }
       });
-      instances.push({ name, url: process.match!, process, errors });
       log(
         `casebook ${name} ${process.match} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
       );
+      return process;
+    };
+    // One after the other: the first migrates and seeds, the second finds it done.
+    for (const name of ['a', 'b']) {
+      const errors: string[] = [];
+      const process = await startInstance(name, errors);
+      instances.push({ name, url: process.match!, process, errors });
     }
     const nginx = await startNginx({
       http: ({ port }) => roundRobin(port, instances),
@@ -155,6 +166,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       caseIds: rows.map((row) => row.id),
       login: async (email = 'analyst@acme.test') =>
         (await demoLogin(nginx.url, email)).authorization.slice('Bearer '.length),
+      replaceInstance: async (name, more = {}) => {
+        const instance = instances.find((i) => i.name === name);
+        if (!instance) throw new Error(`no casebook instance ${name}`);
+        const { child } = instance.process;
+        if (child.exitCode === null && child.signalCode === null) {
+          // A second SIGTERM would make casebook exit 1 at once: one signal, then the wait.
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          if (!child.killed) child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+          await exited.finally(() => clearTimeout(timer));
+        }
+        instance.process = await startInstance(name, instance.errors, {
+          PORT: new URL(instance.url).port,
+          ...more,
+        });
+        return instance;
+      },
       stop: stopAll,
     };
   } catch (error) {

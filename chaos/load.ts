@@ -35,6 +35,20 @@ export function getFlow(name: string, path: string, token: string, weight = 1): 
   return { name, weight, steps: [{ method: 'GET', path, headers: { authorization: `Bearer ${token}` } }] };
 }
 
+/**
+ * Casebook's everyday reads: case detail (half), search and comments, over `vars.readIds` and `vars.terms`.
+ *
+ * @example
+ * await runLoad({ name, target, stages, flows: readMix(token) }, { readIds, terms });
+ */
+export function readMix(token: string): Flow[] {
+  return [
+    getFlow('GET /v1/cases/:id', `/v1/cases/\${pick(vars.readIds)}`, token, 50),
+    getFlow('GET /v1/cases/search', `/v1/cases/search?q=\${pick(vars.terms)}&limit=20`, token, 25),
+    getFlow('GET /v1/cases/:id/comments', `/v1/cases/\${pick(vars.readIds)}/comments`, token, 25),
+  ];
+}
+
 /** Runs the stages and returns the engine's figures: cells by stage and route, and the per-second timeline. */
 export async function runLoad(options: LoadOptions, vars: Record<string, unknown> = {}): Promise<RunResult> {
   const closed = options.stages.some((s) => 'vus' in s);

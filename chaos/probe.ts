@@ -87,6 +87,24 @@ export function startProbe(
 }
 
 /**
+ * A JSON POST with the bearer token and a fresh Idempotency-Key, as the drills' writes are sent.
+ *
+ * @example
+ * await fetch(`${origin}/v1/exports`, keyedPost(token, { kind: 'cases', format: 'csv' }));
+ */
+export function keyedPost(token: string, body: unknown): RequestInit {
+  return {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+/**
  * Posts a comment with an Idempotency-Key every `everyMs` to one of `caseIds`, each with a unique body (its
  * marker), and records the markers casebook acknowledged with a 201.
  */
@@ -106,15 +124,7 @@ export function startWriter(
       return {
         marker,
         url: `${origin}/v1/cases/${caseId}/comments`,
-        init: {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            'idempotency-key': randomUUID(),
-          },
-          body: JSON.stringify({ body: marker }),
-        },
+        init: keyedPost(token, { body: marker }),
       };
     },
     {

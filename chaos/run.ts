@@ -11,6 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
 import type { Drill, DrillResult } from './drill.ts';
+import { config } from './drills/config.ts';
+import { deploy } from './drills/deploy.ts';
 import { overload } from './drills/overload.ts';
 import { postgresPause } from './drills/postgres-pause.ts';
 import { postgresRestart } from './drills/postgres-restart.ts';
@@ -28,6 +30,8 @@ export const drills: Drill[] = [
   sharedCache,
   tenants,
   upstream,
+  config,
+  deploy,
 ];
 
 const { values } = parseArgs({

@@ -1,9 +1,10 @@
 // The short forms of `npm run chaos`, as CI runs them: chaos/run.ts as a child process (it starts PostgreSQL,
 // redis-server, nginx, the enrichment simulator and two casebook processes of its own), exit 0 and the figures of
-// its JSON file. Two drills are not among them: on this 2-core machine the overload drill's admitted p99 and
-// recovery fail, and the tenants drill compares p99s of a few milliseconds within 20%, closer than this machine's
-// noise once other tests run beside it (see chaos/README.md); a red `npm test` for either would hide every other
-// result.
+// its JSON file. Three drills are not among them: on this 2-core machine the overload drill's admitted p99 and
+// recovery fail; the tenants drill compares p99s of a few milliseconds within 20%, closer than this machine's
+// noise once other tests run beside it; and the deploy drill meets the race at the listener's close about one run
+// in five (a request on a kept-alive connection reset as it closes; see chaos/README.md). A red `npm test` for
+// any of them would hide every other result.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { DrillResult } from '../chaos/drill.ts';
 
-test('npm run chaos -- --short (redis, postgres-pause, postgres-restart, upstream, shared-cache): no failed request, no write lost', {
+test('npm run chaos -- --short (redis, postgres-pause, postgres-restart, upstream, shared-cache, config): no failed request, no write lost', {
   // About 100 s alone; more beside the other tests.
   timeout: 300_000,
 }, async () => {
@@ -35,6 +36,8 @@ test('npm run chaos -- --short (redis, postgres-pause, postgres-restart, upstrea
         'upstream',
         '--only',
         'shared-cache',
+        '--only',
+        'config',
         '--out',
         out,
       ],
@@ -84,6 +87,12 @@ test('npm run chaos -- --short (redis, postgres-pause, postgres-restart, upstrea
     assert.equal(sharedCache.statuses.none ?? 0, 0);
     assert.ok((sharedCache.statuses['401'] ?? 0) > 0, 'no anonymous caller was answered');
     assert.ok((sharedCache.statuses['404'] ?? 0) > 0, "no tenant asked for another's records");
+    const config = drill('config');
+    assert.equal(config.failed, 0);
+    assert.ok(
+      config.checks.every((c) => c.verdict === 'pass'),
+      config.checks.map((c) => `${c.name}: ${c.verdict}`).join('; '),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

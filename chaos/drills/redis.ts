@@ -15,7 +15,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
-import { getFlow, runLoad } from '../load.ts';
+import { readMix, runLoad } from '../load.ts';
 import { startWriter, verifyWrites } from '../probe.ts';
 
 const goals = { backWithinMs: 15_000 };
@@ -47,11 +47,7 @@ export const redisKill: Drill = {
           { name: 'down', seconds: seconds.down, rate },
           { name: 'after', seconds: seconds.after, rate },
         ],
-        flows: [
-          getFlow('GET /v1/cases/:id', `/v1/cases/\${pick(vars.readIds)}`, token, 50),
-          getFlow('GET /v1/cases/search', `/v1/cases/search?q=\${pick(vars.terms)}&limit=20`, token, 25),
-          getFlow('GET /v1/cases/:id/comments', `/v1/cases/\${pick(vars.readIds)}/comments`, token, 25),
-        ],
+        flows: readMix(token),
         onStart: (startMs) => {
           fault = (async () => {
             await sleepUntil(startMs + seconds.before * 1000);
