@@ -61,7 +61,8 @@ const errorShown = 300;
 
 /**
  * The snapshot, read now. Breakers, bulkheads, caches, degrader, flags, queues, failing webhooks and the rate
- * limits by tenant are what the admin routes return; routes and config are read from the metric objects `/metrics` prints.
+ * limits by tenant are what the admin routes return; routes, phases and config are read from the metric objects
+ * `/metrics` prints.
  *
  * @example
  * reply.send(await readState({ ...deps, breakers: breakerControls(deps.protection) }, '/_headroom'));
