@@ -7,6 +7,7 @@ import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNginx } from '@headroom/dev-servers/nginx';
+import { type PgBouncerServer, startPgBouncer } from '@headroom/dev-servers/pgbouncer';
 import { type PostgresServer, startPostgres } from '@headroom/dev-servers/postgres';
 import { type RedisServer, startRedis } from '@headroom/dev-servers/redis';
 import pg from 'pg';
@@ -19,6 +20,12 @@ import {
 } from '../bench/lib/process.ts';
 
 const repo = join(import.meta.dirname, '..');
+
+/**
+ * Loopback addresses the instances may send webhooks to (`WEBHOOK_ALLOWED_HOSTS`, any port): a drill's receivers
+ * listen there. Casebook refuses loopback webhook URLs otherwise.
+ */
+export const webhookReceiverHosts = ['127.0.0.2', '127.0.0.3'] as const;
 
 export interface Instance {
   name: string;
@@ -34,6 +41,8 @@ export interface Cluster {
   url: string;
   instances: [Instance, Instance];
   postgres: PostgresServer;
+  /** PgBouncer (transaction mode) between the instances and PostgreSQL, when started with `pooler`. */
+  pgbouncer?: PgBouncerServer;
   redis: RedisServer;
   /** The enrichment simulator's URL: `PUT <url>/_control` sets its latency and failures while it runs. */
   simulator: string;
@@ -59,6 +68,11 @@ export interface Cluster {
 export interface ClusterOptions {
   /** The dataset: `test` (300 cases a tenant, seeded in a second) or `demo`. @default 'demo' */
   seedProfile?: 'test' | 'demo';
+  /**
+   * A real PgBouncer in transaction mode in front of PostgreSQL, as scaled mode runs behind one: the instances
+   * get DATABASE_URL through it and DATABASE_DIRECT_URL straight to PostgreSQL (docs/database.md). @default false
+   */
+  pooler?: boolean;
   /** Progress lines. @default ignore them */
   log?: (line: string) => void;
 }
@@ -83,6 +97,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const postgres = await startPostgres({ dataDir: join(dir, 'pg'), ephemeral: true });
     stops.push(() => postgres.stop());
     await postgres.createDatabase('casebook');
+    const { host, port, user, password } = postgres;
+    const pgbouncer = options.pooler
+      ? await startPgBouncer({ upstream: { host, port, user, password }, poolMode: 'transaction' })
+      : undefined;
+    if (pgbouncer) {
+      stops.push(() => pgbouncer.close());
+      log(`pgbouncer :${pgbouncer.port} (transaction mode) → postgresql :${port}`);
+    }
     const redis = await startRedis();
     stops.push(() => redis.stop());
     const simulator = await startNode(join(repo, 'apps/enrichment-sim/src/server.ts'), {
@@ -96,7 +118,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await cp(join(repo, 'apps/casebook/config'), configDir, { recursive: true });
 
     const env = {
-      DATABASE_URL: postgres.url('casebook'),
+      DATABASE_URL: (pgbouncer ?? postgres).url('casebook'),
+      ...(pgbouncer ? { DATABASE_DIRECT_URL: postgres.url('casebook') } : {}),
       REDIS_URL: redis.url,
       ENRICHMENT_URL: simulator.match!,
       INSTANCES: '2',
@@ -106,6 +129,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       OPS_SECRET: 'chaos-ops-page-secret-not-a-secret-0123456789',
       SEED_PROFILE: options.seedProfile ?? 'demo',
       CONFIG_DIR: configDir,
+      WEBHOOK_ALLOWED_HOSTS: webhookReceiverHosts.join(','),
       SHUTDOWN_DELAY_MS: '0',
       LOG_LEVEL: 'warn',
       PORT: '0',
@@ -158,6 +182,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       url: nginx.url,
       instances: instances as [Instance, Instance],
       postgres,
+      ...(pgbouncer ? { pgbouncer } : {}),
       redis,
       simulator: simulator.match!,
       pool,

@@ -9,20 +9,25 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startCluster } from './cluster.ts';
+import { type Cluster, type ClusterOptions, startCluster } from './cluster.ts';
 import type { Drill, DrillResult } from './drill.ts';
 import { config } from './drills/config.ts';
 import { deploy } from './drills/deploy.ts';
 import { overload } from './drills/overload.ts';
+import { pgbouncerRestart } from './drills/pgbouncer-restart.ts';
 import { postgresPause } from './drills/postgres-pause.ts';
 import { postgresRestart } from './drills/postgres-restart.ts';
 import { redisKill } from './drills/redis.ts';
 import { sharedCache } from './drills/shared-cache.ts';
 import { tenants } from './drills/tenants.ts';
 import { upstream } from './drills/upstream.ts';
+import { webhookReceiver } from './drills/webhook-receiver.ts';
 
-/** Every drill, in the order they run. */
-export const drills: Drill[] = [
+/** A drill, with the cluster mode it needs when not the default one (pgbouncer-restart: behind PgBouncer). */
+type ChaosDrill = Drill & { cluster?: Pick<ClusterOptions, 'pooler'> };
+
+/** Every drill, in the order they run (those that need another cluster mode after the rest, on a cluster of their own). */
+export const drills: ChaosDrill[] = [
   redisKill,
   postgresPause,
   postgresRestart,
@@ -30,8 +35,10 @@ export const drills: Drill[] = [
   sharedCache,
   tenants,
   upstream,
+  webhookReceiver,
   config,
   deploy,
+  pgbouncerRestart,
 ];
 
 const { values } = parseArgs({
@@ -57,20 +64,37 @@ const out = resolve(
 
 const started = performance.now();
 console.log(`chaos: ${chosen.map((d) => d.name).join(', ')} (${short ? 'short forms' : 'full length'})`);
-const cluster = await startCluster({ seedProfile: 'demo', log: (line) => console.log(`  ${line}`) });
+// One cluster for the drills of the default mode, then one behind PgBouncer for those that ask for it: a
+// pooler in front of every drill would change what the others measure.
+const groups = [
+  { pooler: false, drills: chosen.filter((d) => !d.cluster?.pooler) },
+  { pooler: true, drills: chosen.filter((d) => d.cluster?.pooler) },
+].filter((group) => group.drills.length > 0);
+let cluster: Cluster | undefined;
 // Ctrl-C: every process this run started is stopped before exiting.
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     interrupted = true;
     console.error(`\n${signal}: stopping the cluster`);
-    void cluster.stop().finally(() => process.exit(130));
+    void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   });
 }
 
 const results: DrillResult[] = [];
-try {
-  for (const drill of chosen) {
+for (const group of groups) {
+  if (interrupted) break;
+  cluster = await startCluster({
+    seedProfile: 'demo',
+    pooler: group.pooler,
+    log: (line) => console.log(`  ${line}`),
+  });
+  await runDrills(cluster, group.drills).finally(() => cluster?.stop());
+}
+
+/** Runs `some` in turn on `cluster`, each result in `results`. */
+async function runDrills(cluster: Cluster, some: readonly Drill[]): Promise<void> {
+  for (const drill of some) {
     if (interrupted) break;
     console.log(`\n${drill.name}: ${drill.proves}`);
     let result: DrillResult;
@@ -103,8 +127,6 @@ try {
     for (const note of result.notes) console.log(`  · ${note}`);
     results.push(result);
   }
-} finally {
-  await cluster.stop();
 }
 
 const statuses = (counts: Record<string, number>) =>

@@ -259,6 +259,29 @@ test("a transaction carries its route's deadline on the server, and the next bor
   }
 });
 
+test('a connection that breaks while its client is checked out ends no process: the next statement fails', async () => {
+  const one = databasePool(server.url('casebook'), { max: 1 });
+  const other = databasePool(server.url('casebook'), { max: 1 });
+  try {
+    const client = await one.connect();
+    const { pid } = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!;
+    // Between two statements, as inside a transaction: the server ends the connection (a pooler stopping, say).
+    const ended = new Promise((resolve) => client.once('end', resolve));
+    await other.query('SELECT pg_terminate_backend($1)', [pid]);
+    await ended; // without a listener of the pool's own, its 'error' event had no listener: an uncaught error
+    await assert.rejects(client.query('SELECT 1'));
+    client.release(true);
+    assert.equal(
+      (await one.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n,
+      1,
+      'a fresh connection serves',
+    );
+  } finally {
+    await one.end();
+    await other.end();
+  }
+});
+
 test('the pool is in /metrics: connections by state and the wait for one', async () => {
   const metrics = await app.inject({ url: '/metrics', headers: operatorHeaders });
   assert.match(metrics.body, /headroom_db_pool_connections\{state="idle"\} \d+/);

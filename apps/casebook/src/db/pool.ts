@@ -53,7 +53,7 @@ export function databasePool(
       throw new TypeError(`databasePool: option "${name}" must be a positive integer, got ${value}`);
     }
   }
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString,
     max: l.max,
     connectionTimeoutMillis: l.acquireTimeout,
@@ -65,7 +65,18 @@ export function databasePool(
           idle_in_transaction_session_timeout: l.idleInTransactionTimeout,
         }),
   });
+  // pg-pool listens for a client's 'error' only while the client is idle in the pool. A connection that breaks
+  // while a client is checked out and between statements (in a transaction, say) would emit 'error' with no
+  // listener and end the process: the PgBouncer chaos drill saw both instances exit when PgBouncer stopped.
+  // The statement that next uses the client fails instead (503), and the client is destroyed on release.
+  pool.on('connect', (client) => {
+    client.on('error', ignoreBrokenConnection);
+  });
+  return pool;
 }
+
+// The error reaches whoever uses the client next; nothing to do here but keep it from being unhandled.
+function ignoreBrokenConnection(): void {}
 
 /**
  * Makes the pool's server-side bounds the defaults of the connecting role in its database (`ALTER ROLE
