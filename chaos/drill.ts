@@ -111,8 +111,18 @@ export function formatCounts(counts: Record<string, number>): string {
     .join(', ');
 }
 
-/** A cursor after every event: a timeline page from it is read from PostgreSQL every time (first pages are cached). */
-export const pastEveryEvent = encodeCursor({ at: '2999-12-31 23:59:59+00', id: 2 ** 31 - 1 });
+// A cursor after every event: a timeline page from it is read from PostgreSQL every time (first pages are cached).
+const pastEveryEvent = encodeCursor({ at: '2999-12-31 23:59:59+00', id: 2 ** 31 - 1 });
+
+/**
+ * The path of a timeline page casebook reads from PostgreSQL on every request; `id` may be a load template.
+ *
+ * @example
+ * getFlow('GET /v1/cases/:id/timeline', uncachedTimeline('${pick(vars.pageIds)}'), token);
+ */
+export function uncachedTimeline(id: number | string): string {
+  return `/v1/cases/${id}/timeline?cursor=${pastEveryEvent}&limit=20`;
+}
 
 /**
  * Reads each path once on every instance with `token`, so that both caches hold them before a fault; throws on

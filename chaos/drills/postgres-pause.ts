@@ -13,10 +13,10 @@ import {
   formatCounts,
   mergeCells,
   noWriteLost,
-  pastEveryEvent,
   secondsUntilClean,
   sleepUntil,
   statusCounts,
+  uncachedTimeline,
   warmEveryInstance,
 } from '../drill.ts';
 import { getFlow, runLoad } from '../load.ts';
@@ -39,8 +39,6 @@ export const postgresPause: Drill = {
     const cachedIds = cluster.caseIds.slice(0, 5);
     const pageIds = cluster.caseIds.slice(5, 45);
     const writeIds = cluster.caseIds.slice(45, 55);
-    const cursor = pastEveryEvent;
-    const timelinePath = (id: number) => `/v1/cases/${id}/timeline?cursor=${cursor}&limit=20`;
 
     // The cached reads in both instances' caches before the fault, as for data users were just reading.
     await warmEveryInstance(cluster, token, [
@@ -55,7 +53,7 @@ export const postgresPause: Drill = {
     const writer = startWriter(cluster.url, token, writeIds, { drill: 'postgres-pause', everyMs: 100 });
     const probe = startProbe(
       () => ({
-        url: `${cluster.url}${timelinePath(pageIds[0]!)}`,
+        url: `${cluster.url}${uncachedTimeline(pageIds[0]!)}`,
         init: { headers: { authorization: `Bearer ${token}` } },
       }),
       { everyMs: 100 },
@@ -72,12 +70,7 @@ export const postgresPause: Drill = {
         flows: [
           getFlow(cachedRoutes[0]!, `/v1/cases/\${pick(vars.cachedIds)}?expand=owner`, token, 35),
           getFlow(cachedRoutes[1]!, `/v1/cases/search?q=\${pick(vars.terms)}&limit=20`, token, 25),
-          getFlow(
-            uncachedRoute,
-            `/v1/cases/\${pick(vars.pageIds)}/timeline?cursor=${cursor}&limit=20`,
-            token,
-            40,
-          ),
+          getFlow(uncachedRoute, uncachedTimeline('${pick(vars.pageIds)}'), token, 40),
         ],
         onStart: (startMs) => {
           fault = (async () => {
@@ -114,18 +107,17 @@ export const postgresPause: Drill = {
     const statuses = addCounts(addCounts(statusCounts(result.cells), ledger.statuses), probed.statuses);
     const refusalsWithout = ledger.refusalsWithoutRetryAfter + probed.refusalsWithoutRetryAfter;
     const writerFailed = failedCount(ledger.statuses, [503]);
-    const fmt = formatCounts;
 
     const checks = [
       check(
         'cached routes answer',
         failedCount(cachedStatuses) === 0,
-        `${fmt(cachedStatuses)} over the run (stale allowed; its flag is not checked here)`,
+        `${formatCounts(cachedStatuses)} over the run (stale allowed; its flag is not checked here)`,
       ),
       check(
         'others: 2xx or 503, never hang',
         failedCount(uncachedStatuses, [503]) === 0,
-        `${fmt(uncachedStatuses)} while frozen`,
+        `${formatCounts(uncachedStatuses)} while frozen`,
       ),
       check(
         `others answered ≤ ${goals.answerMs} ms`,
@@ -135,7 +127,7 @@ export const postgresPause: Drill = {
       check(
         'Retry-After on refusals',
         refusalsWithout === 0,
-        `${refusalsWithout} of the probes' 429/503 without it (probes: ${fmt(probed.statuses)}; writes: ${fmt(ledger.statuses)})`,
+        `${refusalsWithout} of the probes' 429/503 without it (probes: ${formatCounts(probed.statuses)}; writes: ${formatCounts(ledger.statuses)})`,
       ),
       check(
         'writes: 2xx or 503',

@@ -14,10 +14,10 @@ import {
   formatCounts,
   mergeCells,
   noWriteLost,
-  pastEveryEvent,
   secondsUntilClean,
   sleepUntil,
   statusCounts,
+  uncachedTimeline,
   warmEveryInstance,
 } from '../drill.ts';
 import { getFlow, runLoad } from '../load.ts';
@@ -68,8 +68,6 @@ async function runRestart(target: RestartTarget, cluster: Cluster, { short }: { 
   const cachedIds = cluster.caseIds.slice(0, 5);
   const pageIds = cluster.caseIds.slice(5, 45);
   const writeIds = target.writeIds(cluster);
-  const cursor = pastEveryEvent;
-  const timelinePath = (id: number) => `/v1/cases/${id}/timeline?cursor=${cursor}&limit=20`;
 
   // The cached reads in both instances' caches before the fault.
   await warmEveryInstance(
@@ -87,7 +85,7 @@ async function runRestart(target: RestartTarget, cluster: Cluster, { short }: { 
   const writer = startWriter(cluster.url, token, writeIds, { drill: target.name, everyMs: 100 });
   const probe = startProbe(
     () => ({
-      url: `${cluster.url}${timelinePath(pageIds[0]!)}`,
+      url: `${cluster.url}${uncachedTimeline(pageIds[0]!)}`,
       init: { headers: { authorization: `Bearer ${token}` } },
     }),
     { everyMs: 100 },
@@ -103,12 +101,7 @@ async function runRestart(target: RestartTarget, cluster: Cluster, { short }: { 
       ],
       flows: [
         getFlow(cachedRoute, `/v1/cases/\${pick(vars.cachedIds)}?expand=owner`, token, 40),
-        getFlow(
-          uncachedRoute,
-          `/v1/cases/\${pick(vars.pageIds)}/timeline?cursor=${cursor}&limit=20`,
-          token,
-          60,
-        ),
+        getFlow(uncachedRoute, uncachedTimeline('${pick(vars.pageIds)}'), token, 60),
       ],
       onStart: (startMs) => {
         const at = () => ((performance.now() - startMs) / 1000).toFixed(3);
@@ -142,18 +135,17 @@ async function runRestart(target: RestartTarget, cluster: Cluster, { short }: { 
   const statuses = addCounts(addCounts(statusCounts(result.cells), ledger.statuses), probed.statuses);
   const failed = failedCount(statuses, [503]);
   const refusalsWithout = ledger.refusalsWithoutRetryAfter + probed.refusalsWithoutRetryAfter;
-  const fmt = formatCounts;
 
   const checks = [
     check(
       'only 2xx or 503',
       failed === 0,
-      `${failed} answers otherwise or none (load: ${fmt(statusCounts(result.cells))}; ${refusedWhileDown} × 503 while down)`,
+      `${failed} answers otherwise or none (load: ${formatCounts(statusCounts(result.cells))}; ${refusedWhileDown} × 503 while down)`,
     ),
     check(
       'cached reads answer throughout',
       failedCount(cached) === 0,
-      `${fmt(cached)} (case detail, in both instances' caches)`,
+      `${formatCounts(cached)} (case detail, in both instances' caches)`,
     ),
     check(
       `no hang: p99 ≤ ${goals.p99Ms} ms, max ≤ ${goals.maxMs} ms`,
@@ -163,7 +155,7 @@ async function runRestart(target: RestartTarget, cluster: Cluster, { short }: { 
     check(
       'Retry-After on refusals',
       refusalsWithout === 0,
-      `${refusalsWithout} of the probes' and writes' 429/503 without it (probes: ${fmt(probed.statuses)}; writes: ${fmt(ledger.statuses)})`,
+      `${refusalsWithout} of the probes' and writes' 429/503 without it (probes: ${formatCounts(probed.statuses)}; writes: ${formatCounts(ledger.statuses)})`,
     ),
     noWriteLost(ledger),
     check(
