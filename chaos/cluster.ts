@@ -62,6 +62,13 @@ export interface Cluster {
    * updated in place and returned.
    */
   replaceInstance(name: string, env?: Record<string, string>): Promise<Instance>;
+  /**
+   * A crash of one instance: SIGKILLs it (no shutdown hook runs, no job is given back) and resolves once it has
+   * exited. `replaceInstance` then starts its successor without another signal.
+   */
+  killInstance(name: string): Promise<void>;
+  /** nginx's access log so far: `<status> <cache status> "<request line>" <upstream address>` a line. */
+  accessLog(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -208,6 +215,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         });
         return instance;
       },
+      killInstance: async (name) => {
+        const instance = instances.find((i) => i.name === name);
+        if (!instance) throw new Error(`no casebook instance ${name}`);
+        const { child } = instance.process;
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      },
+      accessLog: () => nginx.accessLog(),
       stop: stopAll,
     };
   } catch (error) {
@@ -219,7 +236,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 /**
  * nginx as a plain round-robin balancer with warm connections to both instances. No retry on the other
  * instance (`proxy_next_upstream off`) and no marking an instance down (`max_fails=0`): the drill sees what
- * each instance answered, not what a forgiving balancer made of it.
+ * each instance answered, not what a forgiving balancer made of it. Idle kept-alive connections are closed by
+ * nginx after 1 s, under the deploy drill's shutdown delay (2 s): a connection idle since before an instance
+ * began draining (whose answers then close their connections) is gone before the instance closes, instead of
+ * being reused by nginx the moment the instance drops it (a 502 for a request sent in time). A balancer in
+ * front of instances that drain should keep its upstream idle timeout under their shutdown delay.
  */
 function roundRobin(port: number, instances: readonly Instance[]): string {
   const servers = instances.map((i) => `    server ${new URL(i.url).host} max_fails=0;`);
@@ -227,6 +248,7 @@ function roundRobin(port: number, instances: readonly Instance[]): string {
     '  upstream casebook {',
     ...servers,
     '    keepalive 64;',
+    '    keepalive_timeout 1s;',
     '  }',
     '  server {',
     `    listen 127.0.0.1:${port};`,

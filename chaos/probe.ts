@@ -31,14 +31,14 @@ export interface WriteLedger extends ProbeAnswers {
 
 /**
  * Sends `request()` every `everyMs` (the next one after the answer, when an answer takes longer), each with a
- * `timeoutMs` bound, until stopped. `onAnswer` sees each answer.
+ * `timeoutMs` bound, until stopped. `onAnswer` sees each answer and its body.
  */
 export function startProbe(
   request: () => { url: string; init: RequestInit; marker?: string },
   options: {
     everyMs: number;
     timeoutMs?: number;
-    onAnswer?: (marker: string | undefined, status: number) => void;
+    onAnswer?: (marker: string | undefined, status: number, body: string) => void;
   },
 ): Probe {
   const answers: ProbeAnswers = {
@@ -67,7 +67,7 @@ export function startProbe(
           );
         if ((res.status === 429 || res.status === 503) && !res.headers.get('retry-after'))
           answers.refusalsWithoutRetryAfter++;
-        options.onAnswer?.(marker, res.status);
+        options.onAnswer?.(marker, res.status, body);
       } catch {
         // no answer within the timeout, or the connection failed: counted under `none`
       }

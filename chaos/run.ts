@@ -13,6 +13,7 @@ import { type Cluster, type ClusterOptions, startCluster } from './cluster.ts';
 import type { Drill, DrillResult } from './drill.ts';
 import { config } from './drills/config.ts';
 import { deploy } from './drills/deploy.ts';
+import { kill } from './drills/kill.ts';
 import { overload } from './drills/overload.ts';
 import { pgbouncerRestart } from './drills/pgbouncer-restart.ts';
 import { postgresPause } from './drills/postgres-pause.ts';
@@ -38,6 +39,7 @@ export const drills: ChaosDrill[] = [
   webhookReceiver,
   config,
   deploy,
+  kill,
   pgbouncerRestart,
 ];
 

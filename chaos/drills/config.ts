@@ -23,6 +23,7 @@ import {
 } from '../drill.ts';
 import { getFlow, runLoad } from '../load.ts';
 import { startWriter, verifyWrites } from '../probe.ts';
+import { configVersion, saveFile } from '../settings.ts';
 
 const goals = { appliedWithinMs: 1_000, rejectedWithinMs: 3_000 };
 /** The enterprise tier's page cap after the swap (acme is enterprise; shipped: 100). */
@@ -190,7 +191,7 @@ async function readConfig(cluster: Cluster, instance: Instance): Promise<ConfigR
 /** The version in force and the reloads by result, from the instance's /metrics. */
 async function readMetrics(cluster: Cluster, instance: Instance): Promise<Omit<ConfigReading, 'health'>> {
   const text = await (await fetch(`${instance.url}/metrics`, { headers: cluster.operatorHeaders })).text();
-  const version = /headroom_config_info\{version="([^"]+)"/.exec(text)?.[1] ?? '';
+  const version = configVersion(text);
   const reloads: Record<string, number> = {};
   for (const [, result, n] of text.matchAll(/headroom_config_reloads_total\{result="(\w+)"\} (\d+)/g))
     reloads[result!] = Number(n);
@@ -231,12 +232,6 @@ async function refusedEverywhere(
     )
     .join('; ');
   return { kind, ok, detail: `${detail} (seen ${ms.toFixed(0)} ms after the write; last good ${lastGood})` };
-}
-
-/** Rename-save, as an editor does: the file is replaced whole. */
-async function saveFile(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.tmp`, text);
-  await rename(`${file}.tmp`, file);
 }
 
 /**

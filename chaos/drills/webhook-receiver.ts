@@ -4,9 +4,7 @@
 // the drill must reach A at least once (matched by webhook-id, `msg_<event id>`), every delivery must verify with
 // the npm `standardwebhooks` package, and B must keep receiving with its usual latency meanwhile.
 
-import { createServer, type Server } from 'node:http';
 import { freePort } from '@headroom/dev-servers/ports';
-import { Webhook } from 'standardwebhooks';
 import { type Cluster, webhookReceiverHosts } from '../cluster.ts';
 import {
   addCounts,
@@ -20,63 +18,12 @@ import {
 } from '../drill.ts';
 import { readMix, runLoad } from '../load.ts';
 import { startWriter, verifyWrites } from '../probe.ts';
+import { deleteEndpoint, Receiver, registerEndpoint, unverified } from '../receiver.ts';
 
 // B's deliveries while A is down: each ≤ this after its event (the event's `occurred_at` to B's receipt).
 const bLatencyP99Ms = 1_000;
-
-/** One request a receiver got: when (epoch ms), its headers and raw body. */
-interface Received {
-  at: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/**
- * A receiver on `host`:`port` that answers 204 (after `delayMs`: a slow receiver) and keeps every request, as it
- * arrives; `down()` refuses connections.
- */
-class Receiver {
-  readonly received: Received[] = [];
-  delayMs = 0;
-  #server: Server | undefined;
-  readonly host: string;
-  readonly port: number;
-  constructor(host: string, port: number) {
-    this.host = host;
-    this.port = port;
-  }
-  get url(): string {
-    return `http://${this.host}:${this.port}/chaos`;
-  }
-  async up(): Promise<void> {
-    if (this.#server) return;
-    const server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(req.headers)) headers[name] = String(value);
-        this.received.push({ at: Date.now(), headers, body });
-        setTimeout(() => res.writeHead(204).end(), this.delayMs);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, resolve);
-    });
-    this.#server = server;
-  }
-  async down(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
+// What both endpoints subscribe to (the drill publishes only the writer's comment.created).
+const subscribed = ['comment.created', 'case.created'];
 
 export const webhookReceiver: Drill = {
   name: 'webhook-receiver',
@@ -103,7 +50,8 @@ export const webhookReceiver: Drill = {
     await a.up();
     await b.up();
     try {
-      for (const receiver of [a, b]) endpoints.push(await register(cluster, admin, receiver.url));
+      for (const receiver of [a, b])
+        endpoints.push(await registerEndpoint(cluster, admin, receiver.url, subscribed));
       const [endpointA, endpointB] = endpoints as [(typeof endpoints)[0], (typeof endpoints)[0]];
       const { rows: first } = await cluster.pool.query<{ last: string | null; tenant: string }>(
         `SELECT (SELECT max(id) FROM headroom.webhook_events)::text AS last, tenant
@@ -181,16 +129,8 @@ export const webhookReceiver: Drill = {
             [tenant, lastBefore],
           )
         ).rows;
-      const firstReceipt = (receiver: Receiver) => {
-        const at = new Map<string, number>();
-        for (const r of receiver.received) {
-          const id = r.headers['webhook-id'] ?? '';
-          if (!at.has(id)) at.set(id, r.at);
-        }
-        return at;
-      };
       const missing = (receiver: Receiver, events: { id: string }[]) => {
-        const got = firstReceipt(receiver);
+        const got = receiver.firstReceipts();
         return events.filter((e) => !got.has(`msg_${e.id}`));
       };
       const waitUntil = performance.now() + deliverWithinMs;
@@ -204,8 +144,8 @@ export const webhookReceiver: Drill = {
       }
       const waitedMs = performance.now() - (waitUntil - deliverWithinMs);
 
-      const atA = firstReceipt(a);
-      const atB = firstReceipt(b);
+      const atA = a.firstReceipts();
+      const atB = b.firstReceipts();
       const down = wall.down ?? 0;
       const back = wall.back ?? 0;
       const between = (from = 0, to = 0) =>
@@ -280,47 +220,9 @@ export const webhookReceiver: Drill = {
       });
     } finally {
       // The next drill's comments publish nothing: the endpoints go, and the receivers with them.
-      for (const endpoint of endpoints) await unregister(cluster, admin, endpoint.id).catch(() => {});
+      for (const endpoint of endpoints) await deleteEndpoint(cluster, admin, endpoint.id).catch(() => {});
       await a.down();
       await b.down();
     }
   },
 };
-
-/** Registers an acme endpoint for `comment.created` and `case.created` at `url`; its id and secret. */
-async function register(
-  cluster: Cluster,
-  admin: string,
-  url: string,
-): Promise<{ id: number; secret: string }> {
-  const res = await fetch(`${cluster.url}/v1/webhooks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url, events: ['comment.created', 'case.created'], description: 'chaos drill' }),
-  });
-  const body = await res.text();
-  if (res.status !== 201) throw new Error(`POST /v1/webhooks answered ${res.status}: ${body}`);
-  return JSON.parse(body) as { id: number; secret: string };
-}
-
-async function unregister(cluster: Cluster, admin: string, id: number): Promise<void> {
-  const res = await fetch(`${cluster.url}/v1/webhooks/${id}`, {
-    method: 'DELETE',
-    headers: { authorization: `Bearer ${admin}` },
-  });
-  await res.arrayBuffer();
-}
-
-/** The requests among `received` that do not verify with `secret`: their webhook-id and why. */
-function unverified(received: readonly Received[], secret: string): string[] {
-  const verifier = new Webhook(secret);
-  const bad: string[] = [];
-  for (const r of received) {
-    try {
-      verifier.verify(r.body, r.headers);
-    } catch (error) {
-      bad.push(`${r.headers['webhook-id']}: ${(error as Error).message}`);
-    }
-  }
-  return bad;
-}

@@ -1,5 +1,6 @@
 // Connection hygiene: deliberate header, body and keep-alive timeouts, problem+json answers to what Node's
-// HTTP parser refuses (`clientError`), and a close that drops connections still sending a request.
+// HTTP parser refuses (`clientError`), and a close that serves requests sent before it and drops connections
+// that hold it up.
 
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -167,14 +168,31 @@ export function answerUnmetExpectations(server: import('node:http').Server): voi
 export interface ConnectionDrain {
   /** Call on every request (onRequest): remembers which request each connection carries. */
   track(socket: Socket | undefined, response: import('node:http').ServerResponse): void;
-  /** True once the app began closing: new requests get 503 HR_SHUTTING_DOWN. */
+  /** True once the app began closing. */
   readonly closing: boolean;
+  /**
+   * Whether a request on `socket` is refused (503 HR_SHUTTING_DOWN): once closing, unless the connection was
+   * still bringing its first request when the close began (that request was sent before the listener closed).
+   */
+  refuses(socket: Socket | undefined): boolean;
 }
 
 /**
- * At close: drops every connection that is not running a handler (idle, still sending headers, or still
- * sending a body: a request that never finishes arriving must not hold shutdown), lets handlers that run
- * finish for up to `drainTimeout` ms, then drops the rest.
+ * How long the close waits for requests that were on their way when it began, in ms: the close goes on at the
+ * first moment no connection is part-way through bringing a request, or after this (bounded by `drainTimeout`).
+ */
+export const arrivalGrace = 250;
+
+/**
+ * At close: waits for a moment when no connection is part-way through bringing a request (at most
+ * `arrivalGrace`; requests that arrive meanwhile are served, each answer closing its connection), then drops
+ * every connection that is not running a handler (idle after an answer, or still bringing a request past the
+ * grace: a request that never finishes arriving must not hold shutdown), lets handlers that run finish for up to
+ * `drainTimeout` ms, then drops the rest.
+ *
+ * The wait is for a request sent just before the listener closed: a connection the kernel accepted, or one
+ * whose request is in its buffer, would otherwise be reset by the close (Node's `server.close()` destroys every
+ * connection with no request parsed yet), and a balancer would answer 502 for a request sent in time.
  *
  * @example
  * const drain = drainConnections(app, { clock, drainTimeout: 10_000 });
@@ -185,27 +203,52 @@ export function drainConnections(
 ): ConnectionDrain {
   const sockets = new Set<Socket>();
   const current = new WeakMap<Socket, import('node:http').ServerResponse>();
+  const arriving = new WeakSet<Socket>();
   let closing = false;
   let force: Timer | undefined;
+  let wait: Timer | undefined;
   app.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // Running a handler: its request arrived whole and its answer is not all written yet.
+  const busy = (socket: Socket) => {
+    const response = current.get(socket);
+    return response?.req.complete === true && !response.writableFinished;
+  };
+  // Part-way through bringing a request: no answer yet, and no whole request (none begun, or one half-sent).
+  const bringing = (socket: Socket) => {
+    const response = current.get(socket);
+    return response === undefined ? socket.bytesWritten === 0 : !response.req.complete;
+  };
   app.addHook('preClose', function dropWaitingConnections(done) {
     closing = true;
-    for (const socket of sockets) {
-      const response = current.get(socket);
-      // Running a handler: its request arrived whole and its answer is not all written yet.
-      const busy = response?.req.complete === true && !response.writableFinished;
-      if (!busy) socket.destroy();
-      // Its answer ends the connection, so a kept-alive client does not hold it open until drainTimeout.
-      else if (!response.headersSent) response.setHeader('connection', 'close');
-    }
     force = options.clock.setTimeout(() => app.server.closeAllConnections(), options.drainTimeout);
-    done();
+    const until = options.clock.now() + Math.min(arrivalGrace, options.drainTimeout);
+    const settle = () => {
+      let waiting = false;
+      for (const socket of sockets) {
+        if (busy(socket)) {
+          const response = current.get(socket);
+          // Its answer ends the connection, so a kept-alive client does not hold it open until drainTimeout.
+          if (response && !response.headersSent) response.setHeader('connection', 'close');
+        } else if (bringing(socket)) {
+          arriving.add(socket);
+          waiting = true;
+        }
+      }
+      if (waiting && options.clock.now() < until) {
+        wait = options.clock.setTimeout(settle, 1);
+        return;
+      }
+      for (const socket of sockets) if (!busy(socket)) socket.destroy();
+      done();
+    };
+    settle();
   });
   app.addHook('onClose', function stopDrainTimer(_instance, done) {
     force?.cancel();
+    wait?.cancel();
     done();
   });
   return {
@@ -214,6 +257,9 @@ export function drainConnections(
     },
     get closing() {
       return closing;
+    },
+    refuses(socket) {
+      return closing && !(socket && arriving.has(socket));
     },
   };
 }

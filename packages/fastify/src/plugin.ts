@@ -123,7 +123,8 @@ export interface HeadroomOptions {
   admin?: AdminOptions;
   /**
    * At close, handlers that are running may finish for this long (ms) before their connections are dropped;
-   * connections that are idle or still sending a request are dropped at once. @default 10000
+   * connections idle after an answer are dropped at once, and one still bringing a request gets at most
+   * `arrivalGrace` (250 ms) for it to arrive (then it is served) before it is dropped. @default 10000
    */
   drainTimeout?: number;
   /**
@@ -357,7 +358,7 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     drain.track(request.raw.socket, reply.raw);
     // Shutting down, still serving: each answer closes its connection, so clients reconnect elsewhere before the
     // listener closes instead of reusing a socket that is about to go.
-    if (lifecycle.state === 'draining') reply.header('connection', 'close');
+    if (lifecycle.state === 'draining' || drain.closing) reply.header('connection', 'close');
     // HTTP/1.1 requires Host (RFC 9112 §3.2); connectionOptions turns off Node's bare 400 so this one is a problem.
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       const detail = 'an HTTP/1.1 request needs a Host header';
@@ -365,8 +366,8 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
       sendProblem(reply, codeProblem(request, 'HR_BAD_REQUEST', detail));
       return;
     }
-    if (drain.closing) {
-      reply.header('connection', 'close').header('retry-after', '1');
+    if (drain.refuses(request.raw.socket)) {
+      reply.header('retry-after', '1');
       const detail = 'the server is shutting down; retry on another instance';
       sendProblem(reply, codeProblem(request, 'HR_SHUTTING_DOWN', detail));
       return;

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { type RawAnswer, rawRequest as raw } from '@headroom/dev-servers/raw-http';
 import { until } from '@headroom/dev-servers/until';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { arrivalGrace } from '../src/connections.ts';
 import { connectionOptions, headroom, requestIdOptions } from '../src/index.ts';
 
 async function listening(timeouts = { headersTimeout: 300, requestTimeout: 500 }) {
@@ -37,6 +38,18 @@ function assertProblem(answer: RawAnswer, status: number, code: string) {
   const body = JSON.parse(answer.body) as { code: string; status: number };
   assert.equal(body.code, code);
   assert.equal(body.status, status);
+}
+
+/** A raw socket to the app: what it received so far, and when it closed. */
+function rawConnection(port: number) {
+  const socket = connect({ port, host: '127.0.0.1' });
+  let data = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk) => {
+    data += chunk;
+  });
+  const ended = new Promise((resolve) => socket.on('close', resolve));
+  return { socket, received: () => data, ended };
 }
 
 async function closing(app: FastifyInstance) {
@@ -104,7 +117,7 @@ test('oversized headers: 431 HR_HEADERS_TOO_LARGE', async () => {
   }
 });
 
-test('close drops a connection still sending its body at once, and lets a running handler finish', async () => {
+test('close drops a connection still sending its body after arrivalGrace, and lets a running handler finish', async () => {
   // Long timeouts: only the close may end the stuck request here.
   const { app, port, seen } = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
   const stuck = raw(
@@ -114,11 +127,13 @@ test('close drops a connection still sending its body at once, and lets a runnin
   const running = raw(port, 'GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
   // Both requests must have reached the server before it closes.
   await until(() => seen.connections === 2 && seen.slowStarted === 1, { what: 'both requests to arrive' });
+  const closeBegan = performance.now();
   const closed = app.close();
   const [stuckAnswer, runningAnswer] = await Promise.all([stuck, running]);
   await closed;
   assert.equal(stuckAnswer.status, undefined, 'the half-sent request got no answer, just the close');
   assert.ok(stuckAnswer.closedAfterMs < 5_000);
+  assert.ok(performance.now() - closeBegan >= arrivalGrace, 'it had the grace to finish arriving first');
   assert.equal(runningAnswer.status, 200, 'the handler that was running answered');
   assert.deepEqual(JSON.parse(runningAnswer.body), { done: true });
 });
@@ -154,13 +169,7 @@ test('connectionOptions refuses nonsense, naming the option', () => {
 
 test('close: a running kept-alive request ends with Connection: close; one sent after close began is never served', async () => {
   const { app, port, seen } = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
-  const socket = connect({ port, host: '127.0.0.1' });
-  let data = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk) => {
-    data += chunk;
-  });
-  const ended = new Promise((resolve) => socket.on('close', resolve));
+  const { socket, received, ended } = rawConnection(port);
   socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
   await until(() => seen.slowStarted === 1, { what: 'the first request to run' });
   const started = performance.now();
@@ -168,7 +177,7 @@ test('close: a running kept-alive request ends with Connection: close; one sent 
   await new Promise((resolve) => setTimeout(resolve, 50));
   socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
   await Promise.all([closed, ended]);
-  const answers = data.split(/(?=HTTP\/1\.1 \d{3} )/);
+  const answers = received().split(/(?=HTTP\/1\.1 \d{3} )/);
   assert.match(answers[0] ?? '', /^HTTP\/1\.1 200 [\s\S]*connection: close/i, 'the running request finished');
   for (const late of answers.slice(1)) {
     assert.match(
@@ -181,4 +190,27 @@ test('close: a running kept-alive request ends with Connection: close; one sent 
     performance.now() - started < 1_500,
     'the kept-alive connection did not wait for drainTimeout (2 s)',
   );
+});
+
+test('close serves a request sent before it: a connection accepted before the close, its request arriving just after, gets 200', async () => {
+  // A balancer passes a request on a new connection just as the instance closes its listener: the kernel has
+  // accepted the connection, the bytes are on their way. Resetting it would fail a request sent in time.
+  const { app, port, seen } = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
+  const { socket, received, ended } = rawConnection(port);
+  await until(() => seen.connections === 1, { what: 'the connection to be accepted' });
+  const closed = app.close();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+  await Promise.all([closed, ended]);
+  const data = received();
+  assert.match(data, /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\{"done":true\}$/i, data);
+  // Past the grace a silent connection is dropped: the close does not wait for it.
+  const late = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
+  const silent = connect({ port: late.port, host: '127.0.0.1' });
+  const silentEnded = new Promise((resolve) => silent.on('close', resolve));
+  silent.on('error', () => {});
+  await until(() => late.seen.connections === 1, { what: 'the silent connection to be accepted' });
+  const began = performance.now();
+  await Promise.all([late.app.close(), silentEnded]);
+  assert.ok(performance.now() - began >= arrivalGrace, 'the silent connection had the grace');
 });
