@@ -2,7 +2,12 @@
 // given rates, flows of GET or POST steps, and a hook at the instant the first stage starts, so a drill can time
 // its faults on the run's own clock.
 
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runParallel } from '../packages/cli/src/engine/parallel.ts';
 import { type RunResult, runScenario } from '../packages/cli/src/engine/run.ts';
+import { loadScenario } from '../packages/cli/src/scenario/load-scenario.ts';
 import type {
   ClosedStage,
   Flow,
@@ -85,4 +90,52 @@ export async function runLoad(options: LoadOptions, vars: Record<string, unknown
       return performance.timeOrigin + startMs;
     },
   });
+}
+
+/**
+ * An open-model run on a load thread of its own (the engine's `runParallel` with one worker): for traffic that
+ * must not share the event loop of the drill's measured load, whose timers and parsing are part of every latency
+ * it measures. The thread loads the scenario from a file, so the run is written out as one (JSON is YAML).
+ *
+ * @example
+ * const noisy = await runLoadInThread({ name, target, stages: [{ name: 'noisy', seconds: 3, rate: 200 }], flows }, vars);
+ */
+export async function runLoadInThread(
+  options: Pick<LoadOptions, 'name' | 'target' | 'flows' | 'connections'> & {
+    stages: { name: string; seconds: number; rate: number }[];
+  },
+  vars: Record<string, unknown> = {},
+): Promise<RunResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'chaos-load-'));
+  try {
+    const file = join(dir, `${options.name}.yaml`);
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: options.name,
+        target: options.target,
+        seed: 20,
+        model: 'open',
+        timeout: '10s',
+        vars,
+        stages: options.stages.map((s) => ({
+          name: s.name,
+          duration: `${s.seconds * 1000}ms`,
+          rate: `${s.rate}/s`,
+        })),
+        flows: options.flows,
+        judgeThroughput: false,
+      }),
+    );
+    const scenario = await loadScenario(file);
+    const connections = options.connections ?? 64;
+    return await runParallel(scenario, file, {
+      workers: 1,
+      connections,
+      warmConnections: Math.min(32, connections),
+      routes: [...new Set(options.flows.map((f) => f.name))],
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
