@@ -96,12 +96,13 @@ export async function runLoad(options: LoadOptions, vars: Record<string, unknown
  * An open-model run on a load thread of its own (the engine's `runParallel` with one worker): for traffic that
  * must not share the event loop of the drill's measured load, whose timers and parsing are part of every latency
  * it measures. The thread loads the scenario from a file, so the run is written out as one (JSON is YAML).
+ * `onStart` comes once the thread has loaded (its start-up takes CPU a run beside it should not share).
  *
  * @example
  * const noisy = await runLoadInThread({ name, target, stages: [{ name: 'noisy', seconds: 3, rate: 200 }], flows }, vars);
  */
 export async function runLoadInThread(
-  options: Pick<LoadOptions, 'name' | 'target' | 'flows' | 'connections'> & {
+  options: Pick<LoadOptions, 'name' | 'target' | 'flows' | 'connections' | 'onStart'> & {
     stages: { name: string; seconds: number; rate: number }[];
   },
   vars: Record<string, unknown> = {},
@@ -134,6 +135,7 @@ export async function runLoadInThread(
       connections,
       warmConnections: Math.min(32, connections),
       routes: [...new Set(options.flows.map((f) => f.name))],
+      ...(options.onStart ? { onStart: options.onStart } : {}),
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,13 @@
 // Overload: ten times the sustainable rate of database work (its capacity measured first, through nginx, on both
 // instances). Beyond capacity only 429/503, each with Retry-After; what is admitted stays fast; back to normal
 // ≤ 5 s after (the CLI's spike verdict, judgeSpike, on the same run).
+//
+// On two cores shared with the generator, nginx and PostgreSQL, the admitted requests' time went to the instances'
+// sockets, before the door: hundreds of connections in each accept queue, nginx waiting up to 2.4 s for 503s that
+// casebook produced in under 5 ms, while the door's queue, the search bulkhead and the pool waited milliseconds.
+// Casebook's door refuses everything while requests keep arriving at a saturated event loop (`doorSaturation`,
+// protection/limits.ts); the notes give the admitted p99 from the intended start and from the send, so time spent
+// waiting for a socket in the generator shows apart.
 
 import { encodeCursor } from '../../apps/casebook/src/http/cursor.ts';
 import { judgeSpike } from '../../packages/cli/src/gate/spike.ts';
@@ -36,13 +43,20 @@ export const overload: Drill = {
     const writeIds = cluster.caseIds.slice(100, 110);
     // Full-text searches that all miss the cache: each cursor is a position after every case (the page is the
     // first one) but a cache key of its own, so every search is a PostgreSQL query, as with READ_CACHE=off.
-    const cursors = Array.from({ length: short ? 50_000 : 200_000 }, (_, i) =>
+    // The capacity run and the judged run draw from cursors of their own: runLoad seeds every run alike, so with
+    // one list the judged run's first picks replayed the capacity run's, and its "normal" stage was ~90% cache
+    // hits (one instance's pool waits: 20 queries in a second of 217 answers) while "after" was all queries: the baseline
+    // p99 of hits against the p99 of queries read as "not back to normal".
+    const terms = ['fraud', 'payment', 'account', 'device', 'transfer', 'chargeback'];
+    const count = short ? 50_000 : 200_000;
+    const cursors = Array.from({ length: 2 * count }, (_, i) =>
       encodeCursor({ at: '2999-12-31 23:59:59+00', id: 2 ** 31 - 1 - i }),
     );
     const flows = [
       getFlow(route, `/v1/cases/search?q=\${pick(vars.terms)}&limit=20&cursor=\${pick(vars.cursors)}`, token),
     ];
-    const vars = { cursors, terms: ['fraud', 'payment', 'account', 'device', 'transfer', 'chargeback'] };
+    const capacityVars = { cursors: cursors.slice(0, count), terms };
+    const vars = { cursors: cursors.slice(count), terms };
 
     // Capacity: 32 users without think time; what both instances admit per second.
     const measured = await runLoad(
@@ -52,7 +66,7 @@ export const overload: Drill = {
         stages: [{ name: 'capacity', seconds: seconds.capacity, vus: 32 }],
         flows,
       },
-      vars,
+      capacityVars,
     );
     const admitted = mergeCells(measured.cells, 'capacity').status['2xx'] ?? 0;
     const capacity = Math.max(10, Math.round(admitted / seconds.capacity));
@@ -63,11 +77,15 @@ export const overload: Drill = {
     let probes = 0;
     const probe = startProbe(
       () => ({
-        url: `${cluster.url}/v1/cases/search?q=fraud&limit=20&cursor=${cursors[probes++ % cursors.length]}`,
+        url: `${cluster.url}/v1/cases/search?q=fraud&limit=20&cursor=${vars.cursors[probes++ % count]}`,
         init: { headers: { authorization: `Bearer ${token}` } },
       }),
       { everyMs: 25 },
     );
+    // Recovery compares p99s of tens of milliseconds on a shared machine: with no spike at all (CHAOS_MAX_RATE=250,
+    // three short runs) the normal stage's p99 read 46, 75 and 87 ms, single seconds 20 to 120 ms, and "back to
+    // normal" came 0, 1 and 4 s after a spike that never was. The criterion is kept, now that both stages do the
+    // same work; a failure by a second or two here is more likely noise than an after-effect of the spike.
     const criteria = {
       stage: 'spike',
       baseline: 'normal',
@@ -137,10 +155,10 @@ export const overload: Drill = {
       notes: [
         ...probed.unexpected.map((line) => `probe saw: ${line}`),
         `capacity ${capacity}/s admitted (32 users, ${seconds.capacity} s); normal ${normal}/s × ${seconds.normal} s, spike ${offered}/s × ${seconds.spike} s (${(offered / capacity).toFixed(1)} × capacity${offered < goals.factor * capacity ? `, capped by CHAOS_MAX_RATE=${maxOfferedRate}` : ''}), after ${normal}/s × ${seconds.after} s`,
-        `per second from the spike's start (answers, 503s, p99 ms): ${result.timeline
-          .filter((p) => p.t > seconds.normal)
+        `per second, the spike from ${seconds.normal} s to ${seconds.normal + seconds.spike} s (answers, 503s, p99 ms): ${result.timeline
           .map((p) => `${p.t}s ${p.requests}/${p.codes?.['503'] ?? 0}/${p.p99.toFixed(0)}`)
           .join(', ')}`,
+        `spike: admitted p99 ${admittedP99.toFixed(0)} ms from the intended start, ${spike.percentileMs(99, 'raw').toFixed(0)} ms from the send (p50 ${spike.percentileMs(50).toFixed(0)} / ${spike.percentileMs(50, 'raw').toFixed(0)} ms); refused p99 ${spike.percentileMs(99, 'refused').toFixed(0)} ms`,
         `spike achieved ${spikeReport.achievedRate.toFixed(0)}/s, ${spikeReport.lateStarts} late starts, ${spikeReport.dropped} dropped; generator event-loop p99 ${result.eventLoopDelayMs.p99.toFixed(1)} ms`,
       ],
     });

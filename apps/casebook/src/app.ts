@@ -292,7 +292,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         : request.principal.role === 'admin' ||
           flags.enabled('server_timing', flagContext(request.principal)),
     idempotency,
-    ...(limits.door ? { overload: { limit: limits.door } } : {}),
+    ...(limits.door
+      ? {
+          overload: {
+            limit: limits.door,
+            ...(limits.doorSaturation ? { saturation: limits.doorSaturation } : {}),
+          },
+        }
+      : {}),
     // The operations page: the operator signs in with OPERATOR_TOKEN; a tenant's admin or analyst signs in as on
     // /v1/auth/login (their failures count against the same throttle) and is refused, the page being process-wide.
     opsPage: {

@@ -155,7 +155,18 @@ flows: [{ name: f, steps: [{ method: GET, path: "/items/\${feed.ids.id}", header
 `,
   );
   const s = await loadScenario(file, { target });
-  const result = await runParallel(s, file, { workers: 2, routes: ['GET /items/:id'] });
+  const starts: number[] = [];
+  const result = await runParallel(s, file, {
+    workers: 2,
+    routes: ['GET /items/:id'],
+    onStart: (startMs) => starts.push(startMs, seen.length),
+  });
+  assert.deepEqual(
+    starts.slice(1),
+    [0],
+    'onStart came once, after the threads loaded and before any arrival',
+  );
+  assert.ok(starts[0]! > 0 && starts[0]! <= performance.now());
   assert.equal(result.stages[0]?.iterations, 60);
   assert.equal(result.cells.length, 1);
   assert.equal(result.cells[0]?.count, 60);

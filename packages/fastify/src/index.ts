@@ -31,7 +31,7 @@ export type {
   SignInLimit,
 } from './ops-page/ops-page.ts';
 export { breakerControls, opsPage } from './ops-page/ops-page.ts';
-export type { OverloadGate, OverloadOptions } from './overload.ts';
+export type { OverloadGate, OverloadOptions, SaturationOptions } from './overload.ts';
 export type { PhaseMetrics, PhaseSpec } from './phase-metrics.ts';
 export { phaseBuckets } from './phase-metrics.ts';
 export type { HeadroomDecoration, HeadroomOptions } from './plugin.ts';

@@ -9,15 +9,15 @@ import { FakeClock } from '@headroom/core/clock';
 import { adaptiveLimit } from '@headroom/core/policy';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { headroom, requestIdOptions } from '../src/index.ts';
+import { headroom, type OverloadOptions, requestIdOptions } from '../src/index.ts';
 
-async function app(limit: ReturnType<typeof adaptiveLimit>) {
+async function app(limit: ReturnType<typeof adaptiveLimit>, more: Omit<OverloadOptions, 'limit'> = {}) {
   const instance = Fastify();
   await instance.register(headroom, {
     service: 'test',
     version: '1.0.0',
     defaultMetrics: false,
-    overload: { limit, retryDelay: 2_000 },
+    overload: { limit, retryDelay: 2_000, ...more },
     admin: { authorize: () => ({ role: 'operator' }) },
   });
   const seen = { authenticated: 0, bodies: 0 };
@@ -85,6 +85,80 @@ test('beyond the limit: 503 HR_OVERLOADED at once, before authentication and bod
   );
   assert.equal(limit.inflight, 0, 'answered requests gave their slots back');
   assert.equal((await instance.inject({ method: 'POST', url: '/write', payload: { a: 1 } })).statusCode, 200);
+  await instance.close();
+});
+
+test('saturation: requests overlapping (a quarter of the limit or more) at a loop saturated reading after reading are all refused at once, free slots or not, until a calmer reading', async () => {
+  // The event loop's busy and idle milliseconds as the door reads them, scripted: its only time source.
+  const loop = { idle: 0, active: 0 };
+  const run = (ms: number, busy: number) => {
+    loop.active += ms * busy;
+    loop.idle += ms * (1 - busy);
+  };
+  const limit = adaptiveLimit({ name: 'http', initialLimit: 16, clock: new FakeClock() });
+  const { instance, seen, gates } = await app(limit, {
+    saturation: { above: 0.9, window: 50, readings: 2, utilization: () => ({ ...loop }) },
+  });
+  const answers: number[] = [];
+  const write = async () => {
+    const answer = await instance.inject({ method: 'POST', url: '/write', payload: {} });
+    answers.push(answer.statusCode);
+    return answer;
+  };
+  const hold = async () => {
+    const held = instance.inject('/slow');
+    while (gates.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    return async () => {
+      gates.shift()!();
+      assert.equal((await held).statusCode, 200);
+    };
+  };
+  const writes = async (n: number) => {
+    let last: Awaited<ReturnType<typeof write>> | undefined;
+    for (let i = 0; i < n; i++) last = await write();
+    return last!;
+  };
+  run(50, 1);
+  await write(); // saturated, one request at a time: a busy loop, not a queue before the door
+  run(50, 1);
+  await write();
+  let release = await hold();
+  await writes(2); // overlapping the held one: fewer than a quarter of what the limit (16) admits at once
+  run(50, 1);
+  await write(); // a saturated reading, too few overlapping to be a queue (a warming or resumed process)
+  await writes(3); // with the one before, four overlap in this window
+  run(50, 1);
+  await write(); // the first saturated reading of a run
+  await writes(3);
+  run(50, 1);
+  const refused = await write(); // the second in a row: refused, with fifteen slots free
+  assert.equal(limit.inflight, 1);
+  await write(); // no new reading: still refusing
+  assert.equal((await instance.inject('/health/live')).statusCode, 200, 'health passes while it sheds');
+  await release();
+  run(50, 0.5);
+  await write(); // a calm reading ends the run
+  release = await hold();
+  await writes(4);
+  run(400, 1);
+  await write(); // a 400 ms pause is one reading, too long to count
+  await writes(3);
+  run(50, 1);
+  await write(); // the first saturated reading of a new run
+  await release();
+  run(50, 0.5);
+  await write();
+  assert.deepEqual(answers, [
+    ...[200, 200, 200, 200, 200], // one at a time, then too few overlapping
+    ...[200, 200, 200, 200, 200, 200, 200], // four overlapping: the first saturated reading
+    ...[503, 503], // the second in a row
+    ...[200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+  ]);
+  assert.equal(refused.headers['retry-after'], '2');
+  assert.equal(refused.json().code, 'HR_OVERLOADED');
+  assert.equal(refused.json().limiter, 'http');
+  assert.equal(seen.authenticated, 25, 'two held, 23 answered; the two refused were never authenticated');
+  assert.equal(limit.inflight, 0, 'no slot taken by a refusal');
   await instance.close();
 });
 
@@ -209,6 +283,11 @@ test('bad overload options reject the registration naming the option', async () 
   for (const [overload, option] of [
     [{ limit: {} }, 'overload.limit'],
     [{ limit: adaptiveLimit(), retryDelay: -1 }, 'overload.retryDelay'],
+    [{ limit: adaptiveLimit(), saturation: { above: 0 } }, 'overload.saturation.above'],
+    [{ limit: adaptiveLimit(), saturation: { above: 1.5 } }, 'overload.saturation.above'],
+    [{ limit: adaptiveLimit(), saturation: { window: 0 } }, 'overload.saturation.window'],
+    [{ limit: adaptiveLimit(), saturation: { readings: 1.5 } }, 'overload.saturation.readings'],
+    [{ limit: adaptiveLimit(), saturation: { utilization: 'busy' } }, 'overload.saturation.utilization'],
   ] as const) {
     const instance = Fastify();
     const registering = async () => {
@@ -220,6 +299,6 @@ test('bad overload options reject the registration naming the option', async () 
       } as never);
       await instance.ready();
     };
-    await assert.rejects(registering(), new RegExp(`option "${option.replace('.', '\\.')}"`));
+    await assert.rejects(registering(), new RegExp(`option "${option.replaceAll('.', '\\.')}"`));
   }
 });

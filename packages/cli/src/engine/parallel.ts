@@ -40,7 +40,14 @@ export interface StartMessage {
 export async function runParallel(
   scenario: Scenario,
   scenarioFile: string,
-  options: Pick<RunOptions, 'routes' | 'phases' | 'connections' | 'warmConnections'> & { workers: number },
+  options: Pick<RunOptions, 'routes' | 'phases' | 'connections' | 'warmConnections'> & {
+    workers: number;
+    /**
+     * Called once every thread has loaded, with the first stage's start on the performance clock (ms), before
+     * the threads are told it: a caller can start other work in step with the run, after the threads' start-up.
+     */
+    onStart?: (startMs: number) => void;
+  },
 ): Promise<RunResult> {
   const setup = await runSetup(scenario);
   if (setup.errors.length > 0) return emptyResult(scenario, setup.errors);
@@ -82,7 +89,9 @@ export async function runParallel(
   try {
     // A thread that failed to load rejects its result: stop waiting for the others to be ready then.
     await Promise.race([Promise.all(ready), Promise.all(results)]);
-    const startAt = performance.timeOrigin + performance.now() + 20;
+    const startMs = performance.now() + 20;
+    options.onStart?.(startMs);
+    const startAt = performance.timeOrigin + startMs;
     for (const worker of workers) worker.postMessage({ startAt } satisfies StartMessage);
     return mergeResults(await Promise.all(results));
   } catch (error) {
