@@ -139,6 +139,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       WEBHOOK_ALLOWED_HOSTS: webhookReceiverHosts.join(','),
       SHUTDOWN_DELAY_MS: '0',
       LOG_LEVEL: 'warn',
+      // The door's saturation shed (off by default; apps/casebook/src/protection/limits.ts): the overload drill.
+      OVERLOAD_SATURATION: 'on',
       PORT: '0',
       HOST: '127.0.0.1',
     };

@@ -53,6 +53,11 @@ export interface Config {
    * event-loop guard, shrinking on latency alone): benches compare with the last two.
    */
   overloadLimit: 'on' | 'off' | 'latency';
+  /**
+   * `OVERLOAD_SATURATION=on`: the door also refuses everything while requests pile up at a saturated event loop
+   * (limits.ts, `doorSaturation`). Off by default.
+   */
+  overloadSaturation: boolean;
   /** Bearer token of operators (`/metrics`, process-wide admin); unset = read or made in `<dataDir>/operator-token`. */
   operatorToken: string | undefined;
   /** `OPS_SECRET`: the key of the operations page's sessions, the same on every instance; unset = one per process. */
@@ -105,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     slowPlanMs: integer(env, 'DB_SLOW_PLAN_MS', 250),
     overloadLimit:
       env.OVERLOAD_LIMIT === 'off' || env.OVERLOAD_LIMIT === 'latency' ? env.OVERLOAD_LIMIT : 'on',
+    overloadSaturation: env.OVERLOAD_SATURATION === 'on',
     operatorToken: env.OPERATOR_TOKEN || undefined,
     opsSecret: env.OPS_SECRET || undefined,
     connection: {

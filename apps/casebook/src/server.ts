@@ -89,6 +89,7 @@ const limits = createLimits({
   instances: config.instances,
   scale: config.quotaScale,
   door: config.overloadLimit === 'off' ? false : config.overloadLimit === 'latency' ? 'latency' : true,
+  doorSaturation: config.overloadSaturation,
   ...(redis ? { store: redisRateLimitStore(redis.client) } : {}),
 });
 const cache = createCache({

@@ -54,6 +54,13 @@ export interface LimitsOptions {
    */
   door?: boolean | 'latency';
   /**
+   * Whether the door also sheds everything while requests pile up at a saturated event loop (`doorSaturation`).
+   * Off by default: in-process bursts of 300-500 requests (the stampede in caching.test.ts, the pooler's
+   * concurrency test) saturate a test process's loop for a second and were refused. The chaos cluster turns it
+   * on (`OVERLOAD_SATURATION=on`). @default false
+   */
+  doorSaturation?: boolean;
+  /**
    * The tiers' quotas in force, read at every request (casebook.yaml's `tiers`, hot-reloaded): a reload changes
    * them from the next request, each tenant's bucket kept. @default tierQuotas
    */
@@ -81,7 +88,8 @@ export interface Limits {
   door: AdaptiveLimitPolicy | undefined;
   /**
    * When the door refuses everything, free slots or not (the plugin's `overload.saturation`): requests keep
-   * arriving at an event loop that stayed saturated. Undefined with the door off or in `latency` mode.
+   * arriving at an event loop that stayed saturated. Undefined unless `doorSaturation` is asked for, and with the
+   * door off or in `latency` mode.
    */
   doorSaturation: NonNullable<OverloadOptions['saturation']> | undefined;
 }
@@ -184,7 +192,7 @@ export function createLimits(options: LimitsOptions): Limits {
     // and 492 ms in two short runs, against 1.4-4.2 s without. 90% busy rather than the plugin's 95%: with 95%
     // one run of two still reached 534 ms (a contended loop reads below full while work waits).
     doorSaturation:
-      options.door === false || options.door === 'latency'
+      options.door === false || options.door === 'latency' || options.doorSaturation !== true
         ? undefined
         : { above: 0.9, window: 50, readings: 2 },
     search: bulkhead({
