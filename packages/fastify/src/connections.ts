@@ -171,8 +171,9 @@ export interface ConnectionDrain {
   /** True once the app began closing. */
   readonly closing: boolean;
   /**
-   * Whether a request on `socket` is refused (503 HR_SHUTTING_DOWN): once closing, unless the connection was
-   * still bringing its first request when the close began (that request was sent before the listener closed).
+   * Whether a request on `socket` is refused (503 HR_SHUTTING_DOWN): once the listener closed, unless the
+   * connection was still bringing a request then (that request was sent before the listener closed). While the
+   * close waits for requests on their way, every request is served, each answer closing its connection.
    */
   refuses(socket: Socket | undefined): boolean;
 }
@@ -205,6 +206,8 @@ export function drainConnections(
   const current = new WeakMap<Socket, import('node:http').ServerResponse>();
   const arriving = new WeakSet<Socket>();
   let closing = false;
+  // Set once the wait is over and the listener closes: from then on, only requests already on their way are served.
+  let closed = false;
   let force: Timer | undefined;
   let wait: Timer | undefined;
   app.server.on('connection', (socket: Socket) => {
@@ -241,6 +244,7 @@ export function drainConnections(
         wait = options.clock.setTimeout(settle, 1);
         return;
       }
+      closed = true;
       for (const socket of sockets) if (!busy(socket)) socket.destroy();
       done();
     };
@@ -259,7 +263,7 @@ export function drainConnections(
       return closing;
     },
     refuses(socket) {
-      return closing && !(socket && arriving.has(socket));
+      return closed && !(socket && arriving.has(socket));
     },
   };
 }

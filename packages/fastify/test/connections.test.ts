@@ -214,3 +214,22 @@ test('close serves a request sent before it: a connection accepted before the cl
   await Promise.all([late.app.close(), silentEnded]);
   assert.ok(performance.now() - began >= arrivalGrace, 'the silent connection had the grace');
 });
+
+test('close: while it waits for a request on its way, a kept-alive connection that sends another is served, not refused', async () => {
+  // The listener is still open during the wait: a balancer may pass a request on any connection it holds, and the
+  // request was sent before the listener closed. (Before, every request after the close began was refused 503.)
+  const { app, port, seen } = await listening({ headersTimeout: 60_000, requestTimeout: 60_000 });
+  const silent = connect({ port, host: '127.0.0.1' }); // holds the wait: no request yet
+  silent.on('error', () => {});
+  const kept = rawConnection(port);
+  kept.socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+  await until(() => /\{"done":true\}$/.test(kept.received()), { what: 'the first answer' });
+  await until(() => seen.connections === 2, { what: 'both connections to be accepted' });
+  const closed = app.close();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  kept.socket.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
+  await Promise.all([closed, kept.ended]);
+  const answers = kept.received().split(/(?=HTTP\/1\.1 \d{3} )/);
+  assert.equal(answers.length, 2, kept.received());
+  assert.match(answers[1]!, /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\{"done":true\}$/i);
+});
