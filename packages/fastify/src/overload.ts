@@ -72,7 +72,11 @@ export type OverloadGate = (request: FastifyRequest, reply: FastifyReply, done: 
  * const gate = overloadGate({ limit: adaptiveLimit({ name: 'http', maxQueue: 16 }), saturation: { readings: 3 } });
  * app.addHook('onRequest', (request, reply, done) => gate(request, reply, done));
  */
-export function overloadGate(options: OverloadOptions): OverloadGate {
+export function overloadGate(
+  options: OverloadOptions,
+  /** Refusals the limit does not count itself: while saturated, and without a queue when no slot is free. */
+  onRefused: (reason: 'saturated' | 'full') => void = () => {},
+): OverloadGate {
   const limit = options.limit;
   if (typeof limit?.tryAcquire !== 'function') {
     throw invalidOption('@headroom/fastify', 'overload.limit', 'an adaptiveLimit policy', limit);
@@ -102,6 +106,7 @@ export function overloadGate(options: OverloadOptions): OverloadGate {
       // Not even queued: the loop is behind on what it has already been sent.
       if (saturation.shedding()) {
         saturation.pressed();
+        onRefused('saturated');
         refuse(request, reply);
         return;
       }
@@ -112,6 +117,7 @@ export function overloadGate(options: OverloadOptions): OverloadGate {
       holdUntilAnswered(permit, reply);
       done();
     } else if (!queues) {
+      onRefused('full');
       refuse(request, reply);
     } else {
       limit.acquire().then(

@@ -278,7 +278,9 @@ async function headroomPlugin(app: FastifyInstance, given: HeadroomOptions): Pro
     drainTimeout,
   });
   answerUnmetExpectations(app.server);
-  const gate = options.overload ? overloadGate(options.overload) : undefined;
+  const gate = options.overload
+    ? overloadGate(options.overload, (reason) => protection.rejected(options.overload!.limit.name, reason))
+    : undefined;
   if (options.overload) protection.bulkhead(options.overload.limit);
   // Global, so it runs before a compression hook the app registers after the plugin: the kept answer is the
   // identity body. Apps without idempotency do not pay for it; giving an unsettled key up is the keyed

@@ -49,6 +49,11 @@ export interface Protection {
   breaker(breaker: CircuitBreakerPolicy, options?: { critical?: boolean }): CircuitBreakerPolicy;
   /** Tracks a bulkhead or an adaptive limit (in-flight and limit gauges, rejections counter). Returns it. */
   bulkhead<L extends ConcurrencyLimiter>(bulkhead: L): L;
+  /**
+   * Counts a refusal a limiter did not make itself, in `headroom_concurrency_rejected_total` (the plugin's door:
+   * `reason="saturated"` while the event loop stays saturated, `"full"` when it has no queue).
+   */
+  rejected(limiter: string, reason: string): void;
   /** Counts the retries of a retry policy under `name`. Returns it. */
   retry(name: string, policy: RetryPolicy): RetryPolicy;
   /** Counts the hedged attempts of a hedge policy under `name`. Returns it. */
@@ -128,7 +133,7 @@ export function createProtection(
   });
   const rejected = new Counter({
     name: 'headroom_concurrency_rejected_total',
-    help: 'Calls a concurrency limiter refused, by reason (full, queue-timeout, evicted).',
+    help: 'Calls a concurrency limiter refused, by reason (full, queue-timeout, evicted; the door: saturated).',
     labelNames: ['limiter', 'reason'] as const,
     registers: [registry],
   });
@@ -196,6 +201,9 @@ export function createProtection(
         });
       });
       return bulkhead;
+    },
+    rejected(limiter, reason) {
+      rejected.inc({ limiter, reason });
     },
     retry(name, policy) {
       claim('retry', name);

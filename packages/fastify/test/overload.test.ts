@@ -74,6 +74,11 @@ test('beyond the limit: 503 HR_OVERLOADED at once, before authentication and bod
   const metrics = (await instance.inject('/metrics')).body;
   assert.match(metrics, /headroom_concurrency_limit\{limiter="http"\} 2/);
   assert.match(metrics, /headroom_concurrency_inflight\{limiter="http"\} 2/);
+  assert.match(
+    metrics,
+    /headroom_concurrency_rejected_total\{limiter="http",reason="full"\} 2/,
+    'both refusals (POST and HEAD) counted by reason',
+  );
   const admin = (await instance.inject('/admin/bulkheads')).json();
   assert.equal(admin.data[0].name, 'http');
   assert.equal(admin.data[0].limit, 2);
@@ -159,6 +164,8 @@ test('saturation: requests overlapping (a quarter of the limit or more) at a loo
   assert.equal(refused.json().limiter, 'http');
   assert.equal(seen.authenticated, 25, 'two held, 23 answered; the two refused were never authenticated');
   assert.equal(limit.inflight, 0, 'no slot taken by a refusal');
+  const metrics = (await instance.inject('/metrics')).body;
+  assert.match(metrics, /headroom_concurrency_rejected_total\{limiter="http",reason="saturated"\} 2/);
   await instance.close();
 });
 
