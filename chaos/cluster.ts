@@ -72,6 +72,13 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** An instance's /metrics text, read as the operator. */
+export async function metricsOf(cluster: Cluster, instance: Instance): Promise<string> {
+  const res = await fetch(`${instance.url}/metrics`, { headers: cluster.operatorHeaders });
+  if (res.status !== 200) throw new Error(`GET /metrics on ${instance.name} answered ${res.status}`);
+  return res.text();
+}
+
 export interface ClusterOptions {
   /** The dataset: `test` (300 cases a tenant, seeded in a second) or `demo`. @default 'demo' */
   seedProfile?: 'test' | 'demo';

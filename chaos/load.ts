@@ -35,6 +35,19 @@ export interface LoadOptions {
   connections?: number;
 }
 
+/** What every drill run shares: one seed (runs of a drill are alike), sockets, and a hang's bound. */
+const defaults = { seed: 20, connections: 64, warmConnections: 32, timeoutMs: 10_000 };
+
+/** The engine's options for a run of `options`: its sockets, how many to open first, its routes. */
+function engineOptions(options: Pick<LoadOptions, 'connections' | 'flows'>) {
+  const connections = options.connections ?? defaults.connections;
+  return {
+    connections,
+    warmConnections: Math.min(defaults.warmConnections, connections),
+    routes: [...new Set(options.flows.map((f) => f.name))],
+  };
+}
+
 /** One GET flow with a bearer token; `path` is a `headroom` template (`${pick(vars.ids)}`). */
 export function getFlow(name: string, path: string, token: string, weight = 1): Flow {
   return { name, weight, steps: [{ method: 'GET', path, headers: { authorization: `Bearer ${token}` } }] };
@@ -66,11 +79,11 @@ export async function runLoad(options: LoadOptions, vars: Record<string, unknown
   const scenario: Scenario = {
     name: options.name,
     target: options.target,
-    seed: 20,
+    seed: defaults.seed,
     model: closed ? 'closed' : 'open',
     stages,
     maxInflight: 10_000,
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
     vars,
     feeds: {},
     setup: [],
@@ -79,11 +92,8 @@ export async function runLoad(options: LoadOptions, vars: Record<string, unknown
     checkFailures: 1,
     ...(options.spike ? { spike: options.spike } : {}),
   };
-  const connections = options.connections ?? 64;
   return runScenario(scenario, {
-    connections,
-    warmConnections: Math.min(32, connections),
-    routes: [...new Set(options.flows.map((f) => f.name))],
+    ...engineOptions(options),
     ready: async () => {
       const startMs = performance.now() + 50;
       options.onStart?.(startMs);
@@ -115,9 +125,9 @@ export async function runLoadInThread(
       JSON.stringify({
         name: options.name,
         target: options.target,
-        seed: 20,
+        seed: defaults.seed,
         model: 'open',
-        timeout: '10s',
+        timeout: `${defaults.timeoutMs}ms`,
         vars,
         stages: options.stages.map((s) => ({
           name: s.name,
@@ -129,12 +139,9 @@ export async function runLoadInThread(
       }),
     );
     const scenario = await loadScenario(file);
-    const connections = options.connections ?? 64;
     return await runParallel(scenario, file, {
       workers: 1,
-      connections,
-      warmConnections: Math.min(32, connections),
-      routes: [...new Set(options.flows.map((f) => f.name))],
+      ...engineOptions(options),
       ...(options.onStart ? { onStart: options.onStart } : {}),
     });
   } finally {

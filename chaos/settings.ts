@@ -4,7 +4,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { until } from '@headroom/dev-servers/until';
-import type { Cluster, Instance } from './cluster.ts';
+import { type Cluster, type Instance, metricsOf } from './cluster.ts';
 
 /** Rename-save, as an editor does: the file is replaced whole. */
 export async function saveFile(file: string, text: string): Promise<void> {
@@ -18,8 +18,7 @@ export function configVersion(metrics: string): string {
 }
 
 async function versionOf(cluster: Cluster, instance: Instance): Promise<string> {
-  const res = await fetch(`${instance.url}/metrics`, { headers: cluster.operatorHeaders });
-  return configVersion(await res.text());
+  return configVersion(await metricsOf(cluster, instance));
 }
 
 export interface ChangedSettings {

@@ -10,7 +10,7 @@
 import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { until } from '@headroom/dev-servers/until';
-import type { Cluster, Instance } from '../cluster.ts';
+import { type Cluster, type Instance, metricsOf } from '../cluster.ts';
 import {
   addCounts,
   check,
@@ -190,7 +190,7 @@ async function readConfig(cluster: Cluster, instance: Instance): Promise<ConfigR
 
 /** The version in force and the reloads by result, from the instance's /metrics. */
 async function readMetrics(cluster: Cluster, instance: Instance): Promise<Omit<ConfigReading, 'health'>> {
-  const text = await (await fetch(`${instance.url}/metrics`, { headers: cluster.operatorHeaders })).text();
+  const text = await metricsOf(cluster, instance);
   const version = configVersion(text);
   const reloads: Record<string, number> = {};
   for (const [, result, n] of text.matchAll(/headroom_config_reloads_total\{result="(\w+)"\} (\d+)/g))

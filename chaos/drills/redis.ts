@@ -8,7 +8,7 @@
 // force) and sends the free tenant's requests to each instance directly, beyond its share, while Redis is down.
 
 import { until } from '@headroom/dev-servers/until';
-import type { Cluster, Instance } from '../cluster.ts';
+import { type Cluster, type Instance, metricsOf } from '../cluster.ts';
 import {
   addCounts,
   check,
@@ -182,7 +182,7 @@ async function usingRedisAgain(cluster: Cluster, token: string, ids: readonly nu
   const [a, b] = cluster.instances;
   const auth = { authorization: `Bearer ${token}` };
   const metric = async (instance: Instance, pattern: RegExp) => {
-    const text = await (await fetch(`${instance.url}/metrics`, { headers: cluster.operatorHeaders })).text();
+    const text = await metricsOf(cluster, instance);
     return Number(pattern.exec(text)?.[1] ?? 0);
   };
   const loads = (i: Instance) =>

@@ -1,19 +1,16 @@
 // The `headroom` binary as CI runs it: exit codes, named flags and files, per-command help.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import { RouteStats } from '../src/stats/route-stats.ts';
 import { headroom } from './support/headroom-bin.ts';
 import { runArtifact } from './support/run-artifact.ts';
 
 const root = join(import.meta.dirname, '../../..');
-const bin = join(root, 'packages/cli/src/bin.ts');
 const scenario = join(root, 'apps/casebook/scenarios/normal.yaml');
 
 const runOut = headroom;

@@ -11,7 +11,6 @@ import { instancesFor } from '../src/capacity.ts';
 import { fixedCapacity } from './support/fixed-capacity.ts';
 import { headroom } from './support/headroom-bin.ts';
 
-const bin = join(import.meta.dirname, '../src/bin.ts');
 // Serves `server.rate` requests a second (bursts of 10) and refuses (429) beyond.
 const server = fixedCapacity({ rate: 100, burst: 10 });
 const app = server.app;

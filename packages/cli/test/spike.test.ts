@@ -10,7 +10,6 @@ import { after, before, test } from 'node:test';
 import { type FixedCapacity, fixedCapacity } from './support/fixed-capacity.ts';
 import { headroom } from './support/headroom-bin.ts';
 
-const bin = join(import.meta.dirname, '../src/bin.ts');
 type Mode = FixedCapacity['mode'];
 // 50 requests a second, bursts of 10: the spike's 200/s is four times that, the normal 20/s well within.
 const server = fixedCapacity({ rate: 50, burst: 10 });
