@@ -81,18 +81,33 @@ export function failedCount(statuses: Record<string, number>, allowed: readonly 
  * the run never got there.
  */
 export function secondsUntilClean(timeline: readonly TimelinePoint[], fromMs: number): number | undefined {
-  const after = timeline.filter((point) => (point.t - 1) * 1000 >= fromMs - 1);
-  const clean = (point: TimelinePoint) =>
-    point.requests > 0 &&
-    (point.networkErrors ?? 0) === 0 &&
-    Object.entries(point.codes ?? {}).every(
-      ([code, n]) => n === 0 || (Number(code) >= 200 && Number(code) < 300),
-    );
+  const after = secondsFrom(timeline, fromMs);
   for (let i = 0; i < after.length; i++) {
-    if (after.slice(i).every(clean)) return Math.max(0, (after[i]!.t - 1) * 1000 - fromMs) / 1000;
+    if (after.slice(i).every(cleanSecond)) return Math.max(0, (after[i]!.t - 1) * 1000 - fromMs) / 1000;
   }
   return undefined;
 }
+
+/**
+ * Whether every timeline second that began at or after `fromMs` had answers and only 2xx ones (and there was
+ * one): "all 2xx from then on", at the timeline's resolution. A second that began before `fromMs` is not
+ * judged, since its answers may have completed before it.
+ */
+export function cleanFrom(timeline: readonly TimelinePoint[], fromMs: number): boolean {
+  const after = secondsFrom(timeline, fromMs);
+  return after.length > 0 && after.every(cleanSecond);
+}
+
+// The timeline's seconds that began at or after `fromMs` (a second's answers are those that completed in it).
+const secondsFrom = (timeline: readonly TimelinePoint[], fromMs: number) =>
+  timeline.filter((point) => (point.t - 1) * 1000 >= fromMs - 1);
+
+const cleanSecond = (point: TimelinePoint) =>
+  point.requests > 0 &&
+  (point.networkErrors ?? 0) === 0 &&
+  Object.entries(point.codes ?? {}).every(
+    ([code, n]) => n === 0 || (Number(code) >= 200 && Number(code) < 300),
+  );
 
 /** A check from a condition. */
 export function check(name: string, ok: boolean, detail: string): DrillCheck {

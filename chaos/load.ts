@@ -48,6 +48,20 @@ function engineOptions(options: Pick<LoadOptions, 'connections' | 'flows'>) {
   };
 }
 
+/**
+ * Stages at one steady `rate`, one for each entry of `seconds`, in its order: the shape of most drills (load
+ * before the fault, during it, after it).
+ *
+ * @example
+ * runLoad({ name, target, stages: steadyStages({ before: 3, down: 4, after: 6 }, 60), flows });
+ */
+export function steadyStages(
+  seconds: Record<string, number>,
+  rate: number,
+): { name: string; seconds: number; rate: number }[] {
+  return Object.entries(seconds).map(([name, s]) => ({ name, seconds: s, rate }));
+}
+
 /** One GET flow with a bearer token; `path` is a `headroom` template (`${pick(vars.ids)}`). */
 export function getFlow(name: string, path: string, token: string, weight = 1): Flow {
   return { name, weight, steps: [{ method: 'GET', path, headers: { authorization: `Bearer ${token}` } }] };

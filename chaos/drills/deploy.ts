@@ -20,6 +20,7 @@ import type { Cluster } from '../cluster.ts';
 import {
   addCounts,
   check,
+  cleanFrom,
   type Drill,
   drillResult,
   failedCount,
@@ -184,10 +185,13 @@ export const deploy: Drill = {
         `${acknowledgedExports} exports acknowledged (202), ${jobs.total} created since the drill began: ${formatCounts(jobs.states)} ${jobs.waitedMs.toFixed(0)} ms after the load`,
       ),
       noWriteLost(ledger),
+      // Judged on the timeline's whole seconds that began 1 s or more after ready: the second that straddles that
+      // instant holds answers from before it too (a 503 nginx passed on while b started up, completing 25 ms after
+      // its readiness, failed one fresh-clone CI run when the bound was the first clean second's start).
       check(
-        `all 2xx ≤ ${goals.cleanWithinSeconds} s after the new instance is ready`,
-        clean !== undefined && clean <= goals.cleanWithinSeconds,
-        `${clean === undefined ? 'never within the run' : `${clean.toFixed(1)} s`} (ready at ${ms(seen.ready)}; 1 s resolution)`,
+        `all 2xx from ${goals.cleanWithinSeconds} s after the new instance is ready`,
+        seen.ready !== undefined && cleanFrom(result.timeline, seen.ready + goals.cleanWithinSeconds * 1000),
+        `${clean === undefined ? 'never all 2xx within the run' : `all 2xx from the second beginning ${clean.toFixed(3)} s after it`} (ready at ${ms(seen.ready)}; the timeline's seconds)`,
       ),
     ];
     return drillResult('deploy', {

@@ -29,7 +29,7 @@ import {
   statusCounts,
 } from '../drill.ts';
 import { heldJobs, type Running, running, settled } from '../jobs.ts';
-import { readMix, runLoad } from '../load.ts';
+import { readMix, runLoad, steadyStages } from '../load.ts';
 import { keyedPost, type ProbeAnswers, startProbe, startWriter, verifyWrites } from '../probe.ts';
 import { deleteEndpoint, Receiver, registerEndpoint, unverified } from '../receiver.ts';
 
@@ -116,10 +116,7 @@ export const kill: Drill = {
           {
             name: 'kill',
             target: cluster.url,
-            stages: [
-              { name: 'before', seconds: seconds.before, rate },
-              { name: 'after', seconds: seconds.after, rate },
-            ],
+            stages: steadyStages(seconds, rate),
             flows: readMix(token),
             onStart: (startMs) => {
               const now = () => performance.now() - startMs;

@@ -24,7 +24,7 @@ import {
   uncachedTimeline,
   warmEveryInstance,
 } from '../drill.ts';
-import { getFlow, runLoad } from '../load.ts';
+import { getFlow, runLoad, steadyStages } from '../load.ts';
 import { startProbe, startWriter, verifyWrites } from '../probe.ts';
 import { changeSettings } from '../settings.ts';
 
@@ -113,11 +113,7 @@ async function pause(cluster: Cluster, short: boolean, started: number): Promise
     {
       name: 'postgres-pause',
       target: cluster.url,
-      stages: [
-        { name: 'before', seconds: seconds.before, rate },
-        { name: 'frozen', seconds: seconds.frozen, rate },
-        { name: 'after', seconds: seconds.after, rate },
-      ],
+      stages: steadyStages(seconds, rate),
       flows: [
         getFlow(cachedRoutes[0]!, `/v1/cases/\${pick(vars.cachedIds)}?expand=owner`, token, 35),
         getFlow(cachedRoutes[1]!, `/v1/cases/search?q=\${pick(vars.terms)}&limit=20`, token, 25),

@@ -20,7 +20,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
-import { readMix, runLoad } from '../load.ts';
+import { readMix, runLoad, steadyStages } from '../load.ts';
 import { type ProbeAnswers, startProbe, startWriter, verifyWrites } from '../probe.ts';
 import { type QuotaInForce, setFreeQuota } from '../settings.ts';
 
@@ -81,11 +81,7 @@ async function killRedis(
     {
       name: 'redis',
       target: cluster.url,
-      stages: [
-        { name: 'before', seconds: seconds.before, rate },
-        { name: 'down', seconds: seconds.down, rate },
-        { name: 'after', seconds: seconds.after, rate },
-      ],
+      stages: steadyStages(seconds, rate),
       flows: readMix(token),
       onStart: (startMs) => {
         fault = (async () => {

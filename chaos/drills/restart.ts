@@ -20,7 +20,7 @@ import {
   uncachedTimeline,
   warmEveryInstance,
 } from '../drill.ts';
-import { getFlow, runLoad } from '../load.ts';
+import { getFlow, runLoad, steadyStages } from '../load.ts';
 import { startProbe, startWriter, verifyWrites } from '../probe.ts';
 
 const cachedRoute = 'GET /v1/cases/:id';
@@ -94,11 +94,7 @@ async function runRestart(target: RestartTarget, cluster: Cluster, { short }: { 
     {
       name: target.name,
       target: cluster.url,
-      stages: [
-        { name: 'before', seconds: seconds.before, rate },
-        { name: 'down', seconds: seconds.down, rate },
-        { name: 'after', seconds: seconds.after, rate },
-      ],
+      stages: steadyStages(seconds, rate),
       flows: [
         getFlow(cachedRoute, `/v1/cases/\${pick(vars.cachedIds)}?expand=owner`, token, 40),
         getFlow(uncachedRoute, uncachedTimeline('${pick(vars.pageIds)}'), token, 60),

@@ -17,7 +17,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
-import { getFlow, runLoad } from '../load.ts';
+import { getFlow, runLoad, steadyStages } from '../load.ts';
 import { startWriter, verifyWrites } from '../probe.ts';
 
 const route = 'GET /v1/cases/:id/suggestions';
@@ -80,12 +80,7 @@ export const upstream: Drill = {
         {
           name: 'upstream',
           target: cluster.url,
-          stages: [
-            { name: 'before', seconds: seconds.before, rate },
-            { name: 'slow', seconds: seconds.slow, rate },
-            { name: 'failing', seconds: seconds.failing, rate },
-            { name: 'healed', seconds: seconds.healed, rate },
-          ],
+          stages: steadyStages(seconds, rate),
           flows: [getFlow(route, `/v1/cases/\${pick(vars.suggestionIds)}/suggestions`, token)],
           onStart: (startMs) => {
             const at = () => ((performance.now() - startMs) / 1000).toFixed(3);

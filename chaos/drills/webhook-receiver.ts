@@ -16,7 +16,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
-import { readMix, runLoad } from '../load.ts';
+import { readMix, runLoad, steadyStages } from '../load.ts';
 import { startWriter, verifyWrites } from '../probe.ts';
 import { deleteEndpoint, Receiver, registerEndpoint, unverified } from '../receiver.ts';
 
@@ -77,13 +77,7 @@ export const webhookReceiver: Drill = {
           {
             name: 'webhook-receiver',
             target: cluster.url,
-            stages: [
-              { name: 'before', seconds: seconds.before, rate },
-              { name: 'down', seconds: seconds.down, rate },
-              { name: 'back', seconds: seconds.back, rate },
-              { name: 'slow', seconds: seconds.slow, rate },
-              { name: 'after', seconds: seconds.after, rate },
-            ],
+            stages: steadyStages(seconds, rate),
             flows: readMix(token),
             onStart: (startMs) => {
               const at = () => ((performance.now() - startMs) / 1000).toFixed(3);
