@@ -20,6 +20,20 @@ export async function running(pool: pg.Pool, worker: string): Promise<Running> {
   return { exports: n('exports'), deliveries: n('webhook-deliveries'), fanOuts: n('webhook-events') };
 }
 
+/** The jobs `worker` runs now, each with its lease left at `atMs` (ms since the epoch). */
+export async function runningJobs(
+  pool: pg.Pool,
+  worker: string,
+  atMs: number,
+): Promise<{ id: string; queue: string; leaseLeftMs: number }[]> {
+  const { rows } = await pool.query<{ id: string; queue: string; lease_left: number }>(
+    `SELECT id::text, queue, (lease_until - $2)::int AS lease_left FROM headroom.jobs
+     WHERE state = 'running' AND worker LIKE $1 ORDER BY id`,
+    [worker, atMs],
+  );
+  return rows.map((row) => ({ id: row.id, queue: row.queue, leaseLeftMs: row.lease_left }));
+}
+
 export interface Settled {
   /** The acknowledged exports found, with their job's state. */
   exports: { id: number; state: string | null; attempts: number; finishedAt: number | null }[];

@@ -30,6 +30,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
+import { running } from '../jobs.ts';
 import { readMix, runLoad } from '../load.ts';
 import {
   keyedPost,
@@ -73,7 +74,7 @@ export const deploy: Drill = {
     let closedBy = '';
     let fault: Promise<void> = Promise.resolve();
     let beforeClose: Promise<[WriteLedger, ProbeAnswers]> | undefined;
-    let running: Promise<{ t: number; n: number }[]> = Promise.resolve([]);
+    let runningOnB: Promise<{ t: number; n: number }[]> = Promise.resolve([]);
     const writer = startWriter(cluster.url, token, writeIds, { drill: 'deploy', everyMs: 100 });
     // A job: an export of all acme's cases, every 100 ms through nginx (an Idempotency-Key is required), long
     // enough that some run on b when its listener closes and its worker stops.
@@ -101,14 +102,10 @@ export const deploy: Drill = {
             Promise.all([writer.stop(), exports.stop()]),
           );
           // Exports running on b, every 50 ms from the SIGTERM until it exits: how many its close caught.
-          running = sleepUntil(startMs + seconds.before * 1000).then(async () => {
+          runningOnB = sleepUntil(startMs + seconds.before * 1000).then(async () => {
             const samples: { t: number; n: number }[] = [];
             while (seen.exited === undefined && now() < closeAt * 1000 + 10_000) {
-              const { rows } = await cluster.pool.query<{ n: number }>(
-                "SELECT count(*)::int AS n FROM headroom.jobs WHERE queue = 'exports' AND state = 'running' AND worker LIKE $1",
-                [stoppedWorker],
-              );
-              samples.push({ t: now(), n: rows[0]?.n ?? 0 });
+              samples.push({ t: now(), n: (await running(cluster.pool, stoppedWorker)).exports });
               await new Promise((resolve) => setTimeout(resolve, 50));
             }
             return samples;
@@ -150,7 +147,7 @@ export const deploy: Drill = {
     const [ledger, exported] = await beforeClose!;
     await verifyWrites(cluster.pool, ledger);
     const jobs = await exportsSettled(cluster, since);
-    const samples = await running;
+    const samples = await runningOnB;
     const atClose = samples.filter((sample) => sample.t <= (seen.closed ?? 0)).at(-1);
     const ranOnStopped = (
       await cluster.pool.query<{ n: number }>(

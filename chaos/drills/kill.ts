@@ -28,7 +28,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
-import { heldJobs, type Running, running, settled } from '../jobs.ts';
+import { heldJobs, type Running, running, runningJobs, settled } from '../jobs.ts';
 import { readMix, runLoad, steadyStages } from '../load.ts';
 import { keyedPost, type ProbeAnswers, startProbe, startWriter, verifyWrites } from '../probe.ts';
 import { deleteEndpoint, Receiver, registerEndpoint, unverified } from '../receiver.ts';
@@ -88,7 +88,7 @@ export const kill: Drill = {
       const at: { logKill?: number; logReady?: number; kill?: number; ready?: number; exited?: number } = {};
       const wall: { kill?: number; ready?: number } = {};
       let busyAtKill: Running | undefined;
-      let heldAtKill: { id: string; queue: string; leaseLeftMs: number }[] = [];
+      let heldAtKill: Awaited<ReturnType<typeof runningJobs>> = [];
       let fault: Promise<void> = Promise.resolve();
 
       const writer = startWriter(cluster.url, token, cluster.caseIds.slice(130, 140), {
@@ -136,13 +136,7 @@ export const kill: Drill = {
                 await cluster.killInstance(killed);
                 at.exited = now();
                 // Exactly what b held when it died: nothing else writes these rows until their leases lapse.
-                heldAtKill = (
-                  await cluster.pool.query<{ id: string; queue: string; lease_left: number }>(
-                    `SELECT id::text, queue, (lease_until - $2)::int AS lease_left FROM headroom.jobs
-                     WHERE state = 'running' AND worker LIKE $1 ORDER BY id`,
-                    [worker, wall.kill],
-                  )
-                ).rows.map((row) => ({ id: row.id, queue: row.queue, leaseLeftMs: row.lease_left }));
+                heldAtKill = await runningJobs(cluster.pool, worker, wall.kill);
                 await cluster.replaceInstance(killed);
                 at.ready = now();
                 wall.ready = Date.now();
