@@ -123,14 +123,21 @@ export const kill: Drill = {
               fault = (async () => {
                 await sleepUntil(startMs + seconds.before * 1000);
                 const until = performance.now() + windowMs;
+                const midWork = (b: Running) => b.exports > 0 && b.deliveries > 0;
                 let busy = await running(cluster.pool, worker);
-                while (!(busy.exports > 0 && busy.deliveries > 0) && performance.now() < until) {
+                for (;;) {
+                  if (midWork(busy) || performance.now() >= until) {
+                    // Before the signal: a line after this offset may be one of b's answers cut by the kill.
+                    // Read before a last look, which the signal then follows at once: reading a full run's log
+                    // took long enough for b's export to finish (one full run killed b holding deliveries only).
+                    at.logKill = (await cluster.accessLog()).length;
+                    busy = await running(cluster.pool, worker);
+                    if (midWork(busy) || performance.now() >= until) break;
+                  }
                   await new Promise((resolve) => setTimeout(resolve, pollEveryMs));
                   busy = await running(cluster.pool, worker);
                 }
                 busyAtKill = busy;
-                // Before the signal: a line after this offset may be one of b's answers cut by the kill.
-                at.logKill = (await cluster.accessLog()).length;
                 at.kill = now();
                 wall.kill = Date.now();
                 await cluster.killInstance(killed);
