@@ -111,8 +111,8 @@ export const overload: Drill = {
           refusalReads = (async () => {
             const readings: Map<string, number>[] = [];
             let at = startMs;
-            for (const name of ['start', ...stageNames]) {
-              at += name === 'start' ? 0 : seconds[name as (typeof stageNames)[number]] * 1000;
+            for (const ends of [0, ...stageNames.map((name) => seconds[name] * 1000)]) {
+              at += ends;
               await sleepUntil(at);
               readings.push(await refusalCounts(cluster).catch(() => new Map()));
             }
