@@ -89,6 +89,7 @@ export function httpCacheHook(options: HttpCacheOptions): OnSendHook {
       reply.code(304);
       reply.removeHeader('content-type');
       reply.removeHeader('content-length');
+      reply.removeHeader('content-encoding');
       done(null, '');
       return;
     }

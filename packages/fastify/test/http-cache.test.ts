@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { headroom } from '../src/index.ts';
 
@@ -24,6 +25,10 @@ async function app() {
       },
     },
     async () => ({ p: 1 }),
+  );
+  // A body sent already encoded (kept compressed beside a cache entry, say), under the tag of that coding.
+  instance.get('/encoded', { config: { httpCache: { scope: 'private' } } }, async (_request, reply) =>
+    reply.header('etag', '"8-abc-gzip"').header('content-encoding', 'gzip').send(gzipSync('{"n":8}')),
   );
   instance.post('/tenant-data', { config: { httpCache: { scope: 'private' } } }, async () => ({ n: 1 }));
   instance.get('/plain', async () => ({ plain: true }));
@@ -67,6 +72,18 @@ test('If-None-Match that matches (exactly, in a list, weakly, or *) → 304 with
     (await a.inject({ url: '/tenant-data', headers: { 'if-none-match': '"other"' } })).statusCode,
     200,
   );
+  await a.close();
+});
+
+test('a 304 for a body sent encoded carries no Content-Encoding: it sends no body to decode', async () => {
+  const a = await app();
+  const full = await a.inject({ url: '/encoded' });
+  assert.equal(full.headers['content-encoding'], 'gzip');
+  const res = await a.inject({ url: '/encoded', headers: { 'if-none-match': '"8-abc-gzip"' } });
+  assert.equal(res.statusCode, 304);
+  assert.equal(res.headers.etag, '"8-abc-gzip"');
+  assert.equal(res.headers['content-encoding'], undefined);
+  assert.equal(res.body, '');
   await a.close();
 });
 

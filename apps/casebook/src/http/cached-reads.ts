@@ -1,5 +1,5 @@
 // Casebook's application cache: how long reads stay fresh, the tags that writes invalidate, and sending a
-// cached entry's bytes and strong ETag as they are (a hit serializes and hashes nothing).
+// cached entry's bytes and strong ETag as they are (a hit serializes, hashes and compresses nothing).
 
 import {
   bytesEtag,
@@ -12,6 +12,7 @@ import {
 import { phase } from '@headroom/fastify';
 import type { FastifyReply } from 'fastify';
 import type { Settings } from '../settings.ts';
+import { sendsKeptBytes } from './compression.ts';
 import { staleEtag } from './etag.ts';
 
 /**
@@ -84,7 +85,7 @@ export function sendEntry<R extends FastifyReply>(
   now: number,
   etag = entry.etag,
 ): R {
-  if (!isStale(entry, now)) return sendJson(reply, entry.bytes, etag);
+  if (!isStale(entry, now)) return sendJson(sendsKeptBytes(reply), entry.bytes, etag);
   return sendJson(reply, JSON.stringify({ ...(entry.value as object), stale: true }), staleEtag(etag));
 }
 

@@ -1,16 +1,29 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { mock, test } from 'node:test';
+import zlib, { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
-import { codedEtag, registerCompression } from './compression.ts';
+import { codedEtag, keptCodingLimit, registerCompression, sendsKeptBytes } from './compression.ts';
 
 const big = JSON.stringify({ data: Array.from({ length: 3000 }, (_, i) => ({ id: i, title: `case ${i}` })) });
+
+const keptBody = Buffer.from(JSON.stringify({ data: Array.from({ length: 200 }, (_, i) => ({ id: i })) }));
+const hugeBody = Buffer.from(JSON.stringify({ data: 'x'.repeat(keptCodingLimit) }));
 
 async function app() {
   const fastify = Fastify();
   await registerCompression(fastify);
   fastify.get('/ok', async (_request, reply) =>
     reply.header('etag', '"1-AbCdEfGhIjKlMnOp"').type('application/json; charset=utf-8').send(big),
+  );
+  // The same Buffer every time, as a cache entry's bytes are; /kept says so, /once does not.
+  fastify.get('/kept', async (_request, reply) =>
+    sendsKeptBytes(reply).header('etag', '"2-kept"').type('application/json; charset=utf-8').send(keptBody),
+  );
+  fastify.get('/once', async (_request, reply) =>
+    reply.header('etag', '"2-kept"').type('application/json; charset=utf-8').send(keptBody),
+  );
+  fastify.get('/huge', async (_request, reply) =>
+    sendsKeptBytes(reply).type('application/json; charset=utf-8').send(hugeBody),
   );
   fastify.get('/problem', async (_request, reply) =>
     reply.code(400).type('application/problem+json; charset=utf-8').send(big),
@@ -56,5 +69,51 @@ test('the x-no-compression request header gets identity, and the identity tag', 
   assert.equal(res.headers['content-encoding'], undefined);
   assert.equal(res.headers.etag, '"1-AbCdEfGhIjKlMnOp"');
   assert.equal(res.headers.vary, 'accept-encoding');
+  await fastify.close();
+});
+
+test('kept bytes are compressed once per coding, into the bytes the plugin makes, under the same tag', async (t) => {
+  // Counted from before the plugin is registered: it takes its compressor from zlib then.
+  const br = t.mock.method(zlib, 'brotliCompressSync');
+  const gzip = t.mock.method(zlib, 'gzipSync');
+  const fastify = await app();
+  for (const [coding, decode, calls] of [
+    ['br', brotliDecompressSync, br],
+    ['gzip', gunzipSync, gzip],
+  ] as const) {
+    const once = await fastify.inject({ url: '/once', headers: { 'accept-encoding': coding } });
+    assert.equal(calls.mock.callCount(), 1, `${coding}: the plugin compressed /once`);
+    for (let i = 0; i < 5; i++) {
+      const res = await fastify.inject({ url: '/kept', headers: { 'accept-encoding': coding } });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-encoding'], coding);
+      assert.equal(res.headers.etag, `"2-kept-${coding}"`);
+      assert.equal(res.headers.vary, 'accept-encoding');
+      assert.equal(Number(res.headers['content-length']), res.rawPayload.length);
+      assert.deepEqual(res.rawPayload, once.rawPayload, `${coding}: one tag, the same bytes`);
+      assert.deepEqual(decode(res.rawPayload), keptBody);
+    }
+    assert.equal(calls.mock.callCount(), 2, `${coding}: five answers of /kept, one compression`);
+    const notModified = await fastify.inject({
+      url: '/kept',
+      headers: { 'accept-encoding': coding, 'if-none-match': `"2-kept-${coding}"` },
+    });
+    // No HTTP cache hook on this app: the 304 is the HTTP cache's (its test); here the tag matches the coding.
+    assert.equal(notModified.headers.etag, `"2-kept-${coding}"`);
+  }
+  const plain = await fastify.inject({ url: '/kept' });
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.deepEqual(plain.rawPayload, keptBody);
+  await fastify.close();
+  mock.restoreAll();
+});
+
+test('kept bytes from keptCodingLimit up are the plugin’s to compress, on each request', async () => {
+  const fastify = await app();
+  for (let i = 0; i < 2; i++) {
+    const res = await fastify.inject({ url: '/huge', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.deepEqual(gunzipSync(res.rawPayload), hugeBody);
+  }
   await fastify.close();
 });
