@@ -38,7 +38,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type WrkResult, wrk } from './lib/load.ts';
+import { browserEncodings, type WrkResult, wrk } from './lib/load.ts';
 import {
   benchOperatorToken,
   demoLogin,
@@ -62,8 +62,6 @@ interface Run extends WrkResult {
 }
 
 const goal = 0.8;
-/** Chromium's and Firefox's Accept-Encoding. */
-const browserEncodings = 'gzip, deflate, br, zstd';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const pinned = process.env.BENCH_PIN !== 'off' && pinThisProcess('1');

@@ -6,10 +6,12 @@
 //
 //   npm run bench:peer-stack     (BENCH_SECONDS=N per run, default 10; BENCH_ROUNDS=N, default 3)
 //
-// Two measures, each in alternating rounds:
+// Three measures, each in alternating rounds:
 // - wrk, closed model, 32 connections: the peak throughput of each, its latency at saturation, and the server's
 //   CPU per request. wrk 4 corrects for coordinated omission (a stall is counted as the requests a steady client
 //   would have sent meanwhile), so at saturation its p99 is mostly how long the server's rarest pauses were.
+// - wrk again, asking as browsers do (Accept-Encoding: gzip, deflate, br, zstd): casebook sends the br bytes kept
+//   beside the cache entry, the peer's @fastify/compress compresses each answer (zstd where Node has it).
 // - The same offered rate to both (40% of the peer's wrk throughput), open model on the headroom CLI's engine,
 //   latency from each request's intended start: p99 at equal load, which is what "at equal or better p99" asks.
 //
@@ -21,7 +23,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '@headroom/dev-servers/postgres';
-import { type RateResult, steadyRate, type WrkResult, wrk } from './lib/load.ts';
+import { browserEncodings, type RateResult, steadyRate, type WrkResult, wrk } from './lib/load.ts';
 import {
   benchOperatorToken,
   demoLogin,
@@ -173,6 +175,22 @@ try {
     console.error(`  peer:     ${theirs.subarray(Math.max(0, at - 40), at + 80)}`);
     failed = true;
   }
+  // As a browser asks: each picks its coding (casebook br; @fastify/compress zstd where Node has it), and the
+  // body must decode to the same bytes.
+  const coded = [];
+  for (const server of servers) {
+    const res = await fetch(`${server.origin}${path}`, {
+      headers: { ...headers, 'accept-encoding': browserEncodings },
+    });
+    const decoded = Buffer.from(await res.arrayBuffer());
+    const coding = res.headers.get('content-encoding') ?? 'identity';
+    coded.push(`${server.name} in ${coding}`);
+    if (coding === 'identity' || !decoded.equals(ours)) {
+      console.error(`${server.name}: in ${coding}, ${decoded.equals(ours) ? 'the same' : 'other'} bytes`);
+      failed = true;
+    }
+  }
+  console.log(`Accept-Encoding: ${browserEncodings}: ${coded.join(', ')}`);
   if (failed) throw new Error('the two servers do not answer alike: nothing to compare');
 
   for (const server of servers) wrk(`${server.origin}${path}`, { seconds: 2, connections, headers }); // warm
@@ -187,6 +205,19 @@ try {
         (r) => r.rps * seconds,
       );
       runs.get(server.name)!.push(run);
+    }
+  }
+  // The same, asked as browsers ask: a cached page in a coding.
+  const browserHeaders = { ...headers, 'accept-encoding': browserEncodings };
+  const codedRuns = new Map<string, Measured<WrkResult>[]>(servers.map((s) => [s.name, []]));
+  for (let i = 0; i < rounds; i++) {
+    for (const server of inTurn(i)) {
+      const run = await withCpu(
+        server.pid,
+        () => wrk(`${server.origin}${path}`, { seconds, connections, headers: browserHeaders }),
+        (r) => r.rps * seconds,
+      );
+      codedRuns.get(server.name)!.push(run);
     }
   }
   // The same offered rate to both, well below either's ceiling: an open model batches less than wrk's closed loop
@@ -248,6 +279,7 @@ try {
     );
   const peak = summarize(runs, (r) => r.rps);
   const equal = summarize(steady, (r) => r.achievedRps);
+  const browser = summarize(codedRuns, (r) => r.rps);
   const table = (title: string, rows: typeof peak) => {
     console.log(`\n${title}`);
     console.log('| server | req/s | p50 ms | p99 ms | errors | server CPU µs/request | server CPU share |');
@@ -262,6 +294,7 @@ try {
     `\n${rounds} alternating rounds of ${seconds} s per measure, medians over rounds${pinned ? '; each server on CPU 0, this process, wrk and PostgreSQL on CPU 1' : ' (not pinned: no taskset)'}`,
   );
   table(`peak: wrk -t1 -c${connections}`, peak);
+  table(`as browsers ask (Accept-Encoding: ${browserEncodings}): wrk -t1 -c${connections}`, browser);
   table(
     `equal load: ${rate} req/s offered to each (${equalShare * 100}% of the peer's peak), open model, ${connections} connections, latency from intended start`,
     equal,
@@ -294,6 +327,12 @@ try {
   );
   console.log(
     `server CPU per request, Headroom ÷ peer stack = ${fmt(o.cpuUsPerRequest / p.cpuUsPerRequest)} at peak (${fmt(o.cpuUsPerRequest, 1)} µs vs ${fmt(p.cpuUsPerRequest, 1)} µs), ${fmt(oe.cpuUsPerRequest / pe.cpuUsPerRequest)} at equal load (${fmt(oe.cpuUsPerRequest, 1)} µs vs ${fmt(pe.cpuUsPerRequest, 1)} µs)`,
+  );
+  const ob = browser.get(servers[0].name)!;
+  const pb = browser.get(servers[1].name)!;
+  const bb = browser.get(servers[2].name)!;
+  console.log(
+    `as browsers ask, Headroom ÷ peer stack = ${fmt(ob.rps / pb.rps)}× throughput (÷ the peer caching bytes ${fmt(ob.rps / bb.rps)}×), p99 ${fmt(ob.p99Ms)} ms vs ${fmt(pb.p99Ms)} ms, CPU per request ${fmt(ob.cpuUsPerRequest, 1)} µs vs ${fmt(pb.cpuUsPerRequest, 1)} µs`,
   );
   console.log(
     `for reference, Headroom ÷ the peer stack caching bytes = ${fmt(o.rps / b.rps)}× throughput, p99 ${fmt(o.p99Ms)} ms vs ${fmt(b.p99Ms)} ms (wrk), ${fmt(oe.p99Ms)} ms vs ${fmt(be.p99Ms)} ms at equal load; CPU per request ${fmt(o.cpuUsPerRequest / b.cpuUsPerRequest)} (${fmt(o.cpuUsPerRequest, 1)} µs vs ${fmt(b.cpuUsPerRequest, 1)} µs)`,

@@ -6,6 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { runScenario } from '../../packages/cli/src/engine/run.ts';
 import type { Scenario } from '../../packages/cli/src/scenario/scenario.ts';
 
+/** Chromium's and Firefox's Accept-Encoding: what a browser asks a cached page in. */
+export const browserEncodings = 'gzip, deflate, br, zstd';
+
 export interface WrkResult {
   rps: number;
   p50Ms: number;
