@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mock, test } from 'node:test';
+import { test } from 'node:test';
 import zlib, { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { codedEtag, keptCodingLimit, registerCompression, sendsKeptBytes } from './compression.ts';
@@ -94,26 +94,22 @@ test('kept bytes are compressed once per coding, into the bytes the plugin makes
       assert.deepEqual(decode(res.rawPayload), keptBody);
     }
     assert.equal(calls.mock.callCount(), 2, `${coding}: five answers of /kept, one compression`);
-    const notModified = await fastify.inject({
-      url: '/kept',
-      headers: { 'accept-encoding': coding, 'if-none-match': `"2-kept-${coding}"` },
-    });
-    // No HTTP cache hook on this app: the 304 is the HTTP cache's (its test); here the tag matches the coding.
-    assert.equal(notModified.headers.etag, `"2-kept-${coding}"`);
   }
   const plain = await fastify.inject({ url: '/kept' });
   assert.equal(plain.headers['content-encoding'], undefined);
   assert.deepEqual(plain.rawPayload, keptBody);
   await fastify.close();
-  mock.restoreAll();
 });
 
-test('kept bytes from keptCodingLimit up are the plugin’s to compress, on each request', async () => {
+test('kept bytes from keptCodingLimit up are the plugin’s to compress, on each request', async (t) => {
   const fastify = await app();
+  // Counted from after the plugin is registered: only a kept coding would call it.
+  const gzip = t.mock.method(zlib, 'gzipSync');
   for (let i = 0; i < 2; i++) {
     const res = await fastify.inject({ url: '/huge', headers: { 'accept-encoding': 'gzip' } });
     assert.equal(res.headers['content-encoding'], 'gzip');
     assert.deepEqual(gunzipSync(res.rawPayload), hugeBody);
   }
+  assert.equal(gzip.mock.callCount(), 0);
   await fastify.close();
 });
