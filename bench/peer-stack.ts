@@ -279,6 +279,14 @@ try {
     );
   const peak = summarize(runs, (r) => r.rps);
   const equal = summarize(steady, (r) => r.achievedRps);
+  // The p99 of a typical second at equal load: each run's median second, then the median over rounds. A run's
+  // whole p99 is decided by its worst second or two, each a tenth of the requests: in one run (2026-12-06) each
+  // of casebook's three rounds had two seconds with a p99 of 22–31 ms among seconds of about 1 ms, and the
+  // peer's rounds one such second in all, so the runs read 6.06 against 1.34 ms and a typical second 0.99
+  // against 1.20. The run's p99 and every second's are printed too.
+  const typicalP99 = new Map(
+    [...steady].map(([name, r]) => [name, median(r.map((x) => median(x.secondP99Ms)))] as const),
+  );
   const browser = summarize(codedRuns, (r) => r.rps);
   const table = (title: string, rows: typeof peak) => {
     console.log(`\n${title}`);
@@ -322,9 +330,16 @@ try {
   console.log(
     `cached search, Headroom ÷ peer stack = ${fmt(ratio)}× throughput (goal ≥ 1.3×), p99 ${fmt(o.p99Ms)} ms vs ${fmt(p.p99Ms)} ms (wrk, at saturation)`,
   );
+  const ot = typicalP99.get(servers[0].name)!;
+  const pt = typicalP99.get(servers[1].name)!;
   console.log(
-    `cached search at an equal ${rate} req/s: p99 ${fmt(oe.p99Ms)} ms vs ${fmt(pe.p99Ms)} ms (Headroom vs peer stack)`,
+    `cached search at an equal ${rate} req/s: p99 ${fmt(oe.p99Ms)} ms vs ${fmt(pe.p99Ms)} ms over the runs, ${fmt(ot)} ms vs ${fmt(pt)} ms in a typical second (Headroom vs peer stack)`,
   );
+  for (const [name, r] of steady) {
+    console.log(
+      `  ${name}, each second's p99 (ms) by round: ${r.map((x) => x.secondP99Ms.map((v) => fmt(v, 1)).join(' ')).join(' | ')}`,
+    );
+  }
   console.log(
     `server CPU per request, Headroom ÷ peer stack = ${fmt(o.cpuUsPerRequest / p.cpuUsPerRequest)} at peak (${fmt(o.cpuUsPerRequest, 1)} µs vs ${fmt(p.cpuUsPerRequest, 1)} µs), ${fmt(oe.cpuUsPerRequest / pe.cpuUsPerRequest)} at equal load (${fmt(oe.cpuUsPerRequest, 1)} µs vs ${fmt(pe.cpuUsPerRequest, 1)} µs)`,
   );
@@ -341,10 +356,11 @@ try {
   const goal = {
     throughput: ratio >= 1.3,
     p99AtEqualLoad: oe.p99Ms <= pe.p99Ms,
+    p99InATypicalSecond: ot <= pt,
     p99AtSaturation: o.p99Ms <= p.p99Ms,
   };
   console.log(
-    `goal ≥ 1.3× throughput at equal or better p99: throughput ${met(goal.throughput)}, p99 at equal load ${met(goal.p99AtEqualLoad)}, p99 at saturation ${met(goal.p99AtSaturation)}`,
+    `goal ≥ 1.3× throughput at equal or better p99: throughput ${met(goal.throughput)}, p99 at equal load ${met(goal.p99AtEqualLoad)} over the runs and ${met(goal.p99InATypicalSecond)} in a typical second, p99 at saturation ${met(goal.p99AtSaturation)}`,
   );
 
   const errors =
