@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestApp, type TestApp } from './support/app.ts';
+import { operatorHeaders, startTestApp, type TestApp } from './support/app.ts';
 
 let t: TestApp;
 before(async () => {
@@ -81,6 +81,23 @@ describe('bearer tokens', () => {
     assert.equal((await t.as(token, { method: 'POST', url: '/v1/auth/logout' })).statusCode, 204);
     const res = await t.as(token, { url: '/v1/me' });
     assert.equal(res.statusCode, 401);
+  });
+
+  test('past its 30 s a principal is answered at once while one reload runs; a revoked one is not', async () => {
+    const stale = async () => {
+      const res = await t.app.inject({ url: '/metrics', headers: operatorHeaders });
+      const line = /headroom_cache_requests_total\{cache="casebook",tier="l1",result="stale"\} (\d+)/.exec(res.body);
+      return Number(line?.[1] ?? 0);
+    };
+    const token = await t.login('analyst@globex.test');
+    assert.equal((await t.as(token, { url: '/v1/me' })).statusCode, 200);
+    const before = await stale();
+    t.clock.advance(31_000);
+    assert.equal((await t.as(token, { url: '/v1/me' })).statusCode, 200);
+    assert.equal((await stale()) - before, 1, 'the principal, served stale (nothing else is 31 s old)');
+    assert.equal((await t.as(token, { method: 'POST', url: '/v1/auth/logout' })).statusCode, 204);
+    t.clock.advance(31_000);
+    assert.equal((await t.as(token, { url: '/v1/me' })).statusCode, 401);
   });
 
   test('a session expires after its lifetime (fake clock)', async () => {

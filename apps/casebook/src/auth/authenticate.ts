@@ -49,8 +49,11 @@ interface CachedPrincipal {
 }
 
 /**
- * How long a principal is trusted from the cache. Fresh for 30 s; past that, while PostgreSQL fails or stalls
- * (250 ms soft timeout), the known principal stands in for up to 5 minutes more (grace). The bound: a
+ * How long a principal is trusted from the cache. Fresh for 30 s; for 30 s after that, the first request starts
+ * one reload and every request meanwhile, that one included, is answered with the known principal
+ * (stale-while-revalidate): a busy token's requests do not all wait on PostgreSQL every 30 s. Past that, while
+ * PostgreSQL fails or stalls (250 ms soft timeout), the known principal stands in for up to 5 minutes more
+ * (grace). Neither serves an entry whose tag was invalidated. The bound: a
  * revocation made before the outage removed the entry on every instance (its tag), and a session's own expiry
  * is checked on every request, so grace keeps only credentials that were valid when the database was last
  * reachable, for an outage short enough that nothing could have been revoked through casebook anyway (a
@@ -58,6 +61,7 @@ interface CachedPrincipal {
  */
 const principalCaching = (id: string) => ({
   ttl: 30_000,
+  staleWhileRevalidate: 30_000,
   grace: 5 * 60_000,
   graceBackoff: 2_000,
   timeout: 250,
