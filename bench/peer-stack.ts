@@ -337,7 +337,7 @@ try {
   );
   for (const [name, r] of steady) {
     console.log(
-      `  ${name}, each second's p99 (ms) by round: ${r.map((x) => x.secondP99Ms.map((v) => fmt(v, 1)).join(' ')).join(' | ')}`,
+      `  ${name}, each second's p99 (ms) by round: ${r.map((x) => x.secondP99Ms.map((v) => fmt(v, 1)).join(' ')).join(' | ')}; the generator's worst event-loop delay by round: ${r.map((x) => fmt(x.generatorDelayMaxMs, 1)).join(', ')} ms`,
     );
   }
   console.log(

@@ -47,6 +47,8 @@ export interface RateResult {
   p99Ms: number;
   /** Each counted second's own p99, in order: a second when the machine stalled stands out from the rest. */
   secondP99Ms: number[];
+  /** The generator's own event-loop delay at its worst: a stall of its own delays sends and answers alike. */
+  generatorDelayMaxMs: number;
 }
 
 /**
@@ -110,5 +112,6 @@ export async function steadyRate(
     p99Ms: merged.percentileMs(99),
     // A point's `t` is the end of its second.
     secondP99Ms: result.timeline.filter((point) => point.t > warmup).map((point) => point.p99),
+    generatorDelayMaxMs: result.eventLoopDelayMs.max,
   };
 }
