@@ -86,7 +86,9 @@ describe('bearer tokens', () => {
   test('past its 30 s a principal is answered at once while one reload runs; a revoked one is not', async () => {
     const stale = async () => {
       const res = await t.app.inject({ url: '/metrics', headers: operatorHeaders });
-      const line = /headroom_cache_requests_total\{cache="casebook",tier="l1",result="stale"\} (\d+)/.exec(res.body);
+      const line = /headroom_cache_requests_total\{cache="casebook",tier="l1",result="stale"\} (\d+)/.exec(
+        res.body,
+      );
       return Number(line?.[1] ?? 0);
     };
     const token = await t.login('analyst@globex.test');
