@@ -11,9 +11,10 @@
 //   CPU per request. wrk 4 corrects for coordinated omission (a stall is counted as the requests a steady client
 //   would have sent meanwhile), so at saturation its p99 is mostly how long the server's rarest pauses were.
 // - wrk again, asking as browsers do (Accept-Encoding: gzip, deflate, br, zstd): casebook sends the br bytes kept
-//   beside the cache entry, the peer's @fastify/compress compresses each answer (zstd where Node has it).
+//   beside the cache entry, the peer's @fastify/compress compresses each answer (both answer in br here).
 // - The same offered rate to both (40% of the peer's wrk throughput), open model on the headroom CLI's engine,
-//   latency from each request's intended start: p99 at equal load, which is what "at equal or better p99" asks.
+//   latency from each request's intended start, after 2 s of warm-up: p99 at equal load, which is what "at
+//   equal or better p99" asks, over the whole runs and in a typical second (below), with every second's p99.
 //
 // Both servers run on CPU 0, one at a time under load; this script, wrk and PostgreSQL on CPU 1. Exits 1 when
 // the two answers' bytes differ, when either side answered anything but 200 under load, or when either side's

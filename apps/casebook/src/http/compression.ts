@@ -30,7 +30,8 @@ export const keptCodingLimit = 256 * 1024;
 
 // The codings of bodies sent again and again (a cache entry's bytes), made once each and kept while the
 // bytes live: an L1 cache hit costs the same whether the client asked for br, gzip or neither. Not counted
-// in the cache's size; about a quarter (br) and a third (gzip) of the JSON.
+// in the cache's size: about a quarter of the JSON per coding (a 20-row search page: 4,084 bytes, 1,004 in
+// br, 1,027 in gzip).
 const keptCodings = new WeakMap<Buffer, Partial<Record<Coding, Buffer>>>();
 
 function keptCoding(bytes: Buffer, coding: Coding): Buffer {
