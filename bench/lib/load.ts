@@ -39,7 +39,7 @@ export function wrk(
 
 export interface RateResult {
   sent: number;
-  /** Answers of 400 or more, and requests with no answer. */
+  /** Answers of 400 or more, and requests with no answer, warm-up included. */
   errors: number;
   achievedRps: number;
   p50Ms: number;
@@ -97,12 +97,16 @@ export async function steadyRate(
     checkFailures: 1,
   };
   const result = await runScenario(scenario, { connections: options.connections ?? 64 });
+  // Errors count from the warm-up on; latency only from the counted stage.
+  let errors = 0;
+  for (const cell of result.cells) {
+    errors += cell.networkErrors;
+    for (const [code, n] of Object.entries(cell.codes)) if (Number(code) >= 400) errors += n;
+  }
   const cells = result.cells.filter((cell) => cell.stage === 'steady');
   const merged = cells[0]!;
   for (const cell of cells.slice(1)) merged.merge(cell);
   const stage = result.stages.find((s) => s.name === 'steady')!;
-  let errors = merged.networkErrors;
-  for (const [code, n] of Object.entries(merged.codes)) if (Number(code) >= 400) errors += n;
   return {
     sent: stage.iterations,
     errors,
