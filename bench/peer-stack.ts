@@ -195,47 +195,39 @@ try {
   if (failed) throw new Error('the two servers do not answer alike: nothing to compare');
 
   for (const server of servers) wrk(`${server.origin}${path}`, { seconds: 2, connections, headers }); // warm
-  // ABBA: drift of the shared machine favours neither side.
+  // ABBA: drift of the shared machine favours neither side. Each measure runs `rounds` rounds of every server.
   const inTurn = (i: number) => (i % 2 === 0 ? servers : [...servers].reverse());
-  const runs = new Map<string, Measured<WrkResult>[]>(servers.map((s) => [s.name, []]));
-  for (let i = 0; i < rounds; i++) {
-    for (const server of inTurn(i)) {
-      const run = await withCpu(
-        server.pid,
-        () => wrk(`${server.origin}${path}`, { seconds, connections, headers }),
-        (r) => r.rps * seconds,
-      );
-      runs.get(server.name)!.push(run);
+  const inRounds = async <R>(
+    measure: (origin: string) => R | Promise<R>,
+    requests: (result: R) => number,
+  ): Promise<Map<string, Measured<R>[]>> => {
+    const all = new Map<string, Measured<R>[]>(servers.map((s) => [s.name, []]));
+    for (let i = 0; i < rounds; i++) {
+      for (const server of inTurn(i)) {
+        all.get(server.name)!.push(await withCpu(server.pid, () => measure(server.origin), requests));
+      }
     }
-  }
+    return all;
+  };
+  const wrkRequests = (r: WrkResult) => r.rps * seconds;
+  const runs = await inRounds(
+    (origin) => wrk(`${origin}${path}`, { seconds, connections, headers }),
+    wrkRequests,
+  );
   // The same, asked as browsers ask: a cached page in a coding.
   const browserHeaders = { ...headers, 'accept-encoding': browserEncodings };
-  const codedRuns = new Map<string, Measured<WrkResult>[]>(servers.map((s) => [s.name, []]));
-  for (let i = 0; i < rounds; i++) {
-    for (const server of inTurn(i)) {
-      const run = await withCpu(
-        server.pid,
-        () => wrk(`${server.origin}${path}`, { seconds, connections, headers: browserHeaders }),
-        (r) => r.rps * seconds,
-      );
-      codedRuns.get(server.name)!.push(run);
-    }
-  }
+  const codedRuns = await inRounds(
+    (origin) => wrk(`${origin}${path}`, { seconds, connections, headers: browserHeaders }),
+    wrkRequests,
+  );
   // The same offered rate to both, well below either's ceiling: an open model batches less than wrk's closed loop
   // (more CPU per request), and at 60% of its wrk peak the peer fell behind in one round in three here.
   const peerPeak = median(runs.get(servers[1].name)!.map((r) => r.rps));
   const rate = Math.max(100, Math.round((equalShare * peerPeak) / 100) * 100);
-  const steady = new Map<string, Measured<RateResult>[]>(servers.map((s) => [s.name, []]));
-  for (let i = 0; i < rounds; i++) {
-    for (const server of inTurn(i)) {
-      const run = await withCpu(
-        server.pid,
-        () => steadyRate(server.origin, path, { rate, seconds, headers, connections }),
-        (r) => r.sent,
-      );
-      steady.get(server.name)!.push(run);
-    }
-  }
+  const steady = await inRounds(
+    (origin) => steadyRate(origin, path, { rate, seconds, headers, connections }),
+    (r) => r.sent,
+  );
 
   // What each server says it served. The runs outlast keep-alive: a pooled socket may be closing just now.
   const scrape = (origin: string, init?: RequestInit) =>

@@ -20,6 +20,22 @@ export async function running(pool: pg.Pool, worker: string): Promise<Running> {
   return { exports: n('exports'), deliveries: n('webhook-deliveries'), fanOuts: n('webhook-events') };
 }
 
+/**
+ * Where webhook events stood when `endpointId` was registered: the newest event's id (`'0'` for none), and the
+ * endpoint's tenant. Events after that id are the drill's to see delivered.
+ */
+export async function eventsMark(
+  pool: pg.Pool,
+  endpointId: number,
+): Promise<{ lastEventId: string; tenant: string }> {
+  const { rows } = await pool.query<{ last: string | null; tenant: string }>(
+    `SELECT (SELECT max(id) FROM headroom.webhook_events)::text AS last, tenant
+     FROM headroom.webhook_endpoints WHERE id = $1`,
+    [endpointId],
+  );
+  return { lastEventId: rows[0]!.last ?? '0', tenant: rows[0]!.tenant };
+}
+
 /** The jobs `worker` runs now, each with its lease left at `atMs` (ms since the epoch). */
 export async function runningJobs(
   pool: pg.Pool,

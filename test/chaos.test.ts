@@ -1,7 +1,7 @@
 // The short forms of `npm run chaos`, as CI runs them: chaos/run.ts as a child process (it starts PostgreSQL,
 // redis-server, nginx, the enrichment simulator and two casebook processes of its own), exit 0 and the figures of
 // its JSON file. Every drill but `overload`, whose short form (3 s of normal load) failed its recovery check in one
-// fresh-clone CI run of five this session: a calm 6 ms normal p99 against 9-16 ms seconds after the spike (see
+// fresh-clone CI run of five (2026-12-05): a calm 6 ms normal p99 against 9-16 ms seconds after the spike (see
 // chaos/README.md, "Not there yet"). `npm run chaos` runs it, and passed it in every full run.
 
 import assert from 'node:assert/strict';

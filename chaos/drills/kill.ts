@@ -28,7 +28,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
-import { heldJobs, type Running, running, runningJobs, settled } from '../jobs.ts';
+import { eventsMark, heldJobs, type Running, running, runningJobs, settled } from '../jobs.ts';
 import { readMix, runLoad, steadyStages } from '../load.ts';
 import { keyedPost, type ProbeAnswers, startProbe, startWriter, verifyWrites } from '../probe.ts';
 import { deleteEndpoint, Receiver, registerEndpoint, unverified } from '../receiver.ts';
@@ -72,13 +72,7 @@ export const kill: Drill = {
     let endpoint: { id: number; secret: string } | undefined;
     try {
       endpoint = await registerEndpoint(cluster, admin, receiver.url, subscribed);
-      const { rows: first } = await cluster.pool.query<{ last: string | null; tenant: string }>(
-        `SELECT (SELECT max(id) FROM headroom.webhook_events)::text AS last, tenant
-         FROM headroom.webhook_endpoints WHERE id = $1`,
-        [endpoint.id],
-      );
-      const tenant = first[0]!.tenant;
-      const lastEventBefore = first[0]!.last ?? '0';
+      const { tenant, lastEventId: lastEventBefore } = await eventsMark(cluster.pool, endpoint.id);
       const since = new Date();
       const [a, b] = cluster.instances.map((i) => new URL(i.url).host) as [string, string];
       const victim = cluster.instances.find((i) => i.name === killed)!;
@@ -123,16 +117,18 @@ export const kill: Drill = {
               fault = (async () => {
                 await sleepUntil(startMs + seconds.before * 1000);
                 const until = performance.now() + windowMs;
-                const midWork = (b: Running) => b.exports > 0 && b.deliveries > 0;
+                // Mid-work (an export and a delivery at once), or out of time.
+                const timeToKill = (b: Running) =>
+                  (b.exports > 0 && b.deliveries > 0) || performance.now() >= until;
                 let busy = await running(cluster.pool, worker);
                 for (;;) {
-                  if (midWork(busy) || performance.now() >= until) {
+                  if (timeToKill(busy)) {
                     // Before the signal: a line after this offset may be one of b's answers cut by the kill.
                     // Read before a last look, which the signal then follows at once: reading a full run's log
                     // took long enough for b's export to finish (one full run killed b holding deliveries only).
                     at.logKill = (await cluster.accessLog()).length;
                     busy = await running(cluster.pool, worker);
-                    if (midWork(busy) || performance.now() >= until) break;
+                    if (timeToKill(busy)) break;
                   }
                   await new Promise((resolve) => setTimeout(resolve, pollEveryMs));
                   busy = await running(cluster.pool, worker);

@@ -16,6 +16,7 @@ import {
   sleepUntil,
   statusCounts,
 } from '../drill.ts';
+import { eventsMark } from '../jobs.ts';
 import { readMix, runLoad, steadyStages } from '../load.ts';
 import { startWriter, verifyWrites } from '../probe.ts';
 import { deleteEndpoint, Receiver, registerEndpoint, unverified } from '../receiver.ts';
@@ -53,13 +54,7 @@ export const webhookReceiver: Drill = {
       for (const receiver of [a, b])
         endpoints.push(await registerEndpoint(cluster, admin, receiver.url, subscribed));
       const [endpointA, endpointB] = endpoints as [(typeof endpoints)[0], (typeof endpoints)[0]];
-      const { rows: first } = await cluster.pool.query<{ last: string | null; tenant: string }>(
-        `SELECT (SELECT max(id) FROM headroom.webhook_events)::text AS last, tenant
-         FROM headroom.webhook_endpoints WHERE id = $1`,
-        [endpointA.id],
-      );
-      const tenant = first[0]!.tenant;
-      const lastBefore = first[0]!.last ?? '0';
+      const { tenant, lastEventId: lastBefore } = await eventsMark(cluster.pool, endpointA.id);
       const downAt = seconds.before * 1000;
       const backAt = downAt + seconds.down * 1000;
       const slowAt = backAt + seconds.back * 1000;
